@@ -1,0 +1,210 @@
+"""Completion contracts: parse them, keep their paths inside the workspace, check receipts.
+
+A contract lives under ``completion_contract`` in task metadata and in run metadata; both are
+read and merged. The same :func:`check_artifacts` decides completion, feeds ``show`` and the
+TUI, and re-checks paths for the receipt watcher, so every surface agrees on a file's state.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import PurePosixPath
+
+from core.errors import ValidationError
+from core.tokens import contains_token
+
+CONTRACT_KEY = "completion_contract"
+
+
+class MissingPolicy(StrEnum):
+    REJECT = "reject"
+    PARK = "park"
+
+
+class ArtifactState(StrEnum):
+    PRESENT = "present"
+    MISSING = "missing"
+    NOT_A_FILE = "not_a_file"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    required: tuple[str, ...] = ()
+    missing_policy: MissingPolicy = MissingPolicy.REJECT
+
+    @property
+    def empty(self) -> bool:
+        return not self.required
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactCheck:
+    path: str
+    state: ArtifactState
+    detail: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, str]:
+        body = {"path": self.path, "state": self.state.value}
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+def normalize_path(raw: object) -> str | None:
+    """Lexically validate one required path; ``None`` for a blank entry (ignored).
+
+    Raises :class:`ValidationError` for anything that could name a file outside the root.
+    """
+    if not isinstance(raw, str):
+        raise ValidationError(
+            f"artifact path must be a string, got {type(raw).__name__}",
+            hint='write paths as strings, e.g. --require "reports/summary.md"',
+        )
+    text = raw.strip()
+    if not text:
+        return None
+    reason: str | None = None
+    if "\x00" in text:
+        reason = "contains NUL"
+    elif "\\" in text:
+        reason = "contains a backslash (use / as the separator)"
+    elif text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        reason = "is absolute"
+    elif contains_token(text):
+        reason = "embeds a claim token"
+    elif any(part == ".." for part in text.split("/")):
+        reason = "contains '..'"
+    if reason:
+        raise ValidationError(
+            f"artifact path {text!r} {reason}",
+            hint="required paths are relative to the workspace root, e.g. reports/summary.md",
+        )
+    normalized = str(PurePosixPath(text))
+    if normalized in ("", "."):
+        raise ValidationError(
+            f"artifact path {text!r} names the workspace root itself",
+            hint="name a file under the workspace root, e.g. reports/summary.md",
+        )
+    return normalized
+
+
+def _paths_from(section: Mapping[str, object]) -> list[str]:
+    paths: list[str] = []
+    artifacts = section.get("required_artifacts", [])
+    if not isinstance(artifacts, list):
+        raise ValidationError(
+            "completion_contract.required_artifacts must be a list",
+            hint='e.g. {"required_artifacts": [{"path": "out/result.json"}]}',
+        )
+    for item in artifacts:
+        if isinstance(item, Mapping):
+            if "path" not in item:
+                raise ValidationError(
+                    "completion_contract.required_artifacts entry has no 'path'",
+                    hint='write entries as {"path": "out/result.json"} or plain strings',
+                )
+            item = item["path"]
+        if (path := normalize_path(item)) is not None:
+            paths.append(path)
+    required_paths = section.get("required_paths", [])
+    if not isinstance(required_paths, list):
+        raise ValidationError(
+            "completion_contract.required_paths must be a list of strings",
+            hint='e.g. {"required_paths": ["receipts/ok.txt"]}',
+        )
+    for item in required_paths:
+        if (path := normalize_path(item)) is not None:
+            paths.append(path)
+    return paths
+
+
+def _policy(section: Mapping[str, object]) -> MissingPolicy | None:
+    value = section.get("missing_policy")
+    if value is None:
+        return None
+    try:
+        return MissingPolicy(str(value).strip().lower())
+    except ValueError:
+        raise ValidationError(
+            f"completion_contract.missing_policy must be 'reject' or 'park', got {value!r}",
+            hint="use --missing-policy reject or --missing-policy park",
+        ) from None
+
+
+def parse_contract(*metadatas: Mapping[str, object] | None) -> Contract:
+    """Merge the contracts found in each metadata mapping (task first, then run).
+
+    Paths accumulate (first occurrence wins the order); the last explicit policy wins.
+    """
+    required: dict[str, None] = {}
+    policy = MissingPolicy.REJECT
+    for metadata in metadatas:
+        if not metadata:
+            continue
+        section = metadata.get(CONTRACT_KEY)
+        if section is None:
+            continue
+        if not isinstance(section, Mapping):
+            raise ValidationError(
+                "completion_contract must be a JSON object",
+                hint='e.g. {"completion_contract": {"required_paths": ["receipts/ok.txt"]}}',
+            )
+        required.update(dict.fromkeys(_paths_from(section)))
+        policy = _policy(section) or policy
+    return Contract(tuple(required), policy)
+
+
+def _inside(root: str, candidate: str) -> bool:
+    return candidate == root or candidate.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def check_path(root: str, relative: str) -> ArtifactCheck:
+    """The on-disk state of one required path, resolving symlinks at every depth."""
+    try:
+        normalized = normalize_path(relative)
+    except ValidationError as error:
+        return ArtifactCheck(relative, ArtifactState.UNSAFE, error.message)
+    if normalized is None:
+        return ArtifactCheck(relative, ArtifactState.UNSAFE, "blank path")
+    real_root = os.path.realpath(root)
+    if not os.path.isdir(real_root):
+        return ArtifactCheck(relative, ArtifactState.MISSING, "workspace root not found")
+    # realpath follows every symlink it can, so a link anywhere on the path that leads out
+    # of the root shows up as a resolved path outside it.
+    resolved = os.path.realpath(os.path.join(real_root, normalized))
+    if not _inside(real_root, resolved) or resolved == real_root:
+        return ArtifactCheck(relative, ArtifactState.UNSAFE, "resolves outside the workspace root")
+    try:
+        mode = os.stat(resolved).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return ArtifactCheck(relative, ArtifactState.MISSING)
+    except PermissionError:
+        return ArtifactCheck(relative, ArtifactState.MISSING, "permission denied")
+    except OSError as error:
+        return ArtifactCheck(relative, ArtifactState.MISSING, error.strerror or "unreadable")
+    if stat.S_ISREG(mode):
+        return ArtifactCheck(relative, ArtifactState.PRESENT)
+    return ArtifactCheck(relative, ArtifactState.NOT_A_FILE)
+
+
+def check_artifacts(root: str, paths: Iterable[str]) -> list[ArtifactCheck]:
+    return [check_path(root, path) for path in paths]
+
+
+def validate_for_enqueue(root: str, contract: Contract) -> None:
+    """Refuse, at enqueue time, paths that already lead outside the root through a symlink."""
+    for check in check_artifacts(root, contract.required):
+        if check.state is ArtifactState.UNSAFE:
+            raise ValidationError(
+                f"artifact path {check.path!r} {check.detail or 'is unsafe'}",
+                hint="remove the symlink or require a path inside the workspace root",
+            )
+
+
+def missing_paths(checks: Iterable[ArtifactCheck]) -> list[str]:
+    return [c.path for c in checks if c.state is not ArtifactState.PRESENT]

@@ -1,0 +1,113 @@
+"""Validation of text and JSON that enters storage from agents and reviewers.
+
+Storage keeps text exactly as given (markup, escapes, emoji, bidi: all data) with two
+exceptions: what no database can hold faithfully (NUL, lone surrogates) is refused, and
+anything that looks like a claim token is redacted so a secret never lands in a row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from core.errors import ValidationError
+from core.tokens import redact, redact_json
+
+MAX_TITLE = 64 * 1024
+MAX_NAME = 256
+MAX_REASON = 1024 * 1024
+MAX_JSON = 1024 * 1024
+
+
+def _check_encodable(field: str, value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError(
+            f"{field} contains a NUL character", hint=f"remove NUL bytes from the {field}"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"{field} is not valid UTF-8 (it contains a lone surrogate)",
+            hint=f"send the {field} as valid UTF-8 text",
+        ) from None
+
+
+def required_text(field: str, value: str | None, *, limit: int, hint: str) -> str:
+    """Trimmed, non-empty, encodable, within ``limit`` characters, token-redacted."""
+    if value is None or not value.strip():
+        raise ValidationError(f"{field} is required and must not be blank", hint=hint)
+    value = value.strip()
+    _check_encodable(field, value)
+    if len(value) > limit:
+        raise ValidationError(
+            f"{field} is {len(value):,} characters; the limit is {limit:,}",
+            hint=f"shorten the {field}, or put long detail in a file under the workspace",
+        )
+    return redact(value)
+
+
+def reason(value: str | None) -> str:
+    return required_text(
+        "reason", value, limit=MAX_REASON, hint='give one with --reason "why this is needed"'
+    )
+
+
+def title(value: str | None) -> str:
+    return required_text("title", value, limit=MAX_TITLE, hint='e.g. parkbench enqueue "Fix x"')
+
+
+def name(field: str, value: str | None) -> str:
+    return required_text(field, value, limit=MAX_NAME, hint=f"pass a non-blank --{field}")
+
+
+def json_object(field: str, value: Mapping[str, object] | str | None) -> dict[str, object]:
+    """Parse (if needed) and redact a JSON object; returns the redacted object."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        _check_encodable(field, value)
+        if len(value) > MAX_JSON:
+            raise ValidationError(
+                f"{field} is {len(value):,} characters of JSON; the limit is {MAX_JSON:,}",
+                hint=f"keep {field} small and put large data in workspace files",
+            )
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValidationError(
+                f"{field} is not valid JSON: {error.msg} at position {error.pos}",
+                hint=f"""pass {field} as a JSON object, e.g. '{{"key": "value"}}'""",
+            ) from None
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"{field} must be a JSON object, got {type(value).__name__}",
+            hint=f"""pass {field} as a JSON object, e.g. '{{"key": "value"}}'""",
+        )
+    redacted = redact_json(dict(value))
+    encoded = dump(redacted)
+    _check_encodable(field, encoded)
+    return redacted  # type: ignore[return-value]
+
+
+def json_value(field: str, value: object) -> object:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValidationError(
+                f"{field} is not valid JSON: {error.msg} at position {error.pos}",
+                hint=f"pass {field} as JSON, e.g. '{{\"ok\": true}}'",
+            ) from None
+    redacted = redact_json(value)
+    _check_encodable(field, dump(redacted))
+    return redacted
+
+
+def dump(value: object) -> str:
+    # ensure_ascii=False keeps text as written; surrogates then fail loudly in encode.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def load(text: str | None) -> object:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,139 @@
+"""The run state machine: one transition table, the single source of truth.
+
+Every public operation in :mod:`core.store` looks its move up here before it writes, and
+writes the table's source statuses into its ``UPDATE ... WHERE`` so the check and the write
+are one atomic step. The TUI and the CLI ask :func:`allowed_actions` which moves to offer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.errors import InvalidTransitionError
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    NEEDS_ATTENTION = "needs_attention"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    # The source run of a human requeue: terminal, and its successor links back to it.
+    REQUEUED = "requeued"
+
+
+TERMINAL_STATUSES: frozenset[RunStatus] = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED, RunStatus.REQUEUED}
+)
+#: Statuses in which a task counts as having an "open" run (enqueue is refused then).
+OPEN_STATUSES: frozenset[RunStatus] = frozenset(
+    {RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION}
+)
+
+
+class ActorKind(StrEnum):
+    WORKER = "worker"
+    HUMAN = "human"
+    SYSTEM = "system"
+
+
+class Action(StrEnum):
+    ENQUEUE = "enqueue"
+    CLAIM = "claim"
+    HEARTBEAT = "heartbeat"
+    COMPLETE = "complete"
+    # complete() with receipts missing under missing_policy=park
+    PARK_MISSING = "park_missing"
+    BLOCK = "block"
+    RELEASE = "release"
+    FAIL = "fail"
+    # fail() while attempts remain: the same run goes back to the queue as a new attempt
+    RETRY = "retry"
+    EXPIRE_RETRY = "expire_retry"
+    EXPIRE_PARK = "expire_park"
+    RUNTIME_PARK = "runtime_park"
+    REQUEUE = "requeue"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    actor: ActorKind
+    action: Action
+    source: RunStatus | None  # None: the run is created by this action
+    target: RunStatus
+
+
+_Q, _C, _N = RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION
+_W, _H, _S = ActorKind.WORKER, ActorKind.HUMAN, ActorKind.SYSTEM
+
+#: The whole lifecycle. Nothing else in the code base decides which move is legal.
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(_W, Action.ENQUEUE, None, _Q),
+    Transition(_W, Action.CLAIM, _Q, _C),
+    Transition(_W, Action.HEARTBEAT, _C, _C),
+    Transition(_W, Action.COMPLETE, _C, RunStatus.COMPLETED),
+    Transition(_W, Action.PARK_MISSING, _C, _N),
+    Transition(_W, Action.BLOCK, _C, _N),
+    Transition(_W, Action.RELEASE, _C, _Q),
+    Transition(_W, Action.FAIL, _C, RunStatus.FAILED),
+    Transition(_W, Action.RETRY, _C, _Q),
+    Transition(_S, Action.EXPIRE_RETRY, _C, _Q),
+    Transition(_S, Action.EXPIRE_PARK, _C, _N),
+    Transition(_S, Action.RUNTIME_PARK, _C, _N),
+    # A requeue ends the parked run and creates a fresh queued successor (see Action.ENQUEUE
+    # for the successor's own creation event).
+    Transition(_H, Action.REQUEUE, _N, RunStatus.REQUEUED),
+    Transition(_S, Action.REQUEUE, _N, RunStatus.REQUEUED),
+    Transition(_H, Action.FAIL, _N, RunStatus.FAILED),
+    Transition(_H, Action.FAIL, _Q, RunStatus.FAILED),
+    Transition(_H, Action.FAIL, _C, RunStatus.FAILED),
+    Transition(_H, Action.RELEASE, _N, _Q),
+    Transition(_H, Action.RELEASE, _C, _Q),
+)
+
+_TABLE: dict[tuple[ActorKind, Action, RunStatus | None], Transition] = {
+    (t.actor, t.action, t.source): t for t in TRANSITIONS
+}
+
+#: The actions a reviewer can take, in the order the UI lists them.
+REVIEWER_ACTIONS: tuple[Action, ...] = (Action.REQUEUE, Action.FAIL, Action.RELEASE)
+
+
+def find(actor: ActorKind, action: Action, source: RunStatus | None) -> Transition | None:
+    return _TABLE.get((actor, action, source))
+
+
+def sources(actor: ActorKind, action: Action) -> tuple[RunStatus, ...]:
+    """Every status from which ``actor`` may take ``action`` (what goes into the WHERE)."""
+    return tuple(
+        t.source for t in TRANSITIONS if t.actor == actor and t.action == action and t.source
+    )
+
+
+def target(actor: ActorKind, action: Action, source: RunStatus) -> RunStatus:
+    """The status ``action`` leads to from ``source``, or :class:`InvalidTransitionError`."""
+    transition = find(actor, action, source)
+    if transition is None:
+        raise invalid_transition(actor, action, source)
+    return transition.target
+
+
+def allowed_actions(actor: ActorKind, source: RunStatus) -> tuple[Action, ...]:
+    return tuple(t.action for t in TRANSITIONS if t.actor == actor and t.source == source)
+
+
+def invalid_transition(
+    actor: ActorKind, action: Action, source: RunStatus, run_id: int | None = None
+) -> InvalidTransitionError:
+    allowed = allowed_actions(actor, source)
+    what = f"run {run_id}" if run_id is not None else "the run"
+    listed = ", ".join(a.value for a in allowed) if allowed else "none"
+    return InvalidTransitionError(
+        f"cannot {action.value} {what}: it is {source.value} "
+        f"(allowed {actor.value} actions: {listed})",
+        hint=f"inspect it with `parkbench show {run_id if run_id is not None else 'RUN'}`",
+        status=source.value,
+        allowed_actions=[a.value for a in allowed],
+    )

@@ -1,0 +1,322 @@
+"""The read side: keyset-paged lists, counts, one run's full detail.
+
+Every list is ordered by an indexed key ending in ``id`` and paged by that key (a cursor
+carries the last row's key): the cost of a page does not grow with how deep it is, and no
+query ever uses OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import replace
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import contracts, inputs
+from core.errors import NotFoundError, ValidationError
+from core.lifecycle import OPEN_STATUSES, RunStatus
+from core.models import events, runs, tasks, workspaces
+from core.records import (
+    EventRow,
+    LineageEntry,
+    Page,
+    RunDetail,
+    RunFilter,
+    RunRow,
+    SortKey,
+)
+
+MAX_PAGE = 1000
+
+_ROW_COLUMNS = (
+    runs,
+    tasks.c.title,
+    tasks.c.metadata_json.label("task_metadata_json"),
+    workspaces.c.name.label("workspace_name"),
+    workspaces.c.root.label("workspace_root"),
+)
+_JOINED = runs.join(tasks, tasks.c.id == runs.c.task_id).join(
+    workspaces, workspaces.c.id == runs.c.workspace_id
+)
+
+#: sort key -> (column, descending?) pairs; every order ends in id so keys are unique.
+_ORDERS: dict[SortKey, tuple[tuple[sa.ColumnElement[Any], bool], ...]] = {
+    SortKey.BLOCKED: ((runs.c.status_changed_at, False), (runs.c.id, False)),
+    SortKey.PRIORITY: (
+        (runs.c.priority, True),
+        (runs.c.status_changed_at, False),
+        (runs.c.id, False),
+    ),
+    SortKey.TASK: ((runs.c.task_id, False), (runs.c.id, False)),
+}
+_KEY_FIELDS: dict[SortKey, tuple[str, ...]] = {
+    SortKey.BLOCKED: ("status_changed_at", "id"),
+    SortKey.PRIORITY: ("priority", "status_changed_at", "id"),
+    SortKey.TASK: ("task_id", "id"),
+}
+
+
+def run_with_task(run_id: int) -> sa.Select[Any]:
+    return sa.select(*_ROW_COLUMNS).select_from(_JOINED).where(runs.c.id == run_id)
+
+
+# -- cursors ---------------------------------------------------------------------------
+
+
+def encode_cursor(sort: SortKey, key: tuple[int, ...]) -> str:
+    raw = json.dumps([sort.value, *key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(sort: SortKey, cursor: str) -> tuple[int, ...]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        name, *key = decoded
+        if name != sort.value or len(key) != len(_KEY_FIELDS[sort]):
+            raise ValueError("cursor is for another sort order")
+        if not all(isinstance(k, int) and not isinstance(k, bool) for k in key):
+            raise ValueError("cursor holds non-integer keys")
+        return tuple(key)
+    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
+        raise ValidationError(
+            f"malformed cursor {cursor[:40]!r}",
+            hint="pass the next_cursor from the previous `parkbench list --json` page",
+        ) from None
+
+
+def _key_of(sort: SortKey, row: RunRow) -> tuple[int, ...]:
+    lookup = {
+        "status_changed_at": row.status_changed_at_ms,
+        "id": row.id,
+        "priority": row.priority,
+        "task_id": row.task_id,
+    }
+    return tuple(lookup[name] for name in _KEY_FIELDS[sort])
+
+
+def _beyond(sort: SortKey, key: tuple[int, ...], forward: bool) -> sa.ColumnElement[bool]:
+    """Rows strictly after (``forward``) or before ``key`` in ``sort`` order.
+
+    Expanded as (a > x) OR (a = x AND (b > y OR ...)) so mixed directions work on both
+    backends (row-value comparison only handles one direction).
+    """
+    order = _ORDERS[sort]
+    condition: sa.ColumnElement[bool] | None = None
+    for (column, descending), value in reversed(list(zip(order, key, strict=True))):
+        ahead = (column < value) if (descending == forward) else (column > value)
+        condition = (
+            ahead if condition is None else sa.or_(ahead, sa.and_(column == value, condition))
+        )
+    assert condition is not None
+    return condition
+
+
+# -- filters -----------------------------------------------------------------------------
+
+
+def _where(run_filter: RunFilter) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    if run_filter.status is not None:
+        clauses.append(runs.c.status == run_filter.status.value)
+    if run_filter.task_id is not None:
+        clauses.append(runs.c.task_id == run_filter.task_id)
+    if run_filter.run_ids is not None:
+        clauses.append(runs.c.id.in_(run_filter.run_ids))
+    if run_filter.workspace:
+        text = run_filter.workspace
+        root = os.path.realpath(os.path.expanduser(text))
+        clauses.append(sa.or_(workspaces.c.root == root, workspaces.c.name == text))
+    if run_filter.worker:
+        clauses.append(runs.c.worker == run_filter.worker)
+    if run_filter.search and run_filter.search.strip():
+        needle = run_filter.search.strip()
+        clauses.append(
+            sa.or_(
+                tasks.c.title.icontains(needle, autoescape=True),
+                runs.c.block_reason.icontains(needle, autoescape=True),
+                runs.c.failure_reason.icontains(needle, autoescape=True),
+                runs.c.worker.icontains(needle, autoescape=True),
+                workspaces.c.root.icontains(needle, autoescape=True),
+            )
+        )
+    return clauses
+
+
+def _needs_join(run_filter: RunFilter) -> bool:
+    return bool(run_filter.workspace or (run_filter.search and run_filter.search.strip()))
+
+
+def to_row(row: Any) -> RunRow:
+    try:
+        contract = contracts.parse_contract(
+            inputs.load(row.task_metadata_json), inputs.load(row.metadata_json)
+        )
+    except ValidationError:  # validated at enqueue; never let one odd row break a list
+        contract = contracts.Contract()
+    return RunRow(
+        id=row.id,
+        task_id=row.task_id,
+        title=row.title,
+        workspace_id=row.workspace_id,
+        workspace_name=row.workspace_name,
+        workspace_root=row.workspace_root,
+        status=RunStatus(row.status),
+        attempt=row.attempt,
+        max_attempts=row.max_attempts,
+        priority=row.priority,
+        worker=row.worker,
+        block_reason=row.block_reason,
+        failure_reason=row.failure_reason,
+        previous_run_id=row.previous_run_id,
+        lineage_depth=row.lineage_depth,
+        version=row.version,
+        queued_at_ms=row.queued_at,
+        claimed_at_ms=row.claimed_at,
+        blocked_at_ms=row.blocked_at,
+        finished_at_ms=row.finished_at,
+        lease_until_ms=row.lease_until,
+        status_changed_at_ms=row.status_changed_at,
+        attempt_limit_overridden=bool(row.attempt_limit_overridden),
+        contract=contract,
+    )
+
+
+def list_runs(
+    conn: sa.Connection,
+    run_filter: RunFilter,
+    *,
+    sort: SortKey = SortKey.BLOCKED,
+    limit: int = 50,
+    after: str | None = None,
+    before: str | None = None,
+    from_end: bool = False,
+) -> Page:
+    """One keyset page. ``after``/``before`` take cursors; ``from_end`` gives the last page."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(
+            f"limit must be between 1 and {MAX_PAGE}, got {limit}",
+            hint=f"pass --limit 1..{MAX_PAGE} and page with --after",
+        )
+    if after and before:
+        raise ValidationError("pass either after or before, not both")
+    forward = not (before or from_end)
+    clauses = _where(run_filter)
+    if after:
+        clauses.append(_beyond(sort, decode_cursor(sort, after), forward=True))
+    if before:
+        clauses.append(_beyond(sort, decode_cursor(sort, before), forward=False))
+    order = [(col.desc() if desc == forward else col.asc()) for col, desc in _ORDERS[sort]]
+    query = (
+        sa.select(*_ROW_COLUMNS)
+        .select_from(_JOINED)
+        .where(*clauses)
+        .order_by(*order)
+        .limit(limit + 1)
+    )
+    fetched = [to_row(r) for r in conn.execute(query)]
+    more = len(fetched) > limit
+    rows = fetched[:limit]
+    if not forward:
+        rows.reverse()
+    if not rows:
+        return Page((), None, None)
+    first, last = (
+        encode_cursor(sort, _key_of(sort, rows[0])),
+        encode_cursor(sort, _key_of(sort, rows[-1])),
+    )
+    if forward:
+        return Page(tuple(rows), last if more else None, first if after else None)
+    return Page(tuple(rows), last if before else None, first if more else None)
+
+
+def count_runs(conn: sa.Connection, run_filter: RunFilter) -> int:
+    source = _JOINED if _needs_join(run_filter) or run_filter.search else runs
+    query = sa.select(sa.func.count()).select_from(source).where(*_where(run_filter))
+    return int(conn.execute(query).scalar_one())
+
+
+def counts_by_status(conn: sa.Connection) -> dict[str, int]:
+    counts = {status.value: 0 for status in RunStatus}
+    query = sa.select(runs.c.status, sa.func.count()).group_by(runs.c.status)
+    for status, count in conn.execute(query):
+        counts[status] = int(count)
+    return counts
+
+
+def change_marker(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+
+
+def open_run_id(conn: sa.Connection, task_id: int) -> int | None:
+    return conn.execute(
+        sa.select(runs.c.id).where(
+            runs.c.task_id == task_id, runs.c.status.in_([s.value for s in OPEN_STATUSES])
+        )
+    ).scalar()
+
+
+def last_change_summary(conn: sa.Connection, run_id: int) -> str:
+    row = conn.execute(
+        sa.select(events).where(events.c.run_id == run_id).order_by(events.c.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return "it has no recorded events"
+    return f"{row.action} by {row.actor} ({row.actor_kind}); it is now {row.to_status}"
+
+
+def run_detail(conn: sa.Connection, run_id: int) -> RunDetail:
+    raw = conn.execute(
+        sa.select(*_ROW_COLUMNS).select_from(_JOINED).where(runs.c.id == run_id)
+    ).first()
+    if raw is None:
+        raise NotFoundError(f"run {run_id} does not exist")
+    row = to_row(raw)
+    root_id = raw.root_run_id or raw.id
+    lineage = tuple(
+        LineageEntry(r.id, r.attempt, RunStatus(r.status), r.lineage_depth)
+        for r in conn.execute(
+            sa.select(runs.c.id, runs.c.attempt, runs.c.status, runs.c.lineage_depth)
+            .where(
+                runs.c.task_id == raw.task_id,
+                sa.or_(runs.c.id == root_id, runs.c.root_run_id == root_id),
+            )
+            .order_by(runs.c.lineage_depth, runs.c.id)
+        )
+    )
+    trail = tuple(
+        EventRow(
+            id=e.id,
+            run_id=e.run_id,
+            actor_kind=e.actor_kind,
+            actor=e.actor,
+            action=e.action,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            reason=e.reason,
+            token_hash_prefix=e.token_hash_prefix,
+            details=inputs.load(e.details_json),
+            created_at_ms=e.created_at,
+        )
+        for e in conn.execute(
+            sa.select(events).where(events.c.run_id == run_id).order_by(events.c.id)
+        )
+    )
+    return RunDetail(
+        run=row,
+        task_metadata=inputs.load(raw.task_metadata_json) or {},  # type: ignore[arg-type]
+        run_metadata=inputs.load(raw.metadata_json) or {},  # type: ignore[arg-type]
+        result=inputs.load(raw.result_json),
+        lineage=lineage,
+        events=trail,
+        artifacts=(),
+    )
+
+
+def with_artifacts(detail: RunDetail) -> RunDetail:
+    """Check the contract's receipts on disk now (file-system I/O: call off the UI thread)."""
+    checks = contracts.check_artifacts(detail.run.workspace_root, detail.run.contract.required)
+    return replace(detail, artifacts=tuple(checks))

@@ -1,0 +1,235 @@
+"""Plain, immutable records the store hands out. No ORM objects escape the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from core.contracts import ArtifactCheck, Contract
+from core.db import to_datetime
+from core.errors import ParkbenchError
+from core.lifecycle import RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    task_id: int
+    run_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    run_id: int
+    task_id: int
+    attempt: int
+    claim_token: str = field(repr=False)  # the raw token: returned once, never stored
+    lease_until_ms: int
+
+    @property
+    def lease_until(self) -> datetime:
+        return to_datetime(self.lease_until_ms)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    run_id: int
+    status: RunStatus
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What a reviewer saw: the action only applies if the run is still like this."""
+
+    status: RunStatus
+    version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    run_id: int
+    ok: bool
+    status: RunStatus | None = None  # the run's status after the action (when ok)
+    new_run_id: int | None = None  # requeue: the fresh queued run
+    error: ParkbenchError | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"run_id": self.run_id, "ok": self.ok}
+        if self.status is not None:
+            body["status"] = self.status.value
+        if self.new_run_id is not None:
+            body["new_run_id"] = self.new_run_id
+        if self.error is not None:
+            body["error"] = {
+                "code": self.error.code,
+                "message": self.error.message,
+                "hint": self.error.hint,
+            }
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    requeued: tuple[int, ...] = ()
+    parked: tuple[int, ...] = ()
+    runtime_parked: tuple[int, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return len(self.requeued) + len(self.parked) + len(self.runtime_parked)
+
+
+class SortKey(StrEnum):
+    BLOCKED = "blocked"  # when the run entered its status (blocked_at for parked runs)
+    PRIORITY = "priority"
+    TASK = "task"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    status: RunStatus | None = RunStatus.NEEDS_ATTENTION  # None: every status
+    task_id: int | None = None
+    workspace: str | None = None  # a root path (resolved) or a workspace name
+    worker: str | None = None
+    search: str | None = None  # substring of title, reason, worker or workspace root
+    run_ids: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: int
+    task_id: int
+    title: str
+    workspace_id: int
+    workspace_name: str
+    workspace_root: str
+    status: RunStatus
+    attempt: int
+    max_attempts: int
+    priority: int
+    worker: str | None
+    block_reason: str | None
+    failure_reason: str | None
+    previous_run_id: int | None
+    lineage_depth: int
+    version: int
+    queued_at_ms: int
+    claimed_at_ms: int | None
+    blocked_at_ms: int | None
+    finished_at_ms: int | None
+    lease_until_ms: int | None
+    status_changed_at_ms: int
+    attempt_limit_overridden: bool
+    contract: Contract
+
+    @property
+    def blocked_at(self) -> datetime | None:
+        return to_datetime(self.blocked_at_ms)
+
+    @property
+    def reason(self) -> str | None:
+        """The text a reviewer most needs: why it is parked, else why it failed."""
+        return self.block_reason or self.failure_reason
+
+    def to_dict(self) -> dict[str, object]:
+        def iso(ms: int | None) -> str | None:
+            value = to_datetime(ms)
+            return value.isoformat().replace("+00:00", "Z") if value else None
+
+        return {
+            "id": self.id,
+            "task_id": self.task_id,
+            "title": self.title,
+            "workspace": self.workspace_root,
+            "status": self.status.value,
+            "attempt": self.attempt,
+            "max_attempts": self.max_attempts,
+            "priority": self.priority,
+            "worker": self.worker,
+            "block_reason": self.block_reason,
+            "failure_reason": self.failure_reason,
+            "previous_run_id": self.previous_run_id,
+            "version": self.version,
+            "queued_at": iso(self.queued_at_ms),
+            "claimed_at": iso(self.claimed_at_ms),
+            "blocked_at": iso(self.blocked_at_ms),
+            "finished_at": iso(self.finished_at_ms),
+            "lease_until": iso(self.lease_until_ms),
+            "required_artifacts": list(self.contract.required),
+            "missing_policy": self.contract.missing_policy.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: int
+    run_id: int
+    actor_kind: str
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    token_hash_prefix: str | None
+    details: dict[str, object] | None
+    created_at_ms: int
+
+    def to_dict(self) -> dict[str, object]:
+        created = to_datetime(self.created_at_ms)
+        return {
+            "id": self.id,
+            "run_id": self.run_id,
+            "actor_kind": self.actor_kind,
+            "actor": self.actor,
+            "action": self.action,
+            "from_status": self.from_status,
+            "to_status": self.to_status,
+            "reason": self.reason,
+            "token_hash_prefix": self.token_hash_prefix,
+            "details": self.details,
+            "created_at": created.isoformat().replace("+00:00", "Z") if created else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LineageEntry:
+    run_id: int
+    attempt: int
+    status: RunStatus
+    lineage_depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    run: RunRow
+    task_metadata: dict[str, object]
+    run_metadata: dict[str, object]
+    result: object
+    lineage: tuple[LineageEntry, ...]
+    events: tuple[EventRow, ...]
+    artifacts: tuple[ArtifactCheck, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        body = self.run.to_dict()
+        body.update(
+            {
+                "task_metadata": self.task_metadata,
+                "metadata": self.run_metadata,
+                "result": self.result,
+                "lineage": [
+                    {"run_id": e.run_id, "attempt": e.attempt, "status": e.status.value}
+                    for e in self.lineage
+                ],
+                "events": [e.to_dict() for e in self.events],
+                "artifacts": [a.to_dict() for a in self.artifacts],
+            }
+        )
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: tuple[RunRow, ...]
+    next_cursor: str | None
+    prev_cursor: str | None = None

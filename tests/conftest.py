@@ -1,0 +1,114 @@
+"""Shared fixtures: every store-level test runs once per backend.
+
+SQLite always runs. PostgreSQL runs when PARKBENCH_TEST_PG_URL points at a server (`.ci/run`
+starts a throwaway one); each test gets a fresh database. Without the variable, PostgreSQL
+tests are skipped locally with a hint — and fail under CI=true, where skipping would hide them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from core.store import Store
+
+PG_ENV = "PARKBENCH_TEST_PG_URL"
+#: 2026-09-01T00:00:00Z: every test starts on the same instant.
+T0_MS = 1_788_220_800_000
+
+
+class FakeClock:
+    """A settable clock in epoch milliseconds; tests move time explicitly."""
+
+    def __init__(self, start_ms: int = T0_MS) -> None:
+        self.now_ms = start_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, seconds: float) -> int:
+        self.now_ms += int(seconds * 1000)
+        return self.now_ms
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("all", "sqlite", "postgres"),
+        default="all",
+        help="run store-level tests on one backend only",
+    )
+
+
+def _wanted(config: pytest.Config, backend: str) -> bool:
+    return config.getoption("--backend") in ("all", backend)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+def create_pg_database(admin_url: str) -> str:
+    name = f"pb_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return str(sa.engine.make_url(admin_url).set(database=name).render_as_string(False))
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, pg_admin_url: str | None) -> str:
+    name: str = request.param
+    if not _wanted(request.config, name):
+        pytest.skip(f"--backend={request.config.getoption('--backend')}")
+    if name == "postgres" and not pg_admin_url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{PG_ENV} is not set under CI: PostgreSQL tests must not be skipped")
+        pytest.skip(f"PostgreSQL not configured: run `bash .ci/run`, or set {PG_ENV}")
+    return name
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, pg_admin_url: str | None) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'parkbench.db'}"
+        return
+    assert pg_admin_url
+    url = create_pg_database(pg_admin_url)
+    try:
+        yield url
+    finally:
+        drop_pg_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
+    with Store.open(db_url, clock=clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "workspace"
+    root.mkdir()
+    return root
