@@ -1,0 +1,183 @@
+"""Plumbing shared by every store operation: connections, transactions, the audit event."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Self, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from core import inputs, tokens
+from core.db import database_clock, make_engine, resolve_url, translate
+from core.errors import (
+    ParkbenchError,
+    ValidationError,
+)
+from core.lifecycle import Action, ActorKind, RunStatus
+from core.models import events, runs
+from core.schema import ensure_schema
+
+T = TypeVar("T")
+
+DEFAULT_LEASE_S = 300
+MAX_LEASE_S = 24 * 3600
+MAX_LINEAGE_DEPTH = 10
+#: claim_next sweeps expired leases itself at most this often per process.
+SWEEP_INTERVAL_MS = 5_000
+
+WORKER, HUMAN, SYSTEM = ActorKind.WORKER, ActorKind.HUMAN, ActorKind.SYSTEM
+CLEAR_LEASE = {"claim_token_hash": None, "lease_until": None, "runtime_deadline": None}
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers): fall back to the environment
+        return os.environ.get("USER") or "reviewer"
+
+
+class StoreBase:
+    """One database, many processes. Thread-safe: each call checks out its own connection."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], int] | None = None,
+        default_lease_s: int = DEFAULT_LEASE_S,
+        max_lease_s: int = MAX_LEASE_S,
+    ) -> None:
+        self.engine = engine
+        self.url = str(engine.url)
+        self.clock = clock or database_clock(engine)
+        self.default_lease_s = default_lease_s
+        self.max_lease_s = max_lease_s
+        self._last_sweep_ms = 0
+
+    @classmethod
+    def open(cls, url: str | None = None, *, create: bool = True, **options: Any) -> Self:
+        resolved = resolve_url(url)
+        engine = make_engine(resolved)
+        try:
+            ensure_schema(engine, create=create)
+            return cls(engine, **options)
+        except ParkbenchError:
+            engine.dispose()
+            raise
+        except DBAPIError as error:
+            engine.dispose()
+            raise translate(error, resolved) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except DBAPIError as error:
+            raise translate(error, self.url) from None
+
+    def _write(self, body: Callable[[sa.Connection], T]) -> T:
+        """Run ``body`` in one write transaction; driver failures become ``database``."""
+        with self._translated(), self.engine.connect() as conn:
+            conn = conn.execution_options(parkbench_write=True)
+            with conn.begin():
+                return body(conn)
+
+    def read(self, body: Callable[[sa.Connection], T]) -> T:
+        with self._translated(), self.engine.connect() as conn, conn.begin():
+            return body(conn)
+
+    def _lease_ms(self, lease_s: float | None) -> int:
+        lease = self.default_lease_s if lease_s is None else lease_s
+        if not 0 < lease <= self.max_lease_s:
+            raise ValidationError(
+                f"lease must be between 1 and {self.max_lease_s} seconds, got {lease:g}",
+                hint=f"pass --lease SECONDS up to {self.max_lease_s}",
+            )
+        return int(lease * 1000)
+
+    @staticmethod
+    def _event(
+        conn: sa.Connection,
+        *,
+        run_id: int,
+        task_id: int,
+        actor_kind: ActorKind,
+        actor: str,
+        action: Action,
+        from_status: RunStatus | None,
+        to_status: RunStatus,
+        now: int,
+        reason: str | None = None,
+        token_hash: str | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        conn.execute(
+            events.insert(),
+            {
+                "run_id": run_id,
+                "task_id": task_id,
+                "actor_kind": actor_kind.value,
+                "actor": actor,
+                "action": action.value,
+                "from_status": from_status.value if from_status else None,
+                "to_status": to_status.value,
+                "reason": reason,
+                "token_hash_prefix": tokens.hash_prefix(token_hash),
+                "details_json": inputs.dump(dict(details)) if details else None,
+                "created_at": now,
+            },
+        )
+
+
+def insert_run(
+    conn: sa.Connection,
+    *,
+    task_id: int,
+    workspace_id: int,
+    attempt: int,
+    max_attempts: int,
+    priority: int,
+    max_runtime_ms: int | None,
+    metadata_json: str,
+    now: int,
+    previous_run_id: int | None = None,
+    root_run_id: int | None = None,
+    lineage_depth: int = 0,
+    attempt_limit_overridden: bool = False,
+) -> int:
+    return conn.execute(
+        runs.insert().returning(runs.c.id),
+        {
+            "task_id": task_id,
+            "workspace_id": workspace_id,
+            "attempt": attempt,
+            "max_attempts": max_attempts,
+            "priority": priority,
+            "status": RunStatus.QUEUED.value,
+            "previous_run_id": previous_run_id,
+            "root_run_id": root_run_id,
+            "lineage_depth": lineage_depth,
+            "max_runtime_ms": max_runtime_ms,
+            "metadata_json": metadata_json,
+            "attempt_limit_overridden": attempt_limit_overridden,
+            "version": 1,
+            "queued_at": now,
+            "status_changed_at": now,
+        },
+    ).scalar_one()

@@ -1,0 +1,295 @@
+"""Worker actions: claim the next run, then heartbeat, complete, fail, release or block.
+
+Each token-fenced action reads the run, checks the spec's fence in its order (not_found,
+invalid_token, invalid_transition, lease_expired) to pick the precise error, then writes an
+``UPDATE ... WHERE`` carrying that same fence, so a lease that moved in between is never
+overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import contracts, inputs, lifecycle, queries, tokens
+from core.errors import (
+    ConflictError,
+    InvalidTokenError,
+    LeaseExpiredError,
+    MissingArtifactsError,
+    NotFoundError,
+)
+from core.lifecycle import Action, ActorKind, RunStatus, find, invalid_transition
+from core.models import runs
+from core.records import (
+    Claim,
+    Completion,
+)
+from core.store_base import (
+    CLEAR_LEASE,
+    SWEEP_INTERVAL_MS,
+    WORKER,
+)
+from core.sweep import SweepOps
+
+
+class WorkerOps(SweepOps):
+    def claim_next(self, worker: str, *, lease_s: float | None = None) -> Claim | None:
+        """Lease the best queued run (highest priority, then oldest) to ``worker``."""
+        who = inputs.name("worker", worker)
+        lease_ms = self._lease_ms(lease_s)
+        if self.clock() - self._last_sweep_ms >= SWEEP_INTERVAL_MS:
+            self.recover_expired()
+        raw = tokens.mint()
+        token_hash = tokens.hash_token(raw)
+
+        def body(conn: sa.Connection) -> Claim | None:
+            now = self.clock()
+            candidate = (
+                sa.select(runs.c.id)
+                .where(runs.c.status == RunStatus.QUEUED.value)
+                .order_by(runs.c.priority.desc(), runs.c.queued_at, runs.c.id)
+                .limit(1)
+                # PostgreSQL: concurrent claimers skip each other's candidate instead of
+                # queueing behind it. SQLite ignores this; its IMMEDIATE write lock
+                # already serialises claimers.
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            bounded = sa.and_(runs.c.max_runtime_ms.is_not(None), runs.c.max_runtime_ms < lease_ms)
+            row = conn.execute(
+                runs.update()
+                .where(runs.c.id == candidate, runs.c.status == RunStatus.QUEUED.value)
+                .values(
+                    status=RunStatus.CLAIMED.value,
+                    worker=who,
+                    claim_token_hash=token_hash,
+                    claimed_at=now,
+                    heartbeat_at=now,
+                    status_changed_at=now,
+                    runtime_deadline=now + runs.c.max_runtime_ms,
+                    lease_until=sa.case(
+                        (bounded, now + runs.c.max_runtime_ms), else_=now + lease_ms
+                    ),
+                    version=runs.c.version + 1,
+                )
+                .returning(runs.c.id, runs.c.task_id, runs.c.attempt, runs.c.lease_until)
+            ).first()
+            if row is None:
+                return None
+            self._event(
+                conn,
+                run_id=row.id,
+                task_id=row.task_id,
+                actor_kind=WORKER,
+                actor=who,
+                action=Action.CLAIM,
+                from_status=RunStatus.QUEUED,
+                to_status=RunStatus.CLAIMED,
+                now=now,
+                token_hash=token_hash,
+            )
+            return Claim(row.id, row.task_id, row.attempt, raw, row.lease_until)
+
+        return self._write(body)
+
+    # -- worker: token-fenced transitions ---------------------------------------------
+
+    def _fenced_row(self, conn: sa.Connection, run_id: int, token: str, action: Action, now: int):
+        """Load the run and check the spec's fence in its order; return the row."""
+        row = conn.execute(queries.run_with_task(run_id)).first()
+        if row is None:
+            raise NotFoundError(f"run {run_id} does not exist")
+        if not tokens.verify(token or "", row.claim_token_hash):
+            held = "" if row.claim_token_hash else f" (it is {row.status} and holds no lease)"
+            raise InvalidTokenError(
+                f"the token does not match run {run_id}'s lease{held}",
+                hint="use the claim_token printed by `parkbench lease claim` for this run; "
+                "a released, blocked or recovered run needs a new claim",
+            )
+        status = RunStatus(row.status)
+        if find(WORKER, action, status) is None:
+            raise invalid_transition(WORKER, action, status, run_id)
+        if row.lease_until is None or row.lease_until <= now:
+            raise LeaseExpiredError(
+                f"run {run_id}'s lease expired {(now - (row.lease_until or now)) / 1000:.1f} s ago",
+                hint="claim new work with `parkbench lease claim`; the sweep "
+                "(`parkbench recover`) will requeue or park this run",
+            )
+        return row
+
+    def _fenced_update(
+        self,
+        conn: sa.Connection,
+        row: Any,
+        token: str,
+        action: Action,
+        now: int,
+        values: Mapping[str, object],
+    ) -> None:
+        """The conditional UPDATE: exactly the fence just checked, or a precise error."""
+        result = conn.execute(
+            runs.update()
+            .where(
+                runs.c.id == row.id,
+                runs.c.status == RunStatus.CLAIMED.value,
+                runs.c.claim_token_hash == row.claim_token_hash,
+                runs.c.lease_until > now,
+            )
+            .values(version=runs.c.version + 1, **values)
+        )
+        if result.rowcount != 1:
+            # Changed under us (PostgreSQL only; SQLite holds the write lock): re-diagnose.
+            self._fenced_row(conn, row.id, token, action, now)
+            raise ConflictError(f"run {row.id} changed while {action.value} was applied")
+
+    def _fenced(
+        self,
+        run_id: int,
+        token: str,
+        action: Action,
+        decide: Callable[[Any, int], tuple[Action, dict[str, object], str | None]],
+        actor_kind: ActorKind = WORKER,
+    ) -> tuple[Action, RunStatus]:
+        """Shared body of the worker actions. ``decide`` maps the row to the final move."""
+
+        def body(conn: sa.Connection) -> tuple[Action, RunStatus]:
+            now = self.clock()
+            row = self._fenced_row(conn, run_id, token, action, now)
+            final_action, values, reason = decide(row, now)
+            # The table, not the caller, says where the move leads.
+            target = lifecycle.target(actor_kind, final_action, RunStatus.CLAIMED)
+            values = {**values, "status": target.value}
+            self._fenced_update(conn, row, token, action, now, values)
+            self._event(
+                conn,
+                run_id=row.id,
+                task_id=row.task_id,
+                actor_kind=actor_kind,
+                actor=row.worker or "worker",
+                action=final_action,
+                from_status=RunStatus.CLAIMED,
+                to_status=target,
+                now=now,
+                reason=reason,
+                token_hash=row.claim_token_hash,
+            )
+            return final_action, target
+
+        return self._write(body)
+
+    def heartbeat(self, run_id: int, token: str, *, lease_s: float | None = None) -> int:
+        """Extend the lease; returns the new ``lease_until`` (epoch ms)."""
+        lease_ms = self._lease_ms(lease_s)
+        extended: dict[str, int] = {}
+
+        def decide(row: Any, now: int):
+            until = now + lease_ms
+            if row.runtime_deadline is not None:
+                if row.runtime_deadline <= now:
+                    raise LeaseExpiredError(
+                        f"run {run_id} exceeded its max runtime",
+                        hint="the sweep (`parkbench recover`) parks it for a reviewer",
+                    )
+                until = min(until, row.runtime_deadline)
+            extended["until"] = until
+            values = {"lease_until": until, "heartbeat_at": now}
+            return Action.HEARTBEAT, values, None
+
+        self._fenced(run_id, token, Action.HEARTBEAT, decide)
+        return extended["until"]
+
+    def complete(self, run_id: int, token: str, *, result: object = None) -> Completion:
+        """Complete if the contract is met; else refuse (reject) or park (park)."""
+        result_json = None if result is None else inputs.dump(inputs.json_value("result", result))
+        missing: list[str] = []
+
+        def decide(row: Any, now: int):
+            contract = contracts.parse_contract(
+                inputs.load(row.task_metadata_json), inputs.load(row.metadata_json)
+            )
+            checks = contracts.check_artifacts(row.workspace_root, contract.required)
+            missing.extend(contracts.missing_paths(checks))
+            if not missing:
+                values = {
+                    "result_json": result_json,
+                    "finished_at": now,
+                    "status_changed_at": now,
+                    **CLEAR_LEASE,
+                }
+                return Action.COMPLETE, values, None
+            if contract.missing_policy is contracts.MissingPolicy.REJECT:
+                raise MissingArtifactsError(
+                    f"run {run_id} cannot complete: {len(missing)} required receipt(s) "
+                    f"missing: {', '.join(missing)}",
+                    hint=f"write them under {row.workspace_root}, then complete again",
+                    missing=list(missing),
+                )
+            reason = "missing receipts: " + ", ".join(missing)
+            values = {
+                "block_reason": reason,
+                "result_json": result_json,
+                "blocked_at": now,
+                "status_changed_at": now,
+                **CLEAR_LEASE,
+            }
+            return Action.PARK_MISSING, values, reason
+
+        _, status = self._fenced(run_id, token, Action.COMPLETE, decide)
+        return Completion(run_id, status, tuple(missing))
+
+    def fail(self, run_id: int, token: str, *, reason: str) -> RunStatus:
+        """Fail this attempt: back to the queue while attempts remain, else ``failed``."""
+        why = inputs.reason(reason)
+
+        def decide(row: Any, now: int):
+            if row.attempt < row.max_attempts:
+                values = {
+                    "attempt": row.attempt + 1,
+                    "failure_reason": why,
+                    "queued_at": now,
+                    "status_changed_at": now,
+                    "worker": None,
+                    **CLEAR_LEASE,
+                }
+                return Action.RETRY, values, why
+            values = {
+                "failure_reason": why,
+                "finished_at": now,
+                "status_changed_at": now,
+                **CLEAR_LEASE,
+            }
+            return Action.FAIL, values, why
+
+        return self._fenced(run_id, token, Action.FAIL, decide)[1]
+
+    def release(self, run_id: int, token: str) -> RunStatus:
+        """Give the work back without a verdict; the token dies, the attempt is kept."""
+
+        def decide(row: Any, now: int):
+            values = {
+                "queued_at": now,
+                "status_changed_at": now,
+                "worker": None,
+                **CLEAR_LEASE,
+            }
+            return Action.RELEASE, values, None
+
+        return self._fenced(run_id, token, Action.RELEASE, decide)[1]
+
+    def block(self, run_id: int, token: str, *, reason: str) -> RunStatus:
+        """Park the run for a human with a reason; lease and token are cleared."""
+        why = inputs.reason(reason)
+
+        def decide(row: Any, now: int):
+            values = {
+                "block_reason": why,
+                "blocked_at": now,
+                "status_changed_at": now,
+                **CLEAR_LEASE,
+            }
+            return Action.BLOCK, values, why
+
+        return self._fenced(run_id, token, Action.BLOCK, decide)[1]
