@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 
 from core.errors import ValidationError
-from core.tokens import contains_token
+from core.tokens import REDACTED, contains_token
 
 CONTRACT_KEY = "completion_contract"
 
@@ -75,7 +75,8 @@ def normalize_path(raw: object) -> str | None:
         reason = "contains a backslash (use / as the separator)"
     elif text.startswith("/") or (len(text) > 1 and text[1] == ":"):
         reason = "is absolute"
-    elif contains_token(text):
+    elif contains_token(text) or REDACTED in text:
+        # Metadata is redacted before it is parsed, so an embedded token arrives as REDACTED.
         reason = "embeds a claim token"
     elif any(part == ".." for part in text.split("/")):
         reason = "contains '..'"

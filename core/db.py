@@ -100,12 +100,8 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        try:
-            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode != "wal":
-                cursor.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError:
-            pass  # read-only file or directory: reads still work in its current mode
+        # WAL is switched on by enable_wal() once the schema is known to be ours: switching
+        # here would rewrite a foreign or newer database that must be left untouched.
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -133,6 +129,21 @@ def _postgres_engine(url: sa.URL, application_name: str) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def enable_wal(engine: Engine) -> None:
+    """Put a SQLite file in WAL mode (persistent in the file); a no-op elsewhere."""
+    if not is_sqlite(engine):
+        return
+    with engine.connect() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] not in ("wal", "memory"):
+                cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            pass  # read-only file or directory: reads still work in its current mode
+        finally:
+            cursor.close()
 
 
 def system_clock() -> int:

@@ -7,6 +7,7 @@ are one atomic step. The TUI and the CLI ask :func:`allowed_actions` which moves
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -137,3 +138,42 @@ def invalid_transition(
         status=source.value,
         allowed_actions=[a.value for a in allowed],
     )
+
+
+class TaskStatus(StrEnum):
+    """A task's status, derived from its runs (never stored)."""
+
+    BLOCKED = "blocked"
+    IN_PROGRESS = "in_progress"
+    READY = "ready"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+_VERDICTS = {
+    RunStatus.COMPLETED: TaskStatus.COMPLETED,
+    RunStatus.FAILED: TaskStatus.FAILED,
+    RunStatus.CANCELED: TaskStatus.CANCELED,
+}
+
+
+def task_status(run_statuses: Iterable[RunStatus | str]) -> TaskStatus:
+    """Derive a task's status from its runs' statuses, given oldest run first.
+
+    The spec's precedence: any parked run makes the task ``blocked`` (even with a queued
+    sibling), then a claimed run makes it ``in_progress``, then a queued one ``ready``.
+    With every run terminal, the latest verdict wins; a requeued source run never decides
+    (its successor does).
+    """
+    statuses = [RunStatus(s) for s in run_statuses]
+    if RunStatus.NEEDS_ATTENTION in statuses:
+        return TaskStatus.BLOCKED
+    if RunStatus.CLAIMED in statuses:
+        return TaskStatus.IN_PROGRESS
+    if RunStatus.QUEUED in statuses:
+        return TaskStatus.READY
+    for status in reversed(statuses):
+        if status in _VERDICTS:
+            return _VERDICTS[status]
+    raise ValueError(f"no run decides the task's status: {[s.value for s in statuses]}")

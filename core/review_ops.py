@@ -18,7 +18,15 @@ from core.errors import (
     ParkbenchError,
     ValidationError,
 )
-from core.lifecycle import Action, ActorKind, RunStatus, find, invalid_transition, sources
+from core.lifecycle import (
+    REVIEWER_ACTIONS,
+    Action,
+    ActorKind,
+    RunStatus,
+    find,
+    invalid_transition,
+    sources,
+)
 from core.models import runs
 from core.records import (
     ActionResult,
@@ -80,7 +88,13 @@ class ReviewOps(StoreBase):
         A bad run (gone, wrong state, changed since the reviewer looked) yields a failed
         result and never aborts the others.
         """
-        if not sources(actor_kind, action):
+        # Only the reviewer moves: review() must never become a token-free way to claim,
+        # complete or sweep a run.
+        if (
+            action not in REVIEWER_ACTIONS
+            or actor_kind is ActorKind.WORKER
+            or not sources(actor_kind, action)
+        ):
             raise ValidationError(f"{action.value} is not a reviewer action")
         why = inputs.reason(reason)
         who = inputs.name("actor", actor or default_actor())
@@ -196,7 +210,8 @@ class ReviewOps(StoreBase):
             to_status=transition.target,
             now=now,
             reason=why,
-            token_hash=row.claim_token_hash,
+            # A token is involved only when the reviewer ends a live lease.
+            token_hash=row.claim_token_hash if status is RunStatus.CLAIMED else None,
             details=details or None,
         )
         return ActionResult(run_id, ok=True, status=transition.target, new_run_id=new_run_id)

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.db import HEAD_REVISION, redact_url
+from core.db import HEAD_REVISION, enable_wal, redact_url
 from core.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).with_name("alembic")
@@ -57,6 +57,7 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> str:
     """Bring the database to :data:`HEAD_REVISION`; refuse one newer than this code."""
     revision = current_revision(engine)
     if revision == HEAD_REVISION:
+        enable_wal(engine)
         return revision
     if revision is not None and _is_newer(revision):
         raise DatabaseError(
@@ -71,6 +72,8 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> str:
             f"database {redact_url(str(engine.url))} has no Parkbench schema",
             hint="create it with `parkbench db upgrade`",
         )
+    # Only now, with the version known to be ours, may the file itself be changed.
+    enable_wal(engine)
     upgrade(engine)
     return HEAD_REVISION
 

@@ -31,7 +31,10 @@ MAX_LINEAGE_DEPTH = 10
 SWEEP_INTERVAL_MS = 5_000
 
 WORKER, HUMAN, SYSTEM = ActorKind.WORKER, ActorKind.HUMAN, ActorKind.SYSTEM
-CLEAR_LEASE = {"claim_token_hash": None, "lease_until": None, "runtime_deadline": None}
+# The token hash outlives the lease on purpose: it authorises nothing (every fenced UPDATE
+# also needs status = claimed and a live lease), but a worker presenting its old token then
+# meets the spec's third check, invalid_transition naming the status, not invalid_token.
+CLEAR_LEASE = {"lease_until": None, "runtime_deadline": None}
 
 
 def default_actor() -> str:
