@@ -239,6 +239,76 @@ def count_runs(conn: sa.Connection, run_filter: RunFilter) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def cursor_for(sort: SortKey, row: RunRow) -> str:
+    """The cursor at ``row``'s key: ``after=`` pages past it, ``before=`` pages up to it.
+
+    A key stays a valid cursor after its row leaves the list, so a paged view can re-anchor
+    on a row it saw (a refresh, a re-sort) without OFFSET.
+    """
+    return encode_cursor(sort, _key_of(sort, row))
+
+
+def count_before(
+    conn: sa.Connection, run_filter: RunFilter, *, sort: SortKey, cursor: str
+) -> int:
+    """How many matching rows sort strictly before ``cursor``: the index of that position."""
+    source = _JOINED if _needs_join(run_filter) or run_filter.search else runs
+    clauses = [*_where(run_filter), _beyond(sort, decode_cursor(sort, cursor), forward=False)]
+    query = sa.select(sa.func.count()).select_from(source).where(*clauses)
+    return int(conn.execute(query).scalar_one())
+
+
+def skip_keys(
+    conn: sa.Connection,
+    run_filter: RunFilter,
+    *,
+    sort: SortKey,
+    count: int,
+    after: str | None = None,
+    before: str | None = None,
+    from_end: bool = False,
+) -> tuple[str | None, int]:
+    """Pass over up to ``count`` rows reading only their sort keys; return the cursor of the
+    last row passed and how many were passed (fewer at the end of the list).
+
+    Forward from ``after`` (or the start); backward from ``before`` (or, with ``from_end``,
+    from the end). A view uses it to jump deep into a long list by keyset: an index scan
+    of keys, never OFFSET.
+    """
+    if after and before:
+        raise ValidationError("pass either after or before, not both")
+    forward = not (before or from_end)
+    clauses = _where(run_filter)
+    if after:
+        clauses.append(_beyond(sort, decode_cursor(sort, after), forward=True))
+    if before:
+        clauses.append(_beyond(sort, decode_cursor(sort, before), forward=False))
+    order = [(col.desc() if desc == forward else col.asc()) for col, desc in _ORDERS[sort]]
+    source = _JOINED if _needs_join(run_filter) or run_filter.search else runs
+    keys = conn.execute(
+        sa.select(*(runs.c[name] for name in _KEY_FIELDS[sort]))
+        .select_from(source)
+        .where(*clauses)
+        .order_by(*order)
+        .limit(max(1, count))
+    ).all()
+    if not keys:
+        return None, 0
+    return encode_cursor(sort, tuple(int(value) for value in keys[-1])), len(keys)
+
+
+def matching_versions(conn: sa.Connection, run_filter: RunFilter) -> list[tuple[int, str, int]]:
+    """``(id, status, version)`` of every matching run, in id order: what a bulk mark records."""
+    source = _JOINED if _needs_join(run_filter) or run_filter.search else runs
+    query = (
+        sa.select(runs.c.id, runs.c.status, runs.c.version)
+        .select_from(source)
+        .where(*_where(run_filter))
+        .order_by(runs.c.id)
+    )
+    return [(int(i), str(s), int(v)) for i, s, v in conn.execute(query)]
+
+
 def counts_by_status(conn: sa.Connection) -> dict[str, int]:
     counts = {status.value: 0 for status in RunStatus}
     query = sa.select(runs.c.status, sa.func.count()).group_by(runs.c.status)
