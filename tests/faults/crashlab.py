@@ -1,0 +1,363 @@
+"""Crash lab: worker and reviewer OS processes doing random transitions, SIGKILLed at random.
+
+Children are started by a multiprocessing *forkserver* that has already imported the core,
+so a child costs a fork and one ``Store.open`` instead of a fresh interpreter: hundreds of
+kills fit in seconds. No connection or store crosses a fork; each child opens its own.
+
+Every child tells the parent when its store is open; the parent then lets it work for a
+random 5-80 ms and kills it with SIGKILL, wherever it is: between transactions, inside
+one, in the middle of a WAL append or a commit. A child that dies of anything else (an
+exception, a ``database`` error) is a failure the caller reports.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import random
+import signal
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from core.errors import ParkbenchError
+from core.lifecycle import REVIEWER_ACTIONS, ActorKind, RunStatus, allowed_actions
+from core.records import Claim, Expectation, RunFilter
+from core.store import Store
+
+LEASES_S = (0.05, 0.2, 1.0, 30.0, 300.0)
+PRESENT_RECEIPT = "receipts/ok.txt"
+CONTRACTS = (
+    None,
+    {"completion_contract": {"required_paths": [PRESENT_RECEIPT]}},
+    {"completion_contract": {"required_paths": ["receipts/absent.txt"], "missing_policy": "park"}},
+    {"completion_contract": {"required_paths": ["receipts/absent.txt"]}},
+)
+
+
+def prepare_workspace(root: Path) -> Path:
+    (root / "receipts").mkdir(parents=True, exist_ok=True)
+    (root / PRESENT_RECEIPT).write_text("ok\n")
+    return root
+
+
+def enqueue_random(store: Store, rng: random.Random, workspace: Path) -> None:
+    store.enqueue(
+        f"task {rng.randrange(10**6)}",
+        workspace,
+        priority=rng.randrange(3),
+        max_attempts=rng.randint(1, 3),
+        metadata=rng.choice(CONTRACTS),
+        max_runtime_s=rng.choice((None, None, None, 0.1, 60.0)),
+        actor="seeder",
+    )
+
+
+def seed_database(url: str, workspace: Path, tasks: int, seed: int) -> None:
+    rng = random.Random(seed)
+    with Store.open(url) as store:
+        for _ in range(tasks):
+            enqueue_random(store, rng, workspace)
+
+
+# -- children ------------------------------------------------------------------------------
+
+#: What a child was doing when it died, as it last recorded it in shared memory.
+IDLE, IN_TRANSACTION, COMMITTING, ROLLING_BACK = 0, 1, 2, 3
+PHASES = {
+    IDLE: "between transactions",
+    IN_TRANSACTION: "inside a transaction",
+    COMMITTING: "committing",
+    ROLLING_BACK: "rolling back",
+}
+OPS = (
+    "open", "enqueue", "enqueue_again", "claim", "heartbeat", "complete", "fail", "release",
+    "block", "review", "sweep",
+)  # fmt: skip
+
+
+@dataclass
+class Shared:
+    """Per-child slots in shared memory, readable by the parent after the child is dead."""
+
+    ops: Any  # transitions completed
+    phase: Any  # IDLE / IN_TRANSACTION / COMMITTING / ROLLING_BACK
+    doing: Any  # index into OPS
+
+
+class _Child:
+    def __init__(self, kind: str, store: Store, rng: random.Random, slot: int, shared: Shared):
+        self.kind, self.store, self.rng, self.slot, self.shared = kind, store, rng, slot, shared
+        self.name = f"{kind}-{slot}"
+        self.held: list[Claim] = []
+        for name, value in (("begin", IN_TRANSACTION), ("commit", COMMITTING)):
+            event.listen(store.engine, name, self._mark(value))
+        event.listen(store.engine, "rollback", self._mark(ROLLING_BACK))
+
+    def _mark(self, value: int) -> Callable[..., None]:
+        def listener(*_args: object) -> None:
+            self.shared.phase[self.slot] = value
+
+        return listener
+
+    def doing(self, op: str) -> None:
+        self.shared.doing[self.slot] = OPS.index(op)
+
+    def step(self, workspace: Path) -> None:
+        try:
+            if self.kind == "worker":
+                self._worker_step(workspace)
+            else:
+                self._reviewer_step()
+        except ParkbenchError as error:
+            if error.code == "database":
+                raise
+        self.shared.ops[self.slot] += 1
+        self.shared.phase[self.slot] = IDLE
+
+    def _worker_step(self, workspace: Path) -> None:
+        store, rng, roll = self.store, self.rng, self.rng.random()
+        if roll < 0.05:
+            self.doing("enqueue")
+            enqueue_random(store, rng, workspace)
+        elif roll < 0.08:
+            self.doing("enqueue_again")
+            store.enqueue_again(rng.randint(1, 50), actor=self.name)
+        elif not self.held or roll < 0.35:
+            self.doing("claim")
+            claim = store.claim_next(self.name, lease_s=rng.choice(LEASES_S))
+            if claim is not None:
+                self.held.append(claim)
+        else:
+            self._lease_step(rng.choice(self.held))
+
+    def _lease_step(self, claim: Claim) -> None:
+        store, rng, run, token = self.store, self.rng, claim.run_id, claim.claim_token
+        action = rng.choices(
+            ("heartbeat", "complete", "fail", "release", "block"), (4, 3, 2, 1, 2)
+        )[0]
+        self.doing(action)
+        finished = action != "heartbeat"
+        try:
+            if action == "heartbeat":
+                store.heartbeat(run, token, lease_s=rng.choice(LEASES_S))
+            elif action == "complete":
+                store.complete(run, token, result={"by": self.name})
+            elif action == "fail":
+                store.fail(run, token, reason=f"{self.name} gave up")
+            elif action == "release":
+                store.release(run, token)
+            else:
+                store.block(run, token, reason=f"{self.name} needs a human")
+        except ParkbenchError as error:
+            # missing_artifacts (reject policy) keeps the lease; any other refusal ended it.
+            finished = error.code != "missing_artifacts"
+            raise
+        finally:
+            if finished:
+                self.held.remove(claim)
+
+    def _reviewer_step(self) -> None:
+        store, rng = self.store, self.rng
+        status = rng.choice(
+            (
+                RunStatus.NEEDS_ATTENTION,
+                RunStatus.NEEDS_ATTENTION,
+                RunStatus.CLAIMED,
+                RunStatus.QUEUED,
+            )
+        )
+        self.doing("review")
+        rows = store.list_runs(RunFilter(status=status), limit=20).rows
+        if not rows:
+            self.doing("sweep")
+            store.recover_expired()
+            return
+        picked = rng.sample(rows, k=min(len(rows), rng.randint(1, 4)))
+        legal = allowed_actions(ActorKind.HUMAN, status) or REVIEWER_ACTIONS
+        # Mostly legal moves; now and then an illegal one, which must be refused cleanly.
+        action = rng.choice(legal if rng.random() < 0.9 else REVIEWER_ACTIONS)
+        expected = {
+            r.id: Expectation(r.status, r.version if rng.random() < 0.7 else None) for r in picked
+        }
+        results = store.review(
+            action, [r.id for r in picked], reason=f"{self.name} decided", actor=self.name,
+            expected=expected,
+        )  # fmt: skip
+        for result in results:
+            if not result.ok and result.error is not None and result.error.code == "database":
+                raise result.error
+
+
+def child_main(
+    kind: str, url: str, workspace: str, seed: int, slot: int, shared: Shared, ready: Connection
+) -> None:
+    """Entry point of a crash child: open the store, say ready, transition until killed.
+
+    Half the children say ready only after their first transition, so kills spread over
+    later operations too, not only the first (slow: statements compile on first use).
+    """
+    rng = random.Random(seed)
+    try:
+        child = _Child(kind, Store.open(url), rng, slot, shared)
+        early = rng.random() < 0.5
+        if early:
+            ready.send_bytes(b"r")
+        child.step(Path(workspace))
+        if not early:
+            ready.send_bytes(b"r")
+        while True:
+            child.step(Path(workspace))
+    except BaseException:
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(3)
+
+
+def claim_and_die_before_the_event(url: str) -> None:
+    """Claim, and SIGKILL this process once the run's UPDATE has run but before the audit
+    event is inserted: the one transaction must vanish as a whole."""
+    store = Store.open(url)
+    store.recover_expired()  # sweep now, so claim_next's own UPDATE is the one that runs
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _kill(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO EVENTS"):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    store.claim_next("doomed")
+
+
+# -- the loop ------------------------------------------------------------------------------
+
+
+@dataclass
+class KillReport:
+    kills: int = 0
+    started: int = 0
+    seconds: float = 0.0
+    ops_before_kill: list[int] = field(default_factory=list)
+    killed_while: dict[str, int] = field(default_factory=dict)
+    killed_during: dict[str, int] = field(default_factory=dict)  # op, when not idle
+    unexpected_exits: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        ops = self.ops_before_kill or [0]
+        return (
+            f"{self.kills} kills of {self.started} processes in {self.seconds:.1f} s "
+            f"({self.kills / max(self.seconds, 1e-9):.0f}/s); transitions before the kill: "
+            f"min {min(ops)} median {statistics.median(ops):g} max {max(ops)}; "
+            f"{sum(1 for o in ops if o == 0)} killed before their first transition completed; "
+            "killed "
+            + ", ".join(f"{n} {where}" for where, n in sorted(self.killed_while.items()))
+            + "; mid-operation: "
+            + ", ".join(f"{op} {n}" for op, n in sorted(self.killed_during.items()))
+        )
+
+
+#: Imported once by the forkserver (whose sys.path lacks tests/, so not this module): every
+#: child then starts with the core, SQLAlchemy and both drivers already loaded.
+PRELOAD = (
+    "core.store",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "psycopg",
+)
+
+
+def _context() -> mp.context.BaseContext:
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(list(PRELOAD))
+    return ctx
+
+
+def kill_loop(
+    url: str,
+    workspace: Path,
+    *,
+    kills: int,
+    parallel: int = 4,
+    seed: int = 0,
+    reviewer_share: float = 0.3,
+    kill_after_ms: tuple[float, float] = (5.0, 80.0),
+    deadline_s: float = 300.0,
+) -> KillReport:
+    """Run children ``parallel`` at a time until ``kills`` of them were SIGKILLed."""
+    ctx = _context()
+    rng = random.Random(seed)
+    slots = kills + parallel * 4 + 64
+    shared = Shared(ctx.RawArray("q", slots), ctx.RawArray("b", slots), ctx.RawArray("b", slots))
+    report = KillReport()
+    live: dict[int, tuple[mp.process.BaseProcess, Connection, float | None]] = {}
+    began = time.monotonic()
+    try:
+        while report.kills < kills:
+            if time.monotonic() - began > deadline_s:
+                raise TimeoutError(f"only {report.kills} kills in {deadline_s:.0f} s")
+            while len(live) < parallel and report.started < slots:
+                slot = report.started
+                kind = "reviewer" if rng.random() < reviewer_share else "worker"
+                receive, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(
+                    target=child_main,
+                    args=(kind, url, str(workspace), rng.randrange(2**32), slot, shared, send),
+                    daemon=True,
+                )
+                proc.start()
+                send.close()
+                live[slot] = (proc, receive, None)
+                report.started += 1
+            _advance(live, rng, kill_after_ms, report, shared)
+    finally:
+        for proc, receive, _ in live.values():
+            proc.kill()
+            proc.join()
+            receive.close()
+        report.seconds = time.monotonic() - began
+    return report
+
+
+def _advance(live, rng: random.Random, kill_after_ms, report: KillReport, shared: Shared):
+    """Wait for a child to get ready or for the next kill to fall due, then act on it."""
+    now = time.monotonic()
+    due = [at for _, _, at in live.values() if at is not None]
+    timeout = max(0.0, min(due) - now) if due else 5.0
+    waiting = {receive: slot for slot, (_, receive, at) in live.items() if at is None}
+    if not waiting:
+        time.sleep(timeout)
+    for receive in wait(list(waiting), timeout=timeout) if waiting else ():
+        slot = waiting[receive]
+        proc, _, _ = live[slot]
+        try:
+            receive.recv_bytes()
+        except EOFError:  # died before it was ready: collect it below
+            live[slot] = (proc, receive, time.monotonic())
+            continue
+        live[slot] = (proc, receive, time.monotonic() + rng.uniform(*kill_after_ms) / 1000)
+    now = time.monotonic()
+    for slot, (proc, receive, at) in list(live.items()):
+        if at is None or at > now:
+            continue
+        if proc.is_alive():
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+        receive.close()
+        del live[slot]
+        if proc.exitcode == -signal.SIGKILL:
+            report.kills += 1
+            report.ops_before_kill.append(shared.ops[slot])
+            where = PHASES[shared.phase[slot]]
+            report.killed_while[where] = report.killed_while.get(where, 0) + 1
+            if shared.phase[slot] != IDLE:
+                op = OPS[shared.doing[slot]]
+                report.killed_during[op] = report.killed_during.get(op, 0) + 1
+        else:
+            report.unexpected_exits.append(f"child {slot} exited with {proc.exitcode}")
