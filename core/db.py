@@ -9,6 +9,7 @@ goes through psycopg 3 with a small pool and an ``application_name``.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from core.errors import DatabaseError, ValidationError
 ENV_DB = "PARKBENCH_DB"
 #: The newest schema revision this code knows. Revisions are numbered so that a database
 #: written by a newer Parkbench can be recognised (and left alone) without its scripts.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 Clock = Callable[[], int]  # epoch milliseconds
@@ -61,7 +62,7 @@ def redact_url(url: str) -> str:
 def make_engine(url: str, *, application_name: str = "parkbench") -> Engine:
     try:
         parsed = sa.engine.make_url(url)
-    except ArgumentError as error:
+    except (ArgumentError, ValueError) as error:  # ValueError: e.g. a non-numeric port
         raise ValidationError(
             f"malformed database URL: {error}",
             hint="use e.g. sqlite:///path/to/parkbench.db or postgresql+psycopg://user@host/db",
@@ -69,10 +70,8 @@ def make_engine(url: str, *, application_name: str = "parkbench") -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed)
-    if backend == "postgresql":
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        return _postgres_engine(parsed, application_name)
+    if backend in ("postgresql", "postgres"):
+        return _postgres_engine(_psycopg_url(parsed), application_name)
     raise ValidationError(
         f"unsupported database {backend!r}",
         hint="use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB",
@@ -114,17 +113,78 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     return engine
 
 
+#: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+PG_PING_AFTER_IDLE_S = 5.0
+#: TCP keepalives: a long-lived TUI notices a vanished server in about a minute, not hours.
+PG_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
+def _psycopg_url(url: sa.URL) -> sa.URL:
+    """``postgresql://``, ``postgres://`` and ``postgresql+psycopg://`` all mean psycopg 3."""
+    if url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise ValidationError(
+            f"unsupported PostgreSQL driver {url.drivername!r}: Parkbench uses psycopg 3",
+            hint="write the URL as postgresql+psycopg://USER@HOST/DB",
+        )
+    import psycopg  # only PostgreSQL users pay for the import
+
+    options = {k: v for k, v in url.query.items() if isinstance(v, str)}
+    try:  # libpq's own check of the option names, before any connection attempt
+        psycopg.conninfo.make_conninfo("", **options)
+    except psycopg.ProgrammingError as error:
+        raise ValidationError(
+            f"malformed database URL: {str(error).strip()}",
+            hint="remove the option, or use one libpq knows (sslmode, connect_timeout, ...)",
+        ) from None
+    return url.set(drivername="postgresql+psycopg")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pre-ping only connections that sat idle in the pool.
+
+    A worker's claim/complete loop reuses a connection within milliseconds and skips the
+    extra round trip; a long-lived TUI whose pooled connection died with a server restart
+    gets a fresh one transparently instead of one failed action.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: object, record: sa.pool.ConnectionPoolEntry) -> None:
+        record.info["parkbench_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(
+        dbapi_connection: object, record: sa.pool.ConnectionPoolEntry, _proxy: object
+    ) -> None:
+        since = record.info.get("parkbench_idle_since")
+        if since is None or time.monotonic() - since < PG_PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError(str(error)) from error
+
+
 def _postgres_engine(url: sa.URL, application_name: str) -> Engine:
     query = dict(url.query)
     query.setdefault("application_name", application_name)
     query.setdefault("connect_timeout", "5")
-    return sa.create_engine(
+    # A CLI process uses one connection; the TUI a few (its UI and background workers).
+    engine = sa.create_engine(
         url.set(query=query),
         pool_size=2,
         max_overflow=4,
-        pool_pre_ping=True,
+        pool_timeout=10,
         pool_recycle=1800,
+        connect_args=dict(PG_KEEPALIVES),
     )
+    _ping_when_idle(engine)
+    return engine
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -183,6 +243,10 @@ def translate(error: Exception, url: str) -> DatabaseError:
     """Turn a driver failure into the stable ``database`` error with a useful hint."""
     text = str(getattr(error, "orig", None) or error).lower()
     where = redact_url(url)
+    if type(getattr(error, "orig", None) or error).__module__.startswith("psycopg"):
+        known = _postgres_problem(str(getattr(error, "orig", None) or error), url)
+        if known is not None:
+            return known
     if "locked" in text or "busy" in text:
         return DatabaseError(
             f"database is locked: another writer held it longer than "
@@ -224,3 +288,109 @@ def translate(error: Exception, url: str) -> DatabaseError:
         f"database error on {where}: {first}",
         hint="run `parkbench db upgrade`, or PARKBENCH_DEBUG=1 for details",
     )
+
+
+# -- PostgreSQL failures ------------------------------------------------------------------
+# libpq reports connection failures as text (no SQLSTATE), so they are recognised by their
+# wording; each kind gets its own message, ``kind`` detail and next step.
+_PG_CREDENTIALS = (
+    "password authentication failed",
+    "no password supplied",
+    "authentication failed",
+    "no pg_hba.conf entry",
+)
+_PG_UNREACHABLE = (
+    "connection refused",
+    "timeout expired",
+    "could not translate host name",
+    "failed to resolve host",
+    "no route to host",
+    "network is unreachable",
+    "could not connect",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+)
+_PG_LOST = (
+    "terminating connection",
+    "server closed the connection unexpectedly",
+    "consuming input failed",
+    "connection is lost",
+    "the connection is closed",
+)
+
+
+def _server_label(url: str) -> str:
+    """``user@host:port/db`` for messages: never the password, never the options."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except (ArgumentError, ValueError):
+        return "<malformed URL>"
+    host = parsed.host or str(parsed.query.get("host") or "localhost")
+    user = f"{parsed.username}@" if parsed.username else ""
+    return f"{user}{host}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+def _pg_cause(message: str) -> str:
+    """The innermost reason of a libpq message, e.g. ``Connection refused``."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    cause = first.rsplit("failed: ", 1)[-1]
+    return cause.replace("FATAL:", "").strip() or first
+
+
+def _postgres_problem(message: str, url: str) -> DatabaseError | None:
+    text = message.lower()
+    where = _server_label(url)
+    cause = _pg_cause(message)
+    role = re.search(r'role "([^"]*)" does not exist', message)
+    if role or any(sign in text for sign in _PG_CREDENTIALS):
+        return DatabaseError(
+            f"the PostgreSQL server refused the credentials for {where}: {cause}",
+            hint="check the user name and password in --db / PARKBENCH_DB "
+            "(and the server's pg_hba.conf)",
+            kind="credentials",
+        )
+    database = re.search(r'database "([^"]*)" does not exist', message)
+    if database:
+        name = database.group(1)
+        return DatabaseError(
+            f"database {name!r} does not exist on the PostgreSQL server ({where})",
+            hint=f"create it with `createdb {name}` (Parkbench creates its tables on first "
+            "use), or fix the database name in --db / PARKBENCH_DB",
+            kind="missing_database",
+        )
+    if "too many clients" in text or "remaining connection slots" in text:
+        return DatabaseError(
+            f"the PostgreSQL server at {where} has no free connection slots",
+            hint="close idle clients or raise max_connections, then retry",
+            kind="server_full",
+        )
+    if "deadlock detected" in text or "could not serialize" in text:
+        return DatabaseError(
+            f"PostgreSQL aborted the change to resolve a conflict with a concurrent one: {cause}",
+            hint="nothing was written; run the command again",
+            kind="contention",
+        )
+    if "unrecognized configuration parameter" in text or (
+        "invalid" in text and ("value" in text or "option" in text)
+    ):
+        return DatabaseError(
+            f"the database URL has an invalid option: {cause}",
+            hint="fix the query options in --db / PARKBENCH_DB (e.g. sslmode=require)",
+            kind="config",
+        )
+    if text.startswith("connection failed") or any(s in text for s in _PG_UNREACHABLE):
+        return DatabaseError(
+            f"cannot reach the PostgreSQL server at {where}: {cause}",
+            hint="check that PostgreSQL is running and accepts TCP connections there, and "
+            "that --db / PARKBENCH_DB names the right host and port",
+            kind="unreachable",
+        )
+    if any(sign in text for sign in _PG_LOST):
+        return DatabaseError(
+            f"lost the connection to the PostgreSQL server at {where}: {cause}",
+            hint="the server restarted or ended the session; check the run with "
+            "`parkbench show RUN`, then retry",
+            kind="connection_lost",
+        )
+    return None

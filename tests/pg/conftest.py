@@ -1,0 +1,46 @@
+"""Fixtures for the PostgreSQL-only tests: a fresh database per test on the real server.
+
+Locally these tests skip (with the command that runs them) when PARKBENCH_TEST_PG_URL is not
+set; under CI they fail instead, because a skipped PostgreSQL test would hide a broken server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from pgtest_support import create_database, drop_database
+
+from core.store import Store
+
+PG_ENV = "PARKBENCH_TEST_PG_URL"
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> str:
+    url = os.environ.get(PG_ENV, "").strip()
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{PG_ENV} is not set under CI: PostgreSQL tests must not be skipped")
+        pytest.skip(
+            f"PostgreSQL not configured: run `bash .ci/run`, or "
+            f"`export {PG_ENV}=$(bash .ci/pg.sh start)` and rerun pytest"
+        )
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_admin: str) -> Iterator[str]:
+    url = create_database(pg_admin)
+    try:
+        yield url
+    finally:
+        drop_database(pg_admin, url)
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    """A store on the server's clock, as workers on many machines would use it."""
+    with Store.open(pg_url) as store:
+        yield store
