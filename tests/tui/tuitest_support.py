@@ -1,0 +1,132 @@
+"""Helpers shared by the TUI tests: parked runs made through the real store, the app with a
+fixed clock, and ways to await it (workers, conditions) instead of sleeping.
+
+Not a test module (no ``test_`` prefix); imported by name like tests/core/coretest_support.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from textual.app import App
+from textual.message import Message
+from textual.notifications import Notification, Notify
+from textual.pilot import Pilot
+
+from core.store import Store
+from tui.app import ParkbenchApp
+
+SIZE = (120, 40)
+#: The fake clock's start (tests/conftest.py T0_MS, 2026-09-01T00:00:00Z) ...
+T0_MS = 1_788_220_800_000
+#: ... and the app's fixed "now", one hour later.
+NOW_MS = T0_MS + 3_600_000
+
+
+def park(
+    store: Store,
+    workspace: Path,
+    title: str,
+    reason: str,
+    *,
+    worker: str = "agent-1",
+    required: Sequence[str] = (),
+    priority: int = 0,
+    clock: Any = None,
+) -> int:
+    """Enqueue, claim and block one run (the real worker path); returns its id."""
+    metadata = {"completion_contract": {"required_paths": list(required)}} if required else None
+    enqueued = store.enqueue(title, workspace, priority=priority, metadata=metadata, actor="ci")
+    claim = store.claim_next(worker)
+    assert claim is not None and claim.run_id == enqueued.run_id
+    store.block(claim.run_id, claim.claim_token, reason=reason)
+    if clock is not None:
+        clock.advance(60)
+    return enqueued.run_id
+
+
+def make_app(store: Store, **options: Any) -> ParkbenchApp:
+    options.setdefault("now", lambda: NOW_MS)
+    options.setdefault("actor", "alice")
+    options.setdefault("live", False)
+    options.setdefault("keymap", {})
+    return ParkbenchApp(store, **options)
+
+
+async def settle(pilot: Pilot, timeout: float = 10.0) -> None:
+    """Wait until the main screen has loaded everything it asked for."""
+    app = pilot.app
+    assert isinstance(app, ParkbenchApp)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    quiet = 0
+    while quiet < 2:
+        if loop.time() > deadline:
+            raise AssertionError("the app did not settle in time")
+        await pilot.pause()
+        running = [w for w in app.workers if w.group != "changes" and w.is_running]
+        if running:
+            quiet = 0
+            await asyncio.wait_for(app.workers.wait_for_complete(running), timeout)
+        elif app.main.busy:
+            quiet = 0
+            await pilot.pause(0.01)  # a short debounce timer (detail pane) is pending
+        else:
+            quiet += 1
+
+
+async def wait_until(
+    pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0, what: str = ""
+) -> None:
+    """Await ``condition`` while the app processes messages (bounded, not a fixed sleep)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.02)
+
+
+def screen_text(app: App[Any]) -> str:
+    """The screen as plain text: what export_screenshot draws, minus the styling."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()
+
+
+@asynccontextmanager
+async def running(
+    app: ParkbenchApp, size: tuple[int, int] = SIZE
+) -> AsyncIterator[tuple[Pilot, list[Notification]]]:
+    """``app.run_test`` that also records every notification the app raised, settled."""
+    notices: list[Notification] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, Notify):
+            notices.append(message.notification)
+
+    async with app.run_test(size=size, message_hook=hook) as pilot:
+        await settle(pilot)
+        yield pilot, notices
+
+
+async def type_text(pilot: Pilot, text: str) -> None:
+    """Type ``text`` key by key, as a user would."""
+    await pilot.press(*("space" if char == " " else char for char in text))

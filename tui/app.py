@@ -1,0 +1,201 @@
+"""The Parkbench review app: composes the main screen, applies the keymap, follows changes.
+
+``run_app(store_url, read_only=...)`` is what ``parkbench`` (tui.cli) calls. Tests build
+:class:`ParkbenchApp` directly with a store, a fixed clock (``now``) and, when they want to
+drive live updates themselves, their own change source.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+
+from core.db import from_datetime, system_clock
+from core.errors import ParkbenchError
+from core.store import Store
+from tui.changes import ChangeSource, change_source_for
+from tui.keymap import declared_bindings, load_keymap
+from tui.messages import CoreFailed, StoreChanged
+from tui.screens.confirm_modal import ConfirmModal
+from tui.screens.help import HelpRow, HelpScreen
+from tui.screens.main import MainScreen
+from tui.screens.palette import ParkbenchCommands
+from tui.screens.reason_modal import ReasonModal
+from tui.textsafe import one_line
+from tui.widgets.filter_bar import FilterBar
+from tui.widgets.run_list import RunList
+from tui.widgets.run_window import PAGE
+
+Now = Callable[[], datetime | int]
+
+
+class ParkbenchApp(App[int]):
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "Parkbench"
+    COMMANDS = App.COMMANDS | {ParkbenchCommands}
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", id="help", key_display="?"),
+        Binding(
+            "ctrl+p", "command_palette", "Palette", id="command-palette", priority=True,
+            show=False,  # the footer shows the palette key on its own, at the right
+            tooltip="Every action, searchable",
+        ),
+    ]
+
+    #: (help section, class) for every class whose bindings the help screen lists.
+    BINDING_OWNERS: tuple[tuple[str, type], ...] = (
+        ("Review", MainScreen),
+        ("Run list", RunList),
+        ("App", App),
+        ("Filter bar", FilterBar),
+        ("Action modal", ReasonModal),
+        ("Questions", ConfirmModal),
+        ("Help", HelpScreen),
+    )
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        read_only: bool = False,
+        now: Now | None = None,
+        actor: str | None = None,
+        live: bool = True,
+        change_source: ChangeSource | None = None,
+        keymap: dict[str, str] | None = None,
+        page_size: int = PAGE,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.read_only = read_only
+        self.actor = actor
+        self.live = live
+        self.change_source = change_source
+        self._now = now
+        self._keymap_override = keymap
+        self._stop = threading.Event()
+        self.keymap_note = ""
+        self.main = MainScreen(
+            store, read_only=read_only, actor=actor, now_ms=self.now_ms, page_size=page_size
+        )
+
+    def now_ms(self) -> int:
+        """Epoch milliseconds from the injected clock (tests, snapshots) or the system."""
+        if self._now is None:
+            return system_clock()
+        value = self._now()
+        return from_datetime(value) if isinstance(value, datetime) else int(value)
+
+    def on_mount(self) -> None:
+        if self.is_headless:
+            self.animation_level = "none"
+        self._apply_keymap()
+        self.push_screen(self.main)
+        if self.live:
+            self.watch_changes()
+
+    def _apply_keymap(self) -> None:
+        known = declared_bindings(cls for _, cls in self._owners())
+        if self._keymap_override is not None:
+            self.keymap_note = "Keymap set by the caller."
+            self.set_keymap(self._keymap_override)
+            return
+        loaded = load_keymap(known)
+        self.keymap_note = f"Remap keys by id in {loaded.path} (or $PARKBENCH_KEYMAP)."
+        for problem in loaded.problems:
+            self.notify(one_line(problem, 300), title="Keymap", severity="warning", markup=False)
+        self.set_keymap(loaded.keymap)
+
+    def _owners(self) -> tuple[tuple[str, type], ...]:
+        return tuple(
+            (section, type(self) if owner is App else owner)
+            for section, owner in self.BINDING_OWNERS
+        )
+
+    # -- live changes ---------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="changes", exit_on_error=False)
+    def watch_changes(self) -> None:
+        source = self.change_source or change_source_for(self.store)
+        try:
+            marker = source.current()
+            while not self._stop.is_set():
+                moved = source.wait(marker, self._stop)
+                if moved is None:
+                    break
+                marker = moved
+                self.post_message(StoreChanged(marker))
+        except ParkbenchError as error:
+            self.post_message(CoreFailed("watching for changes", error))
+        finally:
+            source.close()
+
+    @on(StoreChanged)
+    def _store_changed(self, _message: StoreChanged) -> None:
+        if self.main.is_mounted:
+            self.main.store_changed()
+
+    @on(CoreFailed)
+    def _core_failed(self, message: CoreFailed) -> None:
+        self.main.post_message(CoreFailed(message.what, message.error))
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    async def action_quit(self) -> None:
+        self._stop.set()
+        self.exit(0)
+
+    # -- help ---------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.help_rows(), self.keymap_note))
+
+    def help_rows(self) -> list[HelpRow]:
+        """Every binding with an id, its keys after the keymap, and whether it is live."""
+        rows: list[HelpRow] = []
+        seen: set[str] = set()
+        for section, owner in self._owners():
+            for binding_id, (_, binding) in declared_bindings([owner]).items():
+                if binding_id in seen:
+                    continue
+                seen.add(binding_id)
+                keys = self._keymap.get(binding_id, binding.key)
+                shown = " ".join(
+                    binding.key_display
+                    if binding.key_display and binding_id not in self._keymap and i == 0
+                    else self.get_key_display(Binding(key, ""))
+                    for i, key in enumerate(keys.split(","))
+                )
+                rows.append(
+                    HelpRow(section, shown, binding.description or binding.action, binding_id,
+                            self._binding_live(owner, binding.action))
+                )
+        return rows
+
+    def _binding_live(self, owner: type, action: str) -> bool:
+        name = action.split("(", 1)[0]
+        if owner is MainScreen:
+            return self.main.check_action(name, ()) is True
+        if owner is RunList and self.main.is_mounted:
+            return self.main.runs.check_action(name, ()) is True
+        return True
+
+
+def run_app(store_url: str | None, *, read_only: bool = False) -> int:
+    """Open the store at ``store_url`` (None: $PARKBENCH_DB or the default file) and run."""
+    store = Store.open(store_url)
+    try:
+        result = ParkbenchApp(store, read_only=read_only).run()
+    finally:
+        store.close()
+    return 0 if result is None else int(result)

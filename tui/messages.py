@@ -1,0 +1,97 @@
+"""Messages the workers post back to the UI thread.
+
+Workers only ever call the store and post one of these; ``@on`` handlers on the screen own
+every state change (the Harlequin pipeline). Answers to a superseded question are recognised
+by their ``generation`` and dropped. High-rate ones can replace an unhandled predecessor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from core.errors import ParkbenchError
+from core.lifecycle import Action
+from core.records import ActionResult, Expectation, RunDetail
+from tui.widgets.run_window import Loaded
+
+
+@dataclass
+class RowsLoaded(Message, bubble=False):
+    """A page of the run list arrived."""
+
+    loaded: Loaded
+
+
+@dataclass
+class RowsCounted(Message, bubble=False):
+    """The total for the current query arrived (sets the list's virtual height)."""
+
+    generation: int
+    total: int
+
+
+@dataclass
+class ReceiptsChecked(Message, bubble=False):
+    """Receipt counts for some rows: ``run id -> (present, required)``."""
+
+    counts: dict[int, tuple[int, int]]
+
+
+@dataclass
+class DetailLoaded(Message, bubble=False):
+    run_id: int
+    detail: RunDetail | None
+    error: ParkbenchError | None = None
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DetailLoaded)
+
+
+@dataclass
+class StatusCounts(Message, bubble=False):
+    counts: dict[str, int]
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StatusCounts)
+
+
+@dataclass
+class StoreChanged(Message, bubble=False):
+    """Another process (or this one) changed the store: ``marker`` moved."""
+
+    marker: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreChanged)
+
+
+@dataclass
+class MatchesCounted(Message, bubble=False):
+    """How many runs a mark-all would mark (shown before marking)."""
+
+    generation: int
+    count: int
+
+
+@dataclass
+class MatchesFetched(Message, bubble=False):
+    """Every run matching the filter, as it is now: the marks to set."""
+
+    generation: int
+    expected: dict[int, Expectation] = field(default_factory=dict)
+
+
+@dataclass
+class ActionDone(Message, bubble=False):
+    action: Action
+    results: list[ActionResult]
+
+
+@dataclass
+class CoreFailed(Message, bubble=False):
+    """A store call failed as a whole (``database`` and friends): shown, never a crash."""
+
+    what: str
+    error: ParkbenchError

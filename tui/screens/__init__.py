@@ -1,0 +1,1 @@
+"""Screens: the main review screen, the action and confirmation modals, help."""

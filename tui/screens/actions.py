@@ -1,0 +1,110 @@
+"""Wording for review actions: the modal's title and target list, the result summary.
+
+All of it is plain text: run titles and error messages (which can quote actor names) pass
+through :mod:`tui.textsafe` and are shown with ``markup=False``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from rich.text import Text
+from textual.notifications import SeverityLevel
+
+from core.lifecycle import Action
+from core.records import ActionResult, Expectation, RunRow
+from tui.screens.reason_modal import LISTED, ReasonModal
+from tui.textsafe import one_line
+from tui.widgets.run_window import ViewQuery
+from tui.widgets.status_header import status_label
+
+#: action -> (imperative, past tense)
+ACTION_LABELS: dict[Action, tuple[str, str]] = {
+    Action.REQUEUE: ("Requeue", "requeued"),
+    Action.FAIL: ("Fail", "failed"),
+    Action.RELEASE: ("Release", "released"),
+}
+_EFFECT = {
+    Action.REQUEUE: "Each run ends and a fresh queued attempt is created.",
+    Action.FAIL: "Each run ends as failed (operator-forced).",
+    Action.RELEASE: "Each run goes back to the queue as it is.",
+}
+#: Failures spelled out one by one in a summary; the rest are counted.
+DETAILED = 5
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def action_title(action: Action, expected: Mapping[int, Expectation], marked: bool) -> str:
+    label = ACTION_LABELS[action][0]
+    if marked:
+        return f"{label} {plural(len(expected), 'marked run')}"
+    return f"{label} run {next(iter(expected))}"
+
+
+def action_modal(
+    action: Action,
+    expected: Mapping[int, Expectation],
+    skipped: int,
+    rows: Mapping[int, RunRow],
+    *,
+    marked: bool,
+) -> ReasonModal:
+    """The reason modal for ``action`` on ``expected`` (titles from the rows on screen)."""
+    body = Text()
+    body.append(f"{_EFFECT[action]} Touches {plural(len(expected), 'run')}.\n")
+    for run_id in list(expected)[:LISTED]:
+        row = rows.get(run_id)
+        body.append(f"  run {run_id}", style="bold")
+        if row is not None:
+            body.append(f"  {one_line(row.title, 60)}")
+        body.append(f"  ({expected[run_id].status.value})\n", style="dim")
+    if len(expected) > LISTED:
+        body.append(f"  … and {plural(len(expected) - LISTED, 'more run')}\n", style="dim")
+    if skipped:
+        body.append(
+            f"{plural(skipped, 'marked run')} skipped: "
+            f"{action.value} is not valid in their state.\n",
+            style="italic",
+        )
+    return ReasonModal(action_title(action, expected, marked), body)
+
+
+def mark_all_question(count: int, query: ViewQuery) -> Text:
+    text = Text(f"Mark all {plural(count, 'run')} in this view?\n")
+    text.append(f"status: {status_label(query.status)}", style="dim")
+    if query.search.strip():
+        text.append(f" · filter: “{one_line(query.search, 60)}”", style="dim")
+    return text
+
+
+def summarize(action: Action, results: list[ActionResult]) -> tuple[str, SeverityLevel]:
+    """E.g. ``2 requeued, 1 conflict: run 17 changed since you looked: ...``."""
+    done = [r for r in results if r.ok]
+    failed = [r for r in results if not r.ok]
+    parts: list[str] = []
+    if done:
+        head = f"{len(done):,} {ACTION_LABELS[action][1]}"
+        if len(done) == 1 and done[0].new_run_id is not None:
+            head += f" (run {done[0].run_id} → new run {done[0].new_run_id})"
+        parts.append(head)
+    codes = Counter(r.error.code if r.error else "error" for r in failed)
+    parts.extend(f"{count:,} {code.replace('_', ' ')}" for code, count in codes.items())
+    summary = ", ".join(parts) or "nothing to do"
+    details = [
+        one_line(r.error.message if r.error else f"run {r.run_id} failed", 240)
+        for r in failed[:DETAILED]
+    ]
+    if len(failed) > DETAILED:
+        details.append(f"… and {len(failed) - DETAILED:,} more")
+    if len(details) == 1:
+        summary += f": {details[0]}"
+    elif details:
+        summary += "\n" + "\n".join(details)
+    severity: SeverityLevel = "information" if not failed else (
+        "warning" if done else "error"
+    )
+    return summary, severity

@@ -1,0 +1,147 @@
+"""Store reads and writes for the main screen, run inside thread workers.
+
+Plain functions over :class:`core.store.Store`: no Textual here, so each is safe on any
+thread and testable on its own. The screen's workers call them and post the answers as
+messages; nothing in this module touches a widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from core import queries
+from core.contracts import ArtifactState, check_artifacts
+from core.lifecycle import Action, RunStatus
+from core.records import ActionResult, Expectation, Page, RunRow
+from core.store import Store
+from tui.widgets.run_window import Fetch, FetchKind, Loaded, ViewQuery
+
+#: Keys skipped per query when walking to a far index (an index scan, ~3 ms per 1,000).
+SKIP_STEP = 10_000
+
+
+def fetch_rows(store: Store, fetch: Fetch) -> Loaded:
+    """Answer one :class:`Fetch` in a single read transaction."""
+    return store.read(lambda conn: _fetch(conn, fetch))
+
+
+def _page(conn: sa.Connection, fetch: Fetch, **where: object) -> Page:
+    return queries.list_runs(
+        conn, fetch.query.run_filter(), sort=fetch.query.sort, limit=fetch.limit, **where
+    )
+
+
+def _fetch(conn: sa.Connection, fetch: Fetch) -> Loaded:
+    kind = fetch.kind
+    if kind is FetchKind.START:
+        page = _page(conn, fetch)
+        return Loaded(fetch, page.rows, 0, more=page.next_cursor is not None)
+    if kind is FetchKind.END:
+        total = queries.count_runs(conn, fetch.query.run_filter())
+        page = _page(conn, fetch, from_end=True)
+        return Loaded(fetch, page.rows, max(0, total - len(page.rows)), total=total)
+    if kind is FetchKind.AFTER:
+        page = _page(conn, fetch, after=fetch.cursor)
+        return Loaded(fetch, page.rows, fetch.index, more=page.next_cursor is not None)
+    if kind is FetchKind.BEFORE:
+        page = _page(conn, fetch, before=fetch.cursor)
+        return Loaded(fetch, page.rows, max(0, fetch.index - len(page.rows)))
+    if kind is FetchKind.WALK:
+        return _walk_back(conn, fetch) if fetch.backwards else _walk(conn, fetch)
+    return _anchor(conn, fetch)
+
+
+def _skip(conn: sa.Connection, fetch: Fetch, count: int, **where: object) -> tuple[str | None, int]:
+    return queries.skip_keys(
+        conn, fetch.query.run_filter(), sort=fetch.query.sort, count=count, **where
+    )
+
+
+def _walk(conn: sa.Connection, fetch: Fetch) -> Loaded:
+    """Forward from the row at ``fetch.index`` (-1: the start) to ``fetch.target``."""
+    cursor, index = fetch.cursor, fetch.index
+    remaining = fetch.target - (index + 1)
+    while remaining > 0:
+        landed, passed = _skip(conn, fetch, min(remaining, SKIP_STEP), after=cursor)
+        if not passed:
+            break
+        cursor, index, remaining = landed, index + passed, remaining - passed
+    page = _page(conn, fetch, after=cursor)
+    return Loaded(fetch, page.rows, index + 1, more=page.next_cursor is not None)
+
+
+def _walk_back(conn: sa.Connection, fetch: Fetch) -> Loaded:
+    """Backward from the row at ``fetch.index`` (total: the end) so the page ends just
+    before ``fetch.target + fetch.limit``."""
+    cursor, index = fetch.cursor, fetch.index
+    remaining = index - (fetch.target + fetch.limit)
+    while remaining > 0:
+        where = {"before": cursor} if cursor else {"from_end": True}
+        landed, passed = _skip(conn, fetch, min(remaining, SKIP_STEP), **where)
+        if not passed:
+            break
+        cursor, index, remaining = landed, index - passed, remaining - passed
+    page = _page(conn, fetch, before=cursor) if cursor else _page(conn, fetch, from_end=True)
+    return Loaded(fetch, page.rows, max(0, index - len(page.rows)))
+
+
+def _anchor(conn: sa.Connection, fetch: Fetch) -> Loaded:
+    """The rows around a key the view showed, with its index and a fresh count."""
+    assert fetch.cursor is not None
+    run_filter, sort = fetch.query.run_filter(), fetch.query.sort
+    total = queries.count_runs(conn, run_filter)
+    index = queries.count_before(conn, run_filter, sort=sort, cursor=fetch.cursor)
+    before: tuple[RunRow, ...] = ()
+    if index > 0:
+        before = queries.list_runs(
+            conn, run_filter, sort=sort, limit=fetch.limit // 2, before=fetch.cursor
+        ).rows
+    after_key = queries.cursor_for(sort, before[-1]) if before else None
+    page = queries.list_runs(conn, run_filter, sort=sort, limit=fetch.limit, after=after_key)
+    start = index - len(before)
+    rows = before + page.rows
+    cursor = index
+    for offset, row in enumerate(page.rows):
+        if row.id == fetch.anchor_id:
+            cursor = index + offset
+            break
+    cursor = max(0, min(cursor, total - 1))
+    return Loaded(
+        fetch, rows, start, total=total, more=page.next_cursor is not None, cursor=cursor
+    )
+
+
+def count_rows(store: Store, query: ViewQuery) -> int:
+    return store.count_runs(query.run_filter())
+
+
+def receipt_counts(rows: Iterable[RunRow]) -> dict[int, tuple[int, int]]:
+    """``run id -> (present, required)`` for rows with a completion contract (disk I/O)."""
+    counts: dict[int, tuple[int, int]] = {}
+    for row in rows:
+        required = row.contract.required
+        if required:
+            checks = check_artifacts(row.workspace_root, required)
+            present = sum(check.state is ArtifactState.PRESENT for check in checks)
+            counts[row.id] = (present, len(required))
+    return counts
+
+
+def matching_expectations(store: Store, query: ViewQuery) -> dict[int, Expectation]:
+    """What a bulk mark records: each matching run as it is now."""
+    rows = store.read(lambda conn: queries.matching_versions(conn, query.run_filter()))
+    return {run_id: Expectation(RunStatus(status), version) for run_id, status, version in rows}
+
+
+def apply_action(
+    store: Store,
+    action: Action,
+    expected: Mapping[int, Expectation],
+    *,
+    reason: str,
+    actor: str | None,
+) -> list[ActionResult]:
+    run_ids: Sequence[int] = list(expected)
+    return store.review(action, run_ids, reason=reason, actor=actor, expected=dict(expected))

@@ -1,0 +1,433 @@
+"""The review screen: header, filter, the run list, the detail pane and the footer.
+
+The screen owns the review actions and the view state (status, filter, sort); the list owns
+the cursor and marks. Workers (:mod:`tui.screens.main_workers`) do all store I/O and post
+messages; the ``@on`` handlers here apply them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+from textual.worker import WorkerState
+
+from core.lifecycle import Action, ActorKind, RunStatus, allowed_actions
+from core.records import Expectation, SortKey
+from core.store import Store
+from tui.messages import (
+    ActionDone,
+    CoreFailed,
+    DetailLoaded,
+    MatchesCounted,
+    MatchesFetched,
+    ReceiptsChecked,
+    RowsCounted,
+    RowsLoaded,
+    StatusCounts,
+)
+from tui.screens.actions import ACTION_LABELS, action_modal, mark_all_question, summarize
+from tui.screens.confirm_modal import ConfirmModal
+from tui.screens.main_workers import StoreWorkers
+from tui.screens.palette import Command
+from tui.textsafe import one_line
+from tui.widgets.detail_pane import DetailPane
+from tui.widgets.filter_bar import FilterBar
+from tui.widgets.run_list import RunList
+from tui.widgets.run_window import PAGE, FetchKind, ViewQuery
+from tui.widgets.status_header import SORT_LABELS, StatusHeader, status_label
+
+#: ``s`` walks through these; None shows every status.
+STATUS_CYCLE: tuple[RunStatus | None, ...] = (
+    RunStatus.NEEDS_ATTENTION,
+    RunStatus.QUEUED,
+    RunStatus.CLAIMED,
+    RunStatus.FAILED,
+    RunStatus.COMPLETED,
+    RunStatus.CANCELED,
+    RunStatus.REQUEUED,
+    None,
+)
+SORT_CYCLE: tuple[SortKey, ...] = (SortKey.BLOCKED, SortKey.PRIORITY, SortKey.TASK)
+#: Seconds the cursor must rest on a run before its detail (events, disk checks) loads.
+DETAIL_DELAY_S = 0.05
+_ACTION_NAMES = {"requeue": Action.REQUEUE, "fail": Action.FAIL, "release": Action.RELEASE}
+
+
+class MainScreen(StoreWorkers, Screen[None]):
+    AUTO_FOCUS = "#runs"
+
+    BINDINGS = [
+        Binding("r", "requeue", "Requeue", id="run-requeue", tooltip="Requeue as a new attempt"),
+        Binding("f", "fail", "Fail", id="run-fail", tooltip="Fail the run (operator-forced)"),
+        Binding("l", "release", "Release", id="run-release", tooltip="Put it back in the queue"),
+        Binding("a", "mark_all", "Mark all", id="run-mark-all", tooltip="Mark every run in view"),
+        Binding("slash", "filter", "Filter", id="filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", id="filter-clear"),
+        Binding("o", "cycle_sort", "Sort", id="sort-cycle", tooltip="Blocked time, priority, task"),
+        Binding("s", "cycle_status", "Status", id="status-cycle", tooltip="Browse other statuses"),
+        Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
+    ]
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        read_only: bool,
+        actor: str | None,
+        now_ms: Callable[[], int],
+        page_size: int = PAGE,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.page_size = page_size
+        self.read_only = read_only
+        self.actor = actor
+        self.now_ms = now_ms
+        self._detail_timer: Timer | None = None
+        self._mark_request = 0
+        self._binding_state: tuple[object, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        yield FilterBar(id="filter")
+        yield RunList(now_ms=self.now_ms, page=self.page_size, id="runs")
+        yield DetailPane(now_ms=self.now_ms, id="detail")
+        yield Footer()
+
+    @property
+    def runs(self) -> RunList:
+        return self.query_one("#runs", RunList)
+
+    @property
+    def header(self) -> StatusHeader:
+        return self.query_one("#header", StatusHeader)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one("#detail", DetailPane)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one("#filter", FilterBar)
+
+    def on_mount(self) -> None:
+        self.runs.marking_enabled = not self.read_only
+        self.header.update_state(read_only=self.read_only)
+        self.detail.show_placeholder("loading…")
+        self.runs.show_query(ViewQuery())
+        self.load_status_counts()
+
+    @property
+    def busy(self) -> bool:
+        """True while anything it shows is still being loaded (a headless export, or a
+        test, waits for this to turn False). The change watcher does not count."""
+        if self._detail_timer is not None:
+            return True
+        return any(
+            worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for worker in self.app.workers
+            if worker.group != "changes"
+        )
+
+    # -- the view --------------------------------------------------------------------
+
+    def set_query(self, query: ViewQuery, *, keep_cursor: bool = False) -> None:
+        header = self.header
+        header.update_state(status=query.status, sort=query.sort, search=query.search)
+        if keep_cursor:
+            self.runs.reanchor(query)
+        else:
+            header.update_state(shown=None)
+            self.runs.show_query(query)
+        self.sync_bindings()
+
+    def store_changed(self) -> None:
+        """Another process (or an action here) changed the store: follow it in place."""
+        self.runs.forget_receipts()
+        self.runs.reanchor()
+        self.load_status_counts()
+        self._schedule_detail(0)
+
+    # -- messages from the list ----------------------------------------------------
+
+    @on(RunList.FetchWanted)
+    def _fetch_wanted(self, event: RunList.FetchWanted) -> None:
+        event.stop()
+        self.fetch_rows(event.fetch)
+
+    @on(RowsLoaded)
+    def _rows_loaded(self, message: RowsLoaded) -> None:
+        loaded = message.loaded
+        self.runs.apply_rows(loaded)
+        if loaded.fetch.kind is FetchKind.START and loaded.fetch.generation == (
+            self.runs.window.generation
+        ):
+            if loaded.more:
+                self.count_rows(loaded.fetch)
+            else:
+                self.runs.set_total(loaded.fetch.generation, len(loaded.rows))
+        if self.runs.window.total_known:
+            self.header.update_state(shown=self.runs.window.total)
+
+    @on(RowsCounted)
+    def _rows_counted(self, message: RowsCounted) -> None:
+        self.runs.set_total(message.generation, message.total)
+        if message.generation == self.runs.window.generation:
+            self.header.update_state(shown=message.total)
+
+    @on(RunList.ReceiptsWanted)
+    def _receipts_wanted(self, event: RunList.ReceiptsWanted) -> None:
+        event.stop()
+        self.check_receipts(event.rows)
+
+    @on(ReceiptsChecked)
+    def _receipts_checked(self, message: ReceiptsChecked) -> None:
+        self.runs.set_receipts(message.counts)
+
+    @on(RunList.Highlighted)
+    def _highlighted(self, event: RunList.Highlighted) -> None:
+        event.stop()
+        if event.run is None:
+            total = self.runs.window
+            empty = total.total_known and total.total == 0
+            self.detail.show_placeholder("No run selected." if empty else "loading…")
+        else:
+            self.detail.show_row(event.run)
+            self._schedule_detail(DETAIL_DELAY_S)
+        self.sync_bindings()
+
+    def _schedule_detail(self, delay: float) -> None:
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+            self._detail_timer = None
+        if delay <= 0:
+            self._load_highlighted()
+        else:
+            self._detail_timer = self.set_timer(delay, self._load_highlighted)
+
+    def _load_highlighted(self) -> None:
+        self._detail_timer = None
+        row = self.runs.highlighted
+        if row is not None:
+            self.load_detail(row.id)
+
+    @on(DetailLoaded)
+    def _detail_loaded(self, message: DetailLoaded) -> None:
+        row = self.runs.highlighted
+        if row is None or row.id != message.run_id:
+            return
+        if message.detail is not None:
+            self.detail.show(message.detail)
+        elif message.error is not None:
+            self.detail.show_placeholder(f"{message.error.code}: {message.error.message}")
+
+    @on(RunList.MarksChanged)
+    def _marks_changed(self, event: RunList.MarksChanged) -> None:
+        event.stop()
+        self.header.update_state(marked=event.count)
+        self.sync_bindings()
+
+    @on(StatusCounts)
+    def _status_counts(self, message: StatusCounts) -> None:
+        self.header.update_state(counts=message.counts)
+
+    @on(CoreFailed)
+    def _core_failed(self, message: CoreFailed) -> None:
+        error = message.error
+        self.notify(
+            one_line(f"{message.what}: {error.code}: {error.message} — {error.hint}", 500),
+            title="Parkbench",
+            severity="error",
+            markup=False,
+        )
+
+    # -- filter, sort, status --------------------------------------------------------
+
+    def action_filter(self) -> None:
+        bar = self.filter_bar
+        bar.add_class("-shown")
+        bar.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if event.value != self.runs.query.search:
+            self.set_query(replace(self.runs.query, search=event.value))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value.strip():
+            self.filter_bar.remove_class("-shown")
+        self.runs.focus()
+
+    @on(FilterBar.Cleared)
+    def _filter_cleared(self, event: FilterBar.Cleared) -> None:
+        event.stop()
+        self.filter_bar.remove_class("-shown")
+        self.runs.focus()
+
+    def action_clear_filter(self) -> None:
+        self.filter_bar.value = ""  # posts Input.Changed, which resets the query
+        self.filter_bar.remove_class("-shown")
+        self.runs.focus()
+
+    def action_cycle_sort(self) -> None:
+        query = self.runs.query
+        following = SORT_CYCLE[(SORT_CYCLE.index(query.sort) + 1) % len(SORT_CYCLE)]
+        self.set_query(replace(query, sort=following), keep_cursor=True)
+
+    def action_cycle_status(self) -> None:
+        query = self.runs.query
+        following = STATUS_CYCLE[(STATUS_CYCLE.index(query.status) + 1) % len(STATUS_CYCLE)]
+        self.set_query(replace(query, status=following))
+
+    def show_status(self, status: RunStatus | None) -> None:
+        self.set_query(replace(self.runs.query, status=status))
+
+    def show_sort(self, sort: SortKey) -> None:
+        self.set_query(replace(self.runs.query, sort=sort), keep_cursor=True)
+
+    def action_refresh(self) -> None:
+        self.store_changed()
+
+    def sync_bindings(self) -> None:
+        """Refresh the footer only when what it would show changed: recomposing it is the
+        most expensive thing a cursor move could do."""
+        state = (
+            *(self.check_action(name, ()) for name in (*_ACTION_NAMES, "mark_all", "clear_filter")),
+            self.runs.check_action("clear_marks", ()),
+            self.runs.check_action("toggle_mark", ()),
+        )
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
+
+    # -- review actions --------------------------------------------------------------
+
+    def targets(self, action: Action) -> tuple[dict[int, Expectation], int]:
+        """The runs ``action`` would touch, as the reviewer saw them, and how many marked
+        runs it skips because it is not valid in their state."""
+        marks = self.runs.marks
+        if marks:
+            valid = {
+                run_id: seen
+                for run_id, seen in marks.items()
+                if action in allowed_actions(ActorKind.HUMAN, seen.status)
+            }
+            return valid, len(marks) - len(valid)
+        row = self.runs.highlighted
+        if row is not None and action in allowed_actions(ActorKind.HUMAN, row.status):
+            return {row.id: Expectation(row.status, row.version)}, 0
+        return {}, 0
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _ACTION_NAMES:
+            return not self.read_only and bool(self.targets(_ACTION_NAMES[action])[0])
+        if action == "mark_all":
+            return not self.read_only
+        if action == "clear_filter":
+            return bool(self.runs.query.search)
+        return True
+
+    def action_requeue(self) -> None:
+        self.start_action(Action.REQUEUE)
+
+    def action_fail(self) -> None:
+        self.start_action(Action.FAIL)
+
+    def action_release(self) -> None:
+        self.start_action(Action.RELEASE)
+
+    def start_action(self, action: Action) -> None:
+        if self.read_only:
+            return
+        expected, skipped = self.targets(action)
+        if not expected:
+            return
+        rows = {row.id: row for row in self.runs.window.rows if row.id in expected}
+        modal = action_modal(action, expected, skipped, rows, marked=bool(self.runs.marks))
+
+        def confirmed(reason: str | None) -> None:
+            if reason:
+                self.run_action(action, expected, reason)
+
+        self.app.push_screen(modal, callback=confirmed)
+
+    @on(ActionDone)
+    def _action_done(self, message: ActionDone) -> None:
+        summary, severity = summarize(message.action, message.results)
+        self.notify(summary, title=ACTION_LABELS[message.action][0], severity=severity,
+                    markup=False, timeout=8)
+        self.runs.unmark(result.run_id for result in message.results)
+        self.store_changed()
+
+    def action_mark_all(self) -> None:
+        if self.read_only:
+            return
+        self._mark_request += 1
+        self.count_matches(self.runs.query, self._mark_request)
+
+    @on(MatchesCounted)
+    def _matches_counted(self, message: MatchesCounted) -> None:
+        query = self.runs.query
+        if message.generation != self._mark_request:
+            return
+        if message.count == 0:
+            self.notify("No runs match this view: nothing to mark.", markup=False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.fetch_matches(query, message.generation)
+
+        self.app.push_screen(ConfirmModal(mark_all_question(message.count, query)), answered)
+
+    @on(MatchesFetched)
+    def _matches_fetched(self, message: MatchesFetched) -> None:
+        if message.generation != self._mark_request:
+            return
+        self.runs.set_marks(message.expected)
+        count = len(message.expected)
+        self.notify(f"{count:,} run{'s' if count != 1 else ''} marked", markup=False)
+
+    # -- palette ------------------------------------------------------------------------
+
+    def palette_commands(self) -> Iterable[Command]:
+        runs = self.runs
+        if not self.read_only:
+            for name, action in _ACTION_NAMES.items():
+                expected, _ = self.targets(action)
+                if expected:
+                    label = ACTION_LABELS[action][0]
+                    what = f"{len(expected)} marked runs" if runs.marks else (
+                        f"run {next(iter(expected))}"
+                    )
+                    yield (f"{label} {what}", f"{label} with a reason ({name})",
+                           getattr(self, f"action_{name}"))
+            yield ("Mark all runs in view", "Mark every run matching the filter",
+                   self.action_mark_all)
+            if runs.marks:
+                yield ("Clear marks", f"Unmark {len(runs.marks)} runs", runs.action_clear_marks)
+        yield ("Filter runs", "Search title, reason, worker, workspace", self.action_filter)
+        if runs.query.search:
+            yield ("Clear filter", "Show every run in this status", self.action_clear_filter)
+        for sort in SORT_CYCLE:
+            if sort is not runs.query.sort:
+                yield (f"Sort by {SORT_LABELS[sort]}", "Change the list order",
+                       lambda sort=sort: self.show_sort(sort))
+        for status in STATUS_CYCLE:
+            if status is not runs.query.status:
+                yield (f"Show {status_label(status)}", "Browse runs in another status",
+                       lambda status=status: self.show_status(status))
+        yield ("Refresh", "Reload the list, counts and detail", self.action_refresh)
+        yield ("Help", "Keys and binding ids", self.app.action_help)
+        yield ("Quit", "Leave Parkbench", self.app.action_quit)
+

@@ -1,0 +1,115 @@
+"""The main screen's thread workers: each calls the store once and posts a message.
+
+Harlequin's rule: a worker never touches a widget. It reads or writes through
+:mod:`tui.screens.loading`, then posts a typed message (:mod:`tui.messages`) that an
+``@on`` handler on the screen applies. Store errors become :class:`CoreFailed`, shown as a
+notification; nothing a worker meets can crash the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from textual import work
+from textual.message import Message
+from textual.worker import get_current_worker
+
+from core.errors import ParkbenchError
+from core.lifecycle import Action
+from core.records import Expectation, RunRow
+from core.store import Store
+from tui.messages import (
+    ActionDone,
+    CoreFailed,
+    DetailLoaded,
+    MatchesCounted,
+    MatchesFetched,
+    ReceiptsChecked,
+    RowsCounted,
+    RowsLoaded,
+    StatusCounts,
+)
+from tui.screens import loading
+from tui.widgets.run_window import Fetch, ViewQuery
+
+T = TypeVar("T")
+
+
+class StoreWorkers:
+    """Mixed into the main screen (a Textual ``Screen``): ``store`` and ``actor`` set there."""
+
+    store: Store
+    actor: str | None
+
+    # Provided by the Screen this is mixed into.
+    post_message: Callable[[Message], bool]
+
+    def _call(self, what: str, body: Callable[[], T]) -> T | None:
+        """Run ``body`` off the UI thread; a store failure is posted, not raised."""
+        try:
+            result = body()
+        except ParkbenchError as error:
+            self.post_message(CoreFailed(what, error))
+            return None
+        return None if get_current_worker().is_cancelled else result
+
+    @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
+    def fetch_rows(self, fetch: Fetch) -> None:
+        loaded = self._call("loading runs", lambda: loading.fetch_rows(self.store, fetch))
+        if loaded is not None:
+            self.post_message(RowsLoaded(loaded))
+
+    @work(thread=True, exclusive=True, group="count", exit_on_error=False)
+    def count_rows(self, fetch: Fetch) -> None:
+        total = self._call("counting runs", lambda: loading.count_rows(self.store, fetch.query))
+        if total is not None:
+            self.post_message(RowsCounted(fetch.generation, total))
+
+    @work(thread=True, exclusive=True, group="receipts", exit_on_error=False)
+    def check_receipts(self, rows: tuple[RunRow, ...]) -> None:
+        counts = self._call("checking receipts", lambda: loading.receipt_counts(rows))
+        if counts is not None:
+            self.post_message(ReceiptsChecked(counts))
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def load_detail(self, run_id: int) -> None:
+        try:
+            detail = self.store.get_run(run_id)
+        except ParkbenchError as error:
+            self.post_message(DetailLoaded(run_id, None, error))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(DetailLoaded(run_id, detail))
+
+    @work(thread=True, exclusive=True, group="counts", exit_on_error=False)
+    def load_status_counts(self) -> None:
+        counts = self._call("counting by status", self.store.counts_by_status)
+        if counts is not None:
+            self.post_message(StatusCounts(counts))
+
+    @work(thread=True, exclusive=True, group="mark-all", exit_on_error=False)
+    def count_matches(self, query: ViewQuery, request: int) -> None:
+        total = self._call("counting matches", lambda: loading.count_rows(self.store, query))
+        if total is not None:
+            self.post_message(MatchesCounted(request, total))
+
+    @work(thread=True, exclusive=True, group="mark-all", exit_on_error=False)
+    def fetch_matches(self, query: ViewQuery, request: int) -> None:
+        expected = self._call(
+            "marking runs", lambda: loading.matching_expectations(self.store, query)
+        )
+        if expected is not None:
+            self.post_message(MatchesFetched(request, expected))
+
+    @work(thread=True, group="actions", exit_on_error=False)
+    def run_action(self, action: Action, expected: dict[int, Expectation], reason: str) -> None:
+        # Not cancellable on purpose: once confirmed, every result is reported.
+        try:
+            results = loading.apply_action(
+                self.store, action, expected, reason=reason, actor=self.actor
+            )
+        except ParkbenchError as error:
+            self.post_message(CoreFailed(f"{action.value} failed", error))
+            return
+        self.post_message(ActionDone(action, results))

@@ -1,0 +1,190 @@
+"""The detail pane: everything about the highlighted run, wrapped, as plain ``Text``.
+
+The full reason wraps here (the list only shows its first line) but is still bounded, so a
+megabyte of reason cannot stall a repaint. Every agent-supplied string goes through
+:func:`tui.textsafe.safe_text`; nothing is ever parsed as markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rich.style import Style
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from core.contracts import ArtifactState
+from core.records import RunDetail, RunRow
+from tui.textsafe import one_line, safe_text
+from tui.widgets.run_columns import relative_time
+
+#: Characters of a reason shown in the pane; the rest is summarised in a note.
+REASON_MAX = 20_000
+TITLE_MAX = 2_000
+EVENT_REASON_MAX = 300
+METADATA_MAX = 5_000
+EVENTS_MAX = 200
+
+_STATE_MARK = {
+    ArtifactState.PRESENT: ("✓ present   ", "detail--present"),
+    ArtifactState.MISSING: ("✗ missing   ", "detail--missing"),
+    ArtifactState.NOT_A_FILE: ("✗ not a file", "detail--missing"),
+    ArtifactState.UNSAFE: ("⚠ unsafe    ", "detail--unsafe"),
+}
+
+
+def timestamp(ms: int | None, now_ms: int) -> str:
+    if ms is None:
+        return "-"
+    when = datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return f"{when} ({relative_time(ms, now_ms)})"
+
+
+def bounded(text: str, limit: int) -> str:
+    """Safe, multi-line ``text`` cut at ``limit`` characters with a note saying so."""
+    if len(text) <= limit:
+        return safe_text(text, multiline=True)
+    hidden = len(text) - limit
+    return (
+        safe_text(text[:limit], multiline=True)
+        + f"\n… [{hidden:,} more characters not shown; `parkbench show` prints them all]"
+    )
+
+
+class DetailPane(VerticalScroll, can_focus=True):
+    """Scrollable details of one run; ``show(detail)`` replaces them."""
+
+    COMPONENT_CLASSES = {
+        "detail--heading",
+        "detail--title",
+        "detail--dim",
+        "detail--present",
+        "detail--missing",
+        "detail--unsafe",
+    }
+
+    def __init__(self, *, now_ms: Callable[[], int], id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.now_ms = now_ms
+        self.detail: RunDetail | None = None
+        self._body = Static("", markup=False, id="detail-body")
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self._body
+
+    def show_placeholder(self, message: str) -> None:
+        self.detail = None
+        self._body.update(Text(message, style=self._style("detail--dim")))
+
+    def show_row(self, row: RunRow) -> None:
+        """The row as listed, until its full detail (events, receipts on disk) arrives."""
+        if self.detail is not None and self.detail.run.id == row.id:
+            return
+        self.detail = None
+        text = Text(overflow="fold")
+        self._header(text, row)
+        text.append("\nloading details…", style=self._style("detail--dim"))
+        self._body.update(text)
+
+    def show(self, detail: RunDetail) -> None:
+        same_run = self.detail is not None and self.detail.run.id == detail.run.id
+        self.detail = detail
+        self._body.update(self.render_detail(detail))
+        if not same_run:
+            self.scroll_home(animate=False)
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(name, partial=True)
+
+    def _heading(self, text: Text, title: str) -> None:
+        text.append(f"\n{title}\n", style=self._style("detail--heading"))
+
+    def _header(self, text: Text, run: RunRow) -> None:
+        now = self.now_ms()
+        dim = self._style("detail--dim")
+        text.append(one_line(run.title, TITLE_MAX), style=self._style("detail--title"))
+        text.append("\n")
+        text.append(
+            f"run {run.id} · {run.status.value} · attempt {run.attempt}/{run.max_attempts}"
+            f" · priority {run.priority} · task {run.task_id}",
+            style=dim,
+        )
+        if run.attempt_limit_overridden:
+            text.append(" · attempt limit overridden", style=dim)
+        text.append("\n")
+        rows = [
+            ("workspace", f"{safe_text(run.workspace_name)}  {safe_text(run.workspace_root)}"),
+            ("worker", one_line(run.worker, 256) if run.worker else "-"),
+            ("blocked", timestamp(run.blocked_at_ms, now)),
+            ("queued", timestamp(run.queued_at_ms, now)),
+            ("claimed", timestamp(run.claimed_at_ms, now)),
+            ("finished", timestamp(run.finished_at_ms, now)),
+            ("changed", timestamp(run.status_changed_at_ms, now)),
+        ]
+        for label, value in rows:
+            text.append(f"{label:>10}  ", style=dim)
+            text.append(f"{value}\n")
+
+    def render_detail(self, detail: RunDetail) -> Text:
+        run = detail.run
+        dim = self._style("detail--dim")
+        text = Text(overflow="fold")
+        self._header(text, run)
+
+        if run.block_reason is not None:
+            self._heading(text, "Block reason")
+            text.append(bounded(run.block_reason, REASON_MAX) + "\n")
+        if run.failure_reason is not None:
+            self._heading(text, "Failure reason")
+            text.append(bounded(run.failure_reason, REASON_MAX) + "\n")
+
+        present = sum(a.state is ArtifactState.PRESENT for a in detail.artifacts)
+        self._heading(text, f"Receipts ({present}/{len(detail.artifacts)} present)")
+        if not detail.artifacts:
+            text.append("no completion contract\n", style=dim)
+        for artifact in detail.artifacts:
+            label, style = _STATE_MARK[artifact.state]
+            text.append(f"{label} ", style=self._style(style))
+            text.append(one_line(artifact.path, 1000))
+            if artifact.detail:
+                text.append(f"  ({one_line(artifact.detail, 300)})", style=dim)
+            text.append("\n")
+        text.append(f"policy: {run.contract.missing_policy.value}\n", style=dim)
+
+        self._heading(text, "Lineage")
+        for entry in detail.lineage:
+            here = "  ← this run" if entry.run_id == run.id else ""
+            text.append(
+                f"run {entry.run_id}  attempt {entry.attempt}  {entry.status.value}{here}\n"
+            )
+
+        events = detail.events
+        self._heading(text, f"Events ({len(events)})")
+        shown = events[-EVENTS_MAX:]
+        if len(events) > len(shown):
+            text.append(f"… {len(events) - len(shown)} earlier events not shown\n", style=dim)
+        now = self.now_ms()
+        for event in shown:
+            moved = f"{event.from_status or '∅'} → {event.to_status}"
+            text.append(f"{timestamp(event.created_at_ms, now)}  ", style=dim)
+            text.append(f"{event.actor_kind}:{one_line(event.actor, 64)}  ")
+            text.append(f"{event.action}  {moved}")
+            if event.reason:
+                text.append(f"\n    {one_line(event.reason, EVENT_REASON_MAX)}", style=dim)
+            text.append("\n")
+
+        self._heading(text, "Metadata")
+        for label, value in (
+            ("task", detail.task_metadata),
+            ("run", detail.run_metadata),
+            ("result", detail.result),
+        ):
+            if value in (None, {}, []):
+                continue
+            dumped = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+            text.append(f"{label}: ", style=dim)
+            text.append(bounded(dumped, METADATA_MAX) + "\n")
+        return text

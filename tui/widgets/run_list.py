@@ -1,0 +1,377 @@
+"""The run list: a line-API ``ScrollView`` that paints only the visible rows.
+
+The virtual canvas is one header line plus one line per run (``total`` from the count), so
+the scrollbar is honest about 100,000 runs while only a bounded window of rows is held.
+``render_line`` maps a screen line to a row index, takes the row from the window and the
+line from an LRU cache of ``Strip``s (Toolong's layering). A row not loaded yet paints as a
+placeholder and asks for its page: the widget posts :class:`RunList.FetchWanted` and the
+screen answers with :meth:`apply_rows` once a worker has read it (data down, messages up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from core.records import Expectation, RunRow
+from tui.widgets.run_columns import Column, RowStyles, header_text, layout, row_text
+from tui.widgets.run_window import PAGE, Fetch, FetchKind, Loaded, RunWindow, ViewQuery
+
+#: Seconds between repaints of the relative times ("5m ago") on a live clock.
+TICK_S = 15.0
+
+
+class RunList(ScrollView, can_focus=True):
+    """Runs as rows; the cursor row is "highlighted", marked rows carry a dot."""
+
+    BINDINGS = [
+        Binding("down,j", "cursor_down", "Down", show=False, id="list-down"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="list-up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="list-page-down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="list-page-up"),
+        Binding("home,g", "first", "First", show=False, id="list-first"),
+        Binding("end,G", "last", "Last", show=False, id="list-last"),
+        Binding("space", "toggle_mark", "Mark", id="run-mark", tooltip="Mark or unmark the run"),
+        Binding("u", "clear_marks", "Unmark all", id="run-clear-marks"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "run-list--header",
+        "run-list--cursor",
+        "run-list--marked",
+        "run-list--dim",
+        "run-list--missing",
+        "run-list--complete",
+        "run-list--status",
+    }
+
+    class FetchWanted(Message):
+        """Rows are needed: the screen runs ``fetch`` in a worker."""
+
+        def __init__(self, fetch: Fetch) -> None:
+            self.fetch = fetch
+            super().__init__()
+
+    class ReceiptsWanted(Message):
+        """Visible rows whose receipts have not been checked on disk yet."""
+
+        def __init__(self, rows: tuple[RunRow, ...]) -> None:
+            self.rows = rows
+            super().__init__()
+
+    class Highlighted(Message):
+        """The cursor is on another run (or the same run changed); None: no run."""
+
+        def __init__(self, run: RunRow | None) -> None:
+            self.run = run
+            super().__init__()
+
+    class MarksChanged(Message):
+        def __init__(self, count: int) -> None:
+            self.count = count
+            super().__init__()
+
+    def __init__(
+        self, *, now_ms: Callable[[], int], page: int = PAGE, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.now_ms = now_ms
+        self.window = RunWindow(page=page)
+        self.cursor = 0
+        self.marks: dict[int, Expectation] = {}
+        self.receipts: LRUCache[int, tuple[int, int]] = LRUCache(20_000)
+        self.marking_enabled = True
+        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
+        self._columns: tuple[Column, ...] = ()
+        self._columns_key: tuple[object, ...] = ()
+        self._asked: Fetch | None = None
+        self._asked_receipts: tuple[int, ...] = ()
+        self._highlight_key: object = None
+        self._want_end = False
+        self._tick = 0
+
+    # -- reading --------------------------------------------------------------------
+
+    @property
+    def query(self) -> ViewQuery:
+        return self.window.query
+
+    @property
+    def highlighted(self) -> RunRow | None:
+        return self.window.row_at(self.cursor)
+
+    def visible_range(self) -> tuple[int, int]:
+        top = round(self.scroll_offset.y)
+        return top, top + max(0, self.size.height - 1)
+
+    def visible_rows(self) -> list[RunRow]:
+        lo, hi = self.visible_range()
+        return [row for i in range(lo, hi) if (row := self.window.row_at(i)) is not None]
+
+    # -- data down ----------------------------------------------------------------------
+
+    def show_query(self, query: ViewQuery) -> None:
+        """Start over on ``query`` (a new filter, status): the cursor goes to the top."""
+        fetch = self.window.reset(query)
+        self.cursor = 0
+        self._asked = None
+        self._changed_layout()
+        self.scroll_to(y=0, animate=False, force=True)
+        self.post_message(self.FetchWanted(fetch))
+
+    def reanchor(self, query: ViewQuery | None = None) -> None:
+        """Reload around the cursor row (after a change, or under a new sort order)."""
+        fetch = self.window.reanchor(query or self.window.query, self.highlighted)
+        self._asked = None
+        if fetch.kind is FetchKind.START:
+            self.cursor = 0
+        self.post_message(self.FetchWanted(fetch))
+
+    def apply_rows(self, loaded: Loaded) -> None:
+        screen_offset = self.cursor - round(self.scroll_offset.y)
+        if not self.window.apply(loaded):
+            return
+        if self._asked is not None and self._asked == loaded.fetch:
+            self._asked = None
+        self._update_virtual_size()
+        if loaded.cursor is not None:
+            self.cursor = loaded.cursor
+            top = max(0, self.cursor - max(0, screen_offset))
+            self.scroll_to(y=top, animate=False, force=True)
+        if loaded.fetch.kind is FetchKind.END and self._want_end:
+            self._want_end = False
+            self.move_cursor(self.window.total - 1)
+        self.cursor = max(0, min(self.cursor, self.window.total - 1))
+        self._scroll_cursor_into_view()
+        self.refresh()
+        self._after_change()
+
+    def set_total(self, generation: int, total: int) -> None:
+        if self.window.set_total(total, generation):
+            self.cursor = max(0, min(self.cursor, self.window.total - 1))
+            self._update_virtual_size()
+            self.refresh()
+            self._after_change()
+
+    def set_receipts(self, counts: dict[int, tuple[int, int]]) -> None:
+        for run_id, count in counts.items():
+            self.receipts[run_id] = count
+        self.refresh()
+
+    def forget_receipts(self) -> None:
+        """Receipts may have changed on disk: check the visible ones again."""
+        self.receipts.clear()
+        self._asked_receipts = ()
+
+    def set_marks(self, expected: dict[int, Expectation]) -> None:
+        self.marks.update(expected)
+        self._marks_changed()
+
+    def unmark(self, run_ids: Iterable[int]) -> None:
+        for run_id in run_ids:
+            self.marks.pop(run_id, None)
+        self._marks_changed()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_mark":
+            return self.marking_enabled and self.highlighted is not None
+        if action == "clear_marks":
+            return self.marking_enabled and bool(self.marks)
+        return True
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor - 1)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor + max(1, self.size.height - 2))
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor - max(1, self.size.height - 2))
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        window = self.window
+        if window.total_known and window.row_at(window.total - 1) is not None:
+            self.move_cursor(window.total - 1)
+            return
+        self._want_end = True
+        fetch = window.jump_to_end()
+        self._asked = fetch
+        self.post_message(self.FetchWanted(fetch))
+
+    def action_toggle_mark(self) -> None:
+        row = self.highlighted
+        if row is None or not self.marking_enabled:
+            return
+        if row.id in self.marks:
+            del self.marks[row.id]
+        else:
+            self.marks[row.id] = Expectation(row.status, row.version)
+        self._marks_changed()
+
+    def action_clear_marks(self) -> None:
+        self.marks.clear()
+        self._marks_changed()
+
+    def move_cursor(self, index: int) -> None:
+        index = max(0, min(index, self.window.total - 1))
+        if index == self.cursor:
+            return
+        old, self.cursor = self.cursor, index
+        self.refresh_line(old + 1)
+        self.refresh_line(index + 1)
+        self._scroll_cursor_into_view()
+        self._after_change()
+
+    # -- painting ---------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        columns = self._layout(width)
+        if y == 0:
+            style = self.get_component_rich_style("run-list--header")
+            return self._to_strip(header_text(columns, style), width, style)
+        index = round(self.scroll_offset.y) + y - 1
+        base = self.rich_style
+        window = self.window
+        if index >= window.total:
+            if index == 0 and window.total_known:
+                message = Text("  No runs match this view.", style=base)
+                return self._to_strip(message, width, base)
+            return Strip.blank(width, base)
+        row = window.row_at(index)
+        if row is None:
+            dim = self.get_component_rich_style("run-list--dim")
+            return self._to_strip(Text("  …", style=dim), width, base)
+        on_cursor = index == self.cursor
+        marked = row.id in self.marks
+        receipts = self.receipts.get(row.id)
+        key = (row.id, row.version, width, on_cursor, marked, receipts, self._tick)
+        strip = self._strips.get(key)
+        if strip is None:
+            styles = self._row_styles(on_cursor)
+            text = row_text(
+                row,
+                columns,
+                now_ms=self.now_ms(),
+                marked=marked,
+                receipts=receipts,
+                styles=styles,
+            )
+            strip = self._to_strip(text, width, styles.base)
+            self._strips[key] = strip
+        return strip
+
+    def notify_style_update(self) -> None:
+        self._strips.clear()
+        super().notify_style_update()
+
+    def on_mount(self) -> None:
+        self.set_interval(TICK_S, self._next_tick)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._update_virtual_size()
+        self._after_change()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.is_mounted:
+            self._after_change()
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self.move_cursor(round(self.scroll_offset.y) + event.y - 1)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _to_strip(self, text: Text, width: int, style: Style) -> Strip:
+        segments = list(text.render(self.app.console, end=""))
+        return Strip(segments, text.cell_len).adjust_cell_length(width, style)
+
+    def _row_styles(self, on_cursor: bool) -> RowStyles:
+        component = self.get_component_rich_style
+        base = component("run-list--cursor") if on_cursor else self.rich_style
+        return RowStyles(
+            base=base,
+            dim=component("run-list--dim", partial=True),
+            marked=component("run-list--marked", partial=True),
+            missing=component("run-list--missing", partial=True),
+            complete=component("run-list--complete", partial=True),
+            status=component("run-list--status", partial=True),
+        )
+
+    def _layout(self, width: int) -> tuple[Column, ...]:
+        status = self.window.query.status
+        key = (width, status is None, status)
+        if key != self._columns_key:
+            parked = status is not None and status.value == "needs_attention"
+            self._columns = layout(width, show_status=status is None, parked=parked)
+            self._columns_key = key
+            self._strips.clear()
+        return self._columns
+
+    def _changed_layout(self) -> None:
+        self._columns_key = ()
+        self._strips.clear()
+        self._update_virtual_size()
+        self.refresh()
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self.size.width, self.window.total + 1)
+
+    def _scroll_cursor_into_view(self) -> None:
+        top = round(self.scroll_offset.y)
+        rows = max(1, self.size.height - 1)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, force=True)
+        elif self.cursor >= top + rows:
+            self.scroll_to(y=self.cursor - rows + 1, animate=False, force=True)
+
+    def _after_change(self) -> None:
+        """Ask for rows and receipts the screen now shows; say where the cursor is."""
+        lo, hi = self.visible_range()
+        fetch = self.window.plan(lo, hi)
+        if fetch is not None and fetch != self._asked:
+            self._asked = fetch
+            self.post_message(self.FetchWanted(fetch))
+        unchecked = tuple(
+            row
+            for row in self.visible_rows()
+            if row.contract.required and row.id not in self.receipts
+        )
+        ids = tuple(row.id for row in unchecked)
+        if ids and ids != self._asked_receipts:
+            self._asked_receipts = ids
+            self.post_message(self.ReceiptsWanted(unchecked))
+        row = self.highlighted
+        window = self.window
+        key: object = (row.id, row.version) if row is not None else (
+            "empty" if window.total_known and window.total == 0 else "loading"
+        )
+        if key != self._highlight_key:
+            self._highlight_key = key
+            self.post_message(self.Highlighted(row))
+
+    def _marks_changed(self) -> None:
+        self.refresh()
+        self.post_message(self.MarksChanged(len(self.marks)))
+
+    def _next_tick(self) -> None:
+        self._tick += 1
+        self.refresh()
