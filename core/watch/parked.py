@@ -1,0 +1,147 @@
+"""Follow the store's parked set: a keyset-paged load, then cheap event deltas.
+
+Blocking database calls: the watcher runs every method here in a worker thread.
+
+The delta reads events past a marker that moved a run into or out of ``needs_attention``.
+On PostgreSQL event ids come from a sequence and a transaction may commit after one holding
+a later id, so each poll looks back over a window of recent ids and skips the ones already
+handled. A periodic reconcile (``(id, version)`` pages of every parked run) backstops
+anything a delta could still miss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+
+from core import queries
+from core.lifecycle import RunStatus
+from core.records import RunFilter, RunRow, SortKey
+from core.store import Store
+from core.watch.index import ParkedRun
+
+#: How far back (in event ids) each delta looks for late-committed events.
+LOOKBACK_IDS = 512
+
+
+def parked_run(row: RunRow, parked_by: str | None) -> ParkedRun | None:
+    """The watcher's view of a run, or ``None`` when there is nothing to watch for it."""
+    if row.status is not RunStatus.NEEDS_ATTENTION or row.contract.empty:
+        return None
+    return ParkedRun(row.id, row.workspace_root, row.contract.required, row.version, parked_by)
+
+
+class ParkedFeed:
+    def __init__(self, store: Store, *, page_size: int = 1000) -> None:
+        self.store = store
+        self.page_size = page_size
+        self.marker = 0
+        self._seen: set[int] = set()  # event ids handled inside the look-back window
+        # Parked runs without a contract, at the version seen: nothing to watch, and no
+        # reason to fetch them again on every reconcile.
+        self._unwatched: dict[int, int] = {}
+
+    def load(self) -> list[ParkedRun]:
+        """Every parked run with a contract, page by page; the delta starts from here."""
+        # Read first, so that moves during the load are replayed by the next delta; moves
+        # already visible now are in the load, so the look-back window skips them.
+        self.marker, visible = self.store.read(self._visible_moves)
+        self._seen = {e for e, _ in visible if e <= self.marker}
+        self._unwatched.clear()
+        found: list[ParkedRun] = []
+        cursor: str | None = None
+        parked = RunFilter(status=RunStatus.NEEDS_ATTENTION)
+        while True:
+
+            def page(conn: sa.Connection, after: str | None = cursor):
+                rows = queries.list_runs(
+                    conn, parked, sort=SortKey.BLOCKED, limit=self.page_size, after=after
+                )
+                watched = [r for r in rows.rows if not r.contract.empty]
+                skipped = {r.id: r.version for r in rows.rows if r.contract.empty}
+                actions = queries.parking_actions(conn, [r.id for r in watched])
+                return rows.next_cursor, watched, actions, skipped
+
+            cursor, rows, actions, skipped = self.store.read(page)
+            self._unwatched.update(skipped)
+            found.extend(p for r in rows if (p := parked_run(r, actions.get(r.id))))
+            if cursor is None:
+                return found
+
+    def _visible_moves(self, conn: sa.Connection) -> tuple[int, list[tuple[int, int]]]:
+        marker = queries.change_marker(conn)
+        return marker, queries.parked_moves_since(conn, max(0, marker - LOOKBACK_IDS), LOOKBACK_IDS)
+
+    def moved_run_ids(self) -> list[int]:
+        """Runs parked or unparked since the last call (possibly a few already handled)."""
+        moved: dict[int, None] = {}
+        after = max(0, self.marker - LOOKBACK_IDS)
+        marker: int | None = None
+        while True:
+
+            def delta(conn: sa.Connection, after: int = after):
+                return queries.change_marker(conn), queries.parked_moves_since(
+                    conn, after, self.page_size
+                )
+
+            top, moves = self.store.read(delta)
+            marker = top if marker is None else marker
+            fresh = [(e, r) for e, r in moves if e not in self._seen]
+            moved.update(dict.fromkeys(r for _, r in fresh))
+            self._seen.update(e for e, _ in fresh)
+            if len(moves) < self.page_size:
+                break
+            after = moves[-1][0]
+        self.marker = max(self.marker, marker)
+        floor = self.marker - LOOKBACK_IDS
+        self._seen = {e for e in self._seen if e > floor}
+        return list(moved)
+
+    def fetch(self, run_ids: Iterable[int]) -> dict[int, ParkedRun | None]:
+        """The current watcher view of each run (``None``: no longer parked with a contract)."""
+        wanted = list(dict.fromkeys(run_ids))
+        result: dict[int, ParkedRun | None] = dict.fromkeys(wanted)
+        for start in range(0, len(wanted), self.page_size):
+            chunk = tuple(wanted[start : start + self.page_size])
+
+            def rows(conn: sa.Connection, chunk: Sequence[int] = chunk):
+                page = queries.list_runs(
+                    conn,
+                    RunFilter(status=RunStatus.NEEDS_ATTENTION, run_ids=tuple(chunk)),
+                    limit=len(chunk),
+                )
+                return page.rows, queries.parking_actions(conn, [r.id for r in page.rows])
+
+            found, actions = self.store.read(rows)
+            for run_id in chunk:
+                self._unwatched.pop(run_id, None)
+            for row in found:
+                result[row.id] = parked_run(row, actions.get(row.id))
+                if result[row.id] is None:
+                    self._unwatched[row.id] = row.version
+        return result
+
+    def stale(self, watched: dict[int, int]) -> list[int]:
+        """Reconcile: runs whose parked state differs from ``watched`` (run id -> version).
+
+        One pass of ``(id, version)`` keyset pages over every parked run: cheap even with
+        100,000 of them, and it catches anything the deltas missed.
+        """
+        current: dict[int, int] = {}
+        after: tuple[int, int] | None = None
+        while True:
+            page = self.store.read(
+                lambda conn, after=after: queries.parked_versions(conn, after, self.page_size)
+            )
+            current.update((run_id, version) for _, run_id, version in page)
+            if len(page) < self.page_size:
+                break
+            after = (page[-1][0], page[-1][1])
+        self._unwatched = {r: v for r, v in self._unwatched.items() if current.get(r) == v}
+        changed = [
+            run_id
+            for run_id, version in current.items()
+            if watched.get(run_id) != version and run_id not in self._unwatched
+        ]
+        return changed + [run_id for run_id in watched if run_id not in current]

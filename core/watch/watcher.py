@@ -1,0 +1,378 @@
+"""ReceiptWatcher: live receipt states for every parked run, from file-system events.
+
+Shape: one engine task owns all state and runs in steps. Watch tasks (``watchfiles.awatch``,
+see :mod:`core.watch.roots`) hand it raw event batches; a ticker makes it poll the store for
+parked-set moves (:mod:`core.watch.parked`) and probe the workspace roots; everything that
+blocks (``check_path``, database reads, the auto-requeue) runs in worker threads, so the
+event loop it shares with a TUI never stalls. Each step maps changed paths to the required
+paths they may affect (:mod:`core.watch.index`), re-checks only those, and publishes the
+records that result as one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+
+from core.contracts import ArtifactCheck
+from core.errors import ParkbenchError
+from core.store import Store
+from core.watch import disk
+from core.watch.disk import KEEP_ALIAS
+from core.watch.index import ParkedRun, PathKey, ReceiptIndex
+from core.watch.parked import ParkedFeed
+from core.watch.records import (
+    ReadinessChange,
+    RunDropped,
+    RunWatched,
+    WatchRecord,
+    WorkspaceState,
+)
+from core.watch.requeue import PARKED_FOR_RECEIPTS, requeue_runs
+from core.watch.roots import RawChanges, RootWatches, Watch
+
+log = logging.getLogger(__name__)
+
+AUTO_ACTOR = "receipt-watcher"
+#: Paths checked per worker-thread call; records are published after each chunk.
+CHECK_CHUNK = 1000
+
+_Batch = tuple[WatchRecord, ...]
+
+
+class ReceiptWatcher:
+    """Watch the receipts of every parked run; use as ``async with ReceiptWatcher(store) as w``.
+
+    Consume :meth:`changes` (one record at a time) or :meth:`batches` (one tuple per processed
+    step, for UIs); query the snapshot (:meth:`receipts`, :meth:`ready_run_ids`, ...) from the
+    event loop's thread at any time.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        auto_requeue: bool = False,
+        actor: str = AUTO_ACTOR,
+        debounce_ms: int = 50,
+        step_ms: int = 10,
+        poll_interval_s: float = 0.5,
+        reconcile_interval_s: float = 30.0,
+        roots_per_watch: int = 25,
+        page_size: int = 1000,
+        announce_initial: bool = False,
+    ) -> None:
+        self.store = store
+        self.auto_requeue = auto_requeue
+        self.actor = actor
+        self.debounce_ms = debounce_ms
+        self.step_ms = step_ms
+        self.poll_interval_s = poll_interval_s
+        self.reconcile_interval_s = reconcile_interval_s
+        self.roots_per_watch = roots_per_watch
+        self.announce_initial = announce_initial
+        self._index = ReceiptIndex()
+        self._feed = ParkedFeed(store, page_size=page_size)
+        self._roots = RootWatches(
+            self._deliver,
+            debounce_ms=debounce_ms,
+            step_ms=step_ms,
+            roots_per_watch=roots_per_watch,
+        )
+        self._roots.on_wake = self._kick
+        self._fs_inbox: list[tuple[Watch, RawChanges]] = []
+        self._pending: dict[PathKey, bool] = {}  # path -> recompute its symlink alias too?
+        self._candidates: set[int] = set()  # ready runs to consider for auto-requeue
+        self._attempted: set[tuple[int, int]] = set()  # (run, version) auto-requeued once
+        self._nudged = False
+        self._dirty: set[int] = set()  # runs reported changed from outside
+        self._reconcile_soon = False
+        self._out: asyncio.Queue[_Batch | BaseException | None] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._engine: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def __aenter__(self) -> ReceiptWatcher:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()  # release any watch already started
+            raise
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Load the parked set, watch its roots, check every receipt; then follow changes."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        for run in await asyncio.to_thread(self._feed.load):
+            self._queue(self._index.add(run), deep=True)
+        records: list[WatchRecord] = []
+        await self._sync_roots(records, everything=True)
+        await self._flush(records, announce=self.announce_initial)
+        await self._requeue_ready(records)
+        self._publish(records)
+        self._engine = asyncio.create_task(self._run(), name="receipt-watcher")
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._engine is not None:
+            self._engine.cancel()
+            await asyncio.gather(self._engine, return_exceptions=True)
+        await self._roots.close()
+        self._out.put_nowait(None)
+
+    # -- the consumer's side -----------------------------------------------------------
+
+    async def batches(self) -> AsyncIterator[_Batch]:
+        """Records grouped as processed (one UI update per group); ends when stopped."""
+        while True:
+            item = await self._out.get()
+            if item is None or isinstance(item, BaseException):
+                self._out.put_nowait(item)  # let any other iterator end too
+                if item is None:
+                    return
+                raise item
+            yield item
+
+    async def changes(self) -> AsyncIterator[WatchRecord]:
+        async for batch in self.batches():
+            for record in batch:
+                yield record
+
+    def nudge(self) -> None:
+        """The parked set may have changed (e.g. a PostgreSQL NOTIFY): refresh it now.
+        Safe to call from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._set_nudged)
+
+    def runs_changed(self, run_ids: Iterable[int] | None = None) -> None:
+        """These runs changed (e.g. a batch from :mod:`core.notify`'s change feed): fetch
+        them now. ``None`` means changes may have been missed: reconcile the whole parked
+        set. Safe to call from any thread."""
+        if self._loop is not None:
+            ids = None if run_ids is None else frozenset(run_ids)
+            self._loop.call_soon_threadsafe(self._mark_dirty, ids)
+
+    def resync(self) -> None:
+        """Re-check every watched path from disk (thread-safe)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._resync_now)
+
+    # -- snapshot (call from the event loop's thread) --------------------------------
+
+    def run_ids(self) -> frozenset[int]:
+        return self._index.run_ids()
+
+    def receipts(self, run_id: int) -> tuple[ArtifactCheck, ...] | None:
+        """The last known state of each required path of ``run_id`` (``None``: not watched)."""
+        return self._index.checks_for(run_id)
+
+    def is_ready(self, run_id: int) -> bool:
+        return self._index.is_ready(run_id)
+
+    def ready_run_ids(self) -> frozenset[int]:
+        """Parked runs whose receipts are now all present: ready to requeue."""
+        return self._index.ready_run_ids()
+
+    def workspaces(self) -> dict[str, WorkspaceState]:
+        """The state of every workspace root that has parked runs."""
+        return self._roots.states()
+
+    # -- the engine ------------------------------------------------------------------
+
+    def _set_nudged(self) -> None:
+        self._nudged = True
+        self._kick()
+
+    def _mark_dirty(self, run_ids: frozenset[int] | None) -> None:
+        if run_ids is None:
+            self._reconcile_soon = True
+        else:
+            self._dirty |= run_ids
+        self._kick()
+
+    def _resync_now(self) -> None:
+        for root in self._index.roots():
+            self._queue([(root, rel) for rel in self._index.paths_of(root)], deep=True)
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        assert self._wake is not None and self._loop is not None
+        loop = self._loop
+        next_tick = last_reconcile = loop.time()
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_tick - loop.time()))
+                self._wake.clear()
+                now = loop.time()
+                tick = now >= next_tick
+                if tick:
+                    next_tick = now + self.poll_interval_s
+                reconcile = tick and now - last_reconcile >= self.reconcile_interval_s
+                if reconcile:
+                    last_reconcile = now
+                records: list[WatchRecord] = []
+                try:
+                    await self._step(records, tick=tick, reconcile=reconcile)
+                except ParkbenchError as error:  # the database is away: retry next tick
+                    if error.code != "database":
+                        raise
+                    log.warning("receipt watcher: %s", error)
+                self._publish(records)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            self._out.put_nowait(error)
+            raise
+
+    async def _step(self, records: list[WatchRecord], *, tick: bool, reconcile: bool) -> None:
+        # File-system batches first: they are what the latency target is about.
+        batches, self._fs_inbox = self._fs_inbox, []
+        for watch, raw in batches:
+            self._map_changes(watch, raw)
+        if tick or self._nudged or self._dirty or self._reconcile_soon:
+            reconcile = reconcile or self._reconcile_soon
+            self._nudged = self._reconcile_soon = False
+            await self._refresh_parked(records, reconcile=reconcile)
+        await self._sync_roots(records, everything=tick)
+        await self._flush(records, announce=True)
+        await self._requeue_ready(records)
+
+    def _deliver(self, watch: Watch, raw: RawChanges) -> None:
+        self._fs_inbox.append((watch, raw))
+        self._kick()
+
+    def _map_changes(self, watch: Watch, raw: RawChanges) -> None:
+        """Map changed file-system paths to the required paths they may affect."""
+        for _, path in raw:
+            for root, prefix in watch.prefixes:
+                if path == root:
+                    self._roots.probe_soon(root)
+                elif path.startswith(prefix):
+                    key = path[len(prefix) :]
+                    for rel in self._index.affected(root, key):
+                        # A change above the path, or at a symlink's target, may re-route it.
+                        deep = key != rel or self._index.alias_of(root, rel) is not None
+                        self._pending[(root, rel)] = self._pending.get((root, rel), False) or deep
+
+    def _queue(self, keys: list[PathKey], *, deep: bool) -> None:
+        for key in keys:
+            self._pending[key] = self._pending.get(key, False) or deep
+
+    async def _flush(self, records: list[WatchRecord], *, announce: bool) -> None:
+        """Check every pending path in worker threads; record what changed."""
+        while self._pending:
+            chunk = list(self._pending.items())[:CHECK_CHUNK]
+            for key, _ in chunk:
+                del self._pending[key]
+            items = [(root, rel, deep) for (root, rel), deep in chunk]
+            for root, rel, check, alias in await asyncio.to_thread(disk.check_paths, items):
+                if alias != KEEP_ALIAS:
+                    self._index.set_alias(root, rel, alias)
+                for record in self._index.apply(root, rel, check):
+                    records.append(record)
+                    if isinstance(record, ReadinessChange) and record.ready:
+                        self._candidates.add(record.run_id)
+            self._publish(records)
+        for run_id in self._index.settle():
+            run = self._index.get(run_id)
+            receipts = self._index.checks_for(run_id)
+            assert run is not None and receipts is not None
+            ready = self._index.is_ready(run_id)
+            if ready:
+                self._candidates.add(run_id)
+            if announce:
+                records.append(RunWatched(run_id, run.workspace, receipts, ready))
+
+    def _publish(self, records: list[WatchRecord]) -> None:
+        if records:
+            self._out.put_nowait(tuple(records))
+            records.clear()
+
+    # -- the parked set ----------------------------------------------------------------
+
+    async def _refresh_parked(self, records: list[WatchRecord], *, reconcile: bool) -> None:
+        watched = (
+            {r: run.version for r in self._index.run_ids() if (run := self._index.get(r))}
+            if reconcile
+            else None
+        )
+
+        dirty, self._dirty = self._dirty, set()
+
+        def work() -> dict[int, ParkedRun | None]:
+            moved = [*dirty, *self._feed.moved_run_ids()]
+            if watched is not None:
+                moved += self._feed.stale(watched)
+            return self._feed.fetch(moved) if moved else {}
+
+        for run_id, run in (await asyncio.to_thread(work)).items():
+            if run is not None:
+                self._queue(self._index.add(run), deep=True)
+                self._candidates.add(run_id)  # re-parked at a new version: may be due again
+            elif (gone := self._index.remove(run_id)) is not None:
+                records.append(RunDropped(run_id, gone.workspace))
+        self._candidates &= self._index.run_ids()
+        self._attempted = {a for a in self._attempted if a[0] in self._index}
+
+    # -- workspace roots ---------------------------------------------------------------
+
+    async def _sync_roots(self, records: list[WatchRecord], *, everything: bool) -> None:
+        synced = await self._roots.sync(self._index.roots(), everything=everything)
+        records.extend(synced.records)
+        for root in synced.recheck | synced.handed_over:
+            deep = root in synced.recheck
+            self._queue([(root, rel) for rel in self._index.paths_of(root)], deep=deep)
+
+    # -- auto-requeue ------------------------------------------------------------------
+
+    async def _requeue_ready(self, records: list[WatchRecord]) -> None:
+        """Requeue (as the system) runs parked for missing receipts that are now all present.
+
+        Each ``(run, version)`` is tried once, and the store applies it only if the run is
+        still parked at that version: under repeated events, or several watchers at once, a
+        run is requeued at most once.
+        """
+        candidates, self._candidates = self._candidates, set()
+        if not self.auto_requeue:
+            return
+        due: list[ParkedRun] = []
+        for run_id in sorted(candidates):
+            run = self._index.get(run_id)
+            if run is None or not self._index.is_ready(run_id):
+                continue
+            if (
+                run.parked_by == PARKED_FOR_RECEIPTS
+                and (run_id, run.version) not in self._attempted
+            ):
+                due.append(run)
+        if not due:
+            return
+        self._attempted.update((run.run_id, run.version) for run in due)
+        by_id = {run.run_id: run for run in due}
+        for result in await asyncio.to_thread(requeue_runs, self.store, due, self.actor):
+            records.append(result)
+            if result.ok:
+                if (gone := self._index.remove(result.run_id)) is not None:
+                    records.append(RunDropped(result.run_id, gone.workspace))
+            elif result.error_code == "database":  # try again on a later step
+                run = by_id[result.run_id]
+                self._attempted.discard((run.run_id, run.version))
+                self._candidates.add(run.run_id)
+            else:
+                self._nudged = True  # it moved under us: fetch it again

@@ -1,0 +1,33 @@
+"""Many workspaces, and bursts of files, at test size (the full-size figures are benchmarks)."""
+
+from __future__ import annotations
+
+from watchtest_support import park_missing, watching, write
+
+from core.watch import ReadinessChange, WorkspaceState
+
+
+async def test_one_hundred_workspaces(store, tmp_path):
+    roots = [tmp_path / f"ws{i:03}" for i in range(100)]
+    runs = {}
+    for root in roots:
+        root.mkdir()
+        runs[park_missing(store, root, ["receipts/ok.txt"], title=root.name)] = root
+    async with watching(store, roots_per_watch=25) as rec:
+        states = rec.watcher.workspaces()
+        assert len(states) == 100 and set(states.values()) == {WorkspaceState.OK}
+        for root in roots:
+            write(root / "receipts" / "ok.txt")
+        for run in runs:
+            await rec.expect(ReadinessChange, run_id=run, ready=True)
+        assert rec.watcher.ready_run_ids() == set(runs)
+
+
+async def test_a_burst_of_files_in_one_run(store, workspace):
+    paths = [f"out/part-{i:04}.json" for i in range(600)]
+    run = park_missing(store, workspace, paths)
+    async with watching(store) as rec:
+        for path in paths:
+            write(workspace / path)
+        await rec.expect(ReadinessChange, run_id=run, ready=True)
+        assert {c.state.value for c in rec.watcher.receipts(run)} == {"present"}
