@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -319,6 +320,55 @@ def counts_by_status(conn: sa.Connection) -> dict[str, int]:
 
 def change_marker(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+
+
+def parked_moves_since(
+    conn: sa.Connection, after_event_id: int, limit: int
+) -> list[tuple[int, int]]:
+    """``(event id, run id)`` of events after an id that moved a run into or out of the parked
+    state, oldest first: the receipt watcher's cheap delta (a range scan of the primary key)."""
+    parked = RunStatus.NEEDS_ATTENTION.value
+    query = (
+        sa.select(events.c.id, events.c.run_id)
+        .where(
+            events.c.id > after_event_id,
+            sa.or_(events.c.to_status == parked, events.c.from_status == parked),
+        )
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    return [(int(e), int(r)) for e, r in conn.execute(query)]
+
+
+def parking_actions(conn: sa.Connection, run_ids: Sequence[int]) -> dict[int, str]:
+    """Which action parked each run: its latest event into ``needs_attention`` (e.g.
+    ``park_missing`` when completion found receipts missing, ``block`` for a worker's block)."""
+    if not run_ids:
+        return {}
+    latest = (
+        sa.select(sa.func.max(events.c.id))
+        .where(
+            events.c.run_id.in_(run_ids),
+            events.c.to_status == RunStatus.NEEDS_ATTENTION.value,
+        )
+        .group_by(events.c.run_id)
+    )
+    query = sa.select(events.c.run_id, events.c.action).where(events.c.id.in_(latest))
+    return {int(r): str(a) for r, a in conn.execute(query)}
+
+
+def parked_versions(
+    conn: sa.Connection, after: tuple[int, int] | None, limit: int
+) -> list[tuple[int, int, int]]:
+    """``(status_changed_at, id, version)`` of parked runs, keyset-paged on the
+    ``ix_runs_status_changed`` order: a cheap full pass to reconcile a cached parked set."""
+    query = sa.select(runs.c.status_changed_at, runs.c.id, runs.c.version).where(
+        runs.c.status == RunStatus.NEEDS_ATTENTION.value
+    )
+    if after is not None:
+        query = query.where(_beyond(SortKey.BLOCKED, after, forward=True))
+    query = query.order_by(runs.c.status_changed_at, runs.c.id).limit(limit)
+    return [(int(t), int(i), int(v)) for t, i, v in conn.execute(query)]
 
 
 def open_run_id(conn: sa.Connection, task_id: int) -> int | None:
