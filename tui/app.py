@@ -7,7 +7,6 @@ drive live updates themselves, their own change source.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -16,11 +15,10 @@ from textual.app import App
 from textual.binding import Binding
 
 from core.db import from_datetime, system_clock
-from core.errors import ParkbenchError
+from core.notify import ChangeFeed, FeedState, change_feed_for
 from core.store import Store
-from tui.changes import ChangeSource, change_source_for
 from tui.keymap import declared_bindings, load_keymap
-from tui.messages import CoreFailed, StoreChanged
+from tui.messages import FeedStateChanged, StoreChanged
 from tui.screens.confirm_modal import ConfirmModal
 from tui.screens.help import HelpRow, HelpScreen
 from tui.screens.main import MainScreen
@@ -68,7 +66,7 @@ class ParkbenchApp(App[int]):
         now: Now | None = None,
         actor: str | None = None,
         live: bool = True,
-        change_source: ChangeSource | None = None,
+        change_feed: ChangeFeed | None = None,
         keymap: dict[str, str] | None = None,
         page_size: int = PAGE,
     ) -> None:
@@ -77,10 +75,9 @@ class ParkbenchApp(App[int]):
         self.read_only = read_only
         self.actor = actor
         self.live = live
-        self.change_source = change_source
+        self.change_feed = change_feed
         self._now = now
         self._keymap_override = keymap
-        self._stop = threading.Event()
         self.keymap_note = ""
         self.main = MainScreen(
             store, read_only=read_only, actor=actor, now_ms=self.now_ms, page_size=page_size
@@ -120,37 +117,38 @@ class ParkbenchApp(App[int]):
         )
 
     # -- live changes ---------------------------------------------------------------
+    # The seam for live updates is core.notify.ChangeFeed: LISTEN/NOTIFY on PostgreSQL,
+    # the polled change marker on SQLite (change_feed_for picks), or any feed passed in.
 
     @work(thread=True, exclusive=True, group="changes", exit_on_error=False)
     def watch_changes(self) -> None:
-        source = self.change_source or change_source_for(self.store)
-        try:
-            marker = source.current()
-            while not self._stop.is_set():
-                moved = source.wait(marker, self._stop)
-                if moved is None:
-                    break
-                marker = moved
-                self.post_message(StoreChanged(marker))
-        except ParkbenchError as error:
-            self.post_message(CoreFailed("watching for changes", error))
-        finally:
-            source.close()
+        feed = self.change_feed or change_feed_for(self.store, on_state=self._post_feed_state)
+        self.change_feed = feed
+        for changes in feed:  # blocks in this thread; ends when the feed is closed
+            self.post_message(StoreChanged(changes.run_ids, changes.resync))
+
+    def _post_feed_state(self, state: FeedState) -> None:
+        self.post_message(FeedStateChanged(state))  # called on the feed's thread
 
     @on(StoreChanged)
-    def _store_changed(self, _message: StoreChanged) -> None:
+    def _store_changed(self, message: StoreChanged) -> None:
         if self.main.is_mounted:
-            self.main.store_changed()
+            self.main.store_changed(message.run_ids, resync=message.resync)
 
-    @on(CoreFailed)
-    def _core_failed(self, message: CoreFailed) -> None:
-        self.main.post_message(CoreFailed(message.what, message.error))
+    @on(FeedStateChanged)
+    def _feed_state(self, message: FeedStateChanged) -> None:
+        if self.main.is_mounted and message.state is not FeedState.CLOSED:
+            self.main.header.update_state(feed_state=message.state.value)
+
+    def _stop_feed(self) -> None:
+        if self.change_feed is not None:
+            self.change_feed.close()
 
     def on_unmount(self) -> None:
-        self._stop.set()
+        self._stop_feed()
 
     async def action_quit(self) -> None:
-        self._stop.set()
+        self._stop_feed()
         self.exit(0)
 
     # -- help ---------------------------------------------------------------------------

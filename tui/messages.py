@@ -13,6 +13,7 @@ from textual.message import Message
 
 from core.errors import ParkbenchError
 from core.lifecycle import Action
+from core.notify import FeedState
 from core.records import ActionResult, Expectation, RunDetail
 from tui.widgets.run_window import Loaded
 
@@ -59,12 +60,18 @@ class StatusCounts(Message, bubble=False):
 
 @dataclass
 class StoreChanged(Message, bubble=False):
-    """Another process (or this one) changed the store: ``marker`` moved."""
+    """The change feed saw runs change (any process, this one included); ``resync``: it may
+    have missed some (it was reconnecting), so reload everything shown."""
 
-    marker: int
+    run_ids: frozenset[int]
+    resync: bool = False
 
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, StoreChanged)
+
+@dataclass
+class FeedStateChanged(Message, bubble=False):
+    """The change feed connected, lost its connection, or closed."""
+
+    state: FeedState
 
 
 @dataclass

@@ -65,7 +65,9 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-dialog"):
             yield Static(Text("Parkbench keys"), markup=False, id="help-title")
             with VerticalScroll(id="help-scroll"):
-                yield Static(help_text(self.rows, self.keymap_note), markup=False)
+                yield Static(
+                    help_text(self.rows, self.keymap_note), markup=False, id="help-body"
+                )
             yield Static(Text("Escape closes"), markup=False, id="help-hint")
 
     def action_close(self) -> None:

@@ -148,12 +148,15 @@ class MainScreen(StoreWorkers, Screen[None]):
             self.runs.show_query(query)
         self.sync_bindings()
 
-    def store_changed(self) -> None:
-        """Another process (or an action here) changed the store: follow it in place."""
+    def store_changed(self, run_ids: frozenset[int] = frozenset(), *, resync: bool = True) -> None:
+        """Runs changed (another process, or an action here): follow them in place, keeping
+        the filter, the cursor (on the same run while it is listed) and the marks."""
         self.runs.forget_receipts()
         self.runs.reanchor()
         self.load_status_counts()
-        self._schedule_detail(0)
+        row = self.runs.highlighted
+        if resync or (row is not None and row.id in run_ids):
+            self._schedule_detail(0)
 
     # -- messages from the list ----------------------------------------------------
 
@@ -296,7 +299,7 @@ class MainScreen(StoreWorkers, Screen[None]):
         self.set_query(replace(self.runs.query, sort=sort), keep_cursor=True)
 
     def action_refresh(self) -> None:
-        self.store_changed()
+        self.store_changed(resync=True)
 
     def sync_bindings(self) -> None:
         """Refresh the footer only when what it would show changed: recomposing it is the
@@ -367,7 +370,7 @@ class MainScreen(StoreWorkers, Screen[None]):
         self.notify(summary, title=ACTION_LABELS[message.action][0], severity=severity,
                     markup=False, timeout=8)
         self.runs.unmark(result.run_id for result in message.results)
-        self.store_changed()
+        self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
 
     def action_mark_all(self) -> None:
         if self.read_only:

@@ -43,6 +43,8 @@ class HeaderState:
     read_only: bool = False
     #: Runs whose receipts are all present (the receipt watcher fills this in).
     ready_to_requeue: int | None = None
+    #: The live change feed's state ("connected", "reconnecting"), when one runs.
+    feed_state: str | None = None
 
 
 class StatusHeader(Static):
@@ -94,4 +96,7 @@ class StatusHeader(Static):
             text.append(f"{state.marked:,}", style=style("status-header--parked", partial=True))
         if state.read_only:
             text.append("  read-only", style=style("status-header--parked", partial=True))
+        if state.feed_state == "reconnecting":
+            warn = style("status-header--parked", partial=True)
+            text.append("  live updates paused: reconnecting…", style=warn)
         return text

@@ -1,0 +1,220 @@
+"""Filter, sort, status browsing, marks, help, palette, read-only and quit."""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+from textual.widgets import Static
+from tuitest_support import make_app, running, screen_text, settle, type_text
+
+from core.lifecycle import RunStatus
+from core.records import SortKey
+from tui.screens.confirm_modal import ConfirmModal
+from tui.screens.help import HelpScreen
+from tui.screens.main import MainScreen
+from tui.screens.reason_modal import ReasonModal
+from tui.widgets.filter_bar import FilterBar
+from tui.widgets.run_list import RunList
+
+
+def listed(app) -> list[int]:
+    return [row.id for row in app.main.runs.window.rows]
+
+
+def footer_line(app) -> str:
+    return screen_text(app).splitlines()[-1]
+
+
+async def test_filter_escape_and_enter(store, parked):
+    app = make_app(store)
+    async with running(app) as (pilot, _notices):
+        await pilot.press("slash")
+        assert isinstance(app.focused, FilterBar)
+        await type_text(pilot, "index")
+        await settle(pilot)
+        assert listed(app) == [parked[1]]
+        assert "filter “index”" in screen_text(app)
+        await pilot.press("escape")  # in the bar: clears and gives focus back
+        await settle(pilot)
+        assert isinstance(app.focused, RunList)
+        assert listed(app) == parked and app.main.runs.query.search == ""
+        # Enter keeps the filter; Escape on the list clears it
+        await pilot.press("slash")
+        await type_text(pilot, "locale")  # matches a reason
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.focused, RunList)
+        assert listed(app) == [parked[2]]
+        assert "Esc Clear filter" in footer_line(app) or "esc Clear filter" in footer_line(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert listed(app) == parked
+        await pilot.press("slash")
+        await type_text(pilot, "agent-1")  # matches a worker
+        await settle(pilot)
+        assert listed(app) == [parked[0]]
+
+
+async def test_sort_cycle_keeps_the_cursor_on_its_run(store, parked):
+    app = make_app(store)
+    async with running(app) as (pilot, _notices):
+        runs = app.main.runs
+        await pilot.press("end")
+        await settle(pilot)
+        assert runs.highlighted.id == parked[2]
+        await pilot.press("o")
+        await settle(pilot)
+        assert runs.query.sort is SortKey.PRIORITY
+        assert listed(app) == [parked[1], parked[0], parked[2]]  # priority 5 first
+        assert runs.highlighted.id == parked[2]
+        assert "sort priority" in screen_text(app)
+        await pilot.press("o")
+        await settle(pilot)
+        assert runs.query.sort is SortKey.TASK and "sort task" in screen_text(app)
+        assert runs.highlighted.id == parked[2]
+        await pilot.press("o")
+        await settle(pilot)
+        assert runs.query.sort is SortKey.BLOCKED
+
+
+async def test_status_switch_offers_only_valid_actions(store, parked):
+    store.force_release([parked[1]], reason="back", actor="bob")
+    store.force_fail([parked[2]], reason="no", actor="bob")
+    app = make_app(store)
+    async with running(app) as (pilot, _notices):
+        main = app.main
+        assert [main.check_action(a, ()) for a in ("requeue", "fail", "release")] == [
+            True, True, True
+        ]
+        await pilot.press("s")  # queued
+        await settle(pilot)
+        assert main.runs.query.status is RunStatus.QUEUED and listed(app) == [parked[1]]
+        assert "view queued (1)" in screen_text(app)
+        assert [main.check_action(a, ()) for a in ("requeue", "fail", "release")] == [
+            False, True, False
+        ]
+        footer = footer_line(app)
+        assert "Fail" in footer and "Requeue" not in footer and "Release" not in footer
+        await pilot.press("r")  # not offered: nothing opens
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("s", "s")  # claimed, then failed
+        await settle(pilot)
+        assert main.runs.query.status is RunStatus.FAILED and listed(app) == [parked[2]]
+        assert not any(main.check_action(a, ()) for a in ("requeue", "fail", "release"))
+        await pilot.press("f")
+        assert isinstance(app.screen, MainScreen)
+        for _ in range(4):  # completed, canceled, requeued, all statuses
+            await pilot.press("s")
+        await settle(pilot)
+        assert main.runs.query.status is None
+        assert sorted(listed(app)) == sorted(parked)
+        assert "Status" in screen_text(app).splitlines()[2]  # the status column appears
+        await pilot.press("s")
+        await settle(pilot)
+        assert main.runs.query.status is RunStatus.NEEDS_ATTENTION
+
+
+async def test_marks_and_mark_all_after_a_filter(store, parked):
+    app = make_app(store)
+    async with running(app) as (pilot, notices):
+        runs = app.main.runs
+        await pilot.press("space")
+        assert set(runs.marks) == {parked[0]}
+        await pilot.press("space")
+        assert runs.marks == {}
+        await pilot.press("slash")
+        await type_text(pilot, "locale")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert "Mark all 1 run in this view?" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot)
+        assert set(runs.marks) == {parked[2]}
+        assert notices[-1].message == "1 run marked"
+        # marks survive clearing the filter; the header counts them
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "marked 1" in screen_text(app)
+        await pilot.press("a")
+        await settle(pilot)
+        assert "Mark all 3 runs in this view?" in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert set(runs.marks) == {parked[2]}
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert set(runs.marks) == set(parked)
+        await pilot.press("u")
+        assert runs.marks == {}
+
+
+async def test_help_lists_bindings_with_ids(store, parked):
+    app = make_app(store, keymap={"run-requeue": "R"})
+    async with running(app) as (pilot, _notices):
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "run-requeue" in screen_text(app)
+        text = app.screen.query_one("#help-body", Static).content.plain
+        for expected in ("run-requeue", "run-fail", "run-release", "run-mark", "filter",
+                         "sort-cycle", "status-cycle", "help", "quit"):
+            assert expected in text
+        requeue = next(line for line in text.splitlines() if "run-requeue" in line)
+        assert " R " in requeue  # the keymap's key, not the default
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_palette_runs_actions_by_name(store, parked):
+    app = make_app(store)
+    async with running(app) as (pilot, _notices):
+        names = [name for name, _, _ in app.main.palette_commands()]
+        assert f"Requeue run {parked[0]}" in names and "Sort by priority" in names
+        assert "Show queued" in names and "Show needs attention" not in names
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await type_text(pilot, "requeue run")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReasonModal)
+        assert app.screen.title_text == f"Requeue run {parked[0]}"
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "show queued")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.main.runs.query.status is RunStatus.QUEUED
+
+
+async def test_read_only_hides_every_action(store, parked):
+    app = make_app(store, read_only=True)
+    async with running(app) as (pilot, _notices):
+        before = store.change_marker()
+        footer = footer_line(app)
+        for label in ("Requeue", "Fail", "Release", "Mark"):
+            assert label not in footer
+        assert "read-only" in screen_text(app)
+        for key in ("r", "f", "l", "a", "space"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, MainScreen)
+        assert app.main.runs.marks == {}
+        names = " ".join(name for name, _, _ in app.main.palette_commands())
+        assert "Requeue" not in names and "Mark" not in names and "Fail" not in names
+        assert store.change_marker() == before
+
+
+async def test_q_quits(store, parked):
+    app = make_app(store)
+    async with running(app) as (pilot, _notices):
+        await pilot.press("q")
+    assert app.return_value == 0
