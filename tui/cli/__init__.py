@@ -1,0 +1,207 @@
+"""The ``parkbench`` command line: the worker, reviewer and scripting contract.
+
+Layout: one module per command group, each exposing ``register(app: typer.Typer)``:
+:mod:`tui.cli.worker` (``enqueue``, ``lease ...``), :mod:`tui.cli.review` (``requeue``,
+``fail``, ``release``), :mod:`tui.cli.read` (``list``, ``show``, ``stats``) and
+:mod:`tui.cli.ops` (``recover``, ``db ...``, ``demo``). :mod:`tui.cli.output` renders JSON,
+tables and the error envelope; :mod:`tui.cli.common` holds the shared options.
+
+Adding a command from another feature (``watch``, ``snapshot``): create
+``tui/cli/<name>.py`` with ``register(app: typer.Typer) -> None`` that adds exactly one
+command called ``<name>``, and list it in :data:`LAZY_COMMANDS`. Such modules are imported
+only when their command runs (or help lists it), so they may import Textual or watchfiles
+at the top without slowing down ``lease claim`` in a worker loop.
+
+Errors: every failure ends in :meth:`ParkbenchGroup.main`, which writes the envelope
+(``{"error": {...}}`` on stderr with ``--json``, ``error[code]: ...`` without) and exits with
+the stable code from :data:`core.errors.EXIT_CODES`; usage errors are ``validation`` (2),
+anything unexpected is 1 with no traceback unless ``PARKBENCH_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from core.errors import ParkbenchError
+from tui.cli import output
+from tui.cli.common import ACTIVE, DbOption, Globals, JsonOption
+
+#: Command modules registered up front, in help order.
+COMMAND_MODULES: tuple[str, ...] = ("worker", "review", "read", "ops")
+#: Commands other features add; each is imported only when used (see module docstring).
+LAZY_COMMANDS: tuple[str, ...] = ("watch", "snapshot")
+
+
+class ParkbenchGroup(TyperGroup):
+    """The root command: lazy extra commands, and one place where every error ends."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = list(super().list_commands(ctx))
+        return names + [name for name in LAZY_COMMANDS if name not in names and _present(name)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS and _present(cmd_name):
+            command = _load_lazy(cmd_name)
+        return command
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        code = run(self, argv, prog_name or "parkbench", complete_var, extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def run(
+    command: TyperGroup,
+    argv: list[str],
+    prog_name: str,
+    complete_var: str | None,
+    extra: dict[str, Any],
+) -> int:
+    """Invoke the command tree; turn every outcome into an exit status (and envelope)."""
+    from typer._click.exceptions import ClickException
+
+    ACTIVE.clear()
+    try:
+        result = super(ParkbenchGroup, command).main(  # type: ignore[misc]
+            args=argv,
+            prog_name=prog_name,
+            complete_var=complete_var,
+            standalone_mode=False,
+            **extra,
+        )
+        return result if isinstance(result, int) and not isinstance(result, bool) else 0
+    except ParkbenchError as error:
+        return output.report_error(error, json_mode=_json_mode(argv))
+    except ClickException as error:
+        return output.report_usage(
+            error.format_message(),
+            _usage_hint(error, prog_name),
+            json_mode=_json_mode(argv),
+        )
+    except typer.Abort:
+        return output.report_usage(
+            "aborted: no input", "run it on a terminal, or pass --yes", json_mode=_json_mode(argv)
+        )
+    except BrokenPipeError:
+        _silence_stdout()
+        return output.EXIT_UNEXPECTED
+    except Exception as error:
+        return output.report_unexpected(error, json_mode=_json_mode(argv))
+
+
+def _json_mode(argv: list[str]) -> bool:
+    return ACTIVE.get("json", False) or output.wants_json(argv)
+
+
+def _usage_hint(error: Any, prog_name: str) -> str:
+    ctx = getattr(error, "ctx", None)
+    path = ctx.command_path if ctx is not None else prog_name
+    return f"see `{path} --help`"
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _present(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"tui.cli.{name}") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _load_lazy(name: str) -> Any:
+    module = importlib.import_module(f"tui.cli.{name}")
+    holder = typer.Typer()
+    module.register(holder)
+    built = typer.main.get_command(holder)
+    commands = getattr(built, "commands", None)
+    if commands:
+        return commands.get(name)
+    built.name = name
+    return built
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="parkbench",
+        cls=ParkbenchGroup,
+        help="Review task runs that autonomous workers have parked. "
+        "Without a command, opens the review app.",
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        pretty_exceptions_enable=False,
+    )
+    app.callback(invoke_without_command=True)(root)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"tui.cli.{name}").register(app)
+    return app
+
+
+def root(
+    ctx: typer.Context,
+    db: DbOption = None,
+    json_mode: JsonOption = False,
+    read_only: Annotated[
+        bool,
+        typer.Option("--read-only", help="Open the review app without write actions."),
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)
+    ] = False,
+) -> None:
+    """Review task runs that autonomous workers have parked."""
+    if version:
+        from importlib.metadata import version as dist_version
+
+        output.print_lines([f"parkbench {dist_version('parkbench')}"])
+        raise typer.Exit(0)
+    ctx.obj = Globals(db=db, json=json_mode)
+    if ctx.invoked_subcommand is None:
+        raise typer.Exit(open_review_app(db, read_only=read_only))
+
+
+def open_review_app(db: str | None, *, read_only: bool) -> int:
+    try:
+        from tui.app import run_app
+    except ImportError as error:
+        if error.name != "tui.app":
+            raise
+        output.note(
+            "the review app is not part of this build yet; meanwhile use "
+            "`parkbench list`, `parkbench show RUN` and `parkbench --help`"
+        )
+        return 0
+    return int(run_app(db, read_only=read_only) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console-script entry point (``parkbench = "tui.cli:main"``)."""
+    command = typer.main.get_command(app)
+    return command.main(args=argv, prog_name="parkbench", standalone_mode=argv is None)
+
+
+app = build_app()

@@ -1,0 +1,170 @@
+"""Operations: ``recover`` (expired-lease sweep), ``db upgrade``, ``db path``, ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.errors import ValidationError
+from tui.cli import output
+from tui.cli.common import DbOption, JsonOption, cli, parse_time_ms
+from tui.textsafe import safe_text
+
+db_app = typer.Typer(name="db", help="Where the database is, and its schema.", no_args_is_help=True)
+
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        metavar="TS",
+        help="The instant to use: ISO-8601 (e.g. 2026-09-01T12:00:00Z) or epoch seconds.",
+        show_default=False,
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recover", rich_help_panel="Operations")(recover)
+    app.add_typer(db_app, rich_help_panel="Operations")
+    app.command("demo", rich_help_panel="Operations")(demo)
+
+
+def recover(
+    ctx: typer.Context,
+    now: NowOption = None,
+    db: DbOption = None,
+    json_mode: JsonOption = False,
+) -> None:
+    """Sweep expired leases: requeue runs with attempts left, park the rest."""
+    opts = cli(ctx, db, json_mode)
+    at = parse_time_ms(now) if now is not None else None
+    with opts.open_store() as store:
+        recovered = store.recover_expired(now=at)
+    if opts.json:
+        output.emit_json(
+            {
+                "requeued": list(recovered.requeued),
+                "parked": list(recovered.parked),
+                "runtime_parked": list(recovered.runtime_parked),
+                "total": recovered.total,
+            }
+        )
+        return
+    output.print_lines(
+        [
+            f"recovered {recovered.total} run(s): {len(recovered.requeued)} requeued, "
+            f"{len(recovered.parked)} parked (no attempts left), "
+            f"{len(recovered.runtime_parked)} parked (max runtime)"
+        ]
+    )
+
+
+@db_app.command("path")
+def db_path(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:
+    """Print which database the other commands would use (the password hidden)."""
+    import sqlalchemy as sa
+
+    from core.db import redact_url, resolve_url
+
+    opts = cli(ctx, db, json_mode)
+    url = resolve_url(opts.db)
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ValidationError(
+            "malformed database URL",
+            hint="use e.g. sqlite:///path/to/parkbench.db or postgresql+psycopg://user@host/db",
+        ) from None
+    backend = parsed.get_backend_name()
+    path = parsed.database if backend == "sqlite" and parsed.database else None
+    document = {
+        "url": redact_url(url),
+        "backend": backend,
+        "path": path,
+        "exists": Path(path).exists() if path else None,
+    }
+    if opts.json:
+        output.emit_json(document)
+    else:
+        output.print_lines([safe_text(path or redact_url(url))])
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:
+    """Create the schema, or migrate an older one to this version (never a newer one)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from core import schema
+    from core.db import make_engine, redact_url, resolve_url, translate
+
+    opts = cli(ctx, db, json_mode)
+    url = resolve_url(opts.db)
+    engine = make_engine(url)
+    try:
+        before = schema.current_revision(engine)
+        after = schema.ensure_schema(engine)
+    except DBAPIError as error:
+        raise translate(error, url) from None
+    finally:
+        engine.dispose()
+    document = {
+        "url": redact_url(url),
+        "from_revision": before,
+        "revision": after,
+        "changed": before != after,
+    }
+    if opts.json:
+        output.emit_json(document)
+    elif before == after:
+        output.print_lines([f"schema is current (revision {after})"])
+    else:
+        output.print_lines([f"schema upgraded from {before or 'nothing'} to revision {after}"])
+
+
+def demo(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path,
+        typer.Option(
+            "--workspace",
+            metavar="DIR",
+            help="Where the demo projects and their receipts go (created if missing).",
+        ),
+    ],
+    runs: Annotated[int, typer.Option("--runs", metavar="N", help="How many runs.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", metavar="S", help="Same seed, same data.")] = 1,
+    now: NowOption = None,
+    append: Annotated[
+        bool, typer.Option("--append", help="Add to a database that already has runs.")
+    ] = False,
+    db: DbOption = None,
+    json_mode: JsonOption = False,
+) -> None:
+    """Fill the database with a realistic, deterministic data set (hostile text included)."""
+    from core import demo as demo_data
+
+    opts = cli(ctx, db, json_mode)
+    base = parse_time_ms(now) if now is not None else demo_data.DEMO_NOW_MS
+    with opts.open_store() as store:
+        existing = sum(store.counts_by_status().values())
+        if existing and not append:
+            raise ValidationError(
+                f"the database already has {existing:,} runs; demo data goes into an empty one",
+                hint="pass --db with a new file, or --append to add to this one",
+            )
+        summary = demo_data.generate(
+            store.engine, runs=runs, seed=seed, workspace=workspace, now_ms=base
+        )
+    if opts.json:
+        output.emit_json(summary.to_dict())
+        return
+    counts = ", ".join(f"{n:,} {s}" for s, n in summary.by_status.items() if n)
+    output.print_lines(
+        [
+            f"demo: {summary.runs:,} runs in {len(summary.workspaces)} workspaces ({counts})",
+            f"receipts written: {summary.receipts_written:,} under {safe_text(str(workspace))}",
+            "next: parkbench list   (or `parkbench` for the review app)",
+        ]
+    )

@@ -1,0 +1,185 @@
+"""Read commands: ``list`` (keyset-paged), ``show`` (one run, receipts checked now), ``stats``.
+
+Everything printed for people goes through :mod:`tui.textsafe` into Rich ``Text``: a block
+reason full of ANSI escapes or markup prints as the characters it contains, visibly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tui.cli import output
+from tui.cli.common import (
+    DbOption,
+    JsonOption,
+    RunArgument,
+    SearchOption,
+    StatusOption,
+    TaskOption,
+    WorkerFilter,
+    WorkspaceFilter,
+    cli,
+    run_filter,
+)
+
+if TYPE_CHECKING:
+    from core.records import Page, RunDetail
+
+#: ``show`` prints at most this much of a reason; ``--json`` has all of it.
+SHOW_REASON_CHARS = 4000
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list", rich_help_panel="Read")(list_runs)
+    app.command("show", rich_help_panel="Read")(show)
+    app.command("stats", rich_help_panel="Read")(stats)
+
+
+def list_runs(
+    ctx: typer.Context,
+    status: StatusOption = "needs_attention",
+    task: TaskOption = None,
+    workspace: WorkspaceFilter = None,
+    worker: WorkerFilter = None,
+    search: SearchOption = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", help="Page size (1-1000).")] = 50,
+    after: Annotated[
+        str | None,
+        typer.Option("--after", metavar="CURSOR", help="Continue after this next_cursor."),
+    ] = None,
+    db: DbOption = None,
+    json_mode: JsonOption = False,
+) -> None:
+    """List runs, parked ones first by default; page with --after."""
+    opts = cli(ctx, db, json_mode)
+    chosen = run_filter(status, task, workspace, worker, search)
+    with opts.open_store() as store:
+        page = store.list_runs(chosen, limit=limit, after=after)
+    if opts.json:
+        output.emit_json(
+            {"runs": [row.to_dict() for row in page.rows], "next_cursor": page.next_cursor}
+        )
+        return
+    _print_page(page, status)
+
+
+def _print_page(page: Page, status: str) -> None:
+    if not page.rows:
+        output.print_lines([f"no runs ({status})"])
+        return
+    every_status = status.strip().lower() == "all"
+    columns = ["RUN", "STATUS", "SINCE (UTC)", "TRY", "WORKER", "TITLE", "REASON"]
+    if not every_status:
+        columns.remove("STATUS")  # one status was asked for: the column would repeat it
+    grid = output.table(*columns, flexible={"WORKER": 1, "TITLE": 2, "REASON": 3})
+    for row in page.rows:
+        needed = len(row.contract.required)
+        receipts = f"[needs {needed} receipt(s)] " if needed else ""
+        cells = [
+            str(row.id),
+            row.status.value,
+            output.short_time(row.status_changed_at_ms, year=False),
+            f"{row.attempt}/{row.max_attempts}",
+            output.text(row.worker or "-", 40),
+            output.text(row.title, 120),
+            output.text(receipts + (row.reason or ""), 240),
+        ]
+        if not every_status:
+            del cells[1]
+        grid.add_row(*cells)
+    output.console().print(grid)
+    if page.next_cursor:
+        output.print_lines([f"more: parkbench list --after {page.next_cursor} (same filters)"])
+
+
+def show(
+    ctx: typer.Context,
+    run: RunArgument,
+    db: DbOption = None,
+    json_mode: JsonOption = False,
+) -> None:
+    """One run in full: status, reason, lineage, audit events, receipts checked on disk now."""
+    opts = cli(ctx, db, json_mode)
+    with opts.open_store() as store:
+        detail = store.get_run(run)
+    if opts.json:
+        output.emit_json(detail.to_dict())
+        return
+    _print_detail(detail)
+
+
+def _print_detail(detail: RunDetail) -> None:
+    from rich.text import Text
+
+    run = detail.run
+    out = output.console()
+    header = Text(f"run {run.id} · {run.status.value} · attempt {run.attempt}/{run.max_attempts}")
+    header.append(f" · task {run.task_id} · priority {run.priority}")
+    out.print(header)
+    fields = output.table("FIELD", "VALUE", flexible=("VALUE",))
+    fields.show_header = False
+    rows = [
+        ("title", run.title),
+        ("workspace", run.workspace_root),
+        ("worker", run.worker or "-"),
+        ("queued", output.short_time(run.queued_at_ms)),
+        ("claimed", output.short_time(run.claimed_at_ms)),
+        ("blocked", output.short_time(run.blocked_at_ms)),
+        ("finished", output.short_time(run.finished_at_ms)),
+        ("lease until", output.short_time(run.lease_until_ms)),
+        ("version", str(run.version)),
+    ]
+    if run.previous_run_id:
+        rows.append(("previous run", str(run.previous_run_id)))
+    if run.failure_reason:
+        rows.append(("failure", run.failure_reason))
+    for name, value in rows:
+        fields.add_row(name, output.text(value, 160))
+    out.print(fields)
+    if run.block_reason:
+        out.print(Text("block reason:"))
+        reason = run.block_reason
+        out.print(output.block_text(reason, SHOW_REASON_CHARS))
+        if len(reason) > SHOW_REASON_CHARS:
+            out.print(Text(f"({len(reason):,} characters in all; --json prints every one)"))
+    if len(detail.lineage) > 1:
+        chain = " → ".join(
+            f"{e.run_id}{'*' if e.run_id == run.id else ''} ({e.status.value})"
+            for e in detail.lineage
+        )
+        out.print(Text(f"lineage: {chain}"))
+    if detail.artifacts:
+        receipts = output.table("RECEIPT", "STATE", flexible=("RECEIPT",))
+        for check in detail.artifacts:
+            receipts.add_row(output.text(check.path, 120), check.state.value)
+        out.print(receipts)
+    events = output.table(
+        "WHEN", "ACTOR", "ACTION", "FROM → TO", "REASON", flexible=("ACTOR", "REASON")
+    )
+    for event in detail.events:
+        events.add_row(
+            output.short_time(event.created_at_ms),
+            output.text(f"{event.actor} ({event.actor_kind})", 32),
+            event.action,
+            f"{event.from_status or '∅'} → {event.to_status}",
+            output.text(event.reason or "", 100),
+        )
+    out.print(events)
+
+
+def stats(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:
+    """How many runs are in each status."""
+    opts = cli(ctx, db, json_mode)
+    with opts.open_store() as store:
+        counts = store.counts_by_status()
+    total = sum(counts.values())
+    if opts.json:
+        output.emit_json({"counts": counts, "total": total})
+        return
+    grid = output.table("STATUS", "RUNS")
+    for name, count in counts.items():
+        grid.add_row(name, f"{count:,}")
+    grid.add_row("total", f"{total:,}")
+    output.console().print(grid)
