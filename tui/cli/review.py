@@ -67,6 +67,7 @@ YesOption = Annotated[
     bool, typer.Option("--yes", "-y", help="Do not ask before acting on more than one run.")
 ]
 
+_PAST = {"requeue": "requeued", "fail": "failed", "release": "released"}
 _HELP = {
     "requeue": "End parked runs and queue a fresh attempt of each (works past max attempts).",
     "fail": "Fail runs for good (parked, queued or claimed), marked as operator-forced.",
@@ -191,7 +192,33 @@ def _review(
     else:
         _print_results(verb, results)
     if failed:
-        raise typer.Exit(max(EXIT_CODES.get(r.error.code, 1) if r.error else 1 for r in failed))
+        raise typer.Exit(_report_failures(verb, results, failed, json_mode=opts.json))
+
+
+def _report_failures(
+    verb: str, results: list[ActionResult], failed: list[ActionResult], *, json_mode: bool
+) -> int:
+    """Bulk ends like any failing command: one error object on stderr, a non-zero exit.
+
+    The code is that of the most severe failure (highest exit status, so not_found outranks
+    the 3s); the per-run errors stay in the results on stdout and in ``details``.
+    """
+    worst = max(failed, key=lambda r: EXIT_CODES.get(r.error.code, 1) if r.error else 1)
+    code = worst.error.code if worst.error else "internal"
+    first = f"run {worst.run_id}: {worst.error.message}" if worst.error else ""
+    return output.report(
+        code,
+        f"{len(failed)} of {len(results)} runs could not be {_PAST[verb]}; e.g. {first}",
+        worst.error.hint if worst.error else "",
+        EXIT_CODES.get(code, 1),
+        json_mode=json_mode,
+        details={
+            "failed": [
+                {"run_id": r.run_id, "code": r.error.code if r.error else "internal"}
+                for r in failed
+            ]
+        },
+    )
 
 
 def _snapshot(store: Store, chosen: RunFilter) -> dict[int, Expectation]:

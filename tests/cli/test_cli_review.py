@@ -1,0 +1,216 @@
+"""Reviewer commands: requeue, fail, release — one run, many, and --all-matching."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+
+from clitest_support import clean_env, entry_point, invoke
+
+from core.store import Store
+
+
+def parked(store: Store, workspace: Path, n: int, reason: str = "need a human") -> list[int]:
+    ids = []
+    for i in range(n):
+        store.enqueue(f"task {i}", workspace)
+        lease = store.claim_next("agent")
+        assert lease is not None
+        store.block(lease.run_id, lease.claim_token, reason=f"{reason} #{i}")
+        ids.append(lease.run_id)
+    return ids
+
+
+def test_requeue_one_run_with_actor(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        [run] = parked(store, workspace, 1)
+        done = invoke("requeue", str(run), "--reason", "key added", "--actor", "alice",
+                      "--db", db_url, "--json")
+        assert done.code == 0 and done.stderr == ""
+        body = done.json()
+        assert body["action"] == "requeue" and body["actor"] == "alice"
+        assert (body["ok"], body["failed"]) == (1, 0)
+        [result] = body["results"]
+        assert result["run_id"] == run and result["ok"] and result["status"] == "requeued"
+        detail = store.get_run(result["new_run_id"])
+        assert detail.run.previous_run_id == run and detail.run.status.value == "queued"
+        last = store.get_run(run).events[-1]
+        assert (last.actor, last.actor_kind, last.action, last.reason) == (
+            "alice", "human", "requeue", "key added")
+
+
+def test_actor_defaults_to_the_os_user(db_url: str, workspace: Path) -> None:
+    from core.store import default_actor
+
+    with Store.open(db_url) as store:
+        [run] = parked(store, workspace, 1)
+        done = invoke("fail", str(run), "--reason", "not worth it", "--db", db_url, "--json")
+        assert done.json()["actor"] == default_actor()
+        event = store.get_run(run).events[-1]
+        assert event.actor == default_actor() and event.details == {"operator_forced": True}
+
+
+def test_bulk_mixes_good_and_bad_runs_and_attempts_all(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        good = parked(store, workspace, 3)
+        store.enqueue("still queued", workspace)
+        queued = store.list_runs(store_filter("queued")).rows[0].id
+        done = invoke("release", str(good[0]), "999999", str(good[1]), str(queued),
+                      str(good[2]), "--reason", "retry later", "--db", db_url, "--json")
+        body = done.json()
+        outcomes = {r["run_id"]: (r["ok"], r.get("error", {}).get("code"))
+                    for r in body["results"]}
+        assert outcomes == {
+            good[0]: (True, None), 999999: (False, "not_found"), good[1]: (True, None),
+            queued: (False, "invalid_transition"), good[2]: (True, None),
+        }
+        # every good run was released even though bad ones came before them
+        assert all(store.get_run(r).run.status.value == "queued" for r in good)
+        # worst failure decides the exit status (not_found 4 > invalid_transition 3),
+        # and stderr carries the one error object
+        assert done.code == 4
+        error = done.error()
+        assert error["code"] == "not_found" and "2 of 5 runs" in error["message"]
+        assert {f["run_id"] for f in error["details"]["failed"]} == {999999, queued}
+
+
+def test_bulk_exit_3_when_only_state_errors(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        [run] = parked(store, workspace, 1)
+        assert invoke("requeue", str(run), "--reason", "r", "--db", db_url).code == 0
+        again = invoke("requeue", str(run), "--reason", "r", "--db", db_url)
+        assert again.code == 3
+        assert "error[invalid_transition]" in again.stdout  # the per-run table
+        assert again.stderr.startswith("error[invalid_transition]: 1 of 1 runs")
+
+
+def test_reason_is_required_and_trimmed(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        [run] = parked(store, workspace, 1)
+        for args in ((), ("--reason", "   ")):
+            done = invoke("requeue", str(run), *args, "--db", db_url, "--json")
+            assert done.code == 2 and done.error()["code"] == "validation"
+            assert "reason" in done.error()["message"]
+        assert store.get_run(run).run.status.value == "needs_attention"
+
+
+def test_runs_or_all_matching_not_both_nor_neither(db_url: str, workspace: Path) -> None:
+    for args in (("1", "--all-matching"), (), ("1", "--search", "x")):
+        done = invoke("requeue", *args, "--reason", "r", "--db", db_url, "--json")
+        assert done.code == 2 and done.error()["code"] == "validation"
+
+
+def test_all_matching_counts_and_needs_yes(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        parked(store, workspace, 3, reason="rate limited")
+        parked(store, workspace, 2, reason="merge conflict")
+        refused = invoke("requeue", "--all-matching", "--search", "rate limited",
+                         "--reason", "quota reset", "--db", db_url, "--json")
+        assert refused.code == 2
+        assert "3 runs match" in refused.error()["message"] and "--yes" in refused.error()["hint"]
+        assert store.counts_by_status()["requeued"] == 0
+        human = invoke("requeue", "--all-matching", "--search", "rate limited", "--reason", "q",
+                       "--db", db_url)
+        assert "3 run(s) match" in human.stderr and human.code == 2
+        done = invoke("requeue", "--all-matching", "--search", "rate limited", "--yes",
+                      "--reason", "quota reset", "--db", db_url, "--json")
+        assert done.code == 0
+        body = done.json()
+        assert body["matched"] == 3 and body["ok"] == 3
+        assert store.counts_by_status()["requeued"] == 3
+        # one match needs no --yes; zero matches is a no-op
+        one = invoke("fail", "--all-matching", "--search", "merge conflict #1", "--reason", "x",
+                     "--db", db_url, "--json")
+        assert one.code == 0 and one.json()["matched"] == 1
+        none = invoke("fail", "--all-matching", "--search", "nothing like this", "--reason", "x",
+                      "--db", db_url, "--json")
+        assert none.code == 0 and none.json()["matched"] == 0 and none.json()["results"] == []
+
+
+def test_all_matching_takes_every_list_filter(db_url: str, workspace: Path) -> None:
+    other = workspace.parent / "other-ws"
+    other.mkdir()
+    with Store.open(db_url) as store:
+        mine = parked(store, workspace, 2)
+        parked(store, other, 1)
+        task = store.get_run(mine[0]).run.task_id
+        checks = [
+            (("--workspace", str(other)), 1),
+            (("--task", str(task)), 1),
+            (("--worker", "agent"), 3),
+            (("--worker", "nobody"), 0),
+            (("--status", "queued"), 0),
+            (("--status", "all", "--search", "task 1"), 1),
+        ]
+        for flags, expected in checks:
+            done = invoke("release", "--all-matching", *flags, "--yes", "--reason", "r",
+                          "--db", db_url, "--json")
+            assert done.json()["matched"] == expected, flags
+            # put released runs back so the next check sees the same world
+            for result in done.json()["results"]:
+                lease = store.claim_next("agent")
+                assert lease is not None and lease.run_id == result["run_id"]
+                store.block(lease.run_id, lease.claim_token, reason="again")
+
+
+def test_confirmation_on_a_terminal_and_conflict_when_a_run_moved(
+    db_url: str, workspace: Path
+) -> None:
+    """On a TTY the command asks; a run that changes before the answer comes back as conflict."""
+    with Store.open(db_url) as store:
+        runs = parked(store, workspace, 3)
+        output, code = _answer_on_a_tty(
+            [*entry_point(), "requeue", "--all-matching", "--reason", "ok", "--db", db_url],
+            before_answer=lambda: store.force_release([runs[1]], reason="someone else", actor="b"),
+            answer="y\n",
+        )
+        assert "3 run(s) match" in output and "requeue 3 runs? [y/N]" in output
+        assert code == 3
+        assert "error[conflict]" in output
+        statuses = [store.get_run(r).run.status.value for r in runs]
+        assert statuses == ["requeued", "queued", "requeued"]
+        declined, code = _answer_on_a_tty(
+            [*entry_point(), "fail", "--all-matching", "--status", "queued", "--reason", "x",
+             "--db", db_url], before_answer=lambda: None, answer="n\n",
+            expect_prompt="fail 3 runs?",
+        )
+        assert code == 2 and "not confirmed" in declined
+        assert store.counts_by_status()["failed"] == 0
+
+
+def _answer_on_a_tty(argv, before_answer, answer: str, expect_prompt: str = "[y/N]"):
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower,
+                            env=clean_env(COLUMNS="200"), close_fds=True)
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while expect_prompt.encode() not in seen:
+        assert time.monotonic() < deadline, seen
+        ready, _, _ = select.select([leader], [], [], 1)
+        if ready:
+            seen += os.read(leader, 4096)
+    before_answer()
+    os.write(leader, answer.encode())
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    code = proc.wait(timeout=120)
+    os.close(leader)
+    return seen.decode(errors="replace"), code
+
+
+def store_filter(status: str):
+    from core.lifecycle import RunStatus
+    from core.records import RunFilter
+
+    return RunFilter(status=RunStatus(status))
