@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -28,6 +29,8 @@ ENV_DB = "PARKBENCH_DB"
 #: written by a newer Parkbench can be recognised (and left alone) without its scripts.
 HEAD_REVISION = "0003"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Overrides the busy timeout (milliseconds); tests use a short one instead of waiting 10 s.
+ENV_BUSY_TIMEOUT = "PARKBENCH_BUSY_TIMEOUT_MS"
 
 Clock = Callable[[], int]  # epoch milliseconds
 
@@ -52,6 +55,22 @@ def resolve_url(url: str | None = None) -> str:
     return url
 
 
+def busy_timeout_ms() -> int:
+    """How long a write waits for another writer's lock before failing with ``database``.
+
+    SQLite's busy timeout and PostgreSQL's ``lock_timeout`` both use it.
+    """
+    raw = os.environ.get(ENV_BUSY_TIMEOUT, "").strip()
+    if not raw:
+        return SQLITE_BUSY_TIMEOUT_MS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValidationError(
+            f"{ENV_BUSY_TIMEOUT} must be a positive number of milliseconds, got {raw!r}",
+            hint=f"unset {ENV_BUSY_TIMEOUT} or set it to e.g. 10000",
+        )
+    return int(raw)
+
+
 def redact_url(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -59,7 +78,10 @@ def redact_url(url: str) -> str:
         return "<malformed URL>"
 
 
-def make_engine(url: str, *, application_name: str = "parkbench") -> Engine:
+def make_engine(
+    url: str, *, application_name: str = "parkbench", read_only: bool = False
+) -> Engine:
+    """An engine for ``url``. ``read_only`` opens it so that nothing can be written."""
     try:
         parsed = sa.engine.make_url(url)
     except (ArgumentError, ValueError) as error:  # ValueError: e.g. a non-numeric port
@@ -69,28 +91,38 @@ def make_engine(url: str, *, application_name: str = "parkbench") -> Engine:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, read_only)
     if backend in ("postgresql", "postgres"):
-        return _postgres_engine(_psycopg_url(parsed), application_name)
+        return _postgres_engine(_psycopg_url(parsed), application_name, read_only)
     raise ValidationError(
         f"unsupported database {backend!r}",
         hint="use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB",
     )
 
 
-def _sqlite_engine(url: sa.URL) -> Engine:
+def _sqlite_engine(url: sa.URL, read_only: bool = False) -> Engine:
     database = url.database or ""
+    timeout_ms = busy_timeout_ms()
+    options: dict[str, object] = {}
     if database and database != ":memory:" and not database.startswith("file:"):
-        parent = Path(database).expanduser().absolute().parent
-        if not parent.is_dir():
+        path = Path(database).expanduser().absolute()
+        if not path.parent.is_dir():
             raise DatabaseError(
-                f"database directory {parent} does not exist",
-                hint=f"create it with `mkdir -p {parent}` or pass another --db",
+                f"database directory {path.parent} does not exist",
+                hint=f"create it with `mkdir -p {path.parent}` or pass another --db",
             )
+        if read_only:
+            if not path.is_file():
+                raise DatabaseError(
+                    f"there is no database at {path} to open read-only",
+                    hint="check --db / PARKBENCH_DB, or create it with `parkbench db upgrade`",
+                )
+            options["creator"] = lambda: _connect_read_only(path, timeout_ms)
     engine = sa.create_engine(
         url,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        connect_args={"timeout": timeout_ms / 1000, "check_same_thread": False},
         poolclass=sa.pool.QueuePool if database not in ("", ":memory:") else sa.pool.StaticPool,
+        **options,
     )
 
     @event.listens_for(engine, "connect")
@@ -98,12 +130,20 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         # Let SQLAlchemy's "begin" hook emit BEGIN itself (pysqlite's own is deferred only).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         # WAL is switched on by enable_wal() once the schema is known to be ours: switching
         # here would rewrite a foreign or newer database that must be left untouched.
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            if read_only:
+                cursor.execute("PRAGMA query_only = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        except UnicodeDecodeError as error:
+            # The first statement parses the schema; a garbled one makes even SQLite's error
+            # message undecodable. Report it as the corruption it is (the `database` error).
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({error})") from None
+        finally:
+            cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
@@ -111,6 +151,25 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _connect_read_only(path: Path, timeout_ms: int) -> sqlite3.Connection:
+    """Open ``path`` so that nothing can be written, even where nothing *may* be written.
+
+    ``mode=ro`` reads a WAL database as long as its ``-shm`` index exists or can be created.
+    In a read-only directory or mount with no ``-shm`` (so no process has it open in WAL
+    mode) only ``immutable=1`` can read it: that reads the main file as last checkpointed.
+    """
+    uri = f"file:{quote(str(path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout_ms / 1000, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(
+        uri + "&immutable=1", uri=True, timeout=timeout_ms / 1000, check_same_thread=False
+    )
 
 
 #: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
@@ -170,10 +229,16 @@ def _ping_when_idle(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(str(error)) from error
 
 
-def _postgres_engine(url: sa.URL, application_name: str) -> Engine:
+def _postgres_engine(url: sa.URL, application_name: str, read_only: bool = False) -> Engine:
     query = dict(url.query)
     query.setdefault("application_name", application_name)
     query.setdefault("connect_timeout", "5")
+    # A row lock held by a stuck transaction fails a write after the busy timeout, as on
+    # SQLite, instead of hanging the worker forever.
+    settings = f"-c lock_timeout={busy_timeout_ms()}"
+    if read_only:
+        settings += " -c default_transaction_read_only=on"
+    query["options"] = f"{query['options']} {settings}" if query.get("options") else settings
     # A CLI process uses one connection; the TUI a few (its UI and background workers).
     engine = sa.create_engine(
         url.set(query=query),
@@ -247,11 +312,15 @@ def translate(error: Exception, url: str) -> DatabaseError:
         known = _postgres_problem(str(getattr(error, "orig", None) or error), url)
         if known is not None:
             return known
-    if "locked" in text or "busy" in text:
+    if "locked" in text or "busy" in text or "lock timeout" in text:
+        holder = (
+            "look for a long transaction in pg_stat_activity"
+            if url.startswith("postgresql")
+            else "find the process holding it (`fuser` on the .db file)"
+        )
         return DatabaseError(
-            f"database is locked: another writer held it longer than "
-            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s",
-            hint="find the process holding it (`fuser` on the .db file) and retry",
+            f"database is locked: another writer held it longer than {busy_timeout_ms():,} ms",
+            hint=f"{holder} and retry",
         )
     if "readonly" in text or "read-only" in text or "read only" in text:
         return DatabaseError(
@@ -263,7 +332,7 @@ def translate(error: Exception, url: str) -> DatabaseError:
             "the disk is full: the change was not written",
             hint="free some space, then run the command again",
         )
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
+    if any(sign in text for sign in ("not a database", "malformed", "corrupt", "could not decode")):
         return DatabaseError(
             f"database {where} is corrupt or not a SQLite database",
             hint="restore it from a backup or point --db at another file",
@@ -271,7 +340,8 @@ def translate(error: Exception, url: str) -> DatabaseError:
     if "unable to open" in text:
         return DatabaseError(
             f"cannot open database {where}",
-            hint="check that the directory exists and is writable (`parkbench db path`)",
+            hint="check that the directory exists and is writable (`parkbench db path`); "
+            "on read-only media browse it with `parkbench --read-only`",
         )
     if "password" in text or "authentication" in text or "role" in text:
         return DatabaseError(

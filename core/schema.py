@@ -83,3 +83,15 @@ def _is_newer(revision: str) -> bool:
         return int(revision) > int(HEAD_REVISION)
     except ValueError:
         return True  # a revision id we never wrote: treat as foreign, never touch it
+
+
+def check_schema(engine: Engine) -> str:
+    """For a read-only open: the schema must already be this code's; nothing is written."""
+    revision = current_revision(engine)
+    if revision is not None and revision != HEAD_REVISION and not _is_newer(revision):
+        raise DatabaseError(
+            f"database schema is at revision {revision}, older than this Parkbench "
+            f"({HEAD_REVISION}); a read-only open cannot upgrade it",
+            hint="run `parkbench db upgrade` once with write access, then browse it read-only",
+        )
+    return ensure_schema(engine, create=False)

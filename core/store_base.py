@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -13,14 +14,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from core import inputs, tokens
-from core.db import database_clock, make_engine, resolve_url, translate
+from core.db import database_clock, make_engine, redact_url, resolve_url, translate
 from core.errors import (
+    DatabaseError,
     ParkbenchError,
     ValidationError,
 )
 from core.lifecycle import Action, ActorKind, RunStatus
 from core.models import events, runs
-from core.schema import ensure_schema
+from core.schema import check_schema, ensure_schema
 
 T = TypeVar("T")
 
@@ -54,8 +56,11 @@ class StoreBase:
         clock: Callable[[], int] | None = None,
         default_lease_s: int = DEFAULT_LEASE_S,
         max_lease_s: int = MAX_LEASE_S,
+        read_only: bool = False,
     ) -> None:
         self.engine = engine
+        #: Opened with read_only=True: reads work, every change is refused with `database`.
+        self.read_only = read_only
         self.url = str(engine.url)
         self.clock = clock or database_clock(engine)
         self.default_lease_s = default_lease_s
@@ -63,12 +68,22 @@ class StoreBase:
         self._last_sweep_ms = 0
 
     @classmethod
-    def open(cls, url: str | None = None, *, create: bool = True, **options: Any) -> Self:
+    def open(
+        cls, url: str | None = None, *, create: bool = True, read_only: bool = False, **options: Any
+    ) -> Self:
+        """Open (creating or upgrading as needed) the database at ``url``.
+
+        ``read_only=True`` never writes: no create, no upgrade, no WAL switch, and the
+        connection itself refuses writes; it works on read-only files, directories and mounts.
+        """
         resolved = resolve_url(url)
-        engine = make_engine(resolved)
+        engine = make_engine(resolved, read_only=read_only)
         try:
-            ensure_schema(engine, create=create)
-            return cls(engine, **options)
+            if read_only:
+                check_schema(engine)
+            else:
+                ensure_schema(engine, create=create)
+            return cls(engine, read_only=read_only, **options)
         except ParkbenchError:
             engine.dispose()
             raise
@@ -93,9 +108,26 @@ class StoreBase:
             yield
         except DBAPIError as error:
             raise translate(error, self.url) from None
+        except ValueError as error:
+            # Text, JSON or a status no Parkbench wrote (undecodable bytes, broken JSON, an
+            # unknown enum value): a damaged file whose pages SQLite could still read.
+            damaged = isinstance(error, UnicodeDecodeError | json.JSONDecodeError)
+            if not (damaged or " is not a valid " in str(error)):
+                raise
+            raise DatabaseError(
+                f"database {redact_url(self.url)} holds damaged data "
+                f"({type(error).__name__}: {str(error)[:80]})",
+                hint="check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it "
+                "from a backup",
+            ) from None
 
     def _write(self, body: Callable[[sa.Connection], T]) -> T:
         """Run ``body`` in one write transaction; driver failures become ``database``."""
+        if self.read_only:
+            raise DatabaseError(
+                f"database {redact_url(self.url)} is open read-only: nothing was changed",
+                hint="run the command again without --read-only (it needs write access)",
+            )
         with self._translated(), self.engine.connect() as conn:
             conn = conn.execution_options(parkbench_write=True)
             with conn.begin():
