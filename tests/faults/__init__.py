@@ -1,6 +1,6 @@
 """Fault injection and hostile input: crashes, bad environments, untrusted text.
 
 A package (importable as ``faults`` because tests/ is on sys.path through its conftest) so
-the crash children can be started by a forkserver and the strategies reused by other tests:
+the crash lab can run in a spawned process and the strategies reused by other tests:
 ``from faults.strategies import hostile_text``.
 """

@@ -1,8 +1,11 @@
 """Crash lab: worker and reviewer OS processes doing random transitions, SIGKILLed at random.
 
-Children are started by a multiprocessing *forkserver* that has already imported the core,
-so a child costs a fork and one ``Store.open`` instead of a fresh interpreter: hundreds of
-kills fit in seconds. No connection or store crosses a fork; each child opens its own.
+:func:`run_kill_loop` starts one clean *lab* process (spawned: no threads, no connections),
+which imports the core once and then forks every child from itself: a child costs a fork
+and one ``Store.open`` instead of a fresh interpreter, so hundreds of kills fit in seconds.
+No connection or store crosses a fork; each child opens its own. (A multiprocessing
+forkserver would do the same, but on Python 3.11 it ignores its preload list's sys.path
+and ``__main__``, so every child re-imported the world.)
 
 Every child tells the parent when its store is open; the parent then lets it work for a
 random 5-80 ms and kills it with SIGKILL, wherever it is: between transactions, inside
@@ -12,15 +15,18 @@ exception, a ``database`` error) is a failure the caller reports.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 import os
 import random
 import signal
 import statistics
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -263,20 +269,20 @@ class KillReport:
         )
 
 
-#: Imported once by the forkserver (whose sys.path lacks tests/, so not this module): every
-#: child then starts with the core, SQLAlchemy and both drivers already loaded.
-PRELOAD = (
-    "core.store",
-    "sqlalchemy.dialects.sqlite.pysqlite",
-    "sqlalchemy.dialects.postgresql.psycopg",
-    "psycopg",
-)
+def run_kill_loop(url: str, workspace: Path, **options: Any) -> KillReport:
+    """:func:`kill_loop` inside a freshly spawned lab process (see the module docstring)."""
+    spawn = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as lab:
+        return lab.submit(kill_loop, url, workspace, **options).result()
 
 
-def _context() -> mp.context.BaseContext:
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(list(PRELOAD))
-    return ctx
+def _fork_context() -> mp.context.BaseContext:
+    """Forking is only safe from a process without threads or open connections: the lab."""
+    if threading.active_count() > 1:
+        raise RuntimeError("kill_loop forks: call it through run_kill_loop()")
+    for module in ("sqlalchemy.dialects.sqlite.pysqlite", "sqlalchemy.dialects.postgresql.psycopg"):
+        importlib.import_module(module)  # loaded once here, not in every child
+    return mp.get_context("fork")
 
 
 def kill_loop(
@@ -291,7 +297,7 @@ def kill_loop(
     deadline_s: float = 300.0,
 ) -> KillReport:
     """Run children ``parallel`` at a time until ``kills`` of them were SIGKILLed."""
-    ctx = _context()
+    ctx = _fork_context()
     rng = random.Random(seed)
     slots = kills + parallel * 4 + 64
     shared = Shared(ctx.RawArray("q", slots), ctx.RawArray("b", slots), ctx.RawArray("b", slots))

@@ -10,6 +10,7 @@ The long variant (>= 2,000 kills) is tests/bench/bench_crash.py.
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from core.lifecycle import RunStatus
 from core.store import Store
 from faults import crashlab, invariants, recovery
 
-KILLS = {"sqlite": 200, "postgres": 200}
+KILLS = {"sqlite": 200, "postgres": 100}
 SEEDED_TASKS = 150
 
 pytestmark = pytest.mark.slow
@@ -39,7 +40,7 @@ def test_sigkilled_workers_and_reviewers_lose_nothing(
     workspace = crashlab.prepare_workspace(tmp_path / "workspace")
     crashlab.seed_database(db_url, workspace, SEEDED_TASKS, seed)
 
-    kills = crashlab.kill_loop(db_url, workspace, kills=KILLS[backend], parallel=4, seed=seed)
+    kills = crashlab.run_kill_loop(db_url, workspace, kills=KILLS[backend], parallel=4, seed=seed)
     print(f"\n[{backend}] {kills.summary()}")
 
     assert kills.unexpected_exits == [], "children died of something other than SIGKILL"
@@ -95,7 +96,7 @@ def test_a_kill_between_the_update_and_its_event_leaves_neither(
 
 
 def _run_and_die_after_update(url: str) -> int | None:
-    ctx = crashlab._context()
+    ctx = multiprocessing.get_context("spawn")
     proc = ctx.Process(target=crashlab.claim_and_die_before_the_event, args=(url,))
     proc.start()
     proc.join(60)
