@@ -34,7 +34,7 @@ from tui.messages import (
 )
 from tui.screens.actions import ACTION_LABELS, action_modal, mark_all_question, summarize
 from tui.screens.confirm_modal import ConfirmModal
-from tui.screens.main_workers import StoreWorkers
+from tui.screens.main_workers import LOADING_RUNS, StoreWorkers
 from tui.screens.palette import Command
 from tui.textsafe import one_line
 from tui.widgets.detail_pane import DetailPane
@@ -93,36 +93,25 @@ class MainScreen(StoreWorkers, Screen[None]):
         self._detail_timer: Timer | None = None
         self._mark_request = 0
         self._binding_state: tuple[object, ...] = ()
+        # The screen's parts, kept at hand: check_action runs for every binding on every
+        # key press and footer refresh, and a DOM query each time would show up.
+        self.header = StatusHeader(id="header")
+        self.filter_bar = FilterBar(id="filter")
+        self.runs = RunList(now_ms=now_ms, page=page_size, id="runs")
+        self.detail = DetailPane(now_ms=now_ms, id="detail")
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(id="header")
-        yield FilterBar(id="filter")
-        yield RunList(now_ms=self.now_ms, page=self.page_size, id="runs")
-        yield DetailPane(now_ms=self.now_ms, id="detail")
-        yield Footer()
-
-    @property
-    def runs(self) -> RunList:
-        return self.query_one("#runs", RunList)
-
-    @property
-    def header(self) -> StatusHeader:
-        return self.query_one("#header", StatusHeader)
-
-    @property
-    def detail(self) -> DetailPane:
-        return self.query_one("#detail", DetailPane)
-
-    @property
-    def filter_bar(self) -> FilterBar:
-        return self.query_one("#filter", FilterBar)
+        yield self.header
+        yield self.filter_bar
+        yield self.runs
+        yield self.detail
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.runs.marking_enabled = not self.read_only
         self.header.update_state(read_only=self.read_only)
         self.detail.show_placeholder("loading…")
-        self.runs.show_query(ViewQuery())
-        self.load_status_counts()
+        self.runs.show_query(ViewQuery())  # the status counts follow the first rows
 
     @property
     def busy(self) -> bool:
@@ -169,6 +158,8 @@ class MainScreen(StoreWorkers, Screen[None]):
     def _rows_loaded(self, message: RowsLoaded) -> None:
         loaded = message.loaded
         self.runs.apply_rows(loaded)
+        if self.header.state.counts is None:
+            self.load_status_counts()
         if loaded.fetch.kind is FetchKind.START and loaded.fetch.generation == (
             self.runs.window.generation
         ):
@@ -243,6 +234,8 @@ class MainScreen(StoreWorkers, Screen[None]):
 
     @on(CoreFailed)
     def _core_failed(self, message: CoreFailed) -> None:
+        if message.what == LOADING_RUNS:
+            self.runs.fetch_failed()
         error = message.error
         self.notify(
             one_line(f"{message.what}: {error.code}: {error.message} — {error.hint}", 500),

@@ -34,6 +34,7 @@ from tui.screens import loading
 from tui.widgets.run_window import Fetch, ViewQuery
 
 T = TypeVar("T")
+LOADING_RUNS = "loading runs"
 
 
 class StoreWorkers:
@@ -56,7 +57,7 @@ class StoreWorkers:
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
     def fetch_rows(self, fetch: Fetch) -> None:
-        loaded = self._call("loading runs", lambda: loading.fetch_rows(self.store, fetch))
+        loaded = self._call(LOADING_RUNS, lambda: loading.fetch_rows(self.store, fetch))
         if loaded is not None:
             self.post_message(RowsLoaded(loaded))
 

@@ -142,8 +142,10 @@ class DetailPane(VerticalScroll, can_focus=True):
             text.append(bounded(run.failure_reason, REASON_MAX) + "\n")
 
         present = sum(a.state is ArtifactState.PRESENT for a in detail.artifacts)
-        self._heading(text, f"Receipts ({present}/{len(detail.artifacts)} present)")
-        if not detail.artifacts:
+        if detail.artifacts:
+            self._heading(text, f"Receipts ({present}/{len(detail.artifacts)} present)")
+        else:
+            self._heading(text, "Receipts")
             text.append("no completion contract\n", style=dim)
         for artifact in detail.artifacts:
             label, style = _STATE_MARK[artifact.state]

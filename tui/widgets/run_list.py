@@ -155,6 +155,11 @@ class RunList(ScrollView, can_focus=True):
         self.refresh()
         self._after_change()
 
+    def fetch_failed(self) -> None:
+        """A page could not be read (the error is shown): let the next move ask again."""
+        self.window.replacing = False
+        self._asked = None
+
     def set_total(self, generation: int, total: int) -> None:
         if self.window.set_total(total, generation):
             self.cursor = max(0, min(self.cursor, self.window.total - 1))

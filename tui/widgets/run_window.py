@@ -20,6 +20,9 @@ from core.records import RunFilter, RunRow, SortKey
 
 #: Rows per incremental page: a few screens, so holding a key down rarely waits.
 PAGE = 120
+#: Rows in the first page of a new query: one tall screen, so it paints as soon as possible
+#: (the next page is asked for right after).
+FIRST_PAGE = 60
 #: Rows held at most; the far side of the window is dropped beyond this.
 MAX_WINDOW = 1200
 #: The store's largest page (core.queries.MAX_PAGE).
@@ -93,6 +96,9 @@ class RunWindow:
         self.total_known = False
         self._more = False
         self._ids: dict[int, int] = {}
+        #: A START/ANCHOR/END answer for this generation is on its way: plan nothing else
+        #: (the list's worker group is exclusive, so asking would cancel it).
+        self.replacing = False
 
     # -- reading --------------------------------------------------------------------
 
@@ -116,13 +122,15 @@ class RunWindow:
         self.generation += 1
         self._replace([], 0)
         self.total, self.total_known, self._more = 0, False, False
-        return Fetch(FetchKind.START, query, self.generation, limit=self.page)
+        self.replacing = True
+        return Fetch(FetchKind.START, query, self.generation, limit=min(self.page, FIRST_PAGE))
 
     def reanchor(self, query: ViewQuery, anchor: RunRow | None) -> Fetch:
         """Reload around ``anchor`` (the cursor row) under ``query``; the rows stay until
         the answer arrives, so the screen does not blink."""
         self.query = query
         self.generation += 1
+        self.replacing = True
         if anchor is None:
             return Fetch(FetchKind.START, query, self.generation, limit=self.page)
         cursor = cursor_for(query.sort, anchor)
@@ -136,10 +144,13 @@ class RunWindow:
         )
 
     def jump_to_end(self) -> Fetch:
+        self.replacing = True
         return Fetch(FetchKind.END, self.query, self.generation, limit=self.page)
 
     def plan(self, lo: int, hi: int) -> Fetch | None:
         """What to fetch so rows ``[lo, hi)`` (the visible ones) are loaded, or None."""
+        if self.replacing:
+            return None
         if self.total_known:
             hi = min(hi, self.total)
         lo = max(0, min(lo, hi))
@@ -179,13 +190,14 @@ class RunWindow:
     def _far(self, lo: int, hi: int) -> Fetch:
         """A jump away from the window: the nearest end of the list or of the window."""
         query, generation, near = self.query, self.generation, self.page
+        most = min(MAX_PAGE, self.max_rows)
         if lo <= near:
-            return Fetch(FetchKind.START, query, generation, limit=min(MAX_PAGE, hi + near))
+            return Fetch(FetchKind.START, query, generation, limit=min(most, hi + near))
         if self.total_known and hi >= self.total - near:
-            limit = min(MAX_PAGE, self.total - lo + near)
+            limit = min(most, self.total - lo + near)
             return Fetch(FetchKind.END, query, generation, limit=limit)
         target = max(0, lo - near // 2)
-        limit = min(MAX_PAGE, hi - target + near)
+        limit = min(most, hi - target + near)
         # Walk from whichever known point is closest: a window edge or an end of the list.
         origins: list[tuple[int, Fetch]] = [
             (target, Fetch(FetchKind.WALK, query, generation, limit, index=-1, target=target))
@@ -261,6 +273,7 @@ class RunWindow:
                 self._replace(self.rows[: self.max_rows], self.start)
         else:
             self._more = loaded.more
+            self.replacing = False
             self._replace(rows, loaded.start)
         if not self.total_known:
             # Until the count arrives: what is loaded, plus a line when more exist.

@@ -1,0 +1,357 @@
+"""Review TUI at scale: 100,000 parked runs in SQLite.
+
+    python tests/bench/bench_tui.py                # seeds /tmp/parkbench-bench/tui.db once
+    python tests/bench/bench_tui.py --runs 20000 --reps 3 --datatable
+
+Prints min / median per figure next to its target and a named baseline measured in the
+same run: the empty Textual app (startup floor), a key with no binding (the input
+pipeline's floor), the bare interpreter and imports (process floor) and, with
+--datatable, a DataTable holding every row (the approach issue 5 rules out).
+Figures on a shared 2-core machine are noisy: compare medians, not single runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from core.models import events, runs, tasks, workspaces  # noqa: E402
+from core.store import Store  # noqa: E402
+
+T0_MS = 1_788_220_800_000
+NOW_MS = T0_MS + 2 * 86_400_000
+WORKSPACES = 20
+VERBS = ("rebuild", "summarise", "translate", "backfill", "migrate", "audit", "index", "sync")
+NOUNS = ("search shard", "nightly logs", "docs", "billing partition", "user table", "cache")
+REASONS = (
+    "missing credentials for {noun} {n}",
+    "disk full on /var while writing {noun} {n}",
+    "which {noun} did you mean? ({n})",
+    "receipts missing: out/{n}.json",
+    "rate limited by upstream for {noun} {n}\nretry after the window",
+)
+
+
+# -- seeding ----------------------------------------------------------------------------
+
+
+def seed(url: str, count: int, workspace_base: Path) -> None:
+    """``count`` parked runs (enqueue, claim, block events each) by bulk Core inserts into
+    the real tables; a third carry a two-receipt contract, half of those one receipt."""
+    with Store.open(url) as store, store.engine.begin() as conn:
+        roots = []
+        for w in range(WORKSPACES):
+            root = workspace_base / f"ws{w:02}"
+            (root / "out").mkdir(parents=True, exist_ok=True)
+            roots.append(str(root.resolve()))
+        conn.execute(workspaces.insert(), [
+            {"id": w + 1, "name": f"ws{w:02}", "root": root, "created_at": T0_MS}
+            for w, root in enumerate(roots)
+        ])
+        batch = 10_000
+        event_id = 0
+        for start in range(0, count, batch):
+            task_rows, run_rows, event_rows = [], [], []
+            for i in range(start, min(count, start + batch)):
+                noun, verb = NOUNS[i % len(NOUNS)], VERBS[i % len(VERBS)]
+                at = T0_MS + i * 1_000
+                contract = i % 3 == 0
+                metadata = (
+                    json.dumps({"completion_contract": {
+                        "required_paths": [f"out/{i}.json", f"out/{i}.md"]}})
+                    if contract else "{}"
+                )
+                if contract and i % 2 == 0 and i < 2_000:
+                    (Path(roots[i % WORKSPACES]) / "out" / f"{i}.json").write_text("{}")
+                task_rows.append({
+                    "id": i + 1, "title": f"{verb} {noun} {i}", "workspace_id": i % WORKSPACES + 1,
+                    "priority": i % 5, "max_attempts": 3, "metadata_json": metadata,
+                    "created_at": at,
+                })
+                run_rows.append({
+                    "id": i + 1, "task_id": i + 1, "workspace_id": i % WORKSPACES + 1,
+                    "attempt": 1, "max_attempts": 3, "priority": i % 5,
+                    "status": "needs_attention", "lineage_depth": 0,
+                    "worker": f"agent-{i % 37}",
+                    "block_reason": REASONS[i % len(REASONS)].format(noun=noun, n=i),
+                    "metadata_json": "{}", "attempt_limit_overridden": False, "version": 3,
+                    "queued_at": at, "claimed_at": at + 100, "blocked_at": at + 500,
+                    "status_changed_at": at + 500,
+                })
+                for action, before, after, offset in (
+                    ("enqueue", None, "queued", 0),
+                    ("claim", "queued", "claimed", 100),
+                    ("block", "claimed", "needs_attention", 500),
+                ):
+                    event_id += 1
+                    event_rows.append({
+                        "id": event_id, "run_id": i + 1, "task_id": i + 1,
+                        "actor_kind": "worker", "actor": f"agent-{i % 37}", "action": action,
+                        "from_status": before, "to_status": after,
+                        "reason": run_rows[-1]["block_reason"] if action == "block" else None,
+                        "created_at": at + offset,
+                    })
+            conn.execute(tasks.insert(), task_rows)
+            conn.execute(runs.insert(), run_rows)
+            conn.execute(events.insert(), event_rows)
+        conn.execute(sa.text("ANALYZE"))
+
+
+# -- measuring --------------------------------------------------------------------------
+
+
+def stats(samples: list[float]) -> str:
+    ms = [s * 1000 for s in samples]
+    return f"min {min(ms):8.1f} ms  median {statistics.median(ms):8.1f} ms  (n={len(ms)})"
+
+
+def report(name: str, samples: list[float], target_ms: float | None, note: str = "") -> None:
+    verdict = ""
+    if target_ms is not None:
+        verdict = "ok  " if statistics.median(samples) * 1000 <= target_ms else "OVER"
+        verdict = f"{verdict} target <= {target_ms:g} ms"
+    print(f"  {name:<34} {stats(samples)}  {verdict} {note}".rstrip())
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0)
+
+
+async def first_paint(store: Store) -> float:
+    from tui.app import ParkbenchApp
+
+    start = time.perf_counter()
+    app = ParkbenchApp(store, now=lambda: NOW_MS, live=False, keymap={})
+    async with app.run_test(size=(120, 40)):
+        await until(lambda: bool(app.main.runs.window.rows))
+        await app.main.runs.wait_for_refresh()  # the frame with the rows
+        return time.perf_counter() - start
+
+
+async def empty_app() -> float:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Footer, Static
+
+    class Empty(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("rows would go here")
+            yield Footer()
+
+    start = time.perf_counter()
+    app = Empty()
+    async with app.run_test(size=(120, 40)):
+        await app.screen.wait_for_refresh()
+        return time.perf_counter() - start
+
+
+async def datatable_first_paint(store: Store) -> float:
+    from textual.app import App, ComposeResult
+    from textual.widgets import DataTable
+
+    from core.records import RunFilter
+
+    class Table(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DataTable()
+
+        def on_mount(self) -> None:
+            table = self.query_one(DataTable)
+            table.add_columns("Run", "Task", "Worker", "Reason")
+            page = store.list_runs(RunFilter(), limit=1000)
+            while True:
+                table.add_rows(
+                    (r.id, r.title, r.worker, (r.block_reason or "").split("\n")[0])
+                    for r in page.rows
+                )
+                if page.next_cursor is None:
+                    break
+                page = store.list_runs(RunFilter(), limit=1000, after=page.next_cursor)
+
+    start = time.perf_counter()
+    app = Table()
+    async with app.run_test(size=(120, 40)):
+        await app.screen.wait_for_refresh()
+        return time.perf_counter() - start
+
+
+def send_key(app, key: str) -> None:  # type: ignore[no-untyped-def]
+    """Deliver a key the way the terminal driver does (Pilot.press also waits for the
+    process to go idle, which would time our worker threads rather than the key)."""
+    from textual import events
+
+    event = events.Key(key, key if len(key) == 1 else None)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
+    from tui.app import ParkbenchApp
+
+    out: dict[str, list[float]] = {k: [] for k in ("down", "noop", "end", "filter", "count")}
+    app = ParkbenchApp(store, now=lambda: NOW_MS, live=False, keymap={})
+    async with app.run_test(size=(120, 40)) as pilot:
+        runs = app.main.runs
+        await until(lambda: bool(runs.window.rows) and runs.window.total_known)
+        await runs.wait_for_refresh()
+
+        async def timed(key: str, done: Callable[[], bool]) -> float:
+            start = time.perf_counter()
+            send_key(app, key)
+            await until(done)
+            await runs.wait_for_refresh()
+            return time.perf_counter() - start
+
+        for i in range(reps * 20):
+            want = runs.cursor + 1
+            out["down"].append(await timed("down", lambda w=want: runs.cursor == w))
+            if i % 5 == 0:
+                out["noop"].append(await timed("f12", lambda: True))
+        for _ in range(reps):
+            out["end"].append(await timed(
+                "end",
+                lambda: runs.cursor == runs.window.total - 1 and runs.highlighted is not None,
+            ))
+            await pilot.press("home")
+            await until(lambda: runs.highlighted is not None and runs.cursor == 0)
+        await pilot.press("slash")
+        terms = ("disk", "agent-3", "docs", "shard 9")
+        for i in range(reps):
+            term = terms[i % len(terms)]
+            bar = app.main.filter_bar
+            bar.value = term[:-1]
+            bar.cursor_position = len(bar.value)
+            await until(lambda t=term[:-1]: runs.query.search == t and bool(runs.window.rows))
+            await until(lambda: runs.window.total_known)
+            generation = runs.window.generation
+            start = time.perf_counter()
+            send_key(app, term[-1])
+            await until(lambda g=generation: runs.window.generation > g and bool(runs.window.rows))
+            await runs.wait_for_refresh()
+            out["filter"].append(time.perf_counter() - start)
+            await until(lambda: runs.window.total_known, timeout=60)
+            out["count"].append(time.perf_counter() - start)
+    return out
+
+
+CHILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from core.store import Store
+import tui.app
+from tui.app import ParkbenchApp
+
+class Probe(ParkbenchApp):
+    CSS_PATH = str(Path(tui.app.__file__).parent / ParkbenchApp.CSS_PATH)
+
+    def on_ready(self):
+        self.set_interval(0.002, self.probe)
+
+    def probe(self):
+        if self.main.is_mounted and self.main.runs.window.rows:
+            self.call_after_refresh(self.done)
+
+    def done(self):
+        print("PAINTED", flush=True)
+        self.exit(0)
+
+store = Store.open({url!r})
+Probe(store, live=False, keymap={{}}).run(headless=True, size=(120, 40))
+"""
+
+
+def process_launch(url: str, script: Path) -> float:
+    script.write_text(CHILD.format(root=str(ROOT), url=url))
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("PAINTED"):
+            elapsed = time.perf_counter() - start
+            break
+    else:
+        raise RuntimeError("the child never painted")
+    child.wait(30)
+    return elapsed
+
+
+def interpreter(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/parkbench-bench"))
+    parser.add_argument("--datatable", action="store_true", help="also time the DataTable baseline")
+    args = parser.parse_args()
+    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+    db = args.dir / f"tui-{args.runs}.db"
+    url = f"sqlite:///{db}"
+    if not db.exists():
+        args.dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        seed(url, args.runs, args.dir / "workspaces")
+        print(f"seeded {args.runs:,} parked runs in {time.perf_counter() - started:.1f} s: {db}")
+    store = Store.open(url)
+    assert store.count_runs() == args.runs, "stale bench database: delete it and rerun"
+    print(f"Parkbench TUI, {args.runs:,} parked runs (SQLite), 120x40, {args.reps} reps")
+
+    print("first paint, in process (app start -> first screen of rows)")
+    report("parkbench", [asyncio.run(first_paint(store)) for _ in range(args.reps)], 300)
+    report("baseline: empty Textual app", [asyncio.run(empty_app()) for _ in range(args.reps)],
+           None)
+    if args.datatable:
+        report("baseline: DataTable, every row", [asyncio.run(datatable_first_paint(store))],
+               None)
+
+    print("whole process (launch -> first paint)")
+    script = args.dir / "first_paint_child.py"
+    report("parkbench", [process_launch(url, script) for _ in range(args.reps)], 1200)
+    report("baseline: python -c pass", [interpreter("pass") for _ in range(args.reps)], None)
+    report("baseline: import core.store, textual",
+           [interpreter("import core.store, textual.app") for _ in range(args.reps)], None)
+
+    figures = asyncio.run(interactive(store, args.reps))
+    print("interaction (key -> next frame painted)")
+    report("cursor down", figures["down"], 16)
+    report("baseline: key with no binding", figures["noop"], None)
+    report("jump to end", figures["end"], 50)
+    report("filter update (rows painted)", figures["filter"], 100)
+    report("filter update (count settled)", figures["count"], None, "(virtual height)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"memory: RSS now {rss_mb():.0f} MB, peak {peak:.0f} MB (target <= 200 MB)")
+
+
+if __name__ == "__main__":
+    main()

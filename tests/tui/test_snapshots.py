@@ -1,0 +1,92 @@
+"""SVG snapshots of the review screens at a fixed size, clock and data set (SQLite).
+
+Update after an intended UI change with ``pytest tests/tui/test_snapshots.py --snapshot-update``
+and review the SVGs in the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from tuitest_support import SIZE, make_app, park, settle, type_text
+
+from core.store import Store
+
+#: Paths show in the detail pane, so the workspace sits at the same place on every run.
+WORKSPACE = Path("/tmp/parkbench-snapshot/workspace")
+
+
+@pytest.fixture
+def snap_store(tmp_path: Path, clock):  # type: ignore[no-untyped-def]
+    WORKSPACE.mkdir(parents=True, exist_ok=True)
+    (WORKSPACE / "reports").mkdir(exist_ok=True)
+    (WORKSPACE / "reports" / "summary.md").write_text("done\n")
+    (WORKSPACE / "out").mkdir(exist_ok=True)
+    with Store.open(f"sqlite:///{tmp_path / 'snap.db'}", clock=clock) as store:
+        first = park(
+            store, WORKSPACE, "Summarise the nightly logs",
+            "The API key for the log store expired.\nAsk ops to rotate it, then requeue.\n"
+            "Ticket: OPS-1234",
+            worker="agent-ada", required=["reports/summary.md", "out/digest.json"], clock=clock,
+        )
+        store.requeue([first], reason="key rotated", actor="sam")
+        claim = store.claim_next("agent-ada")
+        assert claim is not None
+        clock.advance(120)
+        store.block(claim.run_id, claim.claim_token,
+                    reason="Still failing: 403 from the log store\n(see OPS-1234)")
+        park(store, WORKSPACE, "Rebuild the search index", "disk full on /var (98%)",
+             worker="agent-bob", priority=5, clock=clock)
+        park(store, WORKSPACE, "Translate the docs to German", "Which glossary? Two exist.",
+             worker="agent-cy", required=["reports/summary.md"], clock=clock)
+        park(store, WORKSPACE, "Hostile [bold red]title[/] \x1b]0;pwned\x07",
+             "[@click=app.quit]click[/] \x1b[31mred\x1b[0m", worker="agent-[x]", clock=clock)
+        for n in range(4):
+            park(store, WORKSPACE, f"Backfill partition {n}", f"quota exceeded ({n})",
+                 worker=f"agent-{n}", clock=clock)
+        yield store
+
+
+def snapshot_app(store: Store):  # type: ignore[no-untyped-def]
+    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+    return make_app(store)
+
+
+def test_main_screen(snap_compare, snap_store):
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("down", "space", "down")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_detail_pane(snap_compare, snap_store):
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("tab")  # focus the detail pane of the first (requeued-once) run
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_action_modal(snap_compare, snap_store):
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("space", "down", "down", "down", "space", "r")
+        await pilot.press("enter")  # a blank reason: the modal refuses it, with a message
+        await type_text(pilot, "key rotated")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_screen(snap_compare, snap_store):
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
