@@ -9,9 +9,6 @@ from dataclasses import dataclass
 from core.contracts import ArtifactCheck, check_path
 from core.watch.records import WorkspaceState
 
-#: Marks a check whose symlink resolution was not recomputed (the known alias still holds).
-KEEP_ALIAS = "\x00keep"
-
 
 @dataclass(frozen=True, slots=True)
 class RootStatus:
@@ -41,8 +38,24 @@ def probe_roots(roots: list[str]) -> dict[str, RootStatus]:
     return {root: probe_root(root) for root in roots}
 
 
+def through_symlink(root: str, rel: str) -> bool:
+    """Does any component of ``rel`` (below ``root``) exist as a symlink? A few ``lstat``
+    calls: far cheaper than resolving every path in full."""
+    path = root.rstrip(os.sep)
+    for part in rel.split("/"):
+        path = f"{path}{os.sep}{part}"
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return True
+        except OSError:  # the rest does not exist (yet): nothing further to redirect
+            return False
+    return False
+
+
 def resolved_inside(root: str, rel: str) -> str | None:
     """Where ``rel`` really lives under ``root`` when symlinks redirect it, else ``None``."""
+    if not through_symlink(root, rel):
+        return None
     lexical = os.path.join(root, rel)
     real = os.path.realpath(lexical)
     prefix = root.rstrip(os.sep) + os.sep
@@ -51,18 +64,7 @@ def resolved_inside(root: str, rel: str) -> str | None:
     return real[len(prefix) :]
 
 
-def check_paths(
-    items: list[tuple[str, str, bool]],
-) -> list[tuple[str, str, ArtifactCheck, str | None]]:
-    """Check each ``(root, rel, deep)``: the completion rules (:func:`check_path`), plus the
-    symlink resolution when ``deep`` or when the path itself is a link (else ``KEEP_ALIAS``).
-    """
-    out: list[tuple[str, str, ArtifactCheck, str | None]] = []
-    for root, rel, deep in items:
-        check = check_path(root, rel)
-        if deep or os.path.islink(os.path.join(root, rel)):
-            alias = resolved_inside(root, rel)
-        else:
-            alias = KEEP_ALIAS
-        out.append((root, rel, check, alias))
-    return out
+def check_paths(items: list[tuple[str, str]]) -> list[tuple[str, str, ArtifactCheck, str | None]]:
+    """Check each ``(root, rel)`` by the completion rules (:func:`check_path`), and say where
+    symlinks redirect it inside the root (so changes at the target can be mapped back)."""
+    return [(root, rel, check_path(root, rel), resolved_inside(root, rel)) for root, rel in items]

@@ -4,25 +4,30 @@ Blocking database calls: the watcher runs every method here in a worker thread.
 
 The delta reads events past a marker that moved a run into or out of ``needs_attention``.
 On PostgreSQL event ids come from a sequence and a transaction may commit after one holding
-a later id, so each poll looks back over a window of recent ids and skips the ones already
-handled. A periodic reconcile (``(id, version)`` pages of every parked run) backstops
-anything a delta could still miss.
+a later id, so while events are flowing each poll looks back over a window of recent ids and
+skips the ones already handled (SQLite serialises writers, so its ids commit in order). A
+periodic reconcile (``(id, version)`` pages of every parked run) backstops anything a delta
+could still miss.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
 from core import queries
+from core.db import is_sqlite
 from core.lifecycle import RunStatus
 from core.records import RunFilter, RunRow, SortKey
 from core.store import Store
 from core.watch.index import ParkedRun
 
-#: How far back (in event ids) each delta looks for late-committed events.
+#: How far back (in event ids) each delta looks for late-committed events (PostgreSQL).
 LOOKBACK_IDS = 512
+#: ... and for how long after the marker last moved.
+LATE_COMMIT_S = 10.0
 
 
 def parked_run(row: RunRow, parked_by: str | None) -> ParkedRun | None:
@@ -37,6 +42,8 @@ class ParkedFeed:
         self.store = store
         self.page_size = page_size
         self.marker = 0
+        self._late_commits = not is_sqlite(store.engine)
+        self._moved_at = time.monotonic()
         self._seen: set[int] = set()  # event ids handled inside the look-back window
         # Parked runs without a contract, at the version seen: nothing to watch, and no
         # reason to fetch them again on every reconcile.
@@ -74,16 +81,27 @@ class ParkedFeed:
         return marker, queries.parked_moves_since(conn, max(0, marker - LOOKBACK_IDS), LOOKBACK_IDS)
 
     def moved_run_ids(self) -> list[int]:
-        """Runs parked or unparked since the last call (possibly a few already handled)."""
+        """Runs parked or unparked since the last call (possibly a few already handled).
+
+        Idle, this is one ``max(events.id)`` read. The look-back window is only scanned on
+        PostgreSQL, and only for a while after the marker last moved: a late commit comes
+        from a transaction that was in flight then.
+        """
+        lookback = (
+            LOOKBACK_IDS
+            if self._late_commits and time.monotonic() - self._moved_at < LATE_COMMIT_S
+            else 0
+        )
         moved: dict[int, None] = {}
-        after = max(0, self.marker - LOOKBACK_IDS)
+        after = max(0, self.marker - lookback)
         marker: int | None = None
         while True:
 
             def delta(conn: sa.Connection, after: int = after):
-                return queries.change_marker(conn), queries.parked_moves_since(
-                    conn, after, self.page_size
-                )
+                top = queries.change_marker(conn)
+                if top == self.marker and not lookback:
+                    return top, []
+                return top, queries.parked_moves_since(conn, after, self.page_size)
 
             top, moves = self.store.read(delta)
             marker = top if marker is None else marker
@@ -93,7 +111,9 @@ class ParkedFeed:
             if len(moves) < self.page_size:
                 break
             after = moves[-1][0]
-        self.marker = max(self.marker, marker)
+        if marker > self.marker:
+            self.marker = marker
+            self._moved_at = time.monotonic()
         floor = self.marker - LOOKBACK_IDS
         self._seen = {e for e in self._seen if e > floor}
         return list(moved)

@@ -85,9 +85,15 @@ class RootWatches:
     def probe_soon(self, root: str) -> None:
         self._probe_soon.add(root)
 
-    async def sync(self, wanted: frozenset[str], *, everything: bool) -> RootSync:
-        """Probe roots (all on a tick; else new, suspect and event-named ones), report
-        changes, and fit the watches to the healthy ``wanted`` roots."""
+    async def sync(
+        self, wanted: frozenset[str], *, probe_all: bool, probe_unhealthy: bool
+    ) -> RootSync:
+        """Probe roots, report what changed, and fit the watches to the healthy ``wanted``.
+
+        Always probed: new roots, roots an event named, roots whose watch failed; with
+        ``probe_unhealthy`` the missing and unreadable ones too (to notice their return);
+        with ``probe_all`` every root (a renamed parent directory sends no event at all).
+        """
         result = RootSync()
         for root in [r for r in self._status if r not in wanted]:
             del self._status[root]
@@ -95,9 +101,14 @@ class RootWatches:
         failed = [(w, e) for w, e in self._failed if not w.retired]
         self._failed.clear()
         suspects = {root for watch, _ in failed for root in watch.roots}
-        targets = set(wanted)
-        if not everything:
-            targets = ((self._probe_soon | suspects) & targets) | (targets - self._status.keys())
+        if probe_all:
+            targets = set(wanted)
+        else:
+            targets = ((self._probe_soon | suspects) & wanted) | (wanted - self._status.keys())
+            if probe_unhealthy:
+                targets |= {
+                    r for r in wanted & self._status.keys() if self._status[r].state is not _OK
+                }
         self._probe_soon.clear()
         replaced: set[str] = set()
         if targets:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator, Iterable
 
@@ -20,7 +21,6 @@ from core.contracts import ArtifactCheck
 from core.errors import ParkbenchError
 from core.store import Store
 from core.watch import disk
-from core.watch.disk import KEEP_ALIAS
 from core.watch.index import ParkedRun, PathKey, ReceiptIndex
 from core.watch.parked import ParkedFeed
 from core.watch.records import (
@@ -59,6 +59,7 @@ class ReceiptWatcher:
         debounce_ms: int = 50,
         step_ms: int = 10,
         poll_interval_s: float = 0.5,
+        probe_interval_s: float = 2.0,
         reconcile_interval_s: float = 30.0,
         roots_per_watch: int = 25,
         page_size: int = 1000,
@@ -70,6 +71,7 @@ class ReceiptWatcher:
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.poll_interval_s = poll_interval_s
+        self.probe_interval_s = probe_interval_s
         self.reconcile_interval_s = reconcile_interval_s
         self.roots_per_watch = roots_per_watch
         self.announce_initial = announce_initial
@@ -83,7 +85,7 @@ class ReceiptWatcher:
         )
         self._roots.on_wake = self._kick
         self._fs_inbox: list[tuple[Watch, RawChanges]] = []
-        self._pending: dict[PathKey, bool] = {}  # path -> recompute its symlink alias too?
+        self._pending: dict[PathKey, None] = {}  # paths to re-check, in arrival order
         self._candidates: set[int] = set()  # ready runs to consider for auto-requeue
         self._attempted: set[tuple[int, int]] = set()  # (run, version) auto-requeued once
         self._nudged = False
@@ -113,9 +115,9 @@ class ReceiptWatcher:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         for run in await asyncio.to_thread(self._feed.load):
-            self._queue(self._index.add(run), deep=True)
+            self._queue(self._index.add(run))
         records: list[WatchRecord] = []
-        await self._sync_roots(records, everything=True)
+        await self._sync_roots(records, probe_all=True, probe_unhealthy=True)
         await self._flush(records, announce=self.announce_initial)
         await self._requeue_ready(records)
         self._publish(records)
@@ -203,7 +205,7 @@ class ReceiptWatcher:
 
     def _resync_now(self) -> None:
         for root in self._index.roots():
-            self._queue([(root, rel) for rel in self._index.paths_of(root)], deep=True)
+            self._queue([(root, rel) for rel in self._index.paths_of(root)])
         self._kick()
 
     def _kick(self) -> None:
@@ -213,7 +215,7 @@ class ReceiptWatcher:
     async def _run(self) -> None:
         assert self._wake is not None and self._loop is not None
         loop = self._loop
-        next_tick = last_reconcile = loop.time()
+        next_tick = last_reconcile = last_probe = loop.time()
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -226,9 +228,12 @@ class ReceiptWatcher:
                 reconcile = tick and now - last_reconcile >= self.reconcile_interval_s
                 if reconcile:
                     last_reconcile = now
+                probe_all = tick and now - last_probe >= self.probe_interval_s
+                if probe_all:
+                    last_probe = now
                 records: list[WatchRecord] = []
                 try:
-                    await self._step(records, tick=tick, reconcile=reconcile)
+                    await self._step(records, tick=tick, probe_all=probe_all, reconcile=reconcile)
                 except ParkbenchError as error:  # the database is away: retry next tick
                     if error.code != "database":
                         raise
@@ -240,7 +245,9 @@ class ReceiptWatcher:
             self._out.put_nowait(error)
             raise
 
-    async def _step(self, records: list[WatchRecord], *, tick: bool, reconcile: bool) -> None:
+    async def _step(
+        self, records: list[WatchRecord], *, tick: bool, probe_all: bool, reconcile: bool
+    ) -> None:
         # File-system batches first: they are what the latency target is about.
         batches, self._fs_inbox = self._fs_inbox, []
         for watch, raw in batches:
@@ -249,7 +256,7 @@ class ReceiptWatcher:
             reconcile = reconcile or self._reconcile_soon
             self._nudged = self._reconcile_soon = False
             await self._refresh_parked(records, reconcile=reconcile)
-        await self._sync_roots(records, everything=tick)
+        await self._sync_roots(records, probe_all=probe_all, probe_unhealthy=tick)
         await self._flush(records, announce=True)
         await self._requeue_ready(records)
 
@@ -265,25 +272,19 @@ class ReceiptWatcher:
                     self._roots.probe_soon(root)
                 elif path.startswith(prefix):
                     key = path[len(prefix) :]
-                    for rel in self._index.affected(root, key):
-                        # A change above the path, or at a symlink's target, may re-route it.
-                        deep = key != rel or self._index.alias_of(root, rel) is not None
-                        self._pending[(root, rel)] = self._pending.get((root, rel), False) or deep
+                    self._queue([(root, rel) for rel in self._index.affected(root, key)])
 
-    def _queue(self, keys: list[PathKey], *, deep: bool) -> None:
-        for key in keys:
-            self._pending[key] = self._pending.get(key, False) or deep
+    def _queue(self, keys: list[PathKey]) -> None:
+        self._pending.update(dict.fromkeys(keys))
 
     async def _flush(self, records: list[WatchRecord], *, announce: bool) -> None:
         """Check every pending path in worker threads; record what changed."""
         while self._pending:
-            chunk = list(self._pending.items())[:CHECK_CHUNK]
-            for key, _ in chunk:
+            chunk = list(itertools.islice(self._pending, CHECK_CHUNK))
+            for key in chunk:
                 del self._pending[key]
-            items = [(root, rel, deep) for (root, rel), deep in chunk]
-            for root, rel, check, alias in await asyncio.to_thread(disk.check_paths, items):
-                if alias != KEEP_ALIAS:
-                    self._index.set_alias(root, rel, alias)
+            for root, rel, check, alias in await asyncio.to_thread(disk.check_paths, chunk):
+                self._index.set_alias(root, rel, alias)
                 for record in self._index.apply(root, rel, check):
                     records.append(record)
                     if isinstance(record, ReadinessChange) and record.ready:
@@ -323,7 +324,7 @@ class ReceiptWatcher:
 
         for run_id, run in (await asyncio.to_thread(work)).items():
             if run is not None:
-                self._queue(self._index.add(run), deep=True)
+                self._queue(self._index.add(run))
                 self._candidates.add(run_id)  # re-parked at a new version: may be due again
             elif (gone := self._index.remove(run_id)) is not None:
                 records.append(RunDropped(run_id, gone.workspace))
@@ -332,12 +333,15 @@ class ReceiptWatcher:
 
     # -- workspace roots ---------------------------------------------------------------
 
-    async def _sync_roots(self, records: list[WatchRecord], *, everything: bool) -> None:
-        synced = await self._roots.sync(self._index.roots(), everything=everything)
+    async def _sync_roots(
+        self, records: list[WatchRecord], *, probe_all: bool, probe_unhealthy: bool
+    ) -> None:
+        synced = await self._roots.sync(
+            self._index.roots(), probe_all=probe_all, probe_unhealthy=probe_unhealthy
+        )
         records.extend(synced.records)
         for root in synced.recheck | synced.handed_over:
-            deep = root in synced.recheck
-            self._queue([(root, rel) for rel in self._index.paths_of(root)], deep=deep)
+            self._queue([(root, rel) for rel in self._index.paths_of(root)])
 
     # -- auto-requeue ------------------------------------------------------------------
 
