@@ -72,36 +72,62 @@ def json_object(field: str, value: Mapping[str, object] | str | None) -> dict[st
                 f"{field} is {len(value):,} characters of JSON; the limit is {MAX_JSON:,}",
                 hint=f"keep {field} small and put large data in workspace files",
             )
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise ValidationError(
-                f"{field} is not valid JSON: {error.msg} at position {error.pos}",
-                hint=f"""pass {field} as a JSON object, e.g. '{{"key": "value"}}'""",
-            ) from None
+        value = _parse(field, value, hint=f"""pass {field} as a JSON object, e.g. '{{"k": "v"}}'""")
     if not isinstance(value, Mapping):
         raise ValidationError(
             f"{field} must be a JSON object, got {type(value).__name__}",
             hint=f"""pass {field} as a JSON object, e.g. '{{"key": "value"}}'""",
         )
-    redacted = redact_json(dict(value))
-    encoded = dump(redacted)
-    _check_encodable(field, encoded)
+    redacted = _redacted(field, dict(value))
+    _encoded(field, redacted)
     return redacted  # type: ignore[return-value]
 
 
 def json_value(field: str, value: object) -> object:
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise ValidationError(
-                f"{field} is not valid JSON: {error.msg} at position {error.pos}",
-                hint=f"pass {field} as JSON, e.g. '{{\"ok\": true}}'",
-            ) from None
-    redacted = redact_json(value)
-    _check_encodable(field, dump(redacted))
+        value = _parse(field, value, hint=f"pass {field} as JSON, e.g. '{{\"ok\": true}}'")
+    redacted = _redacted(field, value)
+    _encoded(field, redacted)
     return redacted
+
+
+def _parse(field: str, text: str, *, hint: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValidationError(
+            f"{field} is not valid JSON: {error.msg} at position {error.pos}", hint=hint
+        ) from None
+    except RecursionError:  # e.g. 100,000 nested brackets, well inside the size limit
+        raise ValidationError(f"{field} is nested too deeply", hint=hint) from None
+
+
+def _redacted(field: str, value: object) -> object:
+    try:
+        return redact_json(value)
+    except RecursionError:
+        raise ValidationError(
+            f"{field} is nested too deeply", hint=f"flatten the {field}"
+        ) from None
+
+
+def _encoded(field: str, value: object) -> str:
+    """The JSON text that will be stored: serialisable, valid UTF-8, within the limit
+    (whether it arrived as text or as an object)."""
+    try:
+        encoded = dump(value)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise ValidationError(
+            f"{field} cannot be stored as JSON: {error}",
+            hint=f"pass {field} as plain JSON: objects, arrays, strings, numbers, booleans",
+        ) from None
+    _check_encodable(field, encoded)
+    if len(encoded) > MAX_JSON:
+        raise ValidationError(
+            f"{field} is {len(encoded):,} characters of JSON; the limit is {MAX_JSON:,}",
+            hint=f"keep {field} small and put large data in workspace files",
+        )
+    return encoded
 
 
 def dump(value: object) -> str:
