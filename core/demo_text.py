@@ -136,24 +136,51 @@ def _fill(template: str, rng: random.Random) -> str:
     return template.format_map(_Slots(rng))
 
 
-def title(rng: random.Random) -> str:
-    roll = rng.random()
-    if roll < 0.01:
-        return "[bold]x[/] " + _fill(rng.choice(_TITLES), rng)
-    if roll < 0.02:
-        return "\x1b[1m" + _fill(rng.choice(_TITLES), rng) + "\x1b[0m"
-    if roll < 0.03:
-        return rng.choice(("修复支付退款的舍入错误", "تحديث دليل التثبيت", "🚀 Ship it"))
-    return _fill(rng.choice(_TITLES), rng)
+HOSTILE_TITLES = (
+    "[bold]x[/] Fix the refund rounding",
+    "\x1b[1mUpgrade django\x1b[0m to the next minor release",
+    "修复支付退款的舍入错误",
+    "تحديث دليل التثبيت",
+    "🚀 Ship the launch page",
+)
 
 
-def block_reason(rng: random.Random) -> str:
-    roll = rng.random()
-    if roll < 0.004:
-        return long_reason(rng)
-    if roll < 0.06:
-        return rng.choice(HOSTILE_REASONS)
-    return _fill(rng.choice(_REASONS), rng)
+class Texts:
+    """Draws titles, reasons and workers; the hostile ones come first, once each.
+
+    Every demo of a few dozen runs therefore carries each hostile string (and one reason
+    over 10,000 characters) at least once; after that they recur at a low rate.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.titles = list(HOSTILE_TITLES)
+        self.reasons = [long_reason(rng), *HOSTILE_REASONS]
+        self.workers = list(HOSTILE_WORKERS)
+
+    def title(self) -> str:
+        if self.titles:
+            return self.titles.pop(0)
+        if self.rng.random() < 0.02:
+            return self.rng.choice(HOSTILE_TITLES)
+        return _fill(self.rng.choice(_TITLES), self.rng)
+
+    def block_reason(self) -> str:
+        if self.reasons:
+            return self.reasons.pop(0)
+        roll = self.rng.random()
+        if roll < 0.003:
+            return long_reason(self.rng)
+        if roll < 0.05:
+            return self.rng.choice(HOSTILE_REASONS)
+        return _fill(self.rng.choice(_REASONS), self.rng)
+
+    def worker(self) -> str:
+        if self.workers:
+            return self.workers.pop(0)
+        if self.rng.random() < 0.02:
+            return self.rng.choice(HOSTILE_WORKERS)
+        return self.rng.choice(WORKERS)
 
 
 def long_reason(rng: random.Random) -> str:

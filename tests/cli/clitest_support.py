@@ -65,6 +65,14 @@ def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
     return Result(done.returncode, done.stdout, done.stderr)
 
 
+def past_clock(days: float = 1.0):
+    """A store clock `days` behind the real one: leases it grants are already over."""
+    import time
+
+    offset = int(days * 86_400_000)
+    return lambda: time.time_ns() // 1_000_000 - offset
+
+
 _runner = CliRunner()
 
 

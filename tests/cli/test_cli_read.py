@@ -1,0 +1,177 @@
+"""Read commands: list (filters, keyset paging), show (receipts checked now), stats.
+
+Also: hostile text prints literally and visibly escaped in human output, and byte-for-byte
+in JSON.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from clitest_support import invoke
+
+from core.store import Store
+
+HOSTILE = "[bold red]x[/] [@click=app.quit] \x1b[31mred\x1b]0;pwned\x07 \u202eevil 数据 🚧"
+
+
+def park(store: Store, workspace: Path, title: str, reason: str, **kw: object) -> int:
+    store.enqueue(title, workspace, **kw)  # type: ignore[arg-type]
+    lease = store.claim_next("agent-7")
+    assert lease is not None
+    store.block(lease.run_id, lease.claim_token, reason=reason)
+    return lease.run_id
+
+
+def test_list_defaults_to_parked_and_pages_by_cursor(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        parked = [park(store, workspace, f"t{i}", f"reason {i}") for i in range(5)]
+        store.enqueue("queued one", workspace)
+    first = invoke("list", "--limit", "2", "--db", db_url, "--json").json()
+    assert set(first) == {"runs", "next_cursor"}
+    assert [r["status"] for r in first["runs"]] == ["needs_attention"] * 2
+    seen = [r["id"] for r in first["runs"]]
+    cursor = first["next_cursor"]
+    while cursor:
+        page = invoke("list", "--limit", "2", "--after", cursor, "--db", db_url, "--json").json()
+        seen += [r["id"] for r in page["runs"]]
+        cursor = page["next_cursor"]
+    assert seen == parked
+    every = invoke("list", "--status", "all", "--db", db_url, "--json").json()
+    assert len(every["runs"]) == 6 and every["next_cursor"] is None
+    row = every["runs"][0]
+    for key in ("id", "task_id", "title", "workspace", "status", "attempt", "worker",
+                "block_reason", "blocked_at", "version", "required_artifacts"):
+        assert key in row
+
+
+def test_list_filters(db_url: str, workspace: Path) -> None:
+    other = workspace.parent / "elsewhere"
+    other.mkdir()
+    with Store.open(db_url) as store:
+        a = park(store, workspace, "fix refunds", "missing credentials: AWS key")
+        b = park(store, other, "write docs", "ambiguous spec")
+        task_b = store.get_run(b).run.task_id
+    cases = {
+        ("--search", "aws KEY"): [a],
+        ("--search", "docs"): [b],
+        ("--workspace", str(other)): [b],
+        ("--workspace", "elsewhere"): [b],
+        ("--task", str(task_b)): [b],
+        ("--worker", "agent-7"): [a, b],
+        ("--worker", "agent-8"): [],
+        ("--status", "queued"): [],
+    }
+    for flags, expected in cases.items():
+        done = invoke("list", *flags, "--db", db_url, "--json")
+        assert [r["id"] for r in done.json()["runs"]] == expected, flags
+    bad = invoke("list", "--status", "parked", "--db", db_url, "--json")
+    assert bad.code == 2 and "needs_attention" in bad.error()["hint"]
+    for flags in (("--limit", "0"), ("--after", "not-a-cursor")):
+        done = invoke("list", *flags, "--db", db_url, "--json")
+        assert done.code == 2 and done.error()["code"] == "validation", flags
+
+
+def test_list_human_output_escapes_hostile_text(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        park(store, workspace, HOSTILE, HOSTILE + " " + "x" * 12_000)
+        store.enqueue("queued", workspace)
+    done = invoke("list", "--db", db_url, env={"COLUMNS": "400"})
+    assert done.code == 0
+    out = done.stdout
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "[bold red]x[/]" in out and "[@click=app.quit]" in out
+    assert "\\x1b[31mred\\x1b]0;pwned\\x07" in out and "\\u202eevil" in out
+    assert "数据" in out and "🚧" in out
+    assert max(len(line) for line in out.splitlines()) <= 400  # bounded, not 12k wide
+    every = invoke("list", "--status", "all", "--db", db_url, env={"COLUMNS": "200"})
+    assert "STATUS" in every.stdout and "queued" in every.stdout
+    empty = invoke("list", "--status", "failed", "--db", db_url)
+    assert empty.stdout == "no runs (failed)\n"
+
+
+def test_list_json_keeps_stored_text_exactly(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        park(store, workspace, HOSTILE, HOSTILE)
+    done = invoke("list", "--db", db_url, "--json")
+    [row] = done.json()["runs"]
+    assert row["title"] == HOSTILE and row["block_reason"] == HOSTILE
+    # The document is valid JSON whose text is safe to cat: no raw ESC/BEL/bidi bytes.
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in done.stdout
+
+
+def test_show_has_everything_and_checks_receipts_now(db_url: str, workspace: Path) -> None:
+    (workspace / "present.txt").write_text("ok")
+    (workspace / "a-directory").mkdir()
+    outside = workspace.parent / "outside.txt"
+    outside.write_text("secret")
+    contract = {"completion_contract": {"required_paths": [
+        "present.txt", "missing.txt", "a-directory", "link.txt"]}}
+    with Store.open(db_url) as store:
+        run = park(store, workspace, "contract run", "waiting for receipts", metadata=contract)
+    os.symlink(outside, workspace / "link.txt")  # appears after enqueue: unsafe now
+    done = invoke("show", str(run), "--db", db_url, "--json")
+    assert done.code == 0
+    body = done.json()
+    assert body["status"] == "needs_attention" and body["block_reason"] == "waiting for receipts"
+    assert body["attempt"] == 1 and body["worker"] == "agent-7"
+    assert body["lineage"] == [{"run_id": run, "attempt": 1, "status": "needs_attention"}]
+    assert [e["action"] for e in body["events"]] == ["enqueue", "claim", "block"]
+    states = {a["path"]: a["state"] for a in body["artifacts"]}
+    assert states == {"present.txt": "present", "missing.txt": "missing",
+                      "a-directory": "not_a_file", "link.txt": "unsafe"}
+    (workspace / "missing.txt").write_text("now it exists")
+    again = invoke("show", str(run), "--db", db_url, "--json").json()
+    assert {a["path"]: a["state"] for a in again["artifacts"]}["missing.txt"] == "present"
+    assert "claim_token" not in done.stdout
+
+
+def test_show_human_output(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        first = park(store, workspace, HOSTILE, "line one\nline two " + "y" * 9000)
+        [result] = store.requeue([first], reason="try again", actor="alice")
+        lease = store.claim_next("agent-8")
+        assert lease is not None and lease.run_id == result.new_run_id
+        store.block(lease.run_id, lease.claim_token, reason="still " + HOSTILE)
+    done = invoke("show", str(result.new_run_id), "--db", db_url, env={"COLUMNS": "160"})
+    out = done.stdout
+    assert done.code == 0 and "\x1b" not in out and "\u202e" not in out
+    assert f"run {result.new_run_id} · needs_attention · attempt 2/3" in out
+    assert f"lineage: {first} (requeued) → {result.new_run_id}* (needs_attention)" in out
+    assert "\\x1b[31mred" in out and "[@click=app.quit]" in out
+    long = invoke("show", str(first), "--db", db_url, env={"COLUMNS": "160"}).stdout
+    assert "line one\nline two" in long and "characters in all; --json prints every one" in long
+    assert "requeue" in long and "alice (human)" in long
+
+
+def test_show_unknown_run_is_not_found(db_url: str) -> None:
+    done = invoke("show", "424242", "--db", db_url, "--json")
+    assert done.code == 4 and done.error()["code"] == "not_found" and done.stdout == ""
+    human = invoke("show", "424242", "--db", db_url)
+    assert human.stderr.startswith("error[not_found]: run 424242 does not exist\nhint: ")
+
+
+def test_stats_counts_every_status(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        park(store, workspace, "a", "r")
+        store.enqueue("b", workspace)
+    done = invoke("stats", "--db", db_url, "--json").json()
+    assert done["total"] == 2
+    assert done["counts"] == {"queued": 1, "claimed": 0, "needs_attention": 1, "completed": 0,
+                              "failed": 0, "canceled": 0, "requeued": 0}
+    human = invoke("stats", "--db", db_url).stdout
+    assert "needs_attention" in human and "total" in human
+
+
+def test_db_and_json_accepted_before_the_command(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        store.enqueue("a", workspace)
+    assert invoke("--db", db_url, "--json", "stats").json()["total"] == 1
+    assert invoke("stats", "--json", env={"PARKBENCH_DB": db_url}).json()["total"] == 1
+    # the command's own --db wins over the global one and over PARKBENCH_DB
+    elsewhere = f"sqlite:///{workspace.parent / 'empty.db'}"
+    assert invoke("--db", db_url, "stats", "--db", elsewhere, "--json").json()["total"] == 0
+    assert invoke("stats", "--db", elsewhere, "--json",
+                  env={"PARKBENCH_DB": db_url}).json()["total"] == 0

@@ -1,0 +1,281 @@
+"""``parkbench snapshot``: the review screens as files, and a gate on parked work, for CI.
+
+Writes, into ``--out``, per screen a ``<screen>.svg`` and a plain ``<screen>.txt`` (rendered
+headlessly by :mod:`tui.headless`: the real app, no terminal), and ``summary.json``
+(:mod:`tui.snapshot_summary`: counts by status and every parked run with its receipts
+checked on disk). With ``--fail-on-attention`` it exits 1 once everything is written if any
+run needs attention; every other failure keeps the CLI's stable codes.
+
+The summary and the screens are independent reads, so where the platform can fork (and
+nothing else runs yet) the summary is written by a child process on a second core while
+this one renders; otherwise one after the other. Same database, ``--now`` and ``--size``:
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from core.errors import ERROR_CLASSES, ParkbenchError, ValidationError
+from tui.cli import output
+from tui.cli.common import DbOption, JsonOption, StatusOption, cli, parse_time_ms, run_filter
+from tui.textsafe import one_line
+
+if TYPE_CHECKING:
+    from tui.headless import View
+
+SUMMARY = "summary.json"
+#: The issue's minimum, and what a CI artifact needs; help and action are static pages.
+DEFAULT_SCREENS = ("list", "detail")
+EXIT_ATTENTION = 1
+_SIZE = re.compile(r"\s*(\d{1,4})\s*[xX]\s*(\d{1,4})\s*")
+MIN_SIZE, MAX_SIZE = (40, 10), (500, 200)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("snapshot", rich_help_panel="Read")(snapshot)
+
+
+def snapshot(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Option("--out", metavar="DIR", help="Directory for the files (created if missing)."),
+    ],
+    size: Annotated[
+        str, typer.Option("--size", metavar="WxH", help="Terminal size in cells.")
+    ] = "120x40",
+    screens: Annotated[
+        str,
+        typer.Option(
+            "--screens",
+            metavar="LIST",
+            help="Comma-separated: list, detail, help, action (the action modal, opened and "
+            "cancelled), or all.",
+        ),
+    ] = ",".join(DEFAULT_SCREENS),
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="TS",
+            help="The clock the screens show (ISO-8601 or epoch seconds); fix it for "
+            "reproducible files. Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--filter", metavar="TEXT", help="Filter the list (title, reason, worker, workspace)."
+        ),
+    ] = None,
+    status: StatusOption = "needs_attention",
+    fail_on_attention: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-attention",
+            help="Exit 1 (after writing every file) when any run needs attention.",
+        ),
+    ] = False,
+    db: DbOption = None,
+    json_mode: JsonOption = False,
+) -> None:
+    """Render the review screens to SVG and text files plus summary.json (for CI)."""
+    opts = cli(ctx, db, json_mode)
+    from core.db import system_clock
+    from tui.headless import View
+
+    view = View(
+        now_ms=parse_time_ms(now) if now is not None else system_clock(),
+        size=parse_size(size),
+        status=run_filter(status, None, None, None, None).status,
+        search=search or "",
+        screens=parse_screens(screens),
+    )
+    report = take_snapshot(opts.db, out, view, parallel=_can_fork())
+    parked = report["needs_attention"]
+    gate = None
+    if fail_on_attention:
+        gate = "failed" if parked else "passed"
+    if opts.json:
+        output.emit_json({**report, "gate": gate})
+    else:
+        _print_report(report)
+    if gate == "failed":
+        output.note(f"gate failed: {parked:,} run(s) need attention (--fail-on-attention)")
+        raise typer.Exit(EXIT_ATTENTION)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    match = _SIZE.fullmatch(text)
+    width, height = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
+        raise ValidationError(
+            f"--size {text!r} is not a terminal size from {MIN_SIZE[0]}x{MIN_SIZE[1]} "
+            f"to {MAX_SIZE[0]}x{MAX_SIZE[1]}",
+            hint="e.g. --size 120x40 (columns x rows)",
+        )
+    return width, height
+
+
+def parse_screens(text: str) -> tuple[str, ...]:
+    from tui.headless import SCREENS
+
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    if names == ["all"]:
+        return SCREENS
+    unknown = [name for name in names if name not in SCREENS]
+    if unknown or not names:
+        raise ValidationError(
+            f"unknown screen(s) {', '.join(map(repr, unknown)) or 'none given'}",
+            hint=f"use --screens with some of: {', '.join(SCREENS)} (or all)",
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def take_snapshot(
+    db: str | None, out: Path, view: View, *, parallel: bool = False
+) -> dict[str, Any]:
+    """Write the screens and summary.json into ``out``; return what was written and the
+    counts. ``parallel``: write the summary in a forked child process meanwhile."""
+    from core.db import resolve_url
+    from core.store import Store
+    from tui.cli.output import iso
+    from tui.headless import SCREEN_DESCRIPTIONS, render_screens, write_captures
+    from tui.snapshot_summary import close_summary
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValidationError(
+            f"cannot create --out {out}: {error.strerror or error}",
+            hint="pass a directory you can write to",
+        ) from None
+    url = resolve_url(db)
+    part = out / f"{SUMMARY}.part"
+    header = {
+        "now": iso(view.now_ms),
+        "size": f"{view.size[0]}x{view.size[1]}",
+        "view": {
+            "status": view.status.value if view.status is not None else "all",
+            "filter": view.search,
+        },
+    }
+    finish_summary = _start_summary(url, part, header, parallel=parallel)
+    try:
+        with Store.open(url, read_only=True) as store:
+            captures = render_screens(store, view)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            finish_summary()  # the child is always reaped; the first failure is reported
+        part.unlink(missing_ok=True)
+        raise
+    totals = finish_summary()
+    written = write_captures(captures, out)
+    for capture in captures:
+        if capture.skipped:
+            for suffix in ("svg", "txt"):  # a stale file would contradict the summary
+                (out / f"{capture.name}.{suffix}").unlink(missing_ok=True)
+    screens = {
+        name: {**files, "shows": SCREEN_DESCRIPTIONS[name]} for name, files in written.items()
+    }
+    with part.open("a", encoding="utf-8", newline="\n") as tail:
+        close_summary(tail, {"screens": screens})
+    os.replace(part, out / SUMMARY)
+    files = [f for entry in written.values() for k, f in entry.items() if k in ("svg", "txt")]
+    return {
+        "out": str(out),
+        "files": [*files, SUMMARY],
+        "screens": written,
+        "counts": totals["counts"],
+        "needs_attention": totals["parked"],
+    }
+
+
+# -- the summary, beside the rendering -------------------------------------------------
+
+
+def _can_fork() -> bool:
+    """Fork only from a process with one thread (the CLI's, before Textual starts)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _write_summary_file(url: str, part: Path, header: dict[str, object]) -> dict[str, Any]:
+    from core.store import Store
+    from tui.snapshot_summary import write_summary
+
+    with Store.open(url, read_only=True) as store, part.open(
+        "w", encoding="utf-8", newline="\n"
+    ) as document:
+        totals = write_summary(store, document, header)
+    return {"counts": totals.counts, "parked": totals.parked}
+
+
+def _start_summary(
+    url: str, part: Path, header: dict[str, object], *, parallel: bool
+) -> Callable[[], dict[str, Any]]:
+    """Begin writing the summary; the returned function waits for it (and re-raises)."""
+    if not parallel:
+        result = _write_summary_file(url, part, header)
+        return lambda: result
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write, report through the pipe, leave without cleanup
+        os.close(read_end)
+        code = 0
+        try:
+            body: dict[str, Any] = {"ok": _write_summary_file(url, part, header)}
+        except ParkbenchError as error:
+            body = {"error": error.to_dict()}
+        except BaseException as error:  # reported by the parent, as the CLI reports bugs
+            body = {"crash": f"{type(error).__name__}: {error}"}
+            code = 1
+        try:
+            with os.fdopen(write_end, "w", encoding="utf-8") as pipe:
+                pipe.write(json.dumps(body))
+        finally:
+            os._exit(code)
+    os.close(write_end)
+
+    def wait() -> dict[str, Any]:
+        with os.fdopen(read_end, encoding="utf-8") as pipe:
+            text = pipe.read()
+        os.waitpid(pid, 0)
+        body = json.loads(text) if text else {"crash": "the summary process died"}
+        if "ok" in body:
+            return dict(body["ok"])
+        if "error" in body:
+            raise _rebuilt(body["error"])
+        raise RuntimeError(f"writing {SUMMARY} failed: {body['crash']}")
+
+    return wait
+
+
+def _rebuilt(error: dict[str, Any]) -> ParkbenchError:
+    """The child's ParkbenchError, with its code (so its exit status) intact."""
+    by_code = {cls.code: cls for cls in ERROR_CLASSES}
+    cls = by_code.get(str(error.get("code")), ParkbenchError)
+    details = error.get("details") or {}
+    return cls(str(error.get("message", "")), str(error.get("hint") or "") or None, **details)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    lines = [f"wrote {one_line(report['out'], 300)}/: {' '.join(report['files'])}"]
+    for name, entry in report["screens"].items():
+        if "skipped" in entry:
+            lines.append(f"skipped {name}: {entry['skipped']}")
+    parked = report["needs_attention"]
+    lines.append(
+        f"{parked:,} run(s) need attention" if parked else "no run needs attention"
+    )
+    output.print_lines(lines)
