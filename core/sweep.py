@@ -34,7 +34,9 @@ class SweepOps(StoreBase):
                 .values(
                     status=to[Action.RUNTIME_PARK].value,
                     block_reason="exceeded max runtime ("
-                    + sa.cast(runs.c.max_runtime_ms / 1000, sa.Text)
+                    # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy
+                    # 2, which printed "900.0" on SQLite and "900.0000000000000000" on PG)
+                    + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
                     + " s); the worker kept heartbeating past it",
                     blocked_at=at,
                     status_changed_at=at,
