@@ -28,8 +28,10 @@ from core.watch.records import WorkspaceChange, WorkspaceState
 
 log = logging.getLogger(__name__)
 
-#: After a watch fails to build for no reason a probe can see, retry after this long.
+#: After a watch fails to build for no reason a probe can see (the inotify watch limit, ...),
+#: retry after this long, doubling for each further failure of the same root up to the cap.
 WATCH_RETRY_S = 5.0
+WATCH_RETRY_MAX_S = 300.0
 
 _OK = WorkspaceState.OK
 RawChanges = set[tuple[Change, str]]
@@ -75,6 +77,7 @@ class RootWatches:
         self._watch_of: dict[str, Watch] = {}
         self._retiring: set[asyncio.Task[None]] = set()
         self._errors: dict[str, tuple[str, float]] = {}  # root -> (why, retry at)
+        self._strikes: dict[str, int] = {}  # root -> watch failures so far
         self._failed: list[tuple[Watch, BaseException]] = []
         self._probe_soon: set[str] = set()
         self.on_wake: Callable[[], None] = lambda: None
@@ -98,6 +101,7 @@ class RootWatches:
         for root in [r for r in self._status if r not in wanted]:
             del self._status[root]
             self._errors.pop(root, None)
+            self._strikes.pop(root, None)
         failed = [(w, e) for w, e in self._failed if not w.retired]
         self._failed.clear()
         suspects = {root for watch, _ in failed for root in watch.roots}
@@ -120,10 +124,9 @@ class RootWatches:
                 if all(probed[r].state is _OK for r in watch.roots if r in probed):
                     log.warning("cannot watch %s: %s", sorted(watch.roots), error)
                     for root in watch.roots:
-                        self._errors[root] = (
-                            str(error) or type(error).__name__,
-                            now + WATCH_RETRY_S,
-                        )
+                        strikes = self._strikes[root] = self._strikes.get(root, 0) + 1
+                        delay = min(WATCH_RETRY_MAX_S, WATCH_RETRY_S * 2 ** (strikes - 1))
+                        self._errors[root] = (str(error) or type(error).__name__, now + delay)
             for root, status in probed.items():
                 self._apply_probe(result, root, status, now, replaced)
         healthy = {root for root in wanted if self._status[root].state is _OK}

@@ -188,3 +188,18 @@ async def test_two_runs_sharing_a_receipt_each_get_a_record(store, workspace, tm
         await rec.expect(ReceiptChange, run_id=second, new_state=P)
         await rec.expect(ReadinessChange, run_id=first, ready=True)
         assert rec.watcher.ready_run_ids() == {first}
+
+
+async def test_workspace_replaced_by_a_file_then_a_directory_again(store, workspace):
+    run = park_missing(store, workspace, ["ok.txt"])
+    root = as_root(workspace)
+    async with watching(store) as rec:
+        workspace.rmdir()
+        workspace.write_text("not a directory")
+        await rec.expect(WorkspaceChange, workspace=root, state=WorkspaceState.MISSING)
+        mark = rec.mark()
+        workspace.unlink()
+        workspace.mkdir()
+        write(workspace / "ok.txt")
+        await rec.expect(WorkspaceChange, since=mark, workspace=root, state=WorkspaceState.OK)
+        await rec.expect(ReadinessChange, since=mark, run_id=run, ready=True)
