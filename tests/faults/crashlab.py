@@ -131,10 +131,10 @@ class _Child:
 
     def _worker_step(self, workspace: Path) -> None:
         store, rng, roll = self.store, self.rng, self.rng.random()
-        if roll < 0.05:
+        if roll < 0.10:
             self.doing("enqueue")
             enqueue_random(store, rng, workspace)
-        elif roll < 0.08:
+        elif roll < 0.13:
             self.doing("enqueue_again")
             store.enqueue_again(rng.randint(1, 50), actor=self.name)
         elif not self.held or roll < 0.35:
