@@ -12,7 +12,6 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import PurePosixPath
 
 from core.errors import ValidationError
 from core.tokens import REDACTED, contains_token
@@ -85,7 +84,10 @@ def normalize_path(raw: object) -> str | None:
             f"artifact path {text!r} {reason}",
             hint="required paths are relative to the workspace root, e.g. reports/summary.md",
         )
-    normalized = str(PurePosixPath(text))
+    # What str(PurePosixPath(text)) gives for a relative path (empty and "." parts
+    # dropped), without building a path object: this runs for every contract path of every
+    # listed run.
+    normalized = "/".join(part for part in text.split("/") if part and part != ".")
     if normalized in ("", "."):
         raise ValidationError(
             f"artifact path {text!r} names the workspace root itself",
