@@ -1,0 +1,276 @@
+"""The review app's screens rendered without a terminal: SVG and plain text, reproducible.
+
+:func:`render_screens` runs the real :class:`~tui.app.ParkbenchApp` headless
+(``App.run_test``), waits until the main screen has loaded everything it asked for
+(``MainScreen.busy``), then shows each requested screen the way a reviewer would reach it
+and exports it. ``parkbench snapshot`` (:mod:`tui.cli.snapshot`) and the tests use it.
+
+Byte-identical output for the same database, clock and size:
+
+- the app gets a fixed ``now``, no live change feed and an empty keymap (a reviewer's own
+  keymap file must not change a CI artifact); headless, it has no animation and no
+  blinking cursor;
+- the export is Textual's own (the compositor's full render, as ``export_screenshot``
+  does) with segments simplified and a fixed SVG id prefix per screen (Rich otherwise
+  derives it from a hash of the content);
+- screens are visited in one fixed order and each is closed again, so a screen's files do
+  not depend on which other screens were asked for.
+
+Untrusted text: the app already shows it escaped (:mod:`tui.textsafe`); as a last line of
+defence every exported segment is passed through the same escaping, so no control, bidi or
+XML-illegal character reaches a file, and Rich's SVG export escapes ``<``, ``&`` and quotes.
+
+Regenerate the README screenshots (demo data, fixed seed and clock) with::
+
+    python -m tui.screenshots
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.worker import Worker, WorkerState
+
+from core.errors import ParkbenchError
+from core.lifecycle import Action, RunStatus
+from core.store import Store
+from tui.app import ParkbenchApp
+from tui.messages import CoreFailed
+from tui.screens.main import MainScreen
+from tui.textsafe import UNSAFE_CHARS, escape_char
+
+#: Every screen a snapshot can show, in the order they are visited.
+SCREENS: tuple[str, ...] = ("list", "action", "help", "detail")
+#: What each screen is, for help texts and the summary.
+SCREEN_DESCRIPTIONS: dict[str, str] = {
+    "list": "the review screen: parked list, header counts, detail pane, footer",
+    "detail": "the detail of the first run in the view, full screen",
+    "help": "the help screen: every key and binding id",
+    "action": "the action modal for the first run (requeue), opened and not confirmed",
+}
+DEFAULT_SIZE = (120, 40)
+#: Seconds to wait for the screens to load before giving up.
+SETTLE_TIMEOUT_S = 60.0
+#: Actions tried, in order, for the action modal.
+MODAL_ACTIONS = (Action.REQUEUE, Action.FAIL, Action.RELEASE)
+
+# What never reaches a file: the terminal-unsafe set, plus what XML 1.0 forbids.
+_UNSAFE = re.compile(f"[{UNSAFE_CHARS}\ufffe\uffff]")
+
+
+class SnapshotError(ParkbenchError):
+    """The screens could not be rendered (they did not finish loading)."""
+
+    code = "internal"
+    default_hint = "run again with PARKBENCH_DEBUG=1 and report it"
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What to render: terminal size, clock, and the list's status and filter."""
+
+    now_ms: int
+    size: tuple[int, int] = DEFAULT_SIZE
+    status: RunStatus | None = RunStatus.NEEDS_ATTENTION
+    search: str = ""
+    screens: tuple[str, ...] = ("list", "detail")
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One screen: its SVG and plain text, or why it could not be shown."""
+
+    name: str
+    svg: str = ""
+    text: str = ""
+    skipped: str | None = None
+
+
+@dataclass
+class _Watch:
+    """Failures seen while the app ran: store errors and crashed workers."""
+
+    errors: list[BaseException] = field(default_factory=list)
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, CoreFailed):
+            self.errors.append(message.error)
+        elif isinstance(message, Worker.StateChanged) and message.state is WorkerState.ERROR:
+            error = message.worker.error
+            if error is not None:
+                self.errors.append(error)
+
+
+def render_screens(store: Store, view: View) -> list[Capture]:
+    """Render ``view.screens`` of the app on ``store`` (blocking; runs its own event loop)."""
+    return asyncio.run(capture_screens(store, view))
+
+
+async def capture_screens(store: Store, view: View) -> list[Capture]:
+    wanted = [name for name in SCREENS if name in view.screens]
+    app = ParkbenchApp(
+        store, now=lambda: view.now_ms, live=False, keymap={}, actor="parkbench-snapshot"
+    )
+    watch = _Watch()
+    captures: list[Capture] = []
+    async with app.run_test(size=view.size, message_hook=watch) as pilot:
+        main = app.main
+        await _settle(pilot, watch)
+        if view.status is not RunStatus.NEEDS_ATTENTION:
+            main.show_status(view.status)
+        if view.search.strip():
+            main.action_filter()
+            main.filter_bar.value = view.search  # as typed: the list follows the filter
+            main.runs.focus()  # as after Enter: the filter stays shown, the list has focus
+        await _settle(pilot, watch)
+        for name in wanted:
+            captures.append(await _SHOW[name](pilot, main, watch))
+    if watch.errors:
+        raise watch.errors[0]  # a ParkbenchError keeps its code; anything else is a bug
+    return captures
+
+
+async def _show_list(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Capture:
+    return export(pilot.app, "list")
+
+
+async def _show_action(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Capture:
+    for action in MODAL_ACTIONS:
+        if main.targets(action)[0]:
+            break
+    else:
+        return Capture("action", skipped="no run in this view can be requeued, failed or released")
+    app = pilot.app
+    main.start_action(action)
+    await _settle(pilot, watch)
+    capture = export(app, "action")
+    app.screen.dismiss(None)  # Escape: cancelled, nothing is done
+    await _settle(pilot, watch)
+    return capture
+
+
+async def _show_help(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Capture:
+    app = pilot.app
+    assert isinstance(app, ParkbenchApp)
+    app.action_help()
+    await _settle(pilot, watch)
+    capture = export(app, "help")
+    app.screen.dismiss(None)
+    await _settle(pilot, watch)
+    return capture
+
+
+async def _show_detail(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Capture:
+    # The detail pane as the only widget on screen (Textual's maximized view): what a
+    # reviewer reads after moving focus to the pane, with nothing cut off by the list.
+    app = pilot.app
+    detail = main.detail
+    detail.focus()
+    main.maximized = detail
+    await _settle(pilot, watch)
+    capture = export(app, "detail")
+    main.minimize()
+    main.runs.focus()
+    await _settle(pilot, watch)
+    return capture
+
+
+_SHOW: dict[str, Callable[[Pilot[Any], MainScreen, _Watch], Any]] = {
+    "list": _show_list,
+    "action": _show_action,
+    "help": _show_help,
+    "detail": _show_detail,
+}
+
+
+async def _settle(pilot: Pilot[Any], watch: _Watch, timeout: float = SETTLE_TIMEOUT_S) -> None:
+    """Wait until every worker (but the change feed) is done and nothing is scheduled."""
+    app = pilot.app
+    assert isinstance(app, ParkbenchApp)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    quiet = 0
+    while quiet < 2:
+        if loop.time() > deadline:
+            raise SnapshotError(f"the review screens did not finish loading in {timeout:g} s")
+        await pilot.pause()
+        running = [w for w in app.workers if w.group != "changes" and w.is_running]
+        if running:
+            quiet = 0
+            await asyncio.wait_for(app.workers.wait_for_complete(running), timeout)
+        elif app.main.busy:
+            quiet = 0
+            await pilot.pause(0.01)  # a short debounce timer (the detail pane) is pending
+        else:
+            quiet += 1
+        if watch.errors:
+            return  # reported by the caller; the screens would only show the failure
+
+
+# -- export ---------------------------------------------------------------------------
+
+
+class _Literal:
+    """Renders ``renderable`` with every unsafe character in its text made visible."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for segment in console.render(self.renderable, options):
+            text = segment.text
+            if segment.control or text == "\n" or not _UNSAFE.search(text):
+                yield segment
+            else:
+                yield Segment(_UNSAFE.sub(lambda m: escape_char(m.group()), text), segment.style)
+
+
+def export(app: ParkbenchApp, name: str) -> Capture:
+    """The app's current screen (with the screens under a modal) as SVG and plain text."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
+    # What App.export_screenshot renders, with simplified segments (fewer, canonical SVG
+    # text runs) and a fixed id prefix instead of a hash of the content.
+    update = app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens, simplify=True
+    )
+    console.print(_Literal(update))
+    text = console.export_text(clear=False, styles=False)
+    svg = console.export_svg(title=f"Parkbench · {name}", unique_id=f"parkbench-{name}")
+    lines = text.split("\n")[:height]
+    return Capture(name, svg=svg, text="".join(line.rstrip() + "\n" for line in lines))
+
+
+def write_captures(captures: list[Capture], out: Path) -> dict[str, dict[str, str]]:
+    """Write ``<name>.svg`` and ``<name>.txt`` per screen; return what went where."""
+    written: dict[str, dict[str, str]] = {}
+    for capture in captures:
+        if capture.skipped:
+            written[capture.name] = {"skipped": capture.skipped}
+            continue
+        for suffix, body in (("svg", capture.svg), ("txt", capture.text)):
+            (out / f"{capture.name}.{suffix}").write_text(body, encoding="utf-8", newline="\n")
+        written[capture.name] = {"svg": f"{capture.name}.svg", "txt": f"{capture.name}.txt"}
+    return written
