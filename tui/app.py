@@ -27,7 +27,7 @@ from tui.screens.reason_modal import ReasonModal
 from tui.textsafe import one_line
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.run_list import RunList
-from tui.widgets.run_window import PAGE
+from tui.widgets.run_window import MAX_WINDOW, PAGE
 
 Now = Callable[[], datetime | int]
 
@@ -69,6 +69,7 @@ class ParkbenchApp(App[int]):
         change_feed: ChangeFeed | None = None,
         keymap: dict[str, str] | None = None,
         page_size: int = PAGE,
+        window_rows: int = MAX_WINDOW,
     ) -> None:
         super().__init__()
         self.store = store
@@ -80,7 +81,12 @@ class ParkbenchApp(App[int]):
         self._keymap_override = keymap
         self.keymap_note = ""
         self.main = MainScreen(
-            store, read_only=read_only, actor=actor, now_ms=self.now_ms, page_size=page_size
+            store,
+            read_only=read_only,
+            actor=actor,
+            now_ms=self.now_ms,
+            page_size=page_size,
+            window_rows=window_rows,
         )
 
     def now_ms(self) -> int:

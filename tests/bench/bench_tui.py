@@ -202,33 +202,64 @@ def send_key(app, key: str) -> None:  # type: ignore[no-untyped-def]
     app._driver.send_message(event)
 
 
+class Frames:
+    """Timestamps of the frames the app composes (headless: rendered, not written)."""
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.times: list[float] = []
+        self._display = app._display
+        app._display = self.display
+
+    def display(self, screen, renderable) -> None:  # type: ignore[no-untyped-def]
+        if renderable is not None:
+            self.times.append(time.perf_counter())
+        self._display(screen, renderable)
+
+    def after(self, moment: float) -> float | None:
+        return next((t for t in self.times if t >= moment), None)
+
+
 async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
+    """Each figure is key -> first frame composed after it (wall), and the UI thread's
+    CPU time for it; the app is left to go quiet between keys so frames do not mix."""
     from tui.app import ParkbenchApp
 
-    out: dict[str, list[float]] = {k: [] for k in ("down", "noop", "end", "filter", "count")}
+    keys = ("down", "down_cpu", "noop_cpu", "end", "end_cpu", "filter", "filter_cpu", "count")
+    out: dict[str, list[float]] = {k: [] for k in keys}
     app = ParkbenchApp(store, now=lambda: NOW_MS, live=False, keymap={})
     async with app.run_test(size=(120, 40)) as pilot:
         runs = app.main.runs
-        await until(lambda: bool(runs.window.rows) and runs.window.total_known)
-        await runs.wait_for_refresh()
+        frames = Frames(app)
 
-        async def timed(key: str, done: Callable[[], bool]) -> float:
-            start = time.perf_counter()
+        async def quiet() -> None:
+            await until(lambda: not app.main.busy)
+            await app.screen.wait_for_refresh()
+
+        async def timed(name: str, key: str, done: Callable[[], bool]) -> None:
+            await quiet()
+            cpu, start = time.thread_time(), time.perf_counter()
             send_key(app, key)
-            await until(done)
-            await runs.wait_for_refresh()
-            return time.perf_counter() - start
+            await until(lambda: done() and frames.after(start) is not None)
+            frame = frames.after(start)
+            assert frame is not None
+            out[name].append(frame - start)
+            out[f"{name}_cpu"].append(time.thread_time() - cpu)
 
+        await until(lambda: bool(runs.window.rows) and runs.window.total_known)
         for i in range(reps * 20):
             want = runs.cursor + 1
-            out["down"].append(await timed("down", lambda w=want: runs.cursor == w))
+            await timed("down", "down", lambda w=want: runs.cursor == w)
             if i % 5 == 0:
-                out["noop"].append(await timed("f12", lambda: True))
+                await quiet()
+                cpu = time.thread_time()
+                send_key(app, "f12")  # bound to nothing: Textual's own cost of a key
+                await app.screen.wait_for_refresh()
+                out["noop_cpu"].append(time.thread_time() - cpu)
         for _ in range(reps):
-            out["end"].append(await timed(
-                "end",
+            await timed(
+                "end", "end",
                 lambda: runs.cursor == runs.window.total - 1 and runs.highlighted is not None,
-            ))
+            )
             await pilot.press("home")
             await until(lambda: runs.highlighted is not None and runs.cursor == 0)
         await pilot.press("slash")
@@ -238,14 +269,13 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
             bar = app.main.filter_bar
             bar.value = term[:-1]
             bar.cursor_position = len(bar.value)
-            await until(lambda t=term[:-1]: runs.query.search == t and bool(runs.window.rows))
-            await until(lambda: runs.window.total_known)
+            await until(lambda t=term[:-1]: runs.query.search == t and runs.window.total_known)
             generation = runs.window.generation
             start = time.perf_counter()
-            send_key(app, term[-1])
-            await until(lambda g=generation: runs.window.generation > g and bool(runs.window.rows))
-            await runs.wait_for_refresh()
-            out["filter"].append(time.perf_counter() - start)
+            await timed(
+                "filter", term[-1],
+                lambda g=generation: runs.window.generation > g and bool(runs.window.rows),
+            )
             await until(lambda: runs.window.total_known, timeout=60)
             out["count"].append(time.perf_counter() - start)
     return out
@@ -343,11 +373,14 @@ def main() -> None:
            [interpreter("import core.store, textual.app") for _ in range(args.reps)], None)
 
     figures = asyncio.run(interactive(store, args.reps))
-    print("interaction (key -> next frame painted)")
+    print("interaction (key -> first frame composed after it; UI-thread CPU for it)")
     report("cursor down", figures["down"], 16)
-    report("baseline: key with no binding", figures["noop"], None)
+    report("  UI thread CPU", figures["down_cpu"], None)
+    report("  baseline: key bound to nothing", figures["noop_cpu"], None, "(CPU)")
     report("jump to end", figures["end"], 50)
+    report("  UI thread CPU", figures["end_cpu"], None)
     report("filter update (rows painted)", figures["filter"], 100)
+    report("  UI thread CPU", figures["filter_cpu"], None)
     report("filter update (count settled)", figures["count"], None, "(virtual height)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"memory: RSS now {rss_mb():.0f} MB, peak {peak:.0f} MB (target <= 200 MB)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.command import CommandPalette
 from textual.widgets import Static
-from tuitest_support import make_app, running, screen_text, settle, type_text
+from tuitest_support import make_app, park, running, screen_text, settle, type_text
 
 from core.lifecycle import RunStatus
 from core.records import SortKey
@@ -218,3 +218,42 @@ async def test_q_quits(store, parked):
     async with running(app) as (pilot, _notices):
         await pilot.press("q")
     assert app.return_value == 0
+
+
+async def test_ctrl_r_refreshes_without_a_live_feed(store, workspace, clock, parked):
+    app = make_app(store)  # live updates off: only the refresh key reloads
+    async with running(app) as (pilot, _notices):
+        store.force_fail([parked[0]], reason="elsewhere", actor="bob")
+        late = park(store, workspace, "Late arrival", "blocked", clock=clock)
+        await settle(pilot)
+        assert listed(app) == parked
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert listed(app) == [parked[1], parked[2], late]
+        assert "parked 3" in screen_text(app) and "failed 1" in screen_text(app)
+
+
+async def test_confirm_escape_cancels_mark_all(store, parked):
+    app = make_app(store)
+    async with running(app) as (pilot, _notices):
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen) and app.main.runs.marks == {}
+
+
+def test_run_app_opens_the_store_and_runs(db_url, monkeypatch):
+    from tui import app as app_module
+
+    seen = {}
+
+    def fake_run(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen["read_only"] = self.read_only
+        seen["url"] = self.store.url
+        return 0
+
+    monkeypatch.setattr(app_module.ParkbenchApp, "run", fake_run)
+    assert app_module.run_app(db_url, read_only=True) == 0
+    assert seen["read_only"] is True and seen["url"].split("://")[0] in db_url

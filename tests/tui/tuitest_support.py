@@ -59,8 +59,27 @@ def make_app(store: Store, **options: Any) -> ParkbenchApp:
     return ParkbenchApp(store, **options)
 
 
+async def drain(app: App[Any]) -> None:
+    """Wait until every message already queued for the app and its screen is handled."""
+    nodes = [app, *app.screen.walk_children(with_self=True)]
+    pending = asyncio.get_running_loop().create_future()
+    left = 0
+
+    def done() -> None:
+        nonlocal left
+        left -= 1
+        if left == 0 and not pending.done():
+            pending.set_result(None)
+
+    for node in nodes:
+        if node.call_later(done):
+            left += 1
+    if left:
+        await asyncio.wait_for(pending, 10)
+
+
 async def settle(pilot: Pilot, timeout: float = 10.0) -> None:
-    """Wait until the main screen has loaded everything it asked for."""
+    """Wait until the main screen has loaded everything it asked for and repainted."""
     app = pilot.app
     assert isinstance(app, ParkbenchApp)
     loop = asyncio.get_running_loop()
@@ -69,16 +88,21 @@ async def settle(pilot: Pilot, timeout: float = 10.0) -> None:
     while quiet < 2:
         if loop.time() > deadline:
             raise AssertionError("the app did not settle in time")
-        await pilot.pause()
+        await drain(app)
         running = [w for w in app.workers if w.group != "changes" and w.is_running]
         if running:
             quiet = 0
-            await asyncio.wait_for(app.workers.wait_for_complete(running), timeout)
+            waits = [asyncio.ensure_future(worker.wait()) for worker in running]
+            await asyncio.wait(waits, timeout=timeout)
+            for waited in waits:  # a cancelled worker (superseded search) is fine here
+                if waited.done() and not waited.cancelled():
+                    waited.exception()
         elif app.main.busy:
             quiet = 0
-            await pilot.pause(0.01)  # a short debounce timer (detail pane) is pending
+            await asyncio.sleep(0.01)  # a short debounce timer (detail pane) is pending
         else:
             quiet += 1
+    await app.screen.wait_for_refresh()
 
 
 async def wait_until(
@@ -128,5 +152,14 @@ async def running(
 
 
 async def type_text(pilot: Pilot, text: str) -> None:
-    """Type ``text`` key by key, as a user would."""
-    await pilot.press(*("space" if char == " " else char for char in text))
+    """Type ``text`` key by key through the driver, as a terminal would deliver it
+    (Pilot.press waits for the whole process to go idle after every key: slow here)."""
+    from textual import events
+
+    app = pilot.app
+    for char in text:
+        key = "space" if char == " " else char
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await drain(app)

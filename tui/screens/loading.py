@@ -39,9 +39,13 @@ def _fetch(conn: sa.Connection, fetch: Fetch) -> Loaded:
         page = _page(conn, fetch)
         return Loaded(fetch, page.rows, 0, more=page.next_cursor is not None)
     if kind is FetchKind.END:
-        total = queries.count_runs(conn, fetch.query.run_filter())
+        total = fetch.known_total
+        counted = total is None
+        if total is None:
+            total = queries.count_runs(conn, fetch.query.run_filter())
         page = _page(conn, fetch, from_end=True)
-        return Loaded(fetch, page.rows, max(0, total - len(page.rows)), total=total)
+        start = max(0, total - len(page.rows))
+        return Loaded(fetch, page.rows, start, total=total if counted else None)
     if kind is FetchKind.AFTER:
         page = _page(conn, fetch, after=fetch.cursor)
         return Loaded(fetch, page.rows, fetch.index, more=page.next_cursor is not None)

@@ -40,7 +40,7 @@ from tui.textsafe import one_line
 from tui.widgets.detail_pane import DetailPane
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.run_list import RunList
-from tui.widgets.run_window import PAGE, FetchKind, ViewQuery
+from tui.widgets.run_window import MAX_WINDOW, PAGE, FetchKind, ViewQuery
 from tui.widgets.status_header import SORT_LABELS, StatusHeader, status_label
 
 #: ``s`` walks through these; None shows every status.
@@ -83,10 +83,10 @@ class MainScreen(StoreWorkers, Screen[None]):
         actor: str | None,
         now_ms: Callable[[], int],
         page_size: int = PAGE,
+        window_rows: int = MAX_WINDOW,
     ) -> None:
         super().__init__()
         self.store = store
-        self.page_size = page_size
         self.read_only = read_only
         self.actor = actor
         self.now_ms = now_ms
@@ -97,7 +97,7 @@ class MainScreen(StoreWorkers, Screen[None]):
         # key press and footer refresh, and a DOM query each time would show up.
         self.header = StatusHeader(id="header")
         self.filter_bar = FilterBar(id="filter")
-        self.runs = RunList(now_ms=now_ms, page=page_size, id="runs")
+        self.runs = RunList(now_ms=now_ms, page=page_size, max_rows=window_rows, id="runs")
         self.detail = DetailPane(now_ms=now_ms, id="detail")
 
     def compose(self) -> ComposeResult:
@@ -193,7 +193,8 @@ class MainScreen(StoreWorkers, Screen[None]):
             empty = total.total_known and total.total == 0
             self.detail.show_placeholder("No run selected." if empty else "loading…")
         else:
-            self.detail.show_row(event.run)
+            # The pane changes once the cursor rests: repainting it on every step of a held
+            # key would re-lay-out the screen each time (the pane's height follows its text).
             self._schedule_detail(DETAIL_DELAY_S)
         self.sync_bindings()
 

@@ -79,16 +79,6 @@ class DetailPane(VerticalScroll, can_focus=True):
         self.detail = None
         self._body.update(Text(message, style=self._style("detail--dim")))
 
-    def show_row(self, row: RunRow) -> None:
-        """The row as listed, until its full detail (events, receipts on disk) arrives."""
-        if self.detail is not None and self.detail.run.id == row.id:
-            return
-        self.detail = None
-        text = Text(overflow="fold")
-        self._header(text, row)
-        text.append("\nloading details…", style=self._style("detail--dim"))
-        self._body.update(text)
-
     def show(self, detail: RunDetail) -> None:
         same_run = self.detail is not None and self.detail.run.id == detail.run.id
         self.detail = detail

@@ -24,7 +24,15 @@ from textual.strip import Strip
 
 from core.records import Expectation, RunRow
 from tui.widgets.run_columns import Column, RowStyles, header_text, layout, row_text
-from tui.widgets.run_window import PAGE, Fetch, FetchKind, Loaded, RunWindow, ViewQuery
+from tui.widgets.run_window import (
+    MAX_WINDOW,
+    PAGE,
+    Fetch,
+    FetchKind,
+    Loaded,
+    RunWindow,
+    ViewQuery,
+)
 
 #: Seconds between repaints of the relative times ("5m ago") on a live clock.
 TICK_S = 15.0
@@ -81,16 +89,23 @@ class RunList(ScrollView, can_focus=True):
             super().__init__()
 
     def __init__(
-        self, *, now_ms: Callable[[], int], page: int = PAGE, id: str | None = None
+        self,
+        *,
+        now_ms: Callable[[], int],
+        page: int = PAGE,
+        max_rows: int = MAX_WINDOW,
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.now_ms = now_ms
-        self.window = RunWindow(page=page)
+        self.window = RunWindow(page=page, max_rows=max_rows)
+        self._max_rows = self.window.max_rows
         self.cursor = 0
         self.marks: dict[int, Expectation] = {}
         self.receipts: LRUCache[int, tuple[int, int]] = LRUCache(20_000)
         self.marking_enabled = True
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
+        self._styles: dict[bool, RowStyles] = {}
         self._columns: tuple[Column, ...] = ()
         self._columns_key: tuple[object, ...] = ()
         self._asked: Fetch | None = None
@@ -253,7 +268,7 @@ class RunList(ScrollView, can_focus=True):
             style = self.get_component_rich_style("run-list--header")
             return self._to_strip(header_text(columns, style), width, style)
         index = round(self.scroll_offset.y) + y - 1
-        base = self.rich_style
+        base = self._row_styles(False).base
         window = self.window
         if index >= window.total:
             if index == 0 and window.total_known:
@@ -262,8 +277,8 @@ class RunList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         row = window.row_at(index)
         if row is None:
-            dim = self.get_component_rich_style("run-list--dim")
-            return self._to_strip(Text("  …", style=dim), width, base)
+            dim = self._row_styles(False).dim
+            return self._to_strip(Text("  …", style=base + dim), width, base)
         on_cursor = index == self.cursor
         marked = row.id in self.marks
         receipts = self.receipts.get(row.id)
@@ -285,12 +300,16 @@ class RunList(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._strips.clear()
+        self._styles.clear()
         super().notify_style_update()
 
     def on_mount(self) -> None:
         self.set_interval(TICK_S, self._next_tick)
 
     def on_resize(self, _event: events.Resize) -> None:
+        # The window must hold a screen plus a page either side, or trimming one edge
+        # would ask for the other again, forever.
+        self.window.max_rows = max(self._max_rows, self.size.height + 3 * self.window.page)
         self._update_virtual_size()
         self._after_change()
 
@@ -310,16 +329,20 @@ class RunList(ScrollView, can_focus=True):
         return Strip(segments, text.cell_len).adjust_cell_length(width, style)
 
     def _row_styles(self, on_cursor: bool) -> RowStyles:
-        component = self.get_component_rich_style
-        base = component("run-list--cursor") if on_cursor else self.rich_style
-        return RowStyles(
-            base=base,
-            dim=component("run-list--dim", partial=True),
-            marked=component("run-list--marked", partial=True),
-            missing=component("run-list--missing", partial=True),
-            complete=component("run-list--complete", partial=True),
-            status=component("run-list--status", partial=True),
-        )
+        """Styles from the CSS, resolved once per style change (``rich_style`` walks the
+        ancestors, too slow to ask for on every line)."""
+        styles = self._styles.get(on_cursor)
+        if styles is None:
+            component = self.get_component_rich_style
+            styles = self._styles[on_cursor] = RowStyles(
+                base=component("run-list--cursor") if on_cursor else self.rich_style,
+                dim=component("run-list--dim", partial=True),
+                marked=component("run-list--marked", partial=True),
+                missing=component("run-list--missing", partial=True),
+                complete=component("run-list--complete", partial=True),
+                status=component("run-list--status", partial=True),
+            )
+        return styles
 
     def _layout(self, width: int) -> tuple[Column, ...]:
         status = self.window.query.status

@@ -69,6 +69,8 @@ class Fetch:
     edge_id: int | None = None
     #: ANCHOR: the run the cursor was on, kept there if it is still listed.
     anchor_id: int | None = None
+    #: END: the count the view already has (refreshes keep it current), or None to count.
+    known_total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,10 @@ class RunWindow:
 
     def jump_to_end(self) -> Fetch:
         self.replacing = True
-        return Fetch(FetchKind.END, self.query, self.generation, limit=self.page)
+        known = self.total if self.total_known else None
+        return Fetch(
+            FetchKind.END, self.query, self.generation, limit=self.page, known_total=known
+        )
 
     def plan(self, lo: int, hi: int) -> Fetch | None:
         """What to fetch so rows ``[lo, hi)`` (the visible ones) are loaded, or None."""
@@ -195,7 +200,7 @@ class RunWindow:
             return Fetch(FetchKind.START, query, generation, limit=min(most, hi + near))
         if self.total_known and hi >= self.total - near:
             limit = min(most, self.total - lo + near)
-            return Fetch(FetchKind.END, query, generation, limit=limit)
+            return Fetch(FetchKind.END, query, generation, limit=limit, known_total=self.total)
         target = max(0, lo - near // 2)
         limit = min(most, hi - target + near)
         # Walk from whichever known point is closest: a window edge or an end of the list.
