@@ -47,22 +47,18 @@ from core.store import Store
 from tui.app import ParkbenchApp
 from tui.messages import CoreFailed
 from tui.screens.main import MainScreen
+from tui.snapshot_options import SCREEN_DESCRIPTIONS, SCREENS, View
 from tui.textsafe import UNSAFE_CHARS, escape_char
 
-#: Every screen a snapshot can show, in the order they are visited.
-SCREENS: tuple[str, ...] = ("list", "action", "help", "detail")
-#: What each screen is, for help texts and the summary.
-SCREEN_DESCRIPTIONS: dict[str, str] = {
-    "list": "the review screen: parked list, header counts, detail pane, footer",
-    "detail": "the detail of the first run in the view, full screen",
-    "help": "the help screen: every key and binding id",
-    "action": "the action modal for the first run (requeue), opened and not confirmed",
-}
-DEFAULT_SIZE = (120, 40)
 #: Seconds to wait for the screens to load before giving up.
 SETTLE_TIMEOUT_S = 60.0
 #: Actions tried, in order, for the action modal.
 MODAL_ACTIONS = (Action.REQUEUE, Action.FAIL, Action.RELEASE)
+
+__all__ = [
+    "SCREENS", "SCREEN_DESCRIPTIONS", "Capture", "View", "capture_screens", "export",
+    "render_screens", "write_captures",
+]
 
 # What never reaches a file: the terminal-unsafe set, plus what XML 1.0 forbids.
 _UNSAFE = re.compile(f"[{UNSAFE_CHARS}\ufffe\uffff]")
@@ -73,17 +69,6 @@ class SnapshotError(ParkbenchError):
 
     code = "internal"
     default_hint = "run again with PARKBENCH_DEBUG=1 and report it"
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """What to render: terminal size, clock, and the list's status and filter."""
-
-    now_ms: int
-    size: tuple[int, int] = DEFAULT_SIZE
-    status: RunStatus | None = RunStatus.NEEDS_ATTENTION
-    search: str = ""
-    screens: tuple[str, ...] = ("list", "detail")
 
 
 @dataclass(frozen=True, slots=True)

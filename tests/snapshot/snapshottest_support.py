@@ -74,7 +74,8 @@ def seed_review(store: Store, workspace: Path, clock: Any) -> list[int]:
         park(store, workspace, "Translate docs", "which locale?", worker="agent-3",
              required=["out/a.txt"], clock=clock),
     ]
-    store.enqueue("Still queued", workspace, actor="ci")
+    # Lowest priority: later park() calls claim their own fresh run, never this one.
+    store.enqueue("Still queued", workspace, actor="ci", priority=-1000)
     return parked
 
 
@@ -95,7 +96,8 @@ def entry_point() -> list[str]:
 
 #: What a developer's shell may carry that would change what the app or the CLI does.
 SCRUBBED = ("PARKBENCH_DB", "PARKBENCH_DEBUG", "PARKBENCH_KEYMAP", "COLUMNS", "LINES",
-            "NO_COLOR", "FORCE_COLOR", "TEXTUAL_THEME", "TEXTUAL_ANIMATIONS", "TEXTUAL_COLOR_SYSTEM")
+            "NO_COLOR", "FORCE_COLOR", "TEXTUAL_THEME", "TEXTUAL_ANIMATIONS",
+            "TEXTUAL_COLOR_SYSTEM")
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -31,7 +31,7 @@ from tui.cli.common import DbOption, JsonOption, StatusOption, cli, parse_time_m
 from tui.textsafe import one_line
 
 if TYPE_CHECKING:
-    from tui.headless import View
+    from tui.snapshot_options import View
 
 SUMMARY = "summary.json"
 #: The issue's minimum, and what a CI artifact needs; help and action are static pages.
@@ -93,7 +93,7 @@ def snapshot(
     """Render the review screens to SVG and text files plus summary.json (for CI)."""
     opts = cli(ctx, db, json_mode)
     from core.db import system_clock
-    from tui.headless import View
+    from tui.snapshot_options import View
 
     view = View(
         now_ms=parse_time_ms(now) if now is not None else system_clock(),
@@ -129,7 +129,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def parse_screens(text: str) -> tuple[str, ...]:
-    from tui.headless import SCREENS
+    from tui.snapshot_options import SCREENS
 
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
     if names == ["all"]:
@@ -151,7 +151,7 @@ def take_snapshot(
     from core.db import resolve_url
     from core.store import Store
     from tui.cli.output import iso
-    from tui.headless import SCREEN_DESCRIPTIONS, render_screens, write_captures
+    from tui.snapshot_options import SCREEN_DESCRIPTIONS
     from tui.snapshot_summary import close_summary
 
     try:
@@ -173,6 +173,9 @@ def take_snapshot(
     }
     finish_summary = _start_summary(url, part, header, parallel=parallel)
     try:
+        # Textual loads here, while the summary is being written beside it.
+        from tui.headless import render_screens, write_captures
+
         with Store.open(url, read_only=True) as store:
             captures = render_screens(store, view)
     except BaseException:
