@@ -19,6 +19,12 @@ from tui.textsafe import one_line
 from tui.widgets.run_window import ViewQuery
 from tui.widgets.status_header import status_label
 
+#: action method name on the screen -> the reviewer action it starts
+ACTION_NAMES: dict[str, Action] = {
+    "requeue": Action.REQUEUE,
+    "fail": Action.FAIL,
+    "release": Action.RELEASE,
+}
 #: action -> (imperative, past tense)
 ACTION_LABELS: dict[Action, tuple[str, str]] = {
     Action.REQUEUE: ("Requeue", "requeued"),

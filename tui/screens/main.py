@@ -32,32 +32,32 @@ from tui.messages import (
     RowsLoaded,
     StatusCounts,
 )
-from tui.screens.actions import ACTION_LABELS, action_modal, mark_all_question, summarize
+from tui.screens.actions import (
+    ACTION_LABELS,
+    ACTION_NAMES,
+    action_modal,
+    mark_all_question,
+    summarize,
+)
 from tui.screens.confirm_modal import ConfirmModal
 from tui.screens.main_workers import LOADING_RUNS, StoreWorkers
-from tui.screens.palette import Command
+from tui.screens.palette import Command, main_screen_commands
 from tui.textsafe import one_line
 from tui.widgets.detail_pane import DetailPane
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.run_list import RunList
-from tui.widgets.run_window import MAX_WINDOW, PAGE, FetchKind, ViewQuery
-from tui.widgets.status_header import SORT_LABELS, StatusHeader, status_label
-
-#: ``s`` walks through these; None shows every status.
-STATUS_CYCLE: tuple[RunStatus | None, ...] = (
-    RunStatus.NEEDS_ATTENTION,
-    RunStatus.QUEUED,
-    RunStatus.CLAIMED,
-    RunStatus.FAILED,
-    RunStatus.COMPLETED,
-    RunStatus.CANCELED,
-    RunStatus.REQUEUED,
-    None,
+from tui.widgets.run_window import (
+    MAX_WINDOW,
+    PAGE,
+    SORT_CYCLE,
+    STATUS_CYCLE,
+    FetchKind,
+    ViewQuery,
 )
-SORT_CYCLE: tuple[SortKey, ...] = (SortKey.BLOCKED, SortKey.PRIORITY, SortKey.TASK)
+from tui.widgets.status_header import StatusHeader
+
 #: Seconds the cursor must rest on a run before its detail (events, disk checks) loads.
 DETAIL_DELAY_S = 0.05
-_ACTION_NAMES = {"requeue": Action.REQUEUE, "fail": Action.FAIL, "release": Action.RELEASE}
 
 
 class MainScreen(StoreWorkers, Screen[None]):
@@ -299,7 +299,7 @@ class MainScreen(StoreWorkers, Screen[None]):
         """Refresh the footer only when what it would show changed: recomposing it is the
         most expensive thing a cursor move could do."""
         state = (
-            *(self.check_action(name, ()) for name in (*_ACTION_NAMES, "mark_all", "clear_filter")),
+            *(self.check_action(name, ()) for name in (*ACTION_NAMES, "mark_all", "clear_filter")),
             self.runs.check_action("clear_marks", ()),
             self.runs.check_action("toggle_mark", ()),
         )
@@ -326,8 +326,8 @@ class MainScreen(StoreWorkers, Screen[None]):
         return {}, 0
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _ACTION_NAMES:
-            return not self.read_only and bool(self.targets(_ACTION_NAMES[action])[0])
+        if action in ACTION_NAMES:
+            return not self.read_only and bool(self.targets(ACTION_NAMES[action])[0])
         if action == "mark_all":
             return not self.read_only
         if action == "clear_filter":
@@ -395,36 +395,5 @@ class MainScreen(StoreWorkers, Screen[None]):
         count = len(message.expected)
         self.notify(f"{count:,} run{'s' if count != 1 else ''} marked", markup=False)
 
-    # -- palette ------------------------------------------------------------------------
-
     def palette_commands(self) -> Iterable[Command]:
-        runs = self.runs
-        if not self.read_only:
-            for name, action in _ACTION_NAMES.items():
-                expected, _ = self.targets(action)
-                if expected:
-                    label = ACTION_LABELS[action][0]
-                    what = f"{len(expected)} marked runs" if runs.marks else (
-                        f"run {next(iter(expected))}"
-                    )
-                    yield (f"{label} {what}", f"{label} with a reason ({name})",
-                           getattr(self, f"action_{name}"))
-            yield ("Mark all runs in view", "Mark every run matching the filter",
-                   self.action_mark_all)
-            if runs.marks:
-                yield ("Clear marks", f"Unmark {len(runs.marks)} runs", runs.action_clear_marks)
-        yield ("Filter runs", "Search title, reason, worker, workspace", self.action_filter)
-        if runs.query.search:
-            yield ("Clear filter", "Show every run in this status", self.action_clear_filter)
-        for sort in SORT_CYCLE:
-            if sort is not runs.query.sort:
-                yield (f"Sort by {SORT_LABELS[sort]}", "Change the list order",
-                       lambda sort=sort: self.show_sort(sort))
-        for status in STATUS_CYCLE:
-            if status is not runs.query.status:
-                yield (f"Show {status_label(status)}", "Browse runs in another status",
-                       lambda status=status: self.show_status(status))
-        yield ("Refresh", "Reload the list, counts and detail", self.action_refresh)
-        yield ("Help", "Keys and binding ids", self.app.action_help)
-        yield ("Quit", "Leave Parkbench", self.app.action_quit)
-
+        return main_screen_commands(self)

@@ -8,9 +8,16 @@ the footer never disagree.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tui.screens.actions import ACTION_LABELS, ACTION_NAMES
+from tui.widgets.run_window import SORT_CYCLE, STATUS_CYCLE
+from tui.widgets.status_header import SORT_LABELS, status_label
+
+if TYPE_CHECKING:
+    from tui.screens.main import MainScreen
 
 Command = tuple[str, str, Callable[[], object]]
 
@@ -35,3 +42,39 @@ class ParkbenchCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+def main_screen_commands(screen: MainScreen) -> Iterable[Command]:
+    """What the review screen can do right now, named for the palette."""
+    runs = screen.runs
+    if not screen.read_only:
+        for name, action in ACTION_NAMES.items():
+            expected, _ = screen.targets(action)
+            if expected:
+                label = ACTION_LABELS[action][0]
+                what = (
+                    f"{len(expected)} marked runs" if runs.marks else f"run {next(iter(expected))}"
+                )
+                yield (
+                    f"{label} {what}",
+                    f"{label} with a reason ({name})",
+                    getattr(screen, f"action_{name}"),
+                )
+        yield ("Mark all runs in view", "Mark every run matching the filter",
+               screen.action_mark_all)
+        if runs.marks:
+            yield ("Clear marks", f"Unmark {len(runs.marks)} runs", runs.action_clear_marks)
+    yield ("Filter runs", "Search title, reason, worker, workspace", screen.action_filter)
+    if runs.query.search:
+        yield ("Clear filter", "Show every run in this status", screen.action_clear_filter)
+    for sort in SORT_CYCLE:
+        if sort is not runs.query.sort:
+            yield (f"Sort by {SORT_LABELS[sort]}", "Change the list order",
+                   lambda sort=sort: screen.show_sort(sort))
+    for status in STATUS_CYCLE:
+        if status is not runs.query.status:
+            yield (f"Show {status_label(status)}", "Browse runs in another status",
+                   lambda status=status: screen.show_status(status))
+    yield ("Refresh", "Reload the list, counts and detail", screen.action_refresh)
+    yield ("Help", "Keys and binding ids", screen.app.action_help)
+    yield ("Quit", "Leave Parkbench", screen.app.action_quit)

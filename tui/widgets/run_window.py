@@ -29,6 +29,21 @@ MAX_WINDOW = 1200
 MAX_PAGE = 1000
 
 
+#: ``s`` walks through these; None shows every status.
+STATUS_CYCLE: tuple[RunStatus | None, ...] = (
+    RunStatus.NEEDS_ATTENTION,
+    RunStatus.QUEUED,
+    RunStatus.CLAIMED,
+    RunStatus.FAILED,
+    RunStatus.COMPLETED,
+    RunStatus.CANCELED,
+    RunStatus.REQUEUED,
+    None,
+)
+#: ``o`` walks through these.
+SORT_CYCLE: tuple[SortKey, ...] = (SortKey.BLOCKED, SortKey.PRIORITY, SortKey.TASK)
+
+
 @dataclass(frozen=True, slots=True)
 class ViewQuery:
     """What the list shows: one status (or all), a search, a sort order."""

@@ -55,8 +55,11 @@ class StatusHeader(Static):
         self.state = HeaderState()
 
     def update_state(self, **changes: object) -> None:
-        self.state = replace(self.state, **changes)  # type: ignore[arg-type]
-        self.update(self.render_state())
+        state = replace(self.state, **changes)  # type: ignore[arg-type]
+        if state != self.state:
+            self.state = state
+            # Two fixed lines (CSS): no need to lay the screen out again for new text.
+            self.update(self.render_state(), layout=False)
 
     def on_mount(self) -> None:
         self.update(self.render_state())
