@@ -127,3 +127,18 @@ async def test_empty_store_says_so(store):
         # no action is offered without a run
         assert app.main.check_action("requeue", ()) is False
         assert store.counts_by_status()[RunStatus.NEEDS_ATTENTION.value] == 0
+
+
+async def test_receipts_are_checked_again_on_refresh(store, workspace, parked):
+    app = make_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        row = next(line for line in screen_text(app).splitlines() if "Summarise" in line)
+        assert "1/2" in row
+        (workspace / "out" / "b.txt").write_text("now here")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        row = next(line for line in screen_text(app).splitlines() if "Summarise" in line)
+        assert "2/2" in row
+        detail = app.main.query_one(DetailPane).detail
+        assert detail is not None and all(a.state.value == "present" for a in detail.artifacts)

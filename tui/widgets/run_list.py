@@ -110,6 +110,7 @@ class RunList(ScrollView, can_focus=True):
         self._columns_key: tuple[object, ...] = ()
         self._asked: Fetch | None = None
         self._asked_receipts: tuple[int, ...] = ()
+        self._stale_receipts: set[int] = set()
         self._highlight_key: object = None
         self._want_end = False
         self._tick = 0
@@ -184,12 +185,20 @@ class RunList(ScrollView, can_focus=True):
 
     def set_receipts(self, counts: dict[int, tuple[int, int]]) -> None:
         for run_id, count in counts.items():
+            self.receipts.discard(run_id)  # LRUCache.set never replaces a value
             self.receipts[run_id] = count
+            self._stale_receipts.discard(run_id)
         self.refresh()
 
     def forget_receipts(self) -> None:
-        """Receipts may have changed on disk: check the visible ones again."""
+        """Receipts may have changed on disk: check the visible ones again. The counts
+        shown stay until the new ones arrive (no flicker); rows off screen are dropped."""
+        visible = {row.id for row in self.visible_rows()}
+        kept = {rid: self.receipts[rid] for rid in visible if rid in self.receipts}
         self.receipts.clear()
+        self._stale_receipts = set(kept)
+        for run_id, count in kept.items():
+            self.receipts[run_id] = count
         self._asked_receipts = ()
 
     def set_marks(self, expected: dict[int, Expectation]) -> None:
@@ -381,7 +390,8 @@ class RunList(ScrollView, can_focus=True):
         unchecked = tuple(
             row
             for row in self.visible_rows()
-            if row.contract.required and row.id not in self.receipts
+            if row.contract.required
+            and (row.id not in self.receipts or row.id in self._stale_receipts)
         )
         ids = tuple(row.id for row in unchecked)
         if ids and ids != self._asked_receipts:
