@@ -44,6 +44,10 @@ from core.worker_ops import WorkerOps
 
 __all__ = ["Store", "default_actor"]
 
+INT32_MAX = 2**31 - 1
+#: A year: far beyond any real task, and small enough to stay exact in epoch milliseconds.
+MAX_RUNTIME_S = 366 * 24 * 3600
+
 
 class Store(WorkerOps, ReviewOps):
     """The lease store: worker, reviewer and system actions plus the read side."""
@@ -69,14 +73,21 @@ class Store(WorkerOps, ReviewOps):
         run_md = inputs.json_object("run metadata", run_metadata)
         contract = contracts.parse_contract(task_md, run_md)
         contracts.validate_for_enqueue(root, contract)
-        if max_attempts < 1:
+        # Both are 32-bit columns on PostgreSQL: refuse the same range on every backend.
+        if not 1 <= max_attempts <= INT32_MAX:
             raise ValidationError(
-                f"max attempts must be at least 1, got {max_attempts}",
+                f"max attempts must be between 1 and {INT32_MAX:,}, got {max_attempts}",
                 hint="pass --max-attempts 1 or more",
             )
-        if max_runtime_s is not None and max_runtime_s <= 0:
+        if not -INT32_MAX - 1 <= priority <= INT32_MAX:
             raise ValidationError(
-                f"max runtime must be positive, got {max_runtime_s:g}",
+                f"priority must be between {-INT32_MAX - 1:,} and {INT32_MAX:,}, got {priority}",
+                hint="pass a smaller --priority (higher runs first)",
+            )
+        if max_runtime_s is not None and not 0 < max_runtime_s <= MAX_RUNTIME_S:
+            raise ValidationError(
+                f"max runtime must be between 0 and {MAX_RUNTIME_S:,} seconds, "
+                f"got {max_runtime_s:g}",
                 hint="pass a positive number of seconds",
             )
         who = inputs.name("actor", actor or default_actor())

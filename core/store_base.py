@@ -107,7 +107,11 @@ class StoreBase:
         try:
             yield
         except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == "22003":  # numeric value out of range
+                raise _out_of_range(error.orig) from None
             raise translate(error, self.url) from None
+        except OverflowError as error:  # SQLite binds at most 64-bit integers
+            raise _out_of_range(error) from None
         except ValueError as error:
             # Text, JSON or a status no Parkbench wrote (undecodable bytes, broken JSON, an
             # unknown enum value): a damaged file whose pages SQLite could still read.
@@ -178,6 +182,14 @@ class StoreBase:
                 "created_at": now,
             },
         )
+
+
+def _out_of_range(error: BaseException) -> ValidationError:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ValidationError(
+        f"a number is out of range for the database ({first})",
+        hint="run ids, task ids and times must be ordinary integers; check the arguments",
+    )
 
 
 def insert_run(
