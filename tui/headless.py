@@ -244,6 +244,9 @@ def export(app: ParkbenchApp, name: str) -> Capture:
     console.print(_Literal(update))
     text = console.export_text(clear=False, styles=False)
     svg = console.export_svg(title=f"Parkbench · {name}", unique_id=f"parkbench-{name}")
+    # Columns are aligned with runs of no-break spaces; renderers other than browsers
+    # (rsvg, image viewers) collapse them unless told to keep whitespace as it is.
+    svg = svg.replace("<svg ", '<svg xml:space="preserve" ', 1)
     lines = text.split("\n")[:height]
     return Capture(name, svg=svg, text="".join(line.rstrip() + "\n" for line in lines))
 
