@@ -17,7 +17,7 @@ from clitest_support import clean_env, entry_point, invoke, run
 import tui.cli
 from core.store import Store
 
-HEAVY = ("textual", "rich", "watchfiles", "tui.app")
+HEAVY = ("textual", "rich", "watchfiles", "tui.app", "pydantic", "sqlmodel")
 
 
 def test_full_lifecycle_through_the_executable(db_url: str, workspace: Path) -> None:

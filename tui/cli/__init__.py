@@ -77,7 +77,10 @@ def run(
     """Invoke the command tree; turn every outcome into an exit status (and envelope)."""
     from typer._click.exceptions import ClickException
 
+    from tui.cli import coerce
+
     ACTIVE.clear()
+    coerce.install(command)
     try:
         result = super(ParkbenchGroup, command).main(  # type: ignore[misc]
             args=argv,
@@ -138,6 +141,9 @@ def _load_lazy(name: str) -> Any:
     holder = typer.Typer()
     module.register(holder)
     built = typer.main.get_command(holder)
+    from tui.cli import coerce
+
+    coerce.install(built)
     commands = getattr(built, "commands", None)
     if commands:
         return commands.get(name)
