@@ -60,7 +60,7 @@ async def test_detail_pane_shows_reason_receipts_lineage_events(store, workspace
         body = detail.render_detail(detail.detail).plain
         assert "Ship the report" in body
         assert "still stuck" in body
-        assert "Receipts (1/4 present)" in body
+        assert "Receipts (1/4 present, policy reject)" in body
         assert "✓ present    out/present.txt" in body
         assert "✗ missing    out/missing.txt" in body
         assert "✗ not a file out/folder" in body

@@ -93,30 +93,33 @@ class DetailPane(VerticalScroll, can_focus=True):
         text.append(f"\n{title}\n", style=self._style("detail--heading"))
 
     def _header(self, text: Text, run: RunRow) -> None:
+        """Four lines: title; ids and worker; workspace; times (the status change in full)."""
         now = self.now_ms()
         dim = self._style("detail--dim")
         text.append(one_line(run.title, TITLE_MAX), style=self._style("detail--title"))
         text.append("\n")
         text.append(
             f"run {run.id} · {run.status.value} · attempt {run.attempt}/{run.max_attempts}"
-            f" · priority {run.priority} · task {run.task_id}",
+            f" · priority {run.priority} · task {run.task_id} · worker ",
             style=dim,
         )
+        text.append(one_line(run.worker, 256) if run.worker else "-")
         if run.attempt_limit_overridden:
             text.append(" · attempt limit overridden", style=dim)
+        text.append("\nworkspace ", style=dim)
+        text.append(f"{safe_text(run.workspace_root)} ({safe_text(run.workspace_name)})")
+        changed = "blocked" if run.blocked_at_ms == run.status_changed_at_ms else "changed"
+        text.append(f"\n{changed} ", style=dim)
+        text.append(timestamp(run.status_changed_at_ms, now))
+        for label, ms in (
+            ("queued", run.queued_at_ms),
+            ("claimed", run.claimed_at_ms),
+            ("finished", run.finished_at_ms),
+        ):
+            if ms is not None:
+                text.append(f" · {label} ", style=dim)
+                text.append(relative_time(ms, now))
         text.append("\n")
-        rows = [
-            ("workspace", f"{safe_text(run.workspace_name)}  {safe_text(run.workspace_root)}"),
-            ("worker", one_line(run.worker, 256) if run.worker else "-"),
-            ("blocked", timestamp(run.blocked_at_ms, now)),
-            ("queued", timestamp(run.queued_at_ms, now)),
-            ("claimed", timestamp(run.claimed_at_ms, now)),
-            ("finished", timestamp(run.finished_at_ms, now)),
-            ("changed", timestamp(run.status_changed_at_ms, now)),
-        ]
-        for label, value in rows:
-            text.append(f"{label:>10}  ", style=dim)
-            text.append(f"{value}\n")
 
     def render_detail(self, detail: RunDetail) -> Text:
         run = detail.run
@@ -132,8 +135,10 @@ class DetailPane(VerticalScroll, can_focus=True):
             text.append(bounded(run.failure_reason, REASON_MAX) + "\n")
 
         present = sum(a.state is ArtifactState.PRESENT for a in detail.artifacts)
+        policy = run.contract.missing_policy.value
         if detail.artifacts:
-            self._heading(text, f"Receipts ({present}/{len(detail.artifacts)} present)")
+            total = len(detail.artifacts)
+            self._heading(text, f"Receipts ({present}/{total} present, policy {policy})")
         else:
             self._heading(text, "Receipts")
             text.append("no completion contract\n", style=dim)
@@ -144,7 +149,6 @@ class DetailPane(VerticalScroll, can_focus=True):
             if artifact.detail:
                 text.append(f"  ({one_line(artifact.detail, 300)})", style=dim)
             text.append("\n")
-        text.append(f"policy: {run.contract.missing_policy.value}\n", style=dim)
 
         self._heading(text, "Lineage")
         for entry in detail.lineage:
