@@ -4,20 +4,21 @@ One interface for both backends, so the TUI's live refresh and the receipt watch
 ask which database is underneath::
 
     feed = change_feed_for(store, on_state=show_state)  # show_state(FeedState) -> None
-    feed.start()             # connect first, then load what you show: nothing falls between
-    rows = load_everything()
     for changes in feed:     # blocks; also feed.wait(timeout) and `async for ... in feed`
-        if changes.resync:   # the feed may have missed changes (it was reconnecting)
+        if changes.resync:   # first batch, and after any gap: (re)load what you show
             rows = load_everything()
         else:
             refresh(changes.run_ids)
     feed.close()             # from any thread: a blocked wait returns within POLL_SLICE_S
 
+The first batch is always ``resync=True``, delivered as soon as the feed is listening, so a
+change made between a consumer's initial load and the feed's start is never missed.
+
 On PostgreSQL the feed LISTENs on :data:`CHANNEL`, fed by the trigger that migration 0003
 puts on ``events`` (one notification per changed run, sent when its transaction commits).
 When the connection drops (server restart, ``pg_terminate_backend``, network) the state
 goes ``reconnecting``, attempts back off from 0.1 s to 5 s, and the first batch after the
-connection is back has ``resync=True``: notifications sent in the gap are lost, so the
+connection is back has ``resync=True`` too: notifications sent in the gap are lost, so the
 consumer reloads. On SQLite the feed polls the cheap ``max(events.id)`` marker and reads the
 run ids of the new events.
 
@@ -104,6 +105,7 @@ class ChangeFeed(ABC):
         self._backoff = Backoff(cap_s=backoff_cap_s)
         self._next_attempt = 0.0
         self._started = False
+        self._resync_due = False
         #: Why the feed is reconnecting (one line), or None.
         self.last_error: str | None = None
 
@@ -130,6 +132,7 @@ class ChangeFeed(ABC):
             if not self._started and not self.closed:
                 self._started = True
                 if self._establish():
+                    self._resync_due = True
                     self._set_state(FeedState.CONNECTED)
                 else:
                     self._reconnect_later()
@@ -160,6 +163,9 @@ class ChangeFeed(ABC):
         self.start()
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.closed:
+            if self._resync_due and self._state is FeedState.CONNECTED:
+                self._resync_due = False
+                return Changes(resync=True)
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return None

@@ -66,6 +66,9 @@ class StoreBase:
         self.default_lease_s = default_lease_s
         self.max_lease_s = max_lease_s
         self._last_sweep_ms = 0
+        #: PostgreSQL runs the worker hot path as single audited statements in autocommit
+        #: (see _write_statements and core.worker_ops).
+        self.one_statement_writes = engine.dialect.name == "postgresql"
 
     @classmethod
     def open(
@@ -137,6 +140,31 @@ class StoreBase:
             with conn.begin():
                 return body(conn)
 
+    def _write_statements(self, body: Callable[[sa.Connection], T]) -> T:
+        """Like :meth:`_write`, for bodies whose every change is ONE statement that also
+        writes its audit event (a data-modifying CTE, see :mod:`core.worker_ops`).
+
+        On PostgreSQL they run in autocommit: each statement is still atomic, reads see
+        committed rows as they would inside a READ COMMITTED transaction, and the BEGIN and
+        COMMIT round trips are saved. SQLite keeps its IMMEDIATE transaction, whose write
+        lock is what serialises its writers.
+        """
+        if self.read_only or not self.one_statement_writes:
+            return self._write(body)
+        with self._translated(), self.engine.connect() as conn:
+            # psycopg's own switch: SQLAlchemy's isolation_level option would re-apply
+            # connection characteristics on every checkout, which costs more than the
+            # round trips saved. Nothing is in progress here, so the switch is local.
+            driver = conn.connection.driver_connection
+            driver.autocommit = True  # type: ignore[union-attr]
+            try:
+                return body(conn)
+            finally:
+                try:
+                    driver.autocommit = False  # type: ignore[union-attr]
+                except Exception:  # the connection broke mid-call: never reuse it
+                    conn.invalidate()
+
     def read(self, body: Callable[[sa.Connection], T]) -> T:
         with self._translated(), self.engine.connect() as conn, conn.begin():
             return body(conn)
@@ -151,37 +179,39 @@ class StoreBase:
         return int(lease * 1000)
 
     @staticmethod
-    def _event(
-        conn: sa.Connection,
-        *,
-        run_id: int,
-        task_id: int,
-        actor_kind: ActorKind,
-        actor: str,
-        action: Action,
-        from_status: RunStatus | None,
-        to_status: RunStatus,
-        now: int,
-        reason: str | None = None,
-        token_hash: str | None = None,
-        details: Mapping[str, object] | None = None,
-    ) -> None:
-        conn.execute(
-            events.insert(),
-            {
-                "run_id": run_id,
-                "task_id": task_id,
-                "actor_kind": actor_kind.value,
-                "actor": actor,
-                "action": action.value,
-                "from_status": from_status.value if from_status else None,
-                "to_status": to_status.value,
-                "reason": reason,
-                "token_hash_prefix": tokens.hash_prefix(token_hash),
-                "details_json": inputs.dump(dict(details)) if details else None,
-                "created_at": now,
-            },
-        )
+    def _event(conn: sa.Connection, **fields: Any) -> None:
+        """Write the audit event; ``fields`` as :func:`event_row` takes them."""
+        conn.execute(events.insert(), event_row(**fields))
+
+
+def event_row(
+    *,
+    run_id: int,
+    task_id: int,
+    actor_kind: ActorKind,
+    actor: str,
+    action: Action,
+    from_status: RunStatus | None,
+    to_status: RunStatus,
+    now: int,
+    reason: str | None = None,
+    token_hash: str | None = None,
+    details: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """One audit event's row (all but its id): the only shape events are written in."""
+    return {
+        "run_id": run_id,
+        "task_id": task_id,
+        "actor_kind": actor_kind.value,
+        "actor": actor,
+        "action": action.value,
+        "from_status": from_status.value if from_status else None,
+        "to_status": to_status.value,
+        "reason": reason,
+        "token_hash_prefix": tokens.hash_prefix(token_hash),
+        "details_json": inputs.dump(dict(details)) if details else None,
+        "created_at": now,
+    }
 
 
 def _out_of_range(error: BaseException) -> ValidationError:

@@ -3,7 +3,8 @@
 Each token-fenced action reads the run, checks the spec's fence in its order (not_found,
 invalid_token, invalid_transition, lease_expired) to pick the precise error, then writes an
 ``UPDATE ... WHERE`` carrying that same fence, so a lease that moved in between is never
-overwritten.
+overwritten. On PostgreSQL that UPDATE and its audit event are a single statement (see
+:mod:`core.worker_sql`), so claim is one round trip and each fenced move two.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import contracts, inputs, lifecycle, queries, tokens
+from core import contracts, inputs, lifecycle, tokens
+from core import worker_sql as sql
 from core.errors import (
     ConflictError,
     InvalidTokenError,
@@ -22,7 +24,7 @@ from core.errors import (
     NotFoundError,
 )
 from core.lifecycle import Action, ActorKind, RunStatus, find, invalid_transition
-from core.models import runs
+from core.models import events
 from core.records import (
     Claim,
     Completion,
@@ -31,6 +33,7 @@ from core.store_base import (
     CLEAR_LEASE,
     SWEEP_INTERVAL_MS,
     WORKER,
+    event_row,
 )
 from core.sweep import SweepOps
 
@@ -47,42 +50,11 @@ class WorkerOps(SweepOps):
 
         def body(conn: sa.Connection) -> Claim | None:
             now = self.clock()
-            candidate = (
-                sa.select(runs.c.id)
-                .where(runs.c.status == RunStatus.QUEUED.value)
-                .order_by(runs.c.priority.desc(), runs.c.queued_at, runs.c.id)
-                .limit(1)
-                # PostgreSQL: concurrent claimers skip each other's candidate instead of
-                # queueing behind it. SQLite ignores this; its IMMEDIATE write lock
-                # already serialises claimers.
-                .with_for_update(skip_locked=True)
-                .scalar_subquery()
-            )
-            bounded = sa.and_(runs.c.max_runtime_ms.is_not(None), runs.c.max_runtime_ms < lease_ms)
-            row = conn.execute(
-                runs.update()
-                .where(runs.c.id == candidate, runs.c.status == RunStatus.QUEUED.value)
-                .values(
-                    status=RunStatus.CLAIMED.value,
-                    worker=who,
-                    claim_token_hash=token_hash,
-                    claimed_at=now,
-                    heartbeat_at=now,
-                    status_changed_at=now,
-                    runtime_deadline=now + runs.c.max_runtime_ms,
-                    lease_until=sa.case(
-                        (bounded, now + runs.c.max_runtime_ms), else_=now + lease_ms
-                    ),
-                    version=runs.c.version + 1,
-                )
-                .returning(runs.c.id, runs.c.task_id, runs.c.attempt, runs.c.lease_until)
-            ).first()
-            if row is None:
-                return None
-            self._event(
-                conn,
-                run_id=row.id,
-                task_id=row.task_id,
+            params: dict[str, object] = {"p_now": now, "p_lease_ms": lease_ms, "p_worker": who}
+            params["p_token_hash"] = token_hash
+            audit = event_row(
+                run_id=0,  # filled in from the claimed row
+                task_id=0,
                 actor_kind=WORKER,
                 actor=who,
                 action=Action.CLAIM,
@@ -91,15 +63,32 @@ class WorkerOps(SweepOps):
                 now=now,
                 token_hash=token_hash,
             )
+            if self.one_statement_writes:
+                params |= sql.event_params(audit)
+            statement = sql.CLAIM_AUDITED if self.one_statement_writes else sql.CLAIM
+            row = conn.execute(statement, params).first()
+            # PostgreSQL, READ COMMITTED: None means every queued run this statement saw was
+            # locked by a concurrent claim (SKIP LOCKED) or already taken. If queued runs are
+            # still visible, a claim that locked one may have rolled back: look again, with
+            # a fresh snapshot, a bounded number of times. (SQLite never gets here with
+            # queued runs left: its write lock serialises claimers.)
+            retries = sql.CLAIM_RETRIES
+            while row is None and retries and conn.execute(sql.ANY_QUEUED).first() is not None:
+                retries -= 1
+                row = conn.execute(statement, params).first()
+            if row is None:
+                return None
+            if not self.one_statement_writes:
+                conn.execute(events.insert(), audit | {"run_id": row.id, "task_id": row.task_id})
             return Claim(row.id, row.task_id, row.attempt, raw, row.lease_until)
 
-        return self._write(body)
+        return self._write_statements(body)
 
     # -- worker: token-fenced transitions ---------------------------------------------
 
     def _fenced_row(self, conn: sa.Connection, run_id: int, token: str, action: Action, now: int):
         """Load the run and check the spec's fence in its order; return the row."""
-        row = conn.execute(queries.run_with_task(run_id)).first()
+        row = conn.execute(sql.FENCED_ROW, {"p_run_id": run_id}).first()
         if row is None:
             raise NotFoundError(f"run {run_id} does not exist")
         if not tokens.verify(token or "", row.claim_token_hash):
@@ -128,22 +117,24 @@ class WorkerOps(SweepOps):
         action: Action,
         now: int,
         values: Mapping[str, object],
+        audit: Mapping[str, object],
     ) -> None:
-        """The conditional UPDATE: exactly the fence just checked, or a precise error."""
-        result = conn.execute(
-            runs.update()
-            .where(
-                runs.c.id == row.id,
-                runs.c.status == RunStatus.CLAIMED.value,
-                runs.c.claim_token_hash == row.claim_token_hash,
-                runs.c.lease_until > now,
-            )
-            .values(version=runs.c.version + 1, **values)
-        )
-        if result.rowcount != 1:
+        """The conditional UPDATE (exactly the fence just checked) and its audit event, or
+        a precise error."""
+        columns = tuple(sorted(values))
+        params = {f"v_{column}": value for column, value in values.items()}
+        params |= {"p_id": row.id, "p_fence_hash": row.claim_token_hash, "p_now": now}
+        if self.one_statement_writes:
+            params |= sql.event_params(audit) | {"e_task_id": audit["task_id"]}
+            moved = conn.execute(sql.fenced_move(columns), params).first() is not None
+        else:
+            moved = conn.execute(sql.fenced_update(columns), params).rowcount == 1
+        if not moved:
             # Changed under us (PostgreSQL only; SQLite holds the write lock): re-diagnose.
             self._fenced_row(conn, row.id, token, action, now)
             raise ConflictError(f"run {row.id} changed while {action.value} was applied")
+        if not self.one_statement_writes:
+            conn.execute(events.insert(), dict(audit))
 
     def _fenced(
         self,
@@ -162,9 +153,7 @@ class WorkerOps(SweepOps):
             # The table, not the caller, says where the move leads.
             target = lifecycle.target(actor_kind, final_action, RunStatus.CLAIMED)
             values = {**values, "status": target.value}
-            self._fenced_update(conn, row, token, action, now, values)
-            self._event(
-                conn,
+            audit = event_row(
                 run_id=row.id,
                 task_id=row.task_id,
                 actor_kind=actor_kind,
@@ -176,9 +165,11 @@ class WorkerOps(SweepOps):
                 reason=reason,
                 token_hash=row.claim_token_hash,
             )
+            self._fenced_update(conn, row, token, action, now, values, audit)
             return final_action, target
 
-        return self._write(body)
+        # One read, then one statement that moves the run and audits it (PostgreSQL).
+        return self._write_statements(body)
 
     def heartbeat(self, run_id: int, token: str, *, lease_s: float | None = None) -> int:
         """Extend the lease; returns the new ``lease_until`` (epoch ms)."""

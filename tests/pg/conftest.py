@@ -10,9 +10,9 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from pgtest_support import create_database, drop_database
 
 from core.store import Store
+from pg.pgtest_support import create_database, drop_database
 
 PG_ENV = "PARKBENCH_TEST_PG_URL"
 

@@ -1,0 +1,1 @@
+"""PostgreSQL-only tests and their helpers (a package, so its conftest stays its own)."""
