@@ -45,7 +45,7 @@ from core.errors import ParkbenchError
 from core.lifecycle import Action, RunStatus
 from core.store import Store
 from tui.app import ParkbenchApp
-from tui.messages import CoreFailed
+from tui.messages import CoreFailed, DetailLoaded
 from tui.screens.main import MainScreen
 from tui.snapshot_options import SCREEN_DESCRIPTIONS, SCREENS, View
 from tui.textsafe import UNSAFE_CHARS, escape_char
@@ -88,7 +88,7 @@ class _Watch:
     errors: list[BaseException] = field(default_factory=list)
 
     def __call__(self, message: Message) -> None:
-        if isinstance(message, CoreFailed):
+        if isinstance(message, CoreFailed | DetailLoaded) and message.error is not None:
             self.errors.append(message.error)
         elif isinstance(message, Worker.StateChanged) and message.state is WorkerState.ERROR:
             error = message.worker.error
@@ -120,8 +120,6 @@ async def capture_screens(store: Store, view: View) -> list[Capture]:
         await _settle(pilot, watch)
         for name in wanted:
             captures.append(await _SHOW[name](pilot, main, watch))
-    if watch.errors:
-        raise watch.errors[0]  # a ParkbenchError keeps its code; anything else is a bug
     return captures
 
 
@@ -198,8 +196,8 @@ async def _settle(pilot: Pilot[Any], watch: _Watch, timeout: float = SETTLE_TIME
             await pilot.pause(0.01)  # a short debounce timer (the detail pane) is pending
         else:
             quiet += 1
-        if watch.errors:
-            return  # reported by the caller; the screens would only show the failure
+        if watch.errors:  # the screens would only show the failure: report it instead
+            raise watch.errors[0]  # a ParkbenchError keeps its code; anything else is a bug
 
 
 # -- export ---------------------------------------------------------------------------

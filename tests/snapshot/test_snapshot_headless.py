@@ -206,3 +206,20 @@ def test_a_character_the_app_passes_through_is_escaped_in_the_files(tmp_path: Pa
         (listed,) = render_screens(store, View(NOW_MS, screens=("list",)))
     assert "odd \\ufffe title" in listed.text
     assert_safe_svg(listed.svg)
+
+
+def test_a_store_failure_fails_the_snapshot_with_its_code(tmp_path: Path) -> None:
+    import sqlite3
+
+    from core.errors import ParkbenchError
+
+    db = tmp_path / "broken.db"
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    with Store.open(f"sqlite:///{db}", clock=Clock()) as store:
+        park(store, workspace, "t", "r")
+        with sqlite3.connect(db) as raw:  # the table goes away under the open store
+            raw.execute("ALTER TABLE runs RENAME TO runs_gone")
+        with pytest.raises(ParkbenchError) as raised:
+            render_screens(store, View(NOW_MS, screens=("list",)))
+    assert raised.value.code == "database"
