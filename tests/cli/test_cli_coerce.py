@@ -44,11 +44,17 @@ def _params(command: Any):
             yield current, param
 
 
+def _every_command() -> list[Any]:
+    root = typer.main.get_command(tui.cli.app)
+    coerce.install(root)
+    ctx = typer.Context(root)
+    return [root, *(root.get_command(ctx, name) for name in root.list_commands(ctx))]
+
+
 def test_every_parameter_converts_like_typer() -> None:
-    command = typer.main.get_command(tui.cli.app)
-    fitted = coerce.install(command)
-    checked = 0
-    for owner, param in _params(command):
+    checked = fitted = 0
+    for owner, param in (pair for command in _every_command() for pair in _params(command)):
+        fitted += 1
         annotation = param.type_descriptor.annotation
         assert param._runtime_param is not None, (owner.name, param.name)
         ctx = typer.Context(owner)

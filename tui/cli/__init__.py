@@ -6,11 +6,15 @@ Layout: one module per command group, each exposing ``register(app: typer.Typer)
 :mod:`tui.cli.ops` (``recover``, ``db ...``, ``demo``). :mod:`tui.cli.output` renders JSON,
 tables and the error envelope; :mod:`tui.cli.common` holds the shared options.
 
+Every command is loaded on demand: :data:`COMMANDS` maps each name to the module that
+registers it, and only that module is imported and turned into click commands when the
+command runs (``--help`` loads them all). A worker's ``lease claim`` thus pays for one
+module, not twenty commands.
+
 Adding a command from another feature (``watch``, ``snapshot``): create
 ``tui/cli/<name>.py`` with ``register(app: typer.Typer) -> None`` that adds exactly one
-command called ``<name>``, and list it in :data:`LAZY_COMMANDS`. Such modules are imported
-only when their command runs (or help lists it), so they may import Textual or watchfiles
-at the top without slowing down ``lease claim`` in a worker loop.
+command called ``<name>``, and list it in :data:`LAZY_COMMANDS` (it is skipped while the
+module does not exist). It may import Textual or watchfiles at the top.
 
 Errors: every failure ends in :meth:`ParkbenchGroup.main`, which writes the envelope
 (``{"error": {...}}`` on stderr with ``--json``, ``error[code]: ...`` without) and exits with
@@ -33,24 +37,38 @@ from core.errors import ParkbenchError
 from tui.cli import output
 from tui.cli.common import ACTIVE, DbOption, Globals, JsonOption
 
-#: Command modules registered up front, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("worker", "review", "read", "ops")
-#: Commands other features add; each is imported only when used (see module docstring).
+#: Command name -> the module (in tui/cli/) that registers it, in help order.
+COMMANDS: dict[str, str] = {
+    "enqueue": "worker",
+    "lease": "worker",
+    "requeue": "review",
+    "fail": "review",
+    "release": "review",
+    "list": "read",
+    "show": "read",
+    "stats": "read",
+    "recover": "ops",
+    "db": "ops",
+    "demo": "ops",
+}
+#: Commands other features add, each in tui/cli/<name>.py; absent modules are skipped.
 LAZY_COMMANDS: tuple[str, ...] = ("watch", "snapshot")
 
 
 class ParkbenchGroup(TyperGroup):
-    """The root command: lazy extra commands, and one place where every error ends."""
+    """The root command: commands built on demand, and where every error ends."""
 
     def list_commands(self, ctx: Any) -> list[str]:
-        names = list(super().list_commands(ctx))
-        return names + [name for name in LAZY_COMMANDS if name not in names and _present(name)]
+        extra = [name for name in LAZY_COMMANDS if name not in COMMANDS and _present(name)]
+        return [*COMMANDS, *extra]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        command = super().get_command(ctx, cmd_name)
-        if command is None and cmd_name in LAZY_COMMANDS and _present(cmd_name):
-            command = _load_lazy(cmd_name)
-        return command
+        module = COMMANDS.get(cmd_name)
+        if module is None and cmd_name in LAZY_COMMANDS and _present(cmd_name):
+            module = cmd_name
+        if module is None:
+            return super().get_command(ctx, cmd_name)
+        return _load(module).get(cmd_name)
 
     def main(  # type: ignore[override]
         self,
@@ -136,19 +154,22 @@ def _present(name: str) -> bool:
         return False
 
 
-def _load_lazy(name: str) -> Any:
-    module = importlib.import_module(f"tui.cli.{name}")
-    holder = typer.Typer()
-    module.register(holder)
-    built = typer.main.get_command(holder)
-    from tui.cli import coerce
+_LOADED: dict[str, dict[str, Any]] = {}
 
-    coerce.install(built)
-    commands = getattr(built, "commands", None)
-    if commands:
-        return commands.get(name)
-    built.name = name
-    return built
+
+def _load(module_name: str) -> dict[str, Any]:
+    """The click commands one module registers, built once per process."""
+    if module_name not in _LOADED:
+        from tui.cli import coerce
+
+        module = importlib.import_module(f"tui.cli.{module_name}")
+        holder = typer.Typer()
+        module.register(holder)
+        built = typer.main.get_command(holder)
+        coerce.install(built)
+        commands = getattr(built, "commands", None)
+        _LOADED[module_name] = dict(commands) if commands else {built.name: built}
+    return _LOADED[module_name]
 
 
 def build_app() -> typer.Typer:
@@ -162,8 +183,6 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     app.callback(invoke_without_command=True)(root)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"tui.cli.{name}").register(app)
     return app
 
 
