@@ -332,6 +332,13 @@ def translate(error: Exception, url: str) -> DatabaseError:
             "the disk is full: the change was not written",
             hint="free some space, then run the command again",
         )
+    if "disk i/o error" in text:
+        # What SQLite reports when a full disk (or a failing one) refuses the WAL or its index
+        # rather than a page: nothing was committed.
+        return DatabaseError(
+            f"disk I/O error on {where}: the disk may be full or failing; nothing was written",
+            hint="check free space (`df`) and the disk, then run the command again",
+        )
     if any(sign in text for sign in ("not a database", "malformed", "corrupt", "could not decode")):
         return DatabaseError(
             f"database {where} is corrupt or not a SQLite database",
