@@ -75,6 +75,31 @@ def table_rootpage(path: Path, table: str) -> int:
         conn.close()
 
 
+# -- another writer ----------------------------------------------------------------------------
+
+_HOLD_WRITE_LOCK = (
+    "import sqlite3, sys\n"
+    "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "conn.execute('BEGIN IMMEDIATE')\n"
+    "print('held', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@contextmanager
+def sqlite_write_lock(path: Path) -> Iterator[None]:
+    """Another process holds the database's write lock (BEGIN IMMEDIATE) until exit."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_WRITE_LOCK, str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.communicate("", timeout=30)
+
+
 # -- mounts (root only) ------------------------------------------------------------------------
 
 

@@ -10,8 +10,6 @@ and that no row was lost or half-written (a digest of every row before and after
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,20 +26,13 @@ from faults.environments import (
     checkpoint,
     populate,
     sqlite_file,
+    sqlite_write_lock,
     table_rootpage,
 )
 
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 postgres_only = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 BUSY_MS = 250
-
-HOLD_WRITE_LOCK = (
-    "import sqlite3, sys\n"
-    "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-    "conn.execute('BEGIN IMMEDIATE')\n"
-    "print('held', flush=True)\n"
-    "sys.stdin.read()\n"
-)
 
 
 def _writes(store: Store, held, workspace: Path) -> dict[str, Callable[[], object]]:
@@ -79,15 +70,8 @@ def test_sqlite_locked_longer_than_the_busy_timeout(
     with Store.open(db_url) as store:
         held = populate(store, workspace)
         before = invariants.snapshot(store.engine)
-        holder = subprocess.Popen(
-            [sys.executable, "-c", HOLD_WRITE_LOCK, str(sqlite_file(db_url))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with sqlite_write_lock(sqlite_file(db_url)):
             _assert_locked_out(store, held, workspace)
-        finally:
-            holder.communicate("", timeout=10)
         assert invariants.snapshot(store.engine) == before
         # The lock gone, the same write goes through.
         assert store.heartbeat(held[0].run_id, held[0].claim_token) > 0
