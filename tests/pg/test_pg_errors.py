@@ -5,8 +5,11 @@ password. Pooled connections that died with the server are replaced, not surface
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -159,3 +162,22 @@ def test_a_connection_that_died_in_a_busy_loop_fails_once_then_recovers(
     assert "retry" in caught.value.hint
     claim = pg_store.claim_next("agent")  # the pool dropped the dead connection
     assert claim is not None
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "from tui.cli import main; main()", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_cli_exits_5_with_the_kind_and_2_for_a_malformed_url(pg_admin: str) -> None:
+    refused = _cli("stats", "--json", "--db", _url(pg_admin, username="nobody_cli_probe"))
+    assert refused.returncode == 5
+    error = json.loads(refused.stderr.strip().splitlines()[-1])["error"]
+    assert error["code"] == "database" and error["details"]["kind"] == "credentials"
+    assert error["hint"]
+    gone = _cli("stats", "--db", _url(pg_admin, port=_free_port()))
+    assert gone.returncode == 5
+    assert "cannot reach the PostgreSQL server" in gone.stderr and "hint:" in gone.stderr
+    malformed = _cli("stats", "--db", _url(pg_admin) + "?no_such_option=1")
+    assert malformed.returncode == 2
+    assert "malformed database URL" in malformed.stderr
