@@ -166,15 +166,20 @@ def _inside(root: str, candidate: str) -> bool:
     return candidate == root or candidate.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def check_path(root: str, relative: str) -> ArtifactCheck:
-    """The on-disk state of one required path, resolving symlinks at every depth."""
+def check_path(root: str, relative: str, *, real_root: str | None = None) -> ArtifactCheck:
+    """The on-disk state of one required path, resolving symlinks at every depth.
+
+    ``real_root``: ``os.path.realpath(root)`` when the caller already has it (the receipt
+    watcher checks many paths under one root and resolves it once per batch).
+    """
     try:
         normalized = normalize_path(relative)
     except ValidationError as error:
         return ArtifactCheck(relative, ArtifactState.UNSAFE, error.message)
     if normalized is None:
         return ArtifactCheck(relative, ArtifactState.UNSAFE, "blank path")
-    real_root = os.path.realpath(root)
+    if real_root is None:
+        real_root = os.path.realpath(root)
     if not os.path.isdir(real_root):
         return ArtifactCheck(relative, ArtifactState.MISSING, "workspace root not found")
     # realpath follows every symlink it can, so a link anywhere on the path that leads out

@@ -67,4 +67,13 @@ def resolved_inside(root: str, rel: str) -> str | None:
 def check_paths(items: list[tuple[str, str]]) -> list[tuple[str, str, ArtifactCheck, str | None]]:
     """Check each ``(root, rel)`` by the completion rules (:func:`check_path`), and say where
     symlinks redirect it inside the root (so changes at the target can be mapped back)."""
-    return [(root, rel, check_path(root, rel), resolved_inside(root, rel)) for root, rel in items]
+    # Each root is resolved once per call (one batch), not once per path.
+    real_roots: dict[str, str] = {}
+    checked = []
+    for root, rel in items:
+        real_root = real_roots.get(root)
+        if real_root is None:
+            real_root = real_roots[root] = os.path.realpath(root)
+        check = check_path(root, rel, real_root=real_root)
+        checked.append((root, rel, check, resolved_inside(root, rel)))
+    return checked
