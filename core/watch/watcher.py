@@ -22,6 +22,7 @@ from core.errors import ParkbenchError
 from core.store import Store
 from core.watch import disk
 from core.watch.index import ParkedRun, PathKey, ReceiptIndex
+from core.watch.listen import FeedListener, listener_for
 from core.watch.parked import ParkedFeed
 from core.watch.records import (
     ReadinessChange,
@@ -64,6 +65,7 @@ class ReceiptWatcher:
         roots_per_watch: int = 25,
         page_size: int = 1000,
         announce_initial: bool = False,
+        listen: bool = True,
     ) -> None:
         self.store = store
         self.auto_requeue = auto_requeue
@@ -75,6 +77,9 @@ class ReceiptWatcher:
         self.reconcile_interval_s = reconcile_interval_s
         self.roots_per_watch = roots_per_watch
         self.announce_initial = announce_initial
+        # On PostgreSQL, also wake on LISTEN/NOTIFY (core.watch.listen); polling stays on.
+        self.listen = listen
+        self._listener: FeedListener | None = None
         self._index = ReceiptIndex()
         self._feed = ParkedFeed(store, page_size=page_size)
         self._roots = RootWatches(
@@ -114,6 +119,8 @@ class ReceiptWatcher:
         """Load the parked set, watch its roots, check every receipt; then follow changes."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        if self.listen:  # connects on its own thread, while the parked set loads
+            self._listener = listener_for(self.store, self.runs_changed)
         for run in await asyncio.to_thread(self._feed.load):
             self._queue(self._index.add(run))
         records: list[WatchRecord] = []
@@ -130,6 +137,8 @@ class ReceiptWatcher:
         if self._engine is not None:
             self._engine.cancel()
             await asyncio.gather(self._engine, return_exceptions=True)
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.close)
         await self._roots.close()
         self._out.put_nowait(None)
 
