@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +80,8 @@ def generate(
                 )
             spaces = [(_workspace_id(conn, root, now_ms), root) for root in roots]
             first_task = _next_id(conn, tasks)
-            builder = Builder(rng, now_ms, _next_id(conn, runs_table))
+            builder_first_run = _next_id(conn, runs_table)
+            builder = Builder(rng, now_ms, builder_first_run)
             built_tasks: list[Task] = []
             built_runs: list[Run] = []
             for offset, story in enumerate(stories):
@@ -100,8 +103,9 @@ def generate(
                  "created_at": first_event_at}
                 for t, first_event_at in _task_times(built_tasks, built_runs)
             ])
-            _bulk_insert(conn, runs_table, [run.row for run in built_runs])
-            _bulk_insert(conn, events, trail)
+            with _indexes_rebuilt_after(conn, first_run=builder_first_run):
+                _bulk_insert(conn, runs_table, [run.row for run in built_runs])
+                _bulk_insert(conn, events, trail)
             if conn.dialect.name == "postgresql":
                 for table in ("workspaces", "tasks", "runs", "events"):
                     conn.exec_driver_sql(
@@ -126,20 +130,41 @@ def _task_times(built_tasks: list[Task], built_runs: list[Run]) -> list[tuple[Ta
 
 
 def _bulk_insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, object]]) -> None:
-    """INSERT many rows: the statement compiled once by SQLAlchemy for this dialect, then
-    handed to the driver's executemany (per-row parameter processing costs ~10x more)."""
+    """INSERT many rows: the statement compiled once by SQLAlchemy, the rows handed to the
+    driver's executemany as they are (SQLAlchemy's per-row processing costs ~10x more).
+
+    Compiled with named parameters (``:name`` for sqlite3, ``%(name)s`` for psycopg) so the
+    row dicts go straight to the driver; our bind names are the column names.
+    """
     if not rows:
         return
-    keys = list(rows[0])
-    compiled = table.insert().compile(dialect=conn.dialect, column_keys=keys)
-    sql = str(compiled)
-    for start in range(0, len(rows), 20_000):
-        chunk = rows[start : start + 20_000]
-        if compiled.positional:
-            order = [compiled.binds[name].key for name in compiled.positiontup or ()]
-            conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in chunk])
-        else:  # named parameters: our bind names are the column names
-            conn.exec_driver_sql(sql, chunk)
+    dialect = conn.dialect
+    if dialect.positional:  # sqlite3 takes :name as well as ?, and dicts for it
+        dialect = type(dialect)(paramstyle="named")
+    sql = str(table.insert().compile(dialect=dialect, column_keys=list(rows[0])))
+    for start in range(0, len(rows), 50_000):
+        conn.exec_driver_sql(sql, rows[start : start + 50_000])
+
+
+@contextmanager
+def _indexes_rebuilt_after(conn: sa.Connection, *, first_run: int) -> Iterator[None]:
+    """Into an empty database, load first and build the secondary indexes once after.
+
+    Sorting 100,000 keys once beats 100,000 ordered inserts into each of eight indexes
+    (about twice as fast overall on SQLite). The indexes come back from the same
+    definitions (core.models, checked against the migrations), inside this transaction,
+    and recreating the unique one re-checks one open run per task over the loaded rows.
+    With rows already present (``--append``) they stay as they are.
+    """
+    if first_run != 1:
+        yield
+        return
+    rebuilt = [index for table in (runs_table, events) for index in table.indexes]
+    for index in rebuilt:
+        index.drop(conn)
+    yield
+    for index in rebuilt:
+        index.create(conn)
 
 
 def _next_id(conn: sa.Connection, table: sa.Table) -> int:

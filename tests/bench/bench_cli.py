@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,15 +51,19 @@ print(row[0], token)
 """
 
 
-def timed(argv: list[str], repeat: int, env: dict[str, str]) -> list[float]:
-    samples = []
+def timed(argv: list[str], repeat: int, env: dict[str, str]) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (user + system of the child) of each run."""
+    walls, cpus = [], []
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(argv, capture_output=True, env=env, check=False)
-        samples.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             raise SystemExit(f"{argv[:3]} failed: {done.stderr.decode()[-2000:]}")
-    return samples
+    return walls, cpus
 
 
 def main() -> None:
@@ -102,16 +107,19 @@ def main() -> None:
         ("raw sqlite3 claim script", [py, "-c", RAW_CLAIM, str(db_file)]),
         ("parkbench lease claim --json", claim),
     ]
-    print(f"{'process':<40} {'min':>8} {'median':>8}   ({args.repeat} runs each)")
+    print(f"{'process':<38} {'wall min':>9} {'median':>8}  {'cpu min':>8} {'median':>8}"
+          f"   ({args.repeat} runs each; load average {os.getloadavg()[0]:.1f})")
     results = {}
     for name, argv in rows:
-        samples = timed(argv, args.repeat, env)
-        results[name] = samples
-        print(f"{name:<40} {min(samples):>7.3f}s {statistics.median(samples):>7.3f}s")
+        walls, cpus = timed(argv, args.repeat, env)
+        results[name] = walls
+        print(f"{name:<38} {min(walls):>8.3f}s {statistics.median(walls):>7.3f}s "
+              f"{min(cpus):>8.3f}s {statistics.median(cpus):>7.3f}s")
     best = results["parkbench lease claim --json"]
     verdict = "meets" if statistics.median(best) <= TARGET_S else "misses"
-    print(f"target <= {TARGET_S} s: median {statistics.median(best):.3f} s {verdict} it "
-          f"(min {min(best):.3f} s); load average now {os.getloadavg()[0]:.2f}")
+    print(f"target <= {TARGET_S} s wall: median {statistics.median(best):.3f} s {verdict} it "
+          f"(min {min(best):.3f} s); load average now {os.getloadavg()[0]:.2f}. On a busy "
+          "machine CPU time is the steadier figure: on an idle one wall ~ CPU.")
 
 
 if __name__ == "__main__":
