@@ -175,3 +175,41 @@ def test_db_and_json_accepted_before_the_command(db_url: str, workspace: Path) -
     assert invoke("--db", db_url, "stats", "--db", elsewhere, "--json").json()["total"] == 0
     assert invoke("stats", "--db", elsewhere, "--json",
                   env={"PARKBENCH_DB": db_url}).json()["total"] == 0
+
+
+def test_colour_on_a_terminal_unless_no_color(db_url: str, workspace: Path) -> None:
+    """Statuses are coloured on a terminal; NO_COLOR (and pipes, above) turn colour off."""
+    import os
+    import pty
+    import subprocess
+
+    from clitest_support import clean_env, entry_point
+
+    with Store.open(db_url) as store:
+        park(store, workspace, "t", HOSTILE)
+
+    def on_a_terminal(**env: str) -> str:
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen([*entry_point(), "list", "--status", "all", "--db", db_url],
+                                stdin=follower, stdout=follower, stderr=follower,
+                                env=clean_env(TERM="xterm-256color", **env))
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        proc.wait(timeout=120)
+        os.close(leader)
+        return seen.decode(errors="replace")
+
+    coloured = on_a_terminal()
+    plain = on_a_terminal(NO_COLOR="1")
+    assert "\x1b[33m" in coloured or "\x1b[1;33m" in coloured  # needs_attention: yellow
+    assert "needs_attention" in plain and "\x1b[33m" not in plain and "\x1b[1;33m" not in plain
+    for out in (coloured, plain):  # the hostile reason's own escapes never reach the terminal
+        assert "\x1b]0;pwned" not in out and "\u202e" not in out

@@ -115,6 +115,24 @@ def console(*, stderr: bool = False) -> Console:
     )
 
 
+#: Status colours (Rich drops them under NO_COLOR and when output is not a terminal).
+STATUS_STYLES = {
+    "needs_attention": "bold yellow",
+    "queued": "cyan",
+    "claimed": "blue",
+    "completed": "green",
+    "failed": "red",
+    "canceled": "dim",
+    "requeued": "dim",
+}
+
+
+def status(value: str) -> Text:
+    from rich.text import Text
+
+    return Text(value, style=STATUS_STYLES.get(value, ""))
+
+
 def text(value: object, max_len: int | None = 200) -> Text:
     """Untrusted text as a one-line Rich ``Text``: escaped, bounded, never markup."""
     from rich.text import Text

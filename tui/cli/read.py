@@ -79,7 +79,7 @@ def _print_page(page: Page, status: str) -> None:
         receipts = f"[needs {needed} receipt(s)] " if needed else ""
         cells = [
             str(row.id),
-            row.status.value,
+            output.status(row.status.value),
             output.short_time(row.status_changed_at_ms, year=False),
             f"{row.attempt}/{row.max_attempts}",
             output.text(row.worker or "-", 40),
@@ -115,7 +115,9 @@ def _print_detail(detail: RunDetail) -> None:
 
     run = detail.run
     out = output.console()
-    header = Text(f"run {run.id} · {run.status.value} · attempt {run.attempt}/{run.max_attempts}")
+    header = Text(f"run {run.id} · ")
+    header.append_text(output.status(run.status.value))
+    header.append(f" · attempt {run.attempt}/{run.max_attempts}")
     header.append(f" · task {run.task_id} · priority {run.priority}")
     out.print(header)
     fields = output.table("FIELD", "VALUE", flexible=("VALUE",))
@@ -180,6 +182,6 @@ def stats(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False
         return
     grid = output.table("STATUS", "RUNS")
     for name, count in counts.items():
-        grid.add_row(name, f"{count:,}")
+        grid.add_row(output.status(name), f"{count:,}")
     grid.add_row("total", f"{total:,}")
     output.console().print(grid)
