@@ -18,7 +18,7 @@ import sys
 import traceback
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tui.textsafe import one_line, safe_text
 
@@ -240,7 +240,3 @@ def report_unexpected(error: BaseException, *, json_mode: bool) -> int:
         EXIT_UNEXPECTED,
         json_mode=json_mode,
     )
-
-
-def jsonable_rows(rows: Iterable[Any]) -> list[dict[str, object]]:
-    return [row.to_dict() for row in rows]
