@@ -111,23 +111,30 @@ async def capture_screens(store: Store, view: View) -> list[Capture]:
     async with app.run_test(size=view.size, message_hook=watch) as pilot:
         main = app.main
         await _settle(pilot, watch)
-        if view.status is not RunStatus.NEEDS_ATTENTION:
-            main.show_status(view.status)
-        if view.search.strip():
-            main.action_filter()
-            main.filter_bar.value = view.search  # as typed: the list follows the filter
-            main.runs.focus()  # as after Enter: the filter stays shown, the list has focus
-        await _settle(pilot, watch)
+        if view.status is not RunStatus.NEEDS_ATTENTION or view.search.strip():
+            if view.status is not RunStatus.NEEDS_ATTENTION:
+                main.show_status(view.status)
+            if view.search.strip():
+                main.action_filter()
+                main.filter_bar.value = view.search  # as typed: the list follows it
+                main.runs.focus()  # as after Enter: the filter stays shown, the list focused
+            await _settle(pilot, watch)
         for name in wanted:
-            captures.append(await _SHOW[name](pilot, main, watch))
+            # Each screen is closed again for the next one; the last one need not be.
+            restore = name != wanted[-1]
+            captures.append(await _SHOW[name](pilot, main, watch, restore))
     return captures
 
 
-async def _show_list(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Capture:
+async def _show_list(
+    pilot: Pilot[Any], main: MainScreen, watch: _Watch, restore: bool
+) -> Capture:
     return export(pilot.app, "list")
 
 
-async def _show_action(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Capture:
+async def _show_action(
+    pilot: Pilot[Any], main: MainScreen, watch: _Watch, restore: bool
+) -> Capture:
     for action in MODAL_ACTIONS:
         if main.targets(action)[0]:
             break
@@ -138,22 +145,28 @@ async def _show_action(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Ca
     await _settle(pilot, watch)
     capture = export(app, "action")
     app.screen.dismiss(None)  # Escape: cancelled, nothing is done
-    await _settle(pilot, watch)
+    if restore:
+        await _settle(pilot, watch)
     return capture
 
 
-async def _show_help(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Capture:
+async def _show_help(
+    pilot: Pilot[Any], main: MainScreen, watch: _Watch, restore: bool
+) -> Capture:
     app = pilot.app
     assert isinstance(app, ParkbenchApp)
     app.action_help()
     await _settle(pilot, watch)
     capture = export(app, "help")
     app.screen.dismiss(None)
-    await _settle(pilot, watch)
+    if restore:
+        await _settle(pilot, watch)
     return capture
 
 
-async def _show_detail(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Capture:
+async def _show_detail(
+    pilot: Pilot[Any], main: MainScreen, watch: _Watch, restore: bool
+) -> Capture:
     # The detail pane as the only widget on screen (Textual's maximized view): what a
     # reviewer reads after moving focus to the pane, with nothing cut off by the list.
     app = pilot.app
@@ -162,13 +175,14 @@ async def _show_detail(pilot: Pilot[Any], main: MainScreen, watch: _Watch) -> Ca
     main.maximized = detail
     await _settle(pilot, watch)
     capture = export(app, "detail")
-    main.minimize()
-    main.runs.focus()
-    await _settle(pilot, watch)
+    if restore:
+        main.minimize()
+        main.runs.focus()
+        await _settle(pilot, watch)
     return capture
 
 
-_SHOW: dict[str, Callable[[Pilot[Any], MainScreen, _Watch], Any]] = {
+_SHOW: dict[str, Callable[[Pilot[Any], MainScreen, _Watch, bool], Any]] = {
     "list": _show_list,
     "action": _show_action,
     "help": _show_help,

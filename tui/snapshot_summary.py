@@ -227,13 +227,16 @@ def _entries(
     """One JSON object per run. Written by hand from JSON's own string encoder (C): a
     dict and the generic encoder per run cost three times as much (test_snapshot_summary
     checks the two agree)."""
+    esc = _ascii_string
+    when = times.iso
     lines = []
+    append = lines.append
     for (run_id, task_id, title, reason, blocked_at, _changed, attempt, max_attempts, worker,
          workspace_id, task_metadata, run_metadata) in rows:
         workspace = roots.get(workspace_id)
         if workspace is None:
             root = _workspace_root(conn, workspace_id)
-            workspace = roots[workspace_id] = (root, _ascii_string(root))
+            workspace = roots[workspace_id] = (root, esc(root))
         receipts, present = "[]", 0
         if task_metadata is not None or run_metadata is not None:
             required = contract_of(task_metadata, run_metadata).required
@@ -241,11 +244,14 @@ def _entries(
                 checks = checker.check_all(workspace[0], required)
                 present = sum(check.state is ArtifactState.PRESENT for check in checks)
                 receipts = _ENCODER.encode([check.to_dict() for check in checks])
-        lines.append(
-            f'{{"id": {int(run_id)}, "task_id": {int(task_id)}, "title": {_json_text(title)}, '
-            f'"reason": {_json_text(reason)}, "blocked_at": {_json_text(times.iso(blocked_at))}, '
-            f'"worker": {_json_text(worker)}, "attempt": {int(attempt)}, '
-            f'"max_attempts": {int(max_attempts)}, "workspace": {workspace[1]}, '
+        blocked = when(blocked_at)
+        # Inlined on purpose: this line runs once per parked run.
+        append(
+            f'{{"id": {run_id}, "task_id": {task_id}, "title": {esc(title)}, '
+            f'"reason": {"null" if reason is None else esc(reason)}, '
+            f'"blocked_at": {"null" if blocked is None else esc(blocked)}, '
+            f'"worker": {"null" if worker is None else esc(worker)}, "attempt": {attempt}, '
+            f'"max_attempts": {max_attempts}, "workspace": {workspace[1]}, '
             f'"receipts": {receipts}, "receipts_present": {present}}}'
         )
     return lines
@@ -257,20 +263,26 @@ def _workspace_root(conn: sa.Connection, workspace_id: int) -> str:
 
 
 def write_summary(
-    store: Store, out: IO[str], header: dict[str, object], *, page: int = PAGE
+    store: Store,
+    out: IO[str],
+    header: dict[str, object],
+    *,
+    limit: int | None = None,
+    page: int = PAGE,
 ) -> SummaryTotals:
-    """Write the summary document to ``out``: ``header`` first, then the counts, then every
-    parked run (one per line), then their number; :func:`close_summary` adds the last
+    """Write the summary document to ``out``: ``header`` first, then the counts, then the
+    parked runs (one per line; every one, or the first ``limit`` in blocked-time order),
+    then how many there are and how many are listed; :func:`close_summary` adds the last
     fields and ends it. Returns the counts and the number of parked runs.
 
     The document is pure ASCII (every other character is a ``\\u`` escape), so no byte of
     it can act on a terminal that prints it, whatever the agents wrote.
     """
-    return store.read(lambda conn: _write(conn, out, header, page))
+    return store.read(lambda conn: _write(conn, out, header, limit, page))
 
 
 def _write(
-    conn: sa.Connection, out: IO[str], header: dict[str, object], page: int
+    conn: sa.Connection, out: IO[str], header: dict[str, object], limit: int | None, page: int
 ) -> SummaryTotals:
     if conn.dialect.name == "postgresql":
         # One snapshot for the counts and every page, as SQLite's read transaction gives.
@@ -282,18 +294,19 @@ def _write(
     out.write(opening[:-1] + ',\n"needs_attention": [')
     checker, times, roots = ReceiptChecker(), _Times(), {}
     listed = 0
+    wanted = counts[_PARKED] if limit is None else min(limit, counts[_PARKED])
     after: tuple[int, int] | None = None
-    while True:
-        rows = parked_page(conn, after, page)
-        if rows:
-            out.write(("\n" if not listed else ",\n") + ",\n".join(
-                _entries(conn, rows, roots, checker, times)))
-            listed += len(rows)
-        if len(rows) < page:
+    while listed < wanted:
+        rows = parked_page(conn, after, min(page, wanted - listed))
+        if not rows:
             break
+        out.write(("\n" if not listed else ",\n") + ",\n".join(
+            _entries(conn, rows, roots, checker, times)))
+        listed += len(rows)
         after = (rows[-1][5], rows[-1][0])
-    out.write(f"\n],\n\"needs_attention_total\": {listed}")
-    return SummaryTotals(counts=counts, parked=listed)
+    total = counts[_PARKED] if limit is not None else listed
+    out.write(f'\n],\n"needs_attention_total": {total},\n"needs_attention_listed": {listed}')
+    return SummaryTotals(counts=counts, parked=total)
 
 
 def close_summary(out: IO[str], fields: dict[str, object]) -> None:

@@ -14,6 +14,7 @@ process and every child it waited for, the summary's forked writer included).
   snapshot    `parkbench snapshot --out D --now T`: the default screens (list, detail) and
               summary.json listing every parked run with its receipts checked on disk
   list        the same with `--screens list`
+  limit1000   the default screens, summary.json listing the oldest 1,000 (`--summary-limit`)
   all         the same with `--screens all` (list, action, help, detail)
 
 Then the two halves in this process, CPU only: summary.json alone and the screens alone.
@@ -124,6 +125,8 @@ def main() -> None:
             "baseline": [*base, "stats"],
             "snapshot": [*base, "snapshot", "--out", out, "--now", NOW],
             "list": [*base, "snapshot", "--out", out, "--now", NOW, "--screens", "list"],
+            "limit1000": [*base, "snapshot", "--out", out, "--now", NOW,
+                          "--summary-limit", "1000"],
             "all": [*base, "snapshot", "--out", out, "--now", NOW, "--screens", "all"],
         }
         for argv in commands.values():

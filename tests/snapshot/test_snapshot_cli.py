@@ -78,10 +78,12 @@ def test_the_forked_cli_and_the_in_process_call_write_the_same_bytes(
     assert run("demo", "--workspace", str(tmp_path / "ws"), "--runs", "40", "--seed", "5",
                "--now", DEMO_NOW, env=env).code == 0
     cli = run("snapshot", "--out", str(tmp_path / "cli"), "--now", DEMO_NOW, "--screens",
-              "all", "--size", "100x30", env=env)
+              "all", "--size", "100x30", "--summary-limit", "5", env=env)
     assert cli.code == 0, cli.stderr  # no gate asked for: parked runs do not fail it
     view = View(now_ms=DEMO_NOW_MS, size=(100, 30), screens=SCREENS)
-    take_snapshot(str(db), tmp_path / "inproc", view, parallel=False)
+    take_snapshot(str(db), tmp_path / "inproc", view, summary_limit=5, parallel=False)
+    summary = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    assert summary["needs_attention_listed"] == 5 < summary["needs_attention_total"]
     names = sorted(p.name for p in (tmp_path / "cli").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "inproc").iterdir())
     assert len(names) == 2 * len(SCREENS) + 1

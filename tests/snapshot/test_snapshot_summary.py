@@ -27,14 +27,18 @@ from tui.snapshot_summary import (
 )
 
 
-def summary_of(store: Store, page: int = 5000, **header: object) -> dict[str, object]:
+def summary_of(
+    store: Store, page: int = 5000, limit: int | None = None, **header: object
+) -> dict[str, object]:
     out = io.StringIO()
-    totals = write_summary(store, out, dict(header), page=page)
+    totals = write_summary(store, out, dict(header), page=page, limit=limit)
     close_summary(out, {"screens": {"list": {"svg": "list.svg"}}})
     text = out.getvalue()
     assert text.isascii()  # every non-ASCII character is escaped: safe on any terminal
     document = json.loads(text)
     assert document["needs_attention_total"] == totals.parked
+    assert document["needs_attention_total"] == document["counts"]["needs_attention"]
+    assert document["needs_attention_listed"] == len(document["needs_attention"])
     assert document["counts"] == totals.counts
     return document
 
@@ -80,6 +84,16 @@ def test_keyset_pages_neither_skip_nor_repeat_runs_blocked_at_the_same_instant(
     for page in (1, 2, 3, 7, 8):
         document = summary_of(store, page=page)
         assert [e["id"] for e in document["needs_attention"]] == sorted(ids), page
+
+
+def test_a_limit_lists_the_oldest_parked_runs_and_still_counts_them_all(
+    store: Store, workspace: Path, clock
+) -> None:
+    ids = [park(store, workspace, f"run {n}", f"reason {n}", clock=clock) for n in range(5)]
+    for limit, page in ((2, 5000), (3, 2), (0, 5000), (9, 2)):
+        document = summary_of(store, page=page, limit=limit)
+        assert [e["id"] for e in document["needs_attention"]] == ids[:limit]
+        assert document["needs_attention_total"] == 5
 
 
 def test_an_empty_database_has_an_empty_list(store: Store) -> None:

@@ -80,6 +80,17 @@ def snapshot(
         ),
     ] = None,
     status: StatusOption = "needs_attention",
+    summary_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--summary-limit",
+            metavar="N",
+            min=0,
+            help="List at most N parked runs (oldest first) in summary.json; the counts and "
+            "the gate still cover every one. Default: list every parked run.",
+            show_default=False,
+        ),
+    ] = None,
     fail_on_attention: Annotated[
         bool,
         typer.Option(
@@ -102,7 +113,7 @@ def snapshot(
         search=search or "",
         screens=parse_screens(screens),
     )
-    report = take_snapshot(opts.db, out, view, parallel=_can_fork())
+    report = take_snapshot(opts.db, out, view, summary_limit=summary_limit, parallel=_can_fork())
     parked = report["needs_attention"]
     gate = None
     if fail_on_attention:
@@ -144,7 +155,12 @@ def parse_screens(text: str) -> tuple[str, ...]:
 
 
 def take_snapshot(
-    db: str | None, out: Path, view: View, *, parallel: bool = False
+    db: str | None,
+    out: Path,
+    view: View,
+    *,
+    summary_limit: int | None = None,
+    parallel: bool = False,
 ) -> dict[str, Any]:
     """Write the screens and summary.json into ``out``; return what was written and the
     counts. ``parallel``: write the summary in a forked child process meanwhile."""
@@ -171,7 +187,7 @@ def take_snapshot(
             "filter": view.search,
         },
     }
-    finish_summary = _start_summary(url, part, header, parallel=parallel)
+    finish_summary = _start_summary(url, part, header, summary_limit, parallel=parallel)
     try:
         # Textual loads here, while the summary is being written beside it.
         from tui.headless import render_screens, write_captures
@@ -213,23 +229,25 @@ def _can_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def _write_summary_file(url: str, part: Path, header: dict[str, object]) -> dict[str, Any]:
+def _write_summary_file(
+    url: str, part: Path, header: dict[str, object], limit: int | None
+) -> dict[str, Any]:
     from core.store import Store
     from tui.snapshot_summary import write_summary
 
     with Store.open(url, read_only=True) as store, part.open(
         "w", encoding="utf-8", newline="\n"
     ) as document:
-        totals = write_summary(store, document, header)
+        totals = write_summary(store, document, header, limit=limit)
     return {"counts": totals.counts, "parked": totals.parked}
 
 
 def _start_summary(
-    url: str, part: Path, header: dict[str, object], *, parallel: bool
+    url: str, part: Path, header: dict[str, object], limit: int | None, *, parallel: bool
 ) -> Callable[[], dict[str, Any]]:
     """Begin writing the summary; the returned function waits for it (and re-raises)."""
     if not parallel:
-        result = _write_summary_file(url, part, header)
+        result = _write_summary_file(url, part, header, limit)
         return lambda: result
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -237,7 +255,7 @@ def _start_summary(
         os.close(read_end)
         code = 0
         try:
-            body: dict[str, Any] = {"ok": _write_summary_file(url, part, header)}
+            body: dict[str, Any] = {"ok": _write_summary_file(url, part, header, limit)}
         except ParkbenchError as error:
             body = {"error": error.to_dict()}
         except BaseException as error:  # reported by the parent, as the CLI reports bugs
