@@ -135,18 +135,48 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         await asyncio.sleep(0)
 
 
-async def first_paint(store: Store) -> float:
+class Frames:
+    """When the app composes frames (headless: rendered, not written), with the process's
+    CPU time then, and whether ``showing()`` held (e.g. the list had rows)."""
+
+    def __init__(self, app, showing: Callable[[], bool] = lambda: True) -> None:  # type: ignore[no-untyped-def]
+        self.times: list[float] = []
+        self.first_showing: tuple[float, float, float] | None = None
+        self._showing = showing
+        self._display = app._display
+        app._display = self.display
+
+    def display(self, screen, renderable) -> None:  # type: ignore[no-untyped-def]
+        self._display(screen, renderable)
+        if renderable is not None:
+            now = time.perf_counter()
+            self.times.append(now)
+            if self.first_showing is None and self._showing():
+                self.first_showing = (now, time.process_time(), time.thread_time())
+
+    def after(self, moment: float) -> float | None:
+        return next((t for t in self.times if t >= moment), None)
+
+    def expect(self, showing: Callable[[], bool]) -> None:
+        """Watch for the first frame composed while ``showing()`` holds."""
+        self._showing, self.first_showing = showing, None
+
+
+async def first_paint(store: Store) -> tuple[float, float]:
+    """App start -> the first frame composed with rows in the list: (wall, process CPU)."""
     from tui.app import ParkbenchApp
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     app = ParkbenchApp(store, now=lambda: NOW_MS, live=False, keymap={})
+    frames = Frames(app, lambda: app.main.is_mounted and bool(app.main.runs.window.rows))
     async with app.run_test(size=(120, 40)):
-        await until(lambda: bool(app.main.runs.window.rows))
-        await app.main.runs.wait_for_refresh()  # the frame with the rows
-        return time.perf_counter() - start
+        await until(lambda: frames.first_showing is not None)
+        assert frames.first_showing is not None
+        painted, painted_cpu, _ = frames.first_showing
+        return painted - start, painted_cpu - cpu
 
 
-async def empty_app() -> float:
+async def empty_app() -> tuple[float, float]:
     from textual.app import App, ComposeResult
     from textual.widgets import Footer, Static
 
@@ -155,14 +185,16 @@ async def empty_app() -> float:
             yield Static("rows would go here")
             yield Footer()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     app = Empty()
+    frames = Frames(app)
     async with app.run_test(size=(120, 40)):
-        await app.screen.wait_for_refresh()
-        return time.perf_counter() - start
+        await until(lambda: frames.first_showing is not None)
+        assert frames.first_showing is not None
+        return frames.first_showing[0] - start, frames.first_showing[1] - cpu
 
 
-async def datatable_first_paint(store: Store) -> float:
+async def datatable_first_paint(store: Store) -> tuple[float, float]:
     from textual.app import App, ComposeResult
     from textual.widgets import DataTable
 
@@ -185,11 +217,13 @@ async def datatable_first_paint(store: Store) -> float:
                     break
                 page = store.list_runs(RunFilter(), limit=1000, after=page.next_cursor)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     app = Table()
+    frames = Frames(app, lambda: app.query_one(DataTable).row_count > 0)
     async with app.run_test(size=(120, 40)):
-        await app.screen.wait_for_refresh()
-        return time.perf_counter() - start
+        await until(lambda: frames.first_showing is not None, timeout=120)
+        assert frames.first_showing is not None
+        return frames.first_showing[0] - start, frames.first_showing[1] - cpu
 
 
 def send_key(app, key: str) -> None:  # type: ignore[no-untyped-def]
@@ -200,23 +234,6 @@ def send_key(app, key: str) -> None:  # type: ignore[no-untyped-def]
     event = events.Key(key, key if len(key) == 1 else None)
     event.set_sender(app)
     app._driver.send_message(event)
-
-
-class Frames:
-    """Timestamps of the frames the app composes (headless: rendered, not written)."""
-
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
-        self.times: list[float] = []
-        self._display = app._display
-        app._display = self.display
-
-    def display(self, screen, renderable) -> None:  # type: ignore[no-untyped-def]
-        if renderable is not None:
-            self.times.append(time.perf_counter())
-        self._display(screen, renderable)
-
-    def after(self, moment: float) -> float | None:
-        return next((t for t in self.times if t >= moment), None)
 
 
 async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
@@ -231,19 +248,27 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
         runs = app.main.runs
         frames = Frames(app)
 
+        def caught_up() -> bool:
+            row, shown = runs.highlighted, app.main.detail.detail
+            synced = row is None or (shown is not None and shown.run.id == row.id)
+            return synced and not app.main.busy
+
         async def quiet() -> None:
-            await until(lambda: not app.main.busy)
+            # Let the detail pane catch up with the cursor and repaint before the next key:
+            # a user pausing between keys sees that frame on its own, not inside the next.
+            await until(caught_up)
+            await asyncio.sleep(0.05)
             await app.screen.wait_for_refresh()
 
         async def timed(name: str, key: str, done: Callable[[], bool]) -> None:
             await quiet()
+            frames.expect(done)
             cpu, start = time.thread_time(), time.perf_counter()
             send_key(app, key)
-            await until(lambda: done() and frames.after(start) is not None)
-            frame = frames.after(start)
-            assert frame is not None
-            out[name].append(frame - start)
-            out[f"{name}_cpu"].append(time.thread_time() - cpu)
+            await until(lambda: frames.first_showing is not None)
+            assert frames.first_showing is not None
+            out[name].append(frames.first_showing[0] - start)
+            out[f"{name}_cpu"].append(frames.first_showing[2] - cpu)
 
         await until(lambda: bool(runs.window.rows) and runs.window.total_known)
         for i in range(reps * 20):
@@ -282,47 +307,46 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
 
 
 CHILD = """
-import sys, time
+import time
+START_CPU = time.process_time()
+import sys
 sys.path.insert(0, {root!r})
-from pathlib import Path
 from core.store import Store
-import tui.app
 from tui.app import ParkbenchApp
 
-class Probe(ParkbenchApp):
-    CSS_PATH = str(Path(tui.app.__file__).parent / ParkbenchApp.CSS_PATH)
-
-    def on_ready(self):
-        self.set_interval(0.002, self.probe)
-
-    def probe(self):
-        if self.main.is_mounted and self.main.runs.window.rows:
-            self.call_after_refresh(self.done)
-
-    def done(self):
-        print("PAINTED", flush=True)
-        self.exit(0)
-
 store = Store.open({url!r})
-Probe(store, live=False, keymap={{}}).run(headless=True, size=(120, 40))
+app = ParkbenchApp(store, live=False, keymap={{}})
+display = app._display
+
+def probe(screen, renderable):
+    display(screen, renderable)
+    if renderable is not None and app.main.is_mounted and app.main.runs.window.rows:
+        print("PAINTED", time.process_time() - START_CPU, flush=True)
+        app._display = display
+        app.exit(0)
+
+app._display = probe
+app.run(headless=True, size=(120, 40))
 """
 
 
-def process_launch(url: str, script: Path) -> float:
-    script.write_text(CHILD.format(root=str(ROOT), url=url))
+def process_launch(url: str) -> tuple[float, float]:
+    """Launch -> the child's first frame with rows: (wall, the child's CPU to then)."""
     start = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, "-c", CHILD.format(root=str(ROOT), url=url)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )
     assert child.stdout is not None
     for line in child.stdout:
         if line.startswith("PAINTED"):
             elapsed = time.perf_counter() - start
+            cpu = float(line.split()[1])
             break
     else:
         raise RuntimeError("the child never painted")
     child.wait(30)
-    return elapsed
+    return elapsed, cpu
 
 
 def interpreter(code: str) -> float:
@@ -357,17 +381,22 @@ def main() -> None:
     assert store.count_runs() == args.runs, "stale bench database: delete it and rerun"
     print(f"Parkbench TUI, {args.runs:,} parked runs (SQLite), 120x40, {args.reps} reps")
 
-    print("first paint, in process (app start -> first screen of rows)")
-    report("parkbench", [asyncio.run(first_paint(store)) for _ in range(args.reps)], 300)
-    report("baseline: empty Textual app", [asyncio.run(empty_app()) for _ in range(args.reps)],
-           None)
+    print("first paint, in process (app start -> first frame with rows)")
+    runs_ = [asyncio.run(first_paint(store)) for _ in range(args.reps)]
+    report("parkbench", [w for w, _ in runs_], 300)
+    report("  process CPU", [c for _, c in runs_], None)
+    empty = [asyncio.run(empty_app()) for _ in range(args.reps)]
+    report("baseline: empty Textual app", [w for w, _ in empty], None)
+    report("  process CPU", [c for _, c in empty], None)
     if args.datatable:
-        report("baseline: DataTable, every row", [asyncio.run(datatable_first_paint(store))],
-               None)
+        wall, cpu = asyncio.run(datatable_first_paint(store))
+        report("baseline: DataTable, every row", [wall], None)
+        report("  process CPU", [cpu], None)
 
-    print("whole process (launch -> first paint)")
-    script = args.dir / "first_paint_child.py"
-    report("parkbench", [process_launch(url, script) for _ in range(args.reps)], 1200)
+    print("whole process (launch -> first frame with rows)")
+    launches = [process_launch(url) for _ in range(args.reps)]
+    report("parkbench", [w for w, _ in launches], 1200)
+    report("  child CPU", [c for _, c in launches], None)
     report("baseline: python -c pass", [interpreter("pass") for _ in range(args.reps)], None)
     report("baseline: import core.store, textual",
            [interpreter("import core.store, textual.app") for _ in range(args.reps)], None)

@@ -132,3 +132,15 @@ def test_stale_answers_are_dropped(store, many):
     window.reset(ViewQuery(search="task 1"))
     assert not window.apply(loaded)
     assert not window.set_total(TOTAL, old.generation)
+
+
+def test_a_short_or_empty_answer_leaves_nothing_to_ask(store, many):
+    for search, expected in (("task 1", 10), ("no such task", 0)):
+        window = RunWindow(page=5)
+        fetch = window.reset(ViewQuery(search=search))
+        assert window.plan(0, 20) is None  # the first page is on its way
+        loaded = loading.fetch_rows(store, Fetch(FetchKind.START, fetch.query, fetch.generation,
+                                                 limit=50))
+        assert window.apply(loaded)
+        assert window.total_known and window.total == expected
+        assert window.plan(0, 20) is None

@@ -27,6 +27,17 @@ def fetch_rows(store: Store, fetch: Fetch) -> Loaded:
     return store.read(lambda conn: _fetch(conn, fetch))
 
 
+def fetch_first(store: Store, fetch: Fetch) -> Loaded:
+    """A query's first page and its count, in one read: the first screen shows both."""
+
+    def read(conn: sa.Connection) -> Loaded:
+        page = _page(conn, fetch)
+        total = queries.count_runs(conn, fetch.query.run_filter())
+        return Loaded(fetch, page.rows, 0, total=total, more=page.next_cursor is not None)
+
+    return store.read(read)
+
+
 def _page(conn: sa.Connection, fetch: Fetch, **where: object) -> Page:
     return queries.list_runs(
         conn, fetch.query.run_filter(), sort=fetch.query.sort, limit=fetch.limit, **where
@@ -37,7 +48,14 @@ def _fetch(conn: sa.Connection, fetch: Fetch) -> Loaded:
     kind = fetch.kind
     if kind is FetchKind.START:
         page = _page(conn, fetch)
-        return Loaded(fetch, page.rows, 0, more=page.next_cursor is not None)
+        more = page.next_cursor is not None
+        if more and not fetch.query.search.strip():
+            # Counting one status is an index-only count: cheap enough to come with the
+            # page, so the list gets its height in one step. A search scans every row:
+            # that count comes separately, after the rows are on screen.
+            total = queries.count_runs(conn, fetch.query.run_filter())
+            return Loaded(fetch, page.rows, 0, total=total, more=more)
+        return Loaded(fetch, page.rows, 0, more=more)
     if kind is FetchKind.END:
         total = fetch.known_total
         counted = total is None

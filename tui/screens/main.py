@@ -40,7 +40,7 @@ from tui.screens.actions import (
     summarize,
 )
 from tui.screens.confirm_modal import ConfirmModal
-from tui.screens.main_workers import LOADING_RUNS, StoreWorkers
+from tui.screens.main_workers import LOADING_RUNS, FirstLoad, StoreWorkers
 from tui.screens.palette import Command, main_screen_commands
 from tui.textsafe import one_line
 from tui.widgets.detail_pane import DetailPane
@@ -99,6 +99,7 @@ class MainScreen(StoreWorkers, Screen[None]):
         self.filter_bar = FilterBar(id="filter")
         self.runs = RunList(now_ms=now_ms, page=page_size, max_rows=window_rows, id="runs")
         self.detail = DetailPane(now_ms=now_ms, id="detail")
+        self._first_load = FirstLoad(store, self.runs.window.reset(ViewQuery()))
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -111,7 +112,9 @@ class MainScreen(StoreWorkers, Screen[None]):
         self.runs.marking_enabled = not self.read_only
         self.header.update_state(read_only=self.read_only)
         self.detail.show_placeholder("loading…")
-        self.runs.show_query(ViewQuery())  # the status counts follow the first rows
+        # The first page was asked for when the screen was built, before Textual ran.
+        self.runs.begin(self._first_load.fetch, ask=False)
+        self._first_load.deliver(self.post_message)
 
     @property
     def busy(self) -> bool:
@@ -158,15 +161,13 @@ class MainScreen(StoreWorkers, Screen[None]):
     def _rows_loaded(self, message: RowsLoaded) -> None:
         loaded = message.loaded
         self.runs.apply_rows(loaded)
-        if self.header.state.counts is None:
-            self.load_status_counts()
-        if loaded.fetch.kind is FetchKind.START and loaded.fetch.generation == (
-            self.runs.window.generation
+        if (
+            loaded.fetch.kind is FetchKind.START
+            and loaded.total is None
+            and loaded.more
+            and loaded.fetch.generation == self.runs.window.generation
         ):
-            if loaded.more:
-                self.count_rows(loaded.fetch)
-            else:
-                self.runs.set_total(loaded.fetch.generation, len(loaded.rows))
+            self.count_rows(loaded.fetch)  # a search: the count scans, so it comes after
         if self.runs.window.total_known:
             self.header.update_state(shown=self.runs.window.total)
 

@@ -8,6 +8,7 @@ notification; nothing a worker meets can crash the app.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -35,6 +36,44 @@ from tui.widgets.run_window import Fetch, ViewQuery
 
 T = TypeVar("T")
 LOADING_RUNS = "loading runs"
+
+
+class FirstLoad:
+    """The first page (with its count) and the status counts, read on a plain thread that
+    starts when the screen is built, before Textual runs (workers need the running app):
+    the data is usually there by the time the first frame is drawn.
+
+    Messages wait until :meth:`deliver` names where to post them, then go there as they
+    come (``post_message`` is thread-safe).
+    """
+
+    def __init__(self, store: Store, fetch: Fetch) -> None:
+        self.store = store
+        self.fetch = fetch
+        self._lock = threading.Lock()
+        self._waiting: list[Message] = []
+        self._sink: Callable[[Message], object] | None = None
+        threading.Thread(target=self._load, name="parkbench-first-load", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            self._emit(RowsLoaded(loading.fetch_first(self.store, self.fetch)))
+            self._emit(StatusCounts(self.store.counts_by_status()))
+        except ParkbenchError as error:
+            self._emit(CoreFailed(LOADING_RUNS, error))
+
+    def _emit(self, message: Message) -> None:
+        with self._lock:
+            if self._sink is None:
+                self._waiting.append(message)
+                return
+        self._sink(message)
+
+    def deliver(self, sink: Callable[[Message], object]) -> None:
+        with self._lock:
+            waiting, self._waiting, self._sink = self._waiting, [], sink
+        for message in waiting:
+            sink(message)
 
 
 class StoreWorkers:

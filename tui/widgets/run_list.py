@@ -11,6 +11,7 @@ screen answers with :meth:`apply_rows` once a worker has read it (data down, mes
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from rich.style import Style
 from rich.text import Text
@@ -137,12 +138,17 @@ class RunList(ScrollView, can_focus=True):
 
     def show_query(self, query: ViewQuery) -> None:
         """Start over on ``query`` (a new filter, status): the cursor goes to the top."""
-        fetch = self.window.reset(query)
+        self.begin(self.window.reset(query))
+
+    def begin(self, fetch: Fetch, *, ask: bool = True) -> None:
+        """Show a fresh query whose first page is ``fetch`` (from ``window.reset``);
+        ``ask=False`` when the caller already has it on its way."""
         self.cursor = 0
         self._asked = None
         self._changed_layout()
         self.scroll_to(y=0, animate=False, force=True)
-        self.post_message(self.FetchWanted(fetch))
+        if ask:
+            self.post_message(self.FetchWanted(fetch))
 
     def reanchor(self, query: ViewQuery | None = None) -> None:
         """Reload around the cursor row (after a change, or under a new sort order)."""
@@ -288,24 +294,21 @@ class RunList(ScrollView, can_focus=True):
         if row is None:
             dim = self._row_styles(False).dim
             return self._to_strip(Text("  …", style=base + dim), width, base)
-        on_cursor = index == self.cursor
         marked = row.id in self.marks
         receipts = self.receipts.get(row.id)
-        key = (row.id, row.version, width, on_cursor, marked, receipts, self._tick)
+        # Cached without a background; the cursor or plain background goes on last, so a
+        # cursor move re-styles two cached strips instead of laying out two rows again.
+        key = (row.id, row.version, width, marked, receipts, self._tick)
         strip = self._strips.get(key)
         if strip is None:
-            styles = self._row_styles(on_cursor)
+            cells = replace(self._row_styles(False), base=Style())
             text = row_text(
-                row,
-                columns,
-                now_ms=self.now_ms(),
-                marked=marked,
-                receipts=receipts,
-                styles=styles,
+                row, columns, now_ms=self.now_ms(), marked=marked, receipts=receipts,
+                styles=cells,
             )
-            strip = self._to_strip(text, width, styles.base)
+            strip = self._to_strip(text, width, Style())
             self._strips[key] = strip
-        return strip
+        return strip.apply_style(self._row_styles(index == self.cursor).base)
 
     def notify_style_update(self) -> None:
         self._strips.clear()

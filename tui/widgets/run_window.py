@@ -134,11 +134,10 @@ class RunWindow:
     # -- changing the view -------------------------------------------------------------
 
     def reset(self, query: ViewQuery) -> Fetch:
-        """A new query: drop everything and start from the first page."""
+        """A new query, from its first page. The old rows stay on screen until that page
+        replaces them (no blank flash, one relayout instead of two)."""
         self.query = query
         self.generation += 1
-        self._replace([], 0)
-        self.total, self.total_known, self._more = 0, False, False
         self.replacing = True
         return Fetch(FetchKind.START, query, self.generation, limit=min(self.page, FIRST_PAGE))
 
@@ -292,6 +291,9 @@ class RunWindow:
             if len(self.rows) > self.max_rows:
                 self._replace(self.rows[: self.max_rows], self.start)
         else:
+            if kind is FetchKind.START and loaded.total is None:
+                # A new query: without more rows its count is what came; else it follows.
+                self.total, self.total_known = len(rows), not loaded.more
             self._more = loaded.more
             self.replacing = False
             self._replace(rows, loaded.start)
