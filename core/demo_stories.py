@@ -37,6 +37,13 @@ STORIES: tuple[tuple[str, int, int], ...] = (
     ("failed", 4, 1),
     ("forced_fail", 3, 1),
 )
+#: Gap kinds of Builder.timeline, as randrange bounds in milliseconds.
+_GAPS = {
+    "wait": (5_000, 2 * DAY),
+    "work": (15_000, LEASE_MS - 30_000),
+    "late": (LEASE_MS + 1_000, LEASE_MS + 30 * MIN),
+    "review": (5 * MIN, 3 * DAY),
+}
 _RECEIPTS = ("reports/{slug}-summary.md", "out/{slug}.json", "receipts/{slug}.tests.xml")
 
 
@@ -89,13 +96,7 @@ class Builder:
         vanished) or ``review`` (a human takes minutes to days).
         """
         rng = self.rng
-        spans = {
-            "wait": lambda: rng.randrange(5_000, 2 * DAY),
-            "work": lambda: rng.randrange(15_000, LEASE_MS - 30_000),
-            "late": lambda: LEASE_MS + rng.randrange(1_000, 30 * MIN),
-            "review": lambda: rng.randrange(5 * MIN, 3 * DAY),
-        }
-        steps = [spans[gap]() for gap in gaps]
+        steps = [rng.randrange(*_GAPS[gap]) for gap in gaps]
         back = rng.randrange(10_000, 20 * MIN) if recent else rng.randrange(MIN, 21 * DAY)
         at = self.now - back - sum(steps)
         out = [at]
