@@ -42,8 +42,9 @@ SPECIAL_VALUES: dict[str, tuple[str, ...]] = {
     "--screens": ("bogus", ""),
     "--require": ("../escape", "/etc/passwd", "a\\b"),
 }
-#: Commands that render or generate at length: swept for failures only, never run whole.
-FAILURES_ONLY = {("snapshot",), ("demo",)}
+#: Commands that render or generate at length, or stream until Ctrl-C: swept for failures
+#: only, never run whole (a command whose help mentions Ctrl-C is treated the same way).
+FAILURES_ONLY = {("snapshot",), ("demo",), ("watch",)}
 SKIPPED_OPTIONS = {"--db", "--json", "--help", "--install-completion", "--show-completion"}
 
 
@@ -89,7 +90,7 @@ def variants(
     """The bad argument lists for one command (``plausible`` fills what is not varied)."""
     params = [p for p in click_command.params if not set(p.opts) & SKIPPED_OPTIONS]
     params = [p for p in params if _kind(p) is not bool]
-    long_running = command in FAILURES_ONLY
+    long_running = command in FAILURES_ONLY or "ctrl-c" in (click_command.help or "").lower()
 
     def argv(overrides: dict[Any, str | None]) -> tuple[str, ...]:
         out: list[str] = list(command)
