@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from rich.text import Text
 from textual.notifications import SeverityLevel
 
-from core.lifecycle import Action
+from core.lifecycle import Action, ActorKind, allowed_actions
 from core.records import ActionResult, Expectation, RunRow
 from tui.screens.reason_modal import LISTED, ReasonModal
 from tui.textsafe import one_line
@@ -38,6 +38,24 @@ _EFFECT = {
 }
 #: Failures spelled out one by one in a summary; the rest are counted.
 DETAILED = 5
+
+
+def targets(
+    action: Action, marks: Mapping[int, Expectation], highlighted: RunRow | None
+) -> tuple[dict[int, Expectation], int]:
+    """The runs ``action`` touches, each as the reviewer saw it (the store refuses the
+    action as a conflict if it changed since), and how many marked runs it skips because
+    the lifecycle does not allow it in their state. Marks win over the cursor."""
+    if marks:
+        valid = {
+            run_id: seen
+            for run_id, seen in marks.items()
+            if action in allowed_actions(ActorKind.HUMAN, seen.status)
+        }
+        return valid, len(marks) - len(valid)
+    if highlighted is not None and action in allowed_actions(ActorKind.HUMAN, highlighted.status):
+        return {highlighted.id: Expectation(highlighted.status, highlighted.version)}, 0
+    return {}, 0
 
 
 def plural(count: int, noun: str) -> str:

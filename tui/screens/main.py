@@ -18,7 +18,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.worker import WorkerState
 
-from core.lifecycle import Action, ActorKind, RunStatus, allowed_actions
+from core.lifecycle import Action, RunStatus
 from core.records import Expectation, SortKey
 from core.store import Store
 from tui.messages import (
@@ -38,6 +38,7 @@ from tui.screens.actions import (
     action_modal,
     mark_all_question,
     summarize,
+    targets,
 )
 from tui.screens.confirm_modal import ConfirmModal
 from tui.screens.main_workers import LOADING_RUNS, FirstLoad, StoreWorkers
@@ -51,6 +52,7 @@ from tui.widgets.run_window import (
     PAGE,
     SORT_CYCLE,
     STATUS_CYCLE,
+    Fetch,
     FetchKind,
     ViewQuery,
 )
@@ -58,6 +60,8 @@ from tui.widgets.status_header import StatusHeader
 
 #: Seconds the cursor must rest on a run before its detail (events, disk checks) loads.
 DETAIL_DELAY_S = 0.05
+#: Seconds a search must stay unchanged before its rows are counted.
+COUNT_DELAY_S = 0.15
 
 
 class MainScreen(StoreWorkers, Screen[None]):
@@ -91,6 +95,7 @@ class MainScreen(StoreWorkers, Screen[None]):
         self.actor = actor
         self.now_ms = now_ms
         self._detail_timer: Timer | None = None
+        self._count_timer: Timer | None = None
         self._mark_request = 0
         self._binding_state: tuple[object, ...] = ()
         # The screen's parts, kept at hand: check_action runs for every binding on every
@@ -120,7 +125,7 @@ class MainScreen(StoreWorkers, Screen[None]):
     def busy(self) -> bool:
         """True while anything it shows is still being loaded (a headless export, or a
         test, waits for this to turn False). The change watcher does not count."""
-        if self._detail_timer is not None:
+        if self._detail_timer is not None or self._count_timer is not None:
             return True
         return any(
             worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
@@ -167,7 +172,9 @@ class MainScreen(StoreWorkers, Screen[None]):
             and loaded.more
             and loaded.fetch.generation == self.runs.window.generation
         ):
-            self.count_rows(loaded.fetch)  # a search: the count scans, so it comes after
+            # A search: the count scans every row, so it comes after the rows are shown,
+            # and only once the typing pauses (a count in a thread cannot be called off).
+            self._schedule_count(loaded.fetch)
         if self.runs.window.total_known:
             self.header.update_state(shown=self.runs.window.total)
 
@@ -198,6 +205,17 @@ class MainScreen(StoreWorkers, Screen[None]):
             # key would re-lay-out the screen each time (the pane's height follows its text).
             self._schedule_detail(DETAIL_DELAY_S)
         self.sync_bindings()
+
+    def _schedule_count(self, fetch: Fetch) -> None:
+        if self._count_timer is not None:
+            self._count_timer.stop()
+
+        def count() -> None:
+            self._count_timer = None
+            if fetch.generation == self.runs.window.generation:
+                self.count_rows(fetch)
+
+        self._count_timer = self.set_timer(COUNT_DELAY_S, count)
 
     def _schedule_detail(self, delay: float) -> None:
         if self._detail_timer is not None:
@@ -311,20 +329,9 @@ class MainScreen(StoreWorkers, Screen[None]):
     # -- review actions --------------------------------------------------------------
 
     def targets(self, action: Action) -> tuple[dict[int, Expectation], int]:
-        """The runs ``action`` would touch, as the reviewer saw them, and how many marked
-        runs it skips because it is not valid in their state."""
-        marks = self.runs.marks
-        if marks:
-            valid = {
-                run_id: seen
-                for run_id, seen in marks.items()
-                if action in allowed_actions(ActorKind.HUMAN, seen.status)
-            }
-            return valid, len(marks) - len(valid)
-        row = self.runs.highlighted
-        if row is not None and action in allowed_actions(ActorKind.HUMAN, row.status):
-            return {row.id: Expectation(row.status, row.version)}, 0
-        return {}, 0
+        """The runs ``action`` would touch as the reviewer saw them, and how many marked
+        runs it skips (see :func:`tui.screens.actions.targets`)."""
+        return targets(action, self.runs.marks, self.runs.highlighted)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ACTION_NAMES:
