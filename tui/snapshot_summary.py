@@ -87,7 +87,8 @@ class SummaryTotals:
     """What the command needs to know once the summary is written."""
 
     counts: dict[str, int]
-    parked: int  # needs_attention runs listed (the gate's answer)
+    parked: int  # needs_attention runs (the gate's answer)
+    listed: int  # of which summary.json lists
 
 
 def parked_page(conn: sa.Connection, after: tuple[int, int] | None, limit: int) -> list[Any]:
@@ -306,7 +307,7 @@ def _write(
         after = (rows[-1][5], rows[-1][0])
     total = counts[_PARKED] if limit is not None else listed
     out.write(f'\n],\n"needs_attention_total": {total},\n"needs_attention_listed": {listed}')
-    return SummaryTotals(counts=counts, parked=total)
+    return SummaryTotals(counts=counts, parked=total, listed=listed)
 
 
 def close_summary(out: IO[str], fields: dict[str, object]) -> None:

@@ -13,7 +13,7 @@ from snapshottest_support import SCRUBBED, assert_safe_svg, assert_safe_text, cl
 from core.errors import ValidationError
 from core.lifecycle import RunStatus
 from core.store import Store
-from tui.cli.snapshot import parse_screens, parse_size, take_snapshot
+from tui.cli.snapshot import parse_limit, parse_screens, parse_size, take_snapshot
 from tui.headless import SCREENS, View
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -65,6 +65,7 @@ def test_the_readme_recipe_on_demo_data(tmp_path: Path) -> None:
     assert passed.code == 0, passed.stderr
     document = json.loads(passed.stdout)
     assert document["gate"] == "passed" and document["needs_attention"] == 0
+    assert document["listed"] == 0
     assert json.loads((report / "summary.json").read_text())["needs_attention"] == []
 
 
@@ -129,6 +130,10 @@ def test_option_parsing() -> None:
     for bad in ("120", "x", "39x40", "120x9", "501x40", "-1x5"):
         with pytest.raises(ValidationError, match="--size"):
             parse_size(bad)
+    assert parse_limit("all") is None and parse_limit(" 25 ") == 25 and parse_limit("0") == 0
+    for bad in ("-1", "x", "", "1.5"):
+        with pytest.raises(ValidationError, match="--summary-limit"):
+            parse_limit(bad)
     assert parse_screens("all") == SCREENS
     assert parse_screens("detail, list,detail") == ("detail", "list")
     for bad in ("", ",", "list,all"):

@@ -37,6 +37,9 @@ SUMMARY = "summary.json"
 #: The issue's minimum, and what a CI artifact needs; help and action are static pages.
 DEFAULT_SCREENS = ("list", "detail")
 EXIT_ATTENTION = 1
+#: Parked runs listed in summary.json by default: every one in any ordinary backlog, and a
+#: bounded file and run time (a second or so, not three) with 100,000 parked.
+DEFAULT_SUMMARY_LIMIT = 10_000
 _SIZE = re.compile(r"\s*(\d{1,4})\s*[xX]\s*(\d{1,4})\s*")
 MIN_SIZE, MAX_SIZE = (40, 10), (500, 200)
 
@@ -81,16 +84,14 @@ def snapshot(
     ] = None,
     status: StatusOption = "needs_attention",
     summary_limit: Annotated[
-        int | None,
+        str,
         typer.Option(
             "--summary-limit",
-            metavar="N",
-            min=0,
-            help="List at most N parked runs (oldest first) in summary.json; the counts and "
-            "the gate still cover every one. Default: list every parked run.",
-            show_default=False,
+            metavar="N|all",
+            help="How many parked runs summary.json lists, oldest first; its totals and the "
+            "gate always count every one.",
         ),
-    ] = None,
+    ] = str(DEFAULT_SUMMARY_LIMIT),
     fail_on_attention: Annotated[
         bool,
         typer.Option(
@@ -113,7 +114,8 @@ def snapshot(
         search=search or "",
         screens=parse_screens(screens),
     )
-    report = take_snapshot(opts.db, out, view, summary_limit=summary_limit, parallel=_can_fork())
+    limit = parse_limit(summary_limit)
+    report = take_snapshot(opts.db, out, view, summary_limit=limit, parallel=_can_fork())
     parked = report["needs_attention"]
     gate = None
     if fail_on_attention:
@@ -137,6 +139,19 @@ def parse_size(text: str) -> tuple[int, int]:
             hint="e.g. --size 120x40 (columns x rows)",
         )
     return width, height
+
+
+def parse_limit(text: str) -> int | None:
+    """``--summary-limit``: a count, or ``all`` (None)."""
+    value = text.strip().lower()
+    if value == "all":
+        return None
+    if not value.isdigit():
+        raise ValidationError(
+            f"--summary-limit {text!r} is not a number of runs or 'all'",
+            hint=f"e.g. --summary-limit {DEFAULT_SUMMARY_LIMIT} or --summary-limit all",
+        )
+    return int(value)
 
 
 def parse_screens(text: str) -> tuple[str, ...]:
@@ -218,6 +233,7 @@ def take_snapshot(
         "screens": written,
         "counts": totals["counts"],
         "needs_attention": totals["parked"],
+        "listed": totals["listed"],
     }
 
 
@@ -239,7 +255,7 @@ def _write_summary_file(
         "w", encoding="utf-8", newline="\n"
     ) as document:
         totals = write_summary(store, document, header, limit=limit)
-    return {"counts": totals.counts, "parked": totals.parked}
+    return {"counts": totals.counts, "parked": totals.parked, "listed": totals.listed}
 
 
 def _start_summary(
@@ -295,8 +311,10 @@ def _print_report(report: dict[str, Any]) -> None:
     for name, entry in report["screens"].items():
         if "skipped" in entry:
             lines.append(f"skipped {name}: {entry['skipped']}")
-    parked = report["needs_attention"]
+    parked, listed = report["needs_attention"], report["listed"]
     lines.append(
         f"{parked:,} run(s) need attention" if parked else "no run needs attention"
     )
+    if listed < parked:
+        lines.append(f"{SUMMARY} lists the oldest {listed:,} (--summary-limit)")
     output.print_lines(lines)
