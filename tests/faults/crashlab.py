@@ -228,15 +228,20 @@ def child_main(
         os._exit(3)
 
 
-def claim_and_die_before_the_event(url: str) -> None:
-    """Claim, and SIGKILL this process once the run's UPDATE has run but before the audit
-    event is inserted: the one transaction must vanish as a whole."""
-    store = Store.open(url)
-    store.recover_expired()  # sweep now, so claim_next's own UPDATE is the one that runs
+def claim_and_die_after_the_first_write(url: str) -> None:
+    """Claim, and SIGKILL this process the moment its first write statement has run.
 
-    @event.listens_for(store.engine, "before_cursor_execute")
+    With the run's UPDATE and its audit event as separate statements in one transaction
+    (SQLite), that is between the two, before COMMIT: the transaction must vanish whole.
+    Where one statement writes both (PostgreSQL's single-statement worker writes), it is
+    right after that statement: both are there, or neither.
+    """
+    store = Store.open(url)
+    store.recover_expired()  # sweep now, so claim_next's own write is the first one
+
+    @event.listens_for(store.engine, "after_cursor_execute")
     def _kill(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO EVENTS"):
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT", "WITH", "DELETE")):
             os.kill(os.getpid(), signal.SIGKILL)
 
     store.claim_next("doomed")
