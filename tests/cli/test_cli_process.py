@@ -58,9 +58,9 @@ def test_lease_claim_loads_no_ui_modules(tmp_path: Path, workspace: Path, mode: 
     db = f"sqlite:///{tmp_path / 'hygiene.db'}"
     with Store.open(db) as store:
         store.enqueue("t", workspace)
-    script = entry_point()
-    command = [sys.executable, "-X", "importtime", *script[-1:]] if script[0] != sys.executable \
-        else [sys.executable, "-X", "importtime", *script[1:]]
+    entry = entry_point()  # the console script is a Python file: run it under -X importtime
+    command = [sys.executable, "-X", "importtime", *(entry[1:] if entry[0] == sys.executable
+                                                     else entry)]
     done = subprocess.run([*command, "lease", "claim", "--worker", "w", "--db", db, *mode],
                           capture_output=True, text=True, env=clean_env(), check=False)
     assert done.returncode == 0, done.stderr[-2000:]
