@@ -140,11 +140,15 @@ class ChangeFeed(ABC):
 
     def close(self) -> None:
         """Stop the feed; safe from any thread. A blocked ``wait`` returns None within
-        :data:`POLL_SLICE_S` (or a connection attempt's timeout), and close() waits for it."""
+        :data:`POLL_SLICE_S`. close() never blocks longer than twice that: a consumer busy
+        in a connection attempt releases the connection itself when it returns."""
         self._closed.set()
         self._set_state(FeedState.CLOSED)
-        with self._busy:
-            self._release()
+        if self._busy.acquire(timeout=2 * POLL_SLICE_S):
+            try:
+                self._release()
+            finally:
+                self._busy.release()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -157,7 +161,11 @@ class ChangeFeed(ABC):
     def wait(self, timeout: float | None = None) -> Changes | None:
         """The next batch, or None when ``timeout`` passes first or the feed is closed."""
         with self._busy:
-            return self._wait(timeout)
+            try:
+                return self._wait(timeout)
+            finally:
+                if self.closed:
+                    self._release()
 
     def _wait(self, timeout: float | None) -> Changes | None:
         self.start()

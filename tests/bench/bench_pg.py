@@ -14,10 +14,18 @@ database on the same server; SQLite: a new file) seeded with the same number of 
     parkbench   Store.claim_next(worker) + Store.complete(run_id, token)
     procrastinate   JobManager.fetch_job(queues=None, worker_id) + finish_job(SUCCEEDED)
 
-Throughput = jobs / (last worker's end - first worker's start). The systems take turns
-inside each repetition, so background load hits them alike. Prints min and median (and max)
-jobs/s over the repetitions, and the ratio parkbench/procrastinate of the medians.
-A separate line times defer: one process enqueueing jobs one at a time through each API.
+Two figures per measurement:
+
+- jobs/s: jobs / (last worker's end - first worker's start), wall clock;
+- jobs per CPU-second: jobs / (CPU time of the worker processes + CPU time of the server
+  processes serving their connections, read from /proc: the server is on this machine).
+  On a shared machine this one is far steadier: other jobs' load barely moves it, and on
+  N idle cores the wall figure tends to N x this one.
+
+The systems take turns inside each repetition (alternating who goes first), so background
+load hits them alike. Prints min / median / max over the repetitions and the ratio
+parkbench/procrastinate of the medians. A separate table times defer: one process enqueueing
+jobs one at a time through each API.
 """
 
 from __future__ import annotations
@@ -44,6 +52,16 @@ from pg.pgtest_support import create_database, drop_database, seed_queued  # noq
 from core.store import Store  # noqa: E402
 
 SPAWN = multiprocessing.get_context("spawn")
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu(pids: set[int]) -> float:
+    """CPU seconds (user + system) of the server processes behind our connections."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
 
 
 # -- workers (spawned processes) ----------------------------------------------------------------
@@ -51,20 +69,32 @@ SPAWN = multiprocessing.get_context("spawn")
 
 def parkbench_worker(url: str, name: str, barrier: Any, results: Any) -> None:
     with Store.open(url) as store:
+        backends: set[int] = set()
+        if store.engine.dialect.name == "postgresql":
+
+            @sa.event.listens_for(store.engine, "connect")
+            def _remember(dbapi_connection: Any, _record: Any) -> None:
+                backends.add(dbapi_connection.info.backend_pid)
+
+            store.engine.dispose()  # so that every connection from here on is remembered
+            store.counts_by_status()
         barrier.wait(timeout=300)
-        start = time.monotonic()
+        cpu, server, start = time.process_time(), _server_cpu(backends), time.monotonic()
         done = 0
         while (claim := store.claim_next(name)) is not None:
             store.complete(claim.run_id, claim.claim_token)
             done += 1
-        results.put((start, time.monotonic(), done))
+        end = time.monotonic()
+        used = time.process_time() - cpu + _server_cpu(backends) - server
+        results.put((start, end, done, used))
 
 
 def _procrastinate_app(conninfo: str) -> Any:
     import procrastinate
 
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=2)
+        # One connection, as each Parkbench worker uses: its server process is measured.
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=1)
     )
     app.task(name="noop")(_noop)
     return app
@@ -84,13 +114,17 @@ def procrastinate_worker(conninfo: str, _name: str, barrier: Any, results: Any) 
         async with app.open_async():
             manager = app.job_manager
             worker_id = await manager.register_worker()
+            row = await app.connector.execute_query_one_async("SELECT pg_backend_pid() AS pid")
+            backends = {row["pid"]}
             barrier.wait(timeout=300)
-            start = time.monotonic()
+            cpu, server, start = time.process_time(), _server_cpu(backends), time.monotonic()
             done = 0
             while (job := await manager.fetch_job(queues=None, worker_id=worker_id)) is not None:
                 await manager.finish_job(job, jobs.Status.SUCCEEDED, delete_job=False)
                 done += 1
-            results.put((start, time.monotonic(), done))
+            end = time.monotonic()
+            used = time.process_time() - cpu + _server_cpu(backends) - server
+            results.put((start, end, done, used))
 
     asyncio.run(main())
 
@@ -98,7 +132,7 @@ def procrastinate_worker(conninfo: str, _name: str, barrier: Any, results: Any) 
 # -- one measurement ------------------------------------------------------------------------------
 
 
-def _race(target: Any, url: str, workers: int) -> tuple[float, int]:
+def _race(target: Any, url: str, workers: int) -> tuple[float, float, int]:
     barrier = SPAWN.Barrier(workers)
     results = SPAWN.Queue()
     procs = [
@@ -114,7 +148,7 @@ def _race(target: Any, url: str, workers: int) -> tuple[float, int]:
     start = min(r[0] for r in reports)
     end = max(r[1] for r in reports)
     done = sum(r[2] for r in reports)
-    return done / (end - start), done
+    return done / (end - start), done / sum(r[3] for r in reports), done
 
 
 def _conninfo(url: str) -> str:
@@ -123,8 +157,9 @@ def _conninfo(url: str) -> str:
     return libpq_conninfo(url)
 
 
-def measure(system: str, admin: str, jobs: int, workers: int, tmp: Path) -> float:
-    """Jobs per second for one system at one worker count, on a fresh database."""
+def measure(system: str, admin: str, jobs: int, workers: int, tmp: Path) -> tuple[float, float]:
+    """(jobs per second, jobs per CPU-second) for one system at one worker count, on a
+    fresh database."""
     if system == "sqlite":
         url = f"sqlite:///{tmp / f'bench-{time.monotonic_ns()}.db'}"
     else:
@@ -140,14 +175,14 @@ def measure(system: str, admin: str, jobs: int, workers: int, tmp: Path) -> floa
                     await app.tasks["noop"].batch_defer_async(*[{} for _ in range(jobs)])
 
             asyncio.run(seed())
-            rate, done = _race(procrastinate_worker, conninfo, workers)
+            rate, per_cpu, done = _race(procrastinate_worker, conninfo, workers)
         else:
             with Store.open(url) as store:
                 seed_queued(store.engine, str(tmp), jobs, now_ms=store.clock())
-            rate, done = _race(parkbench_worker, url, workers)
+            rate, per_cpu, done = _race(parkbench_worker, url, workers)
         if done != jobs:
             raise SystemExit(f"{system}: {done} of {jobs} jobs finished")
-        return rate
+        return rate, per_cpu
     finally:
         if system != "sqlite":
             drop_database(admin, url)
@@ -210,7 +245,9 @@ def main() -> None:
     logging.getLogger("procrastinate").setLevel(logging.ERROR)
     worker_counts = [int(n) for n in args.workers.split(",")]
     systems = ["parkbench", "procrastinate"] + ([] if args.no_sqlite else ["sqlite"])
-    rates: dict[tuple[str, int], list[float]] = {(s, w): [] for s in systems for w in worker_counts}
+    keys = [(s, w) for s in systems for w in worker_counts]
+    rates: dict[tuple[str, int], list[float]] = {key: [] for key in keys}
+    per_cpu: dict[tuple[str, int], list[float]] = {key: [] for key in keys}
     defers: dict[str, list[float]] = {"parkbench": [], "procrastinate": []}
     print(
         f"{args.jobs:,} jobs per measurement, {args.repeat} repetitions, "
@@ -224,20 +261,26 @@ def main() -> None:
                 # Alternate who goes first so neither always runs on a warmer server.
                 order = systems if rep % 2 == 0 else list(reversed(systems))
                 for system in order:
-                    rate = measure(system, admin, args.jobs, workers, tmp)
+                    rate, cpu_rate = measure(system, admin, args.jobs, workers, tmp)
                     rates[(system, workers)].append(rate)
-                    print(f"  rep {rep + 1} {system:<13} {workers} workers: {rate:8,.0f} jobs/s")
+                    per_cpu[(system, workers)].append(cpu_rate)
+                    print(
+                        f"  rep {rep + 1} {system:<13} {workers} workers: {rate:8,.0f} jobs/s"
+                        f" {cpu_rate:8,.0f} jobs/CPU-s",
+                        flush=True,
+                    )
             for system in defers:
                 defers[system].append(measure_defer(system, admin, args.defer_jobs, tmp))
-    print()
-    print(f"{'claim+complete, jobs/s':<24} {'min':>9} {'median':>9} {'max':>9}")
-    for workers in worker_counts:
-        for system in systems:
-            label = "parkbench (sqlite)" if system == "sqlite" else f"{system} (pg)"
-            print(_row(f"{label} x{workers}", rates[(system, workers)]))
-        ours = statistics.median(rates[("parkbench", workers)])
-        theirs = statistics.median(rates[("procrastinate", workers)])
-        print(f"{'':<24} parkbench/procrastinate (median): {ours / theirs:.2f}")
+    for title, table in (("jobs/s", rates), ("jobs/CPU-s", per_cpu)):
+        print()
+        print(f"{'claim+complete, ' + title:<24} {'min':>9} {'median':>9} {'max':>9}")
+        for workers in worker_counts:
+            for system in systems:
+                label = "parkbench (sqlite)" if system == "sqlite" else f"{system} (pg)"
+                print(_row(f"{label} x{workers}", table[(system, workers)]))
+            ours = statistics.median(table[("parkbench", workers)])
+            theirs = statistics.median(table[("procrastinate", workers)])
+            print(f"{'':<24} parkbench/procrastinate (median): {ours / theirs:.2f}")
     print()
     print(f"{'defer, 1 process, jobs/s':<24} {'min':>9} {'median':>9} {'max':>9}")
     for system, values in defers.items():
