@@ -27,7 +27,9 @@ ensure_installed() {
     grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf ||
       echo 'create_main_cluster = false' >>/etc/postgresql-common/createcluster.conf
     apt-get update -qq >&2
-    apt-get install -y -qq postgresql >&2
+    # confold: keep the createcluster.conf written above instead of asking (no stdin in CI).
+    apt-get install -y -qq -o Dpkg::Options::=--force-confdef \
+      -o Dpkg::Options::=--force-confold postgresql >&2
   fi
   id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql --shell /bin/bash postgres
 }
