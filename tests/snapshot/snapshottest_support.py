@@ -68,7 +68,8 @@ def seed_review(store: Store, workspace: Path, clock: Any) -> list[int]:
     (workspace / "out" / "dir.json").mkdir(exist_ok=True)
     parked = [
         park(store, workspace, "Summarise the logs", "need an API key\nsee ticket 12",
-             worker="agent-1", required=["out/a.txt", "out/b.txt", "out/dir.json"], clock=clock),
+             worker="agent-1", required=["out/a.txt", "out/b.txt", "out/dir.json", "out/c.txt"],
+             clock=clock),
         park(store, workspace, "Rebuild the index", "disk full", worker="agent-2", priority=5,
              clock=clock),
         park(store, workspace, "Translate docs", "which locale?", worker="agent-3",

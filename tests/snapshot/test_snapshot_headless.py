@@ -76,8 +76,9 @@ def test_another_clock_changes_the_relative_times(
 ) -> None:
     store, _ = review
     (later,) = render_screens(store, View(now_ms=NOW_MS + 86_400_000 * 3, screens=("list",)))
-    assert later.text != every_screen["list"].text
-    assert "3d" in later.text and "3d" not in every_screen["list"].text
+    before = every_screen["list"].text.splitlines()
+    after = later.text.splitlines()
+    assert after != before and after[0] == before[0]  # the same counts, older "ago"s
 
 
 def test_the_list_screen_shows_the_parked_runs(
@@ -90,7 +91,7 @@ def test_the_list_screen_shows_the_parked_runs(
         assert str(run_id) in text
     assert "Summarise the logs" in text and "Rebuild the index" in text
     assert "Still queued" not in text  # queued, not parked
-    assert "1/3" in text  # receipts checked on disk: 1 of 3 present
+    assert "1/4" in text  # receipts checked on disk: 1 of 4 present
     root = assert_safe_svg(every_screen["list"].svg)
     assert "Summarise the logs" in svg_text(root)
 

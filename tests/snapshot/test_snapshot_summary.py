@@ -70,7 +70,8 @@ def test_counts_and_every_parked_run_in_list_order(store: Store, workspace: Path
             "receipts_present": sum(c.state.value == "present" for c in detail.artifacts),
         }
     first = document["needs_attention"][0]
-    assert [r["state"] for r in first["receipts"]] == ["present", "missing", "not_a_file"]
+    assert [r["state"] for r in first["receipts"]] == [
+        "present", "missing", "not_a_file", "missing"]
     texts = {entry["title"] for entry in document["needs_attention"]}
     for name, text in HOSTILE.items():  # stored exactly, returned exactly
         assert f"{name} title {text}" in texts
