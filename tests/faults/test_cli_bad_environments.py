@@ -172,12 +172,6 @@ def test_writes_on_a_read_only_database_say_so(read_only_db: tuple[Unprivileged,
         assert "read-only" in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: CLI read commands open read-write, so a read-only file/dir cannot be browsed "
-    "(tui.cli.common.Cli.open_store should fall back to Store.open(url, read_only=True), and "
-    "tui.app.run_app should pass read_only=)",
-)
 def test_read_commands_work_on_a_read_only_database(
     read_only_db: tuple[Unprivileged, str],
 ) -> None:

@@ -74,10 +74,26 @@ class Cli:
     db: str | None
     json: bool
 
-    def open_store(self) -> Store:
+    def open_store(self, *, reads_only: bool = False) -> Store:
+        """Open the database; a command that only reads falls back to a read-only open.
+
+        A read-only file, directory or mount cannot be opened for writing (SQLite wants to
+        create its -wal/-shm files, an older schema would be migrated): `list`, `show` and
+        `stats` still browse it through ``Store.open(read_only=True)``. If that fails too,
+        the first error, the more telling one, is reported.
+        """
+        from core.errors import DatabaseError
         from core.store import Store
 
-        return Store.open(self.db)
+        try:
+            return Store.open(self.db)
+        except DatabaseError as error:
+            if not reads_only:
+                raise
+            try:
+                return Store.open(self.db, read_only=True)
+            except DatabaseError:
+                raise error from None
 
 
 def cli(ctx: typer.Context, db: str | None, json_mode: bool) -> Cli:

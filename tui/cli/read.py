@@ -55,7 +55,7 @@ def list_runs(
     """List runs, parked ones first by default; page with --after."""
     opts = cli(ctx, db, json_mode)
     chosen = run_filter(status, task, workspace, worker, search)
-    with opts.open_store() as store:
+    with opts.open_store(reads_only=True) as store:
         page = store.list_runs(chosen, limit=limit, after=after)
     if opts.json:
         output.emit_json(
@@ -102,7 +102,7 @@ def show(
 ) -> None:
     """One run in full: status, reason, lineage, audit events, receipts checked on disk now."""
     opts = cli(ctx, db, json_mode)
-    with opts.open_store() as store:
+    with opts.open_store(reads_only=True) as store:
         detail = store.get_run(run)
     if opts.json:
         output.emit_json(detail.to_dict())
@@ -174,7 +174,7 @@ def _print_detail(detail: RunDetail) -> None:
 def stats(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:
     """How many runs are in each status."""
     opts = cli(ctx, db, json_mode)
-    with opts.open_store() as store:
+    with opts.open_store(reads_only=True) as store:
         counts = store.counts_by_status()
     total = sum(counts.values())
     if opts.json:
