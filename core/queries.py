@@ -126,7 +126,12 @@ def _where(run_filter: RunFilter) -> list[sa.ColumnElement[bool]]:
     if run_filter.task_id is not None:
         clauses.append(runs.c.task_id == run_filter.task_id)
     if run_filter.run_ids is not None:
-        clauses.append(runs.c.id.in_(run_filter.run_ids))
+        # Inlined as literals (they are ints): a large set, such as the TUI's "ready to
+        # requeue" filter, would pass the drivers' bind-parameter limits (PostgreSQL 65,535).
+        ids = sa.bindparam(
+            "run_ids", tuple(run_filter.run_ids), expanding=True, literal_execute=True, unique=True
+        )
+        clauses.append(runs.c.id.in_(ids))
     if run_filter.workspace:
         text = run_filter.workspace
         root = os.path.realpath(os.path.expanduser(text))
