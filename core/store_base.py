@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from core import inputs, tokens
-from core.db import database_clock, make_engine, redact_url, resolve_url, translate
+from core import inputs, sqlite_direct, tokens
+from core.db import database_clock, is_sqlite, make_engine, redact_url, resolve_url, translate
 from core.errors import (
     DatabaseError,
     ParkbenchError,
@@ -69,6 +69,8 @@ class StoreBase:
         #: PostgreSQL runs the worker hot path as single audited statements in autocommit
         #: (see _write_statements and core.worker_ops).
         self.one_statement_writes = engine.dialect.name == "postgresql"
+        #: SQLite runs those bodies on the DBAPI cursor (core.sqlite_direct).
+        self.direct_writes = is_sqlite(engine)
 
     @classmethod
     def open(
@@ -149,8 +151,14 @@ class StoreBase:
         COMMIT round trips are saved. SQLite keeps its IMMEDIATE transaction, whose write
         lock is what serialises its writers.
         """
-        if self.read_only or not self.one_statement_writes:
+        if self.read_only or not (self.one_statement_writes or self.direct_writes):
             return self._write(body)
+        if self.direct_writes:
+            if sqlite_direct.observed(self.engine):
+                return self._write(body)
+            # SQLite: the same IMMEDIATE transaction, without SQLAlchemy's per-call cost.
+            with self._translated():
+                return sqlite_direct.write(self.engine, body)  # type: ignore[arg-type]
         with self._translated(), self.engine.connect() as conn:
             # psycopg's own switch: SQLAlchemy's isolation_level option would re-apply
             # connection characteristics on every checkout, which costs more than the

@@ -24,7 +24,6 @@ from core.errors import (
     NotFoundError,
 )
 from core.lifecycle import Action, ActorKind, RunStatus, find, invalid_transition
-from core.models import events
 from core.records import (
     Claim,
     Completion,
@@ -79,7 +78,7 @@ class WorkerOps(SweepOps):
             if row is None:
                 return None
             if not self.one_statement_writes:
-                conn.execute(events.insert(), audit | {"run_id": row.id, "task_id": row.task_id})
+                conn.execute(sql.EVENT_INSERT, audit | {"run_id": row.id, "task_id": row.task_id})
             return Claim(row.id, row.task_id, row.attempt, raw, row.lease_until)
 
         return self._write_statements(body)
@@ -134,7 +133,7 @@ class WorkerOps(SweepOps):
             self._fenced_row(conn, row.id, token, action, now)
             raise ConflictError(f"run {row.id} changed while {action.value} was applied")
         if not self.one_statement_writes:
-            conn.execute(events.insert(), dict(audit))
+            conn.execute(sql.EVENT_INSERT, dict(audit))
 
     def _fenced(
         self,

@@ -54,6 +54,8 @@ def _claim_statement() -> sa.Update:
 
 
 CLAIM = _claim_statement()
+#: The audit event's INSERT, built once like the rest (SQLite writes it as its own statement).
+EVENT_INSERT = events.insert()
 #: The audit event's columns after run_id and task_id, as bound parameters ``e_<column>``.
 _EVENT_FIELDS = [c for c in events.c if c.name not in ("id", "run_id", "task_id")]
 _EVENT_COLUMNS = ["run_id", "task_id", *(c.name for c in _EVENT_FIELDS)]
