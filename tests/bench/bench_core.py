@@ -245,33 +245,58 @@ def raw_cycles(path: Path, cycles: int) -> tuple[float, float]:
     return elapsed
 
 
+def _shape(sql: str) -> str:
+    """A traced statement with its values blanked, so the two loops compare."""
+    sql = re.sub(r"'(?:[^']|'')*'", "?", sql)
+    sql = re.sub(r"\b\d+\b|\bNULL\b", "?", sql)
+    return _normal(sql)
+
+
 def check_statements(template: Path, directory: Path, root: Path) -> list[str]:
-    """Run one Store cycle with the driver's statements captured; compare with the raw
-    loop's. Returns the Store's statements (for the report)."""
+    """Trace one cycle of each loop at the driver (sqlite3's trace callback: every statement
+    SQLite runs, BEGIN and COMMIT included) and compare them. Returns the Store's."""
     path = fresh_copy(template, directory, "capture")
     seed(path, root, queued=3)
     store = Store.open(f"sqlite:///{path}")
     store.claim_next("warm-up")  # its first call also runs the periodic expiry sweep
+    store.engine.dispose()
     sent: list[str] = []
 
-    @sa.event.listens_for(store.engine, "before_cursor_execute")
-    def capture(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        sent.append(_normal(statement))
+    @sa.event.listens_for(store.engine, "connect")
+    def trace(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.set_trace_callback(sent.append)
 
     claim = store.claim_next("bench", lease_s=LEASE_MS / 1000)
     assert claim is not None
     store.complete(claim.run_id, claim.claim_token)
     store.close()
-    raw = ["BEGIN IMMEDIATE", RAW_CLAIM, RAW_EVENT, "BEGIN IMMEDIATE"]
-    raw += [RAW_FENCED_ROW, RAW_COMPLETE, RAW_EVENT]
-    raw = [_normal(s) for s in raw]
-    if sent != raw:
+    store_shapes = [_shape(s) for s in sent if not s.startswith("PRAGMA")]
+
+    path = fresh_copy(template, directory, "capture-raw")
+    seed(path, root, queued=1)
+    traced: list[str] = []
+    original = raw_connection
+
+    def tracing(db: Path) -> sqlite3.Connection:
+        conn = original(db)
+        conn.set_trace_callback(traced.append)
+        return conn
+
+    globals()["raw_connection"] = tracing
+    try:
+        raw_cycles(path, 1)
+    finally:
+        globals()["raw_connection"] = original
+    raw_shapes = [_shape(s) for s in traced if not s.startswith("PRAGMA")]
+    if store_shapes != raw_shapes:
         print("!! the raw loop's statements differ from the Store's; update bench_core.py")
-        for a, b in zip(sent, raw, strict=False):
+        for a, b in zip(store_shapes, raw_shapes, strict=False):
             if a != b:
                 print(f"   store: {a}\n   raw:   {b}")
-        print(f"   store sent {len(sent)} statements, raw has {len(raw)}")
-    return sent
+        print(f"   store ran {len(store_shapes)} statements, raw {len(raw_shapes)}")
+    else:
+        print(f"statements per cycle, identical in both loops: {len(store_shapes)}")
+    return store_shapes
 
 
 # -- latency -------------------------------------------------------------------------------------
@@ -326,8 +351,7 @@ def main() -> int:
         root = directory / "workspace"
         root.mkdir()
         template = make_template(directory)
-        sent = check_statements(template, directory, root)
-        print(f"\nStore statements per cycle (captured): {len(sent)}")
+        check_statements(template, directory, root)
 
         # 1. throughput, Store vs raw, alternating order
         times: dict[str, list[tuple[float, float]]] = {"store": [], "raw": []}
