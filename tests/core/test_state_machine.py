@@ -28,8 +28,13 @@ from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
-from conftest import T0_MS, FakeClock, create_pg_database, drop_pg_database
-from coretest_support import stored_texts
+from coretest_support import (
+    T0_MS,
+    FakeClock,
+    create_pg_database,
+    drop_pg_database,
+    stored_texts,
+)
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
