@@ -13,6 +13,7 @@ from datetime import datetime
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import Worker, WorkerState
 
 from core.db import from_datetime, system_clock
 from core.notify import ChangeFeed, FeedState, change_feed_for
@@ -132,6 +133,18 @@ class ParkbenchApp(App[int]):
         self.change_feed = feed
         for changes in feed:  # blocks in this thread; ends when the feed is closed
             self.post_message(StoreChanged(changes.run_ids, changes.resync))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "changes" and event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.main.header.update_state(feed_state="stopped")
+            self.notify(
+                one_line(f"live updates stopped: {type(error).__name__}: {error}", 500)
+                + " (ctrl+r still reloads)",
+                title="Parkbench",
+                severity="error",
+                markup=False,
+            )
 
     def _post_feed_state(self, state: FeedState) -> None:
         self.post_message(FeedStateChanged(state))  # called on the feed's thread

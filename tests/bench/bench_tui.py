@@ -294,7 +294,12 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
             bar = app.main.filter_bar
             bar.value = term[:-1]
             bar.cursor_position = len(bar.value)
-            await until(lambda t=term[:-1]: runs.query.search == t and runs.window.total_known)
+            await until(
+                lambda t=term[:-1]: runs.query.search == t
+                and not runs.window.replacing
+                and runs.window.total_known
+                and not app.main.busy
+            )
             generation = runs.window.generation
             start = time.perf_counter()
             await timed(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.widgets import Input, Static
-from tuitest_support import make_app, park, running, screen_text, settle, type_text
+from tuitest_support import make_app, park, press, running, screen_text, settle, type_text
 
 from core.lifecycle import RunStatus
 from tui.screens.main import MainScreen
@@ -17,13 +17,13 @@ def status_of(store, run_id: int) -> RunStatus:
 async def test_requeue_confirm(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, notices):
-        await pilot.press("r")
+        await press(pilot, "r")
         modal = app.screen
         assert isinstance(modal, ReasonModal)
         assert modal.title_text == f"Requeue run {parked[0]}"
         assert "Touches 1 run" in screen_text(app)
         await type_text(pilot, "key added")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
         detail = store.get_run(parked[0], check_disk=False)
@@ -40,17 +40,17 @@ async def test_requeue_confirm(store, parked):
 async def test_fail_and_release(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, notices):
-        await pilot.press("f")
+        await press(pilot, "f")
         assert app.screen.title_text == f"Fail run {parked[0]}"
         await type_text(pilot, "not worth it")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         assert status_of(store, parked[0]) is RunStatus.FAILED
         assert app.main.runs.highlighted.id == parked[1]
-        await pilot.press("l")
+        await press(pilot, "l")
         assert app.screen.title_text == f"Release run {parked[1]}"
         await type_text(pilot, "disk cleaned")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         assert status_of(store, parked[1]) is RunStatus.QUEUED
         assert [n.message for n in notices] == ["1 failed", "1 released"]
@@ -60,9 +60,9 @@ async def test_escape_cancels(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, notices):
         before = store.change_marker()
-        await pilot.press("r")
+        await press(pilot, "r")
         await type_text(pilot, "never mind")
-        await pilot.press("escape")
+        await press(pilot, "escape")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
         assert store.change_marker() == before
@@ -74,19 +74,19 @@ async def test_empty_reason_is_refused_in_the_modal(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, _notices):
         before = store.change_marker()
-        await pilot.press("r")
-        await pilot.press("enter")
+        await press(pilot, "r")
+        await press(pilot, "enter")
         await pilot.pause()
         modal = app.screen
         assert isinstance(modal, ReasonModal)
         error = modal.query_one("#reason-error", Static)
         assert error.display and "A reason is required" in screen_text(app)
         await type_text(pilot, "   ")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await pilot.pause()
         assert app.screen is modal
         assert modal.query_one(Input).value == "   "
-        await pilot.press("escape")
+        await press(pilot, "escape")
         await settle(pilot)
         assert store.change_marker() == before
 
@@ -94,12 +94,12 @@ async def test_empty_reason_is_refused_in_the_modal(store, parked):
 async def test_conflict_when_the_run_changes_while_the_modal_is_open(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, notices):
-        await pilot.press("r")
+        await press(pilot, "r")
         # Another reviewer acts on the same run before this one confirms.
         [other] = store.force_release([parked[0]], reason="mine now", actor="bob")
         assert other.ok
         await type_text(pilot, "retry")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         [notice] = notices
         assert notice.severity == "error"
@@ -113,9 +113,9 @@ async def test_conflict_on_a_stale_screen(store, parked):
     app = make_app(store)  # no live updates: the screen still shows what it loaded
     async with running(app) as (pilot, notices):
         store.force_fail([parked[0]], reason="gone", actor="carol")
-        await pilot.press("l")
+        await press(pilot, "l")
         await type_text(pilot, "put back")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         [notice] = notices
         assert "1 conflict" in notice.message and "fail by carol" in notice.message
@@ -127,14 +127,14 @@ async def test_conflict_on_a_stale_screen(store, parked):
 async def test_bulk_action_reports_each_run(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, notices):
-        await pilot.press("space", "down", "space", "down", "space")
+        await press(pilot, "space", "down", "space", "down", "space")
         assert set(app.main.runs.marks) == set(parked)
         assert "marked 3" in screen_text(app)
         store.force_fail([parked[1]], reason="broken", actor="bob")
-        await pilot.press("r")
+        await press(pilot, "r")
         assert app.screen.title_text == "Requeue 3 marked runs"
         await type_text(pilot, "batch retry")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         [notice] = notices
         assert notice.message.startswith(
@@ -151,21 +151,21 @@ async def test_marked_runs_in_another_state_are_skipped(store, parked):
     store.force_release([parked[1]], reason="back to queue", actor="bob")
     app = make_app(store)
     async with running(app) as (pilot, notices):
-        await pilot.press("space")  # a parked run
-        await pilot.press("s")  # browse queued runs
+        await press(pilot, "space")  # a parked run
+        await press(pilot, "s")  # browse queued runs
         await settle(pilot)
         assert app.main.runs.highlighted.id == parked[1]
-        await pilot.press("space")
+        await press(pilot, "space")
         # requeue is only valid for the parked one: the modal says one is skipped
-        await pilot.press("r")
+        await press(pilot, "r")
         assert app.screen.title_text == "Requeue 1 marked run"
         assert "1 marked run skipped" in screen_text(app)
-        await pilot.press("escape")
+        await press(pilot, "escape")
         # fail is valid for both
-        await pilot.press("f")
+        await press(pilot, "f")
         assert app.screen.title_text == "Fail 2 marked runs"
         await type_text(pilot, "stop")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         assert notices[-1].message == "2 failed"
 
@@ -178,17 +178,17 @@ async def test_list_keeps_filter_and_cursor_after_an_action(store, workspace, cl
     kept = [ids[0], ids[2], ids[3], ids[5]]
     app = make_app(store)
     async with running(app) as (pilot, _notices):
-        await pilot.press("slash")
+        await press(pilot, "slash")
         await type_text(pilot, "zebra")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         assert [row.id for row in app.main.runs.window.rows] == kept
-        await pilot.press("down", "down")
+        await press(pilot, "down", "down")
         await settle(pilot)
         assert app.main.runs.highlighted.id == kept[2]
-        await pilot.press("r")
+        await press(pilot, "r")
         await type_text(pilot, "go")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         runs = app.main.runs
         assert runs.query.search == "zebra"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.widgets import Static
-from tuitest_support import make_app, park, running, screen_text, settle, type_text
+from tuitest_support import make_app, park, press, running, screen_text, settle, type_text
 
 from tui.widgets.detail_pane import REASON_MAX, DetailPane
 
@@ -55,10 +55,10 @@ async def test_markup_and_escapes_in_list_detail_and_modal(store, workspace, clo
         await settle(pilot)
         assert app.is_running
         # the modal names the run literally
-        await pilot.press("r")
+        await press(pilot, "r")
         modal_text = screen_text(app)
         assert MARKUP in modal_text and "\\x1b]0;pwned" in modal_text and no_control(modal_text)
-        await pilot.press("escape")
+        await press(pilot, "escape")
         # the exported SVG carries the escapes as text, not as control bytes
         assert no_control(app.export_screenshot().replace("\n", ""))
 
@@ -67,10 +67,10 @@ async def test_hostile_actor_in_a_conflict_notification(store, workspace, clock)
     run_id = park(store, workspace, "Plain title", "plain reason", clock=clock)
     app = make_app(store)
     async with running(app) as (pilot, notices):
-        await pilot.press("r")
+        await press(pilot, "r")
         store.force_release([run_id], reason="x", actor=f"{CLICK}{ANSI}")
         await type_text(pilot, "go")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         [notice] = notices
         assert notice.markup is False
@@ -84,7 +84,7 @@ async def test_filter_text_is_shown_literally(store, workspace, clock):
     park(store, workspace, "other", "why", clock=clock)
     app = make_app(store)
     async with running(app) as (pilot, _notices):
-        await pilot.press("slash")
+        await press(pilot, "slash")
         await type_text(pilot, "[bold")
         await settle(pilot)
         assert [row.title for row in app.main.runs.window.rows] == [f"has {MARKUP} inside"]
@@ -105,9 +105,9 @@ async def test_long_lines_are_cut_in_cells_and_bounded_in_the_detail(store, work
         body = detail.query_one("#detail-body", Static).content.plain
         assert f"{len(long_reason) - REASON_MAX:,} more characters not shown" in body
         assert len(body) < REASON_MAX + 8_000
-        await pilot.press("tab")  # the pane wraps the reason and scrolls over it
+        await press(pilot, "tab")  # the pane wraps the reason and scrolls over it
         assert app.focused is detail
-        await pilot.press("end")
+        await press(pilot, "end")
         await settle(pilot)
         assert detail.max_scroll_y > 100 and detail.scroll_y == detail.max_scroll_y
         assert "Metadata" in screen_text(app)

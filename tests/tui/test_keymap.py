@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.binding import Binding
-from tuitest_support import make_app, running, settle
+from tuitest_support import make_app, press, running, settle
 
 from tui.app import ParkbenchApp
 from tui.keymap import KEYMAP_ENV, declared_bindings, keymap_path, load_keymap, parse_keymap
@@ -62,10 +62,10 @@ async def test_the_app_applies_the_keymap_file(store, parked, tmp_path: Path, mo
     app = make_app(store, keymap=None)
     async with running(app) as (pilot, notices):
         assert any("unknown binding id 'no-such-binding'" in n.message for n in notices)
-        await pilot.press("r")
+        await press(pilot, "r")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        await pilot.press("R")
+        await press(pilot, "R")
         assert isinstance(app.screen, ReasonModal)
         assert str(path) in app.keymap_note
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuitest_support import make_app, park, running, screen_text, settle, wait_until
+from tuitest_support import make_app, park, press, running, screen_text, settle, wait_until
 
 from core.notify import PollingChangeFeed, change_feed_for
 from core.store import Store
@@ -17,7 +17,7 @@ async def test_another_process_blocking_a_run_shows_up(store, db_url, workspace,
     )
     async with running(app) as (pilot, _notices):
         runs = app.main.runs
-        await pilot.press("down", "space")  # cursor and a mark on the second run
+        await press(pilot, "down", "space")  # cursor and a mark on the second run
         await settle(pilot)
         assert runs.highlighted.id == parked[1]
         with Store.open(db_url, clock=clock) as other:
@@ -58,7 +58,7 @@ async def test_live_app_starts_and_quits_cleanly(store, parked):
     app = make_app(store, live=True)
     async with running(app) as (pilot, _notices):
         await wait_until(pilot, lambda: app.change_feed is not None, what="the feed")
-        await pilot.press("q")
+        await press(pilot, "q")
     assert app.return_value == 0
     assert app.change_feed.closed
 
@@ -67,3 +67,17 @@ def _fast_feed(store: Store):
     if store.engine.dialect.name == "sqlite":
         return PollingChangeFeed(store, interval_s=0.05)
     return change_feed_for(store)
+
+
+class _BrokenFeed(PollingChangeFeed):
+    def wait(self, timeout=None):  # type: ignore[no-untyped-def, override]
+        raise RuntimeError("feed broke")
+
+
+async def test_a_broken_feed_is_reported(store, parked):
+    app = make_app(store, live=True, change_feed=_BrokenFeed(store))
+    async with running(app) as (pilot, notices):
+        await wait_until(pilot, lambda: any("live updates stopped" in n.message for n in notices),
+                         what="the feed failure notice")
+        assert "live updates stopped" in screen_text(app)
+        assert app.is_running

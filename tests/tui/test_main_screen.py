@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tuitest_support import SIZE, make_app, park, screen_text, settle
+from tuitest_support import SIZE, make_app, park, press, screen_text, settle
 
 from core.lifecycle import RunStatus
 from tui.widgets.detail_pane import DetailPane
@@ -76,7 +76,7 @@ async def test_detail_pane_shows_reason_receipts_lineage_events(store, workspace
         # metadata (the contract)
         assert "completion_contract" in body
         # and the pane on screen wraps the full reason
-        await pilot.press("tab")
+        await press(pilot, "tab")
         assert app.focused is detail
         assert "line three" not in screen_text(app)  # this run's reason is "still stuck"
 
@@ -88,26 +88,26 @@ async def test_cursor_moves_and_detail_follows(store, parked):
         runs = app.main.query_one(RunList)
         detail = app.main.query_one(DetailPane)
         assert runs.highlighted is not None and runs.highlighted.id == parked[0]
-        await pilot.press("down")
+        await press(pilot, "down")
         await settle(pilot)
         assert runs.highlighted.id == parked[1]
         assert detail.detail is not None and detail.detail.run.id == parked[1]
-        await pilot.press("j", "j")  # past the end: stays on the last run
+        await press(pilot, "j", "j")  # past the end: stays on the last run
         await settle(pilot)
         assert runs.highlighted.id == parked[2]
-        await pilot.press("k")
+        await press(pilot, "k")
         await settle(pilot)
         assert runs.highlighted.id == parked[1]
-        await pilot.press("home")
+        await press(pilot, "home")
         await settle(pilot)
         assert runs.highlighted.id == parked[0]
-        await pilot.press("end")
+        await press(pilot, "end")
         await settle(pilot)
         assert runs.highlighted.id == parked[2]
-        await pilot.press("pageup")
+        await press(pilot, "pageup")
         await settle(pilot)
         assert runs.highlighted.id == parked[0]
-        await pilot.press("pagedown")
+        await press(pilot, "pagedown")
         await settle(pilot)
         assert runs.highlighted.id == parked[2]
         assert "disk full" in screen_text(app)
@@ -136,7 +136,7 @@ async def test_receipts_are_checked_again_on_refresh(store, workspace, parked):
         row = next(line for line in screen_text(app).splitlines() if "Summarise" in line)
         assert "1/2" in row
         (workspace / "out" / "b.txt").write_text("now here")
-        await pilot.press("ctrl+r")
+        await press(pilot, "ctrl+r")
         await settle(pilot)
         row = next(line for line in screen_text(app).splitlines() if "Summarise" in line)
         assert "2/2" in row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tuitest_support import make_app, park, running, screen_text, settle
+from tuitest_support import make_app, park, press, running, screen_text, settle
 
 from core.records import RunFilter
 from tui.screens.main import MainScreen
@@ -36,18 +36,18 @@ async def test_scrolling_pages_rows_in_by_key(store, workspace, clock):
         shown = visible_ids(app)
         assert shown == order[: len(shown)] and len(shown) > 8
 
-        await pilot.press("end")
+        await press(pilot, "end")
         await settle(pilot)
         assert runs.highlighted.id == order[-1] and runs.cursor == COUNT - 1
         assert runs.window.start > 0 and len(runs.window.rows) <= 48
         assert visible_ids(app) == order[-len(visible_ids(app)) :]
 
-        await pilot.press("home")
+        await press(pilot, "home")
         await settle(pilot)
         assert runs.highlighted.id == order[0]
 
         for _ in range(4):  # page by page through the list
-            await pilot.press("pagedown")
+            await press(pilot, "pagedown")
             await settle(pilot)
             shown = visible_ids(app)
             start = order.index(shown[0])
@@ -56,7 +56,7 @@ async def test_scrolling_pages_rows_in_by_key(store, workspace, clock):
             assert len(runs.window.rows) <= 48
 
         for _ in range(3):
-            await pilot.press("up")
+            await press(pilot, "up")
         await settle(pilot)
         assert runs.highlighted.id == order[runs.cursor]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.command import CommandPalette
 from textual.widgets import Static
-from tuitest_support import make_app, park, running, screen_text, settle, type_text
+from tuitest_support import make_app, park, press, running, screen_text, settle, type_text
 
 from core.lifecycle import RunStatus
 from core.records import SortKey
@@ -27,28 +27,28 @@ def footer_line(app) -> str:
 async def test_filter_escape_and_enter(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, _notices):
-        await pilot.press("slash")
+        await press(pilot, "slash")
         assert isinstance(app.focused, FilterBar)
         await type_text(pilot, "index")
         await settle(pilot)
         assert listed(app) == [parked[1]]
         assert "filter “index”" in screen_text(app)
-        await pilot.press("escape")  # in the bar: clears and gives focus back
+        await press(pilot, "escape")  # in the bar: clears and gives focus back
         await settle(pilot)
         assert isinstance(app.focused, RunList)
         assert listed(app) == parked and app.main.runs.query.search == ""
         # Enter keeps the filter; Escape on the list clears it
-        await pilot.press("slash")
+        await press(pilot, "slash")
         await type_text(pilot, "locale")  # matches a reason
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         assert isinstance(app.focused, RunList)
         assert listed(app) == [parked[2]]
         assert "Esc Clear filter" in footer_line(app) or "esc Clear filter" in footer_line(app)
-        await pilot.press("escape")
+        await press(pilot, "escape")
         await settle(pilot)
         assert listed(app) == parked
-        await pilot.press("slash")
+        await press(pilot, "slash")
         await type_text(pilot, "agent-1")  # matches a worker
         await settle(pilot)
         assert listed(app) == [parked[0]]
@@ -58,20 +58,20 @@ async def test_sort_cycle_keeps_the_cursor_on_its_run(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, _notices):
         runs = app.main.runs
-        await pilot.press("end")
+        await press(pilot, "end")
         await settle(pilot)
         assert runs.highlighted.id == parked[2]
-        await pilot.press("o")
+        await press(pilot, "o")
         await settle(pilot)
         assert runs.query.sort is SortKey.PRIORITY
         assert listed(app) == [parked[1], parked[0], parked[2]]  # priority 5 first
         assert runs.highlighted.id == parked[2]
         assert "sort priority" in screen_text(app)
-        await pilot.press("o")
+        await press(pilot, "o")
         await settle(pilot)
         assert runs.query.sort is SortKey.TASK and "sort task" in screen_text(app)
         assert runs.highlighted.id == parked[2]
-        await pilot.press("o")
+        await press(pilot, "o")
         await settle(pilot)
         assert runs.query.sort is SortKey.BLOCKED
 
@@ -85,7 +85,7 @@ async def test_status_switch_offers_only_valid_actions(store, parked):
         assert [main.check_action(a, ()) for a in ("requeue", "fail", "release")] == [
             True, True, True
         ]
-        await pilot.press("s")  # queued
+        await press(pilot, "s")  # queued
         await settle(pilot)
         assert main.runs.query.status is RunStatus.QUEUED and listed(app) == [parked[1]]
         assert "view queued (1)" in screen_text(app)
@@ -94,21 +94,21 @@ async def test_status_switch_offers_only_valid_actions(store, parked):
         ]
         footer = footer_line(app)
         assert "Fail" in footer and "Requeue" not in footer and "Release" not in footer
-        await pilot.press("r")  # not offered: nothing opens
+        await press(pilot, "r")  # not offered: nothing opens
         assert isinstance(app.screen, MainScreen)
-        await pilot.press("s", "s")  # claimed, then failed
+        await press(pilot, "s", "s")  # claimed, then failed
         await settle(pilot)
         assert main.runs.query.status is RunStatus.FAILED and listed(app) == [parked[2]]
         assert not any(main.check_action(a, ()) for a in ("requeue", "fail", "release"))
-        await pilot.press("f")
+        await press(pilot, "f")
         assert isinstance(app.screen, MainScreen)
         for _ in range(4):  # completed, canceled, requeued, all statuses
-            await pilot.press("s")
+            await press(pilot, "s")
         await settle(pilot)
         assert main.runs.query.status is None
         assert sorted(listed(app)) == sorted(parked)
         assert "Status" in screen_text(app).splitlines()[2]  # the status column appears
-        await pilot.press("s")
+        await press(pilot, "s")
         await settle(pilot)
         assert main.runs.query.status is RunStatus.NEEDS_ATTENTION
 
@@ -117,45 +117,45 @@ async def test_marks_and_mark_all_after_a_filter(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, notices):
         runs = app.main.runs
-        await pilot.press("space")
+        await press(pilot, "space")
         assert set(runs.marks) == {parked[0]}
-        await pilot.press("space")
+        await press(pilot, "space")
         assert runs.marks == {}
-        await pilot.press("slash")
+        await press(pilot, "slash")
         await type_text(pilot, "locale")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
-        await pilot.press("a")
+        await press(pilot, "a")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmModal)
         assert "Mark all 1 run in this view?" in screen_text(app)
-        await pilot.press("y")
+        await press(pilot, "y")
         await settle(pilot)
         assert set(runs.marks) == {parked[2]}
         assert notices[-1].message == "1 run marked"
         # marks survive clearing the filter; the header counts them
-        await pilot.press("escape")
+        await press(pilot, "escape")
         await settle(pilot)
         assert "marked 1" in screen_text(app)
-        await pilot.press("a")
+        await press(pilot, "a")
         await settle(pilot)
         assert "Mark all 3 runs in this view?" in screen_text(app)
-        await pilot.press("n")
+        await press(pilot, "n")
         await settle(pilot)
         assert set(runs.marks) == {parked[2]}
-        await pilot.press("a")
+        await press(pilot, "a")
         await settle(pilot)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         assert set(runs.marks) == set(parked)
-        await pilot.press("u")
+        await press(pilot, "u")
         assert runs.marks == {}
 
 
 async def test_help_lists_bindings_with_ids(store, parked):
     app = make_app(store, keymap={"run-requeue": "R"})
     async with running(app) as (pilot, _notices):
-        await pilot.press("question_mark")
+        await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert "run-requeue" in screen_text(app)
         text = app.screen.query_one("#help-body", Static).content.plain
@@ -164,11 +164,11 @@ async def test_help_lists_bindings_with_ids(store, parked):
             assert expected in text
         requeue = next(line for line in text.splitlines() if "run-requeue" in line)
         assert " R " in requeue  # the keymap's key, not the default
-        await pilot.press("escape")
+        await press(pilot, "escape")
         assert isinstance(app.screen, MainScreen)
-        await pilot.press("f1")
+        await press(pilot, "f1")
         assert isinstance(app.screen, HelpScreen)
-        await pilot.press("f1")
+        await press(pilot, "f1")
         assert isinstance(app.screen, MainScreen)
 
 
@@ -178,19 +178,19 @@ async def test_palette_runs_actions_by_name(store, parked):
         names = [name for name, _, _ in app.main.palette_commands()]
         assert f"Requeue run {parked[0]}" in names and "Sort by priority" in names
         assert "Show queued" in names and "Show needs attention" not in names
-        await pilot.press("ctrl+p")
+        await press(pilot, "ctrl+p")
         assert isinstance(app.screen, CommandPalette)
         await type_text(pilot, "requeue run")
         await settle(pilot)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         assert isinstance(app.screen, ReasonModal)
         assert app.screen.title_text == f"Requeue run {parked[0]}"
-        await pilot.press("escape")
-        await pilot.press("ctrl+p")
+        await press(pilot, "escape")
+        await press(pilot, "ctrl+p")
         await type_text(pilot, "show queued")
         await settle(pilot)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await settle(pilot)
         assert app.main.runs.query.status is RunStatus.QUEUED
 
@@ -204,7 +204,7 @@ async def test_read_only_hides_every_action(store, parked):
             assert label not in footer
         assert "read-only" in screen_text(app)
         for key in ("r", "f", "l", "a", "space"):
-            await pilot.press(key)
+            await press(pilot, key)
             await settle(pilot)
             assert isinstance(app.screen, MainScreen)
         assert app.main.runs.marks == {}
@@ -216,7 +216,7 @@ async def test_read_only_hides_every_action(store, parked):
 async def test_q_quits(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, _notices):
-        await pilot.press("q")
+        await press(pilot, "q")
     assert app.return_value == 0
 
 
@@ -227,7 +227,7 @@ async def test_ctrl_r_refreshes_without_a_live_feed(store, workspace, clock, par
         late = park(store, workspace, "Late arrival", "blocked", clock=clock)
         await settle(pilot)
         assert listed(app) == parked
-        await pilot.press("ctrl+r")
+        await press(pilot, "ctrl+r")
         await settle(pilot)
         assert listed(app) == [parked[1], parked[2], late]
         assert "parked 3" in screen_text(app) and "failed 1" in screen_text(app)
@@ -236,10 +236,10 @@ async def test_ctrl_r_refreshes_without_a_live_feed(store, workspace, clock, par
 async def test_confirm_escape_cancels_mark_all(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, _notices):
-        await pilot.press("a")
+        await press(pilot, "a")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmModal)
-        await pilot.press("escape")
+        await press(pilot, "escape")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen) and app.main.runs.marks == {}
 

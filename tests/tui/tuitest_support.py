@@ -59,8 +59,16 @@ def make_app(store: Store, **options: Any) -> ParkbenchApp:
     return ParkbenchApp(store, **options)
 
 
+async def refreshed(app: App[Any]) -> None:
+    """Wait for the screen's next refresh (not at all once the app is closing)."""
+    if app.is_running and not app._exit:
+        await asyncio.wait_for(app.screen.wait_for_refresh(), 10)
+
+
 async def drain(app: App[Any]) -> None:
     """Wait until every message already queued for the app and its screen is handled."""
+    if not app.is_running:
+        return
     nodes = [app, *app.screen.walk_children(with_self=True)]
     pending = asyncio.get_running_loop().create_future()
     left = 0
@@ -102,7 +110,7 @@ async def settle(pilot: Pilot, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.01)  # a short debounce timer (detail pane) is pending
         else:
             quiet += 1
-    await app.screen.wait_for_refresh()
+    await refreshed(app)
 
 
 async def wait_until(
@@ -151,15 +159,31 @@ async def running(
         yield pilot, notices
 
 
-async def type_text(pilot: Pilot, text: str) -> None:
-    """Type ``text`` key by key through the driver, as a terminal would deliver it
-    (Pilot.press waits for the whole process to go idle after every key: slow here)."""
+def _send(app: App[Any], key: str, char: str | None) -> None:
     from textual import events
 
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def press(pilot: Pilot, *keys: str) -> None:
+    """Press ``keys`` through the driver, as a terminal delivers them, then wait until
+    they are handled. (Pilot.press also waits for the whole process, worker threads
+    included, to go idle after every key: correct, but slow on a busy machine.)"""
+    app = pilot.app
+    for key in keys:
+        _send(app, key, key if len(key) == 1 else None)
+        await drain(app)
+        await drain(app)  # a screen pushed by the key is mounted by now
+        await refreshed(app)  # ... and laid out and painted
+        await drain(app)  # what the key scheduled after that refresh has run
+
+
+async def type_text(pilot: Pilot, text: str) -> None:
+    """Type ``text`` key by key through the driver."""
     app = pilot.app
     for char in text:
-        key = "space" if char == " " else char
-        event = events.Key(key, char)
-        event.set_sender(app)
-        app._driver.send_message(event)
+        _send(app, "space" if char == " " else char, char)
     await drain(app)
+    await refreshed(app)

@@ -23,7 +23,6 @@ from core.records import Expectation, SortKey
 from core.store import Store
 from tui.messages import (
     ActionDone,
-    CoreFailed,
     DetailLoaded,
     MatchesCounted,
     MatchesFetched,
@@ -41,9 +40,8 @@ from tui.screens.actions import (
     targets,
 )
 from tui.screens.confirm_modal import ConfirmModal
-from tui.screens.main_workers import LOADING_RUNS, FirstLoad, StoreWorkers
+from tui.screens.main_workers import FirstLoad, StoreWorkers
 from tui.screens.palette import Command, main_screen_commands
-from tui.textsafe import one_line
 from tui.widgets.detail_pane import DetailPane
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.run_list import RunList
@@ -251,18 +249,6 @@ class MainScreen(StoreWorkers, Screen[None]):
     @on(StatusCounts)
     def _status_counts(self, message: StatusCounts) -> None:
         self.header.update_state(counts=message.counts)
-
-    @on(CoreFailed)
-    def _core_failed(self, message: CoreFailed) -> None:
-        if message.what == LOADING_RUNS:
-            self.runs.fetch_failed()
-        error = message.error
-        self.notify(
-            one_line(f"{message.what}: {error.code}: {error.message} — {error.hint}", 500),
-            title="Parkbench",
-            severity="error",
-            markup=False,
-        )
 
     # -- filter, sort, status --------------------------------------------------------
 

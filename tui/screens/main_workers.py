@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from textual import work
 from textual.message import Message
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.errors import ParkbenchError
 from core.lifecycle import Action
@@ -32,6 +32,8 @@ from tui.messages import (
     StatusCounts,
 )
 from tui.screens import loading
+from tui.textsafe import one_line
+from tui.widgets.run_list import RunList
 from tui.widgets.run_window import Fetch, ViewQuery
 
 T = TypeVar("T")
@@ -77,13 +79,43 @@ class FirstLoad:
 
 
 class StoreWorkers:
-    """Mixed into the main screen (a Textual ``Screen``): ``store`` and ``actor`` set there."""
+    """Mixed into the main screen (a Textual ``Screen``): ``store``, ``actor`` and ``runs``
+    are set there. Handlers here use Textual's ``on_<message>`` names (``@on`` only works
+    on message pump classes)."""
 
     store: Store
     actor: str | None
+    runs: RunList
 
     # Provided by the Screen this is mixed into.
     post_message: Callable[[Message], bool]
+    notify: Callable[..., None]
+
+    def on_core_failed(self, message: CoreFailed) -> None:
+        """A store call failed as a whole (e.g. ``database``): show code, message, hint."""
+        if message.what == LOADING_RUNS:
+            self.runs.fetch_failed()
+        error = message.error
+        self.notify(
+            one_line(f"{message.what}: {error.code}: {error.message} — {error.hint}", 500),
+            title="Parkbench",
+            severity="error",
+            markup=False,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker died of something other than a store error (a bug): say so, and let
+        the list ask again, rather than fail silently (Harlequin's pattern)."""
+        if event.state is WorkerState.ERROR and event.worker.group != "changes":
+            if event.worker.group == "rows":
+                self.runs.fetch_failed()
+            error = event.worker.error
+            self.notify(
+                one_line(f"{event.worker.name} failed: {type(error).__name__}: {error}", 500),
+                title="Parkbench",
+                severity="error",
+                markup=False,
+            )
 
     def _call(self, what: str, body: Callable[[], T]) -> T | None:
         """Run ``body`` off the UI thread; a store failure is posted, not raised."""

@@ -99,7 +99,8 @@ class StatusHeader(Static):
             text.append(f"{state.marked:,}", style=style("status-header--parked", partial=True))
         if state.read_only:
             text.append("  read-only", style=style("status-header--parked", partial=True))
-        if state.feed_state == "reconnecting":
+        if state.feed_state in ("reconnecting", "stopped"):
             warn = style("status-header--parked", partial=True)
-            text.append("  live updates paused: reconnecting…", style=warn)
+            paused = "reconnecting…" if state.feed_state == "reconnecting" else "stopped"
+            text.append(f"  live updates {paused}", style=warn)
         return text
