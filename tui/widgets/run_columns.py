@@ -1,19 +1,20 @@
-"""Column layout and cell text for the run list: pure functions from a row to ``Text``.
+"""Column layout and cell text for the run list: pure functions from a row to segments.
 
 Every value that came from an agent (title, reason, worker) goes through
-:func:`tui.textsafe.one_line` and into a plain ``rich.text.Text``: never parsed as markup,
-control characters shown as escapes, cut to its cell with an ellipsis.
+:func:`tui.textsafe.one_line` and into a plain segment: never parsed as markup, control
+characters shown as escapes, cut to its cell with an ellipsis.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 
 from core.records import RunRow
-from tui.textsafe import one_line
+from tui.textsafe import ELLIPSIS, one_line
 
 #: The longest text ever put in one cell before ``Text`` cuts it to the cell width.
 CELL_TEXT_MAX = 400
@@ -92,7 +93,7 @@ def layout(width: int, *, show_status: bool, parked: bool) -> tuple[Column, ...]
     return tuple(columns)
 
 
-def header_text(columns: tuple[Column, ...], style: Style) -> Text:
+def header_segments(columns: tuple[Column, ...], style: Style) -> list[Segment]:
     return _join([(column.label, Style()) for column in columns], columns, style)
 
 
@@ -106,7 +107,7 @@ class RowStyles:
     status: Style
 
 
-def row_text(
+def row_segments(
     row: RunRow,
     columns: tuple[Column, ...],
     *,
@@ -114,7 +115,7 @@ def row_text(
     marked: bool,
     receipts: tuple[int, int] | None,
     styles: RowStyles,
-) -> Text:
+) -> list[Segment]:
     """One list line for ``row``; ``receipts`` is ``(present, required)`` once checked."""
     since_ms = row.blocked_at_ms if row.blocked_at_ms is not None else row.status_changed_at_ms
     required = len(row.contract.required)
@@ -140,16 +141,25 @@ def row_text(
     return _join([values[column.key] for column in columns], columns, styles.base)
 
 
-def _join(cells: list[tuple[str, Style]], columns: tuple[Column, ...], base: Style) -> Text:
-    line = Text(style=base, no_wrap=True, end="")
+def fit(value: str, width: int, justify: str = "left") -> str:
+    """``value`` in exactly ``width`` cells: cut with an ellipsis, or padded on the side
+    opposite its justification (wide characters count as two cells)."""
+    length = cell_len(value)
+    if length > width:
+        return set_cell_size(value, width - 1) + ELLIPSIS
+    padding = " " * (width - length)
+    return padding + value if justify == "right" else value + padding
+
+
+def _join(
+    cells: list[tuple[str, Style]], columns: tuple[Column, ...], base: Style
+) -> list[Segment]:
+    """Cells side by side, one space apart, as segments (no Text layout: this runs for
+    every row that scrolls into view)."""
+    segments: list[Segment] = []
+    gap = Segment(" ", base)
     for index, ((value, style), column) in enumerate(zip(cells, columns, strict=True)):
         if index:
-            line.append(" ")
-        cell = Text(value, style=style, no_wrap=True, end="")
-        cell.truncate(column.width, overflow="ellipsis", pad=True)
-        if column.justify == "right" and cell.cell_len <= column.width:
-            cell = Text(value, style=style, no_wrap=True, end="")
-            cell.truncate(column.width, overflow="ellipsis")
-            cell.pad_left(column.width - cell.cell_len)
-        line.append_text(cell)
-    return line
+            segments.append(gap)
+        segments.append(Segment(fit(value, column.width, column.justify), base + style))
+    return segments

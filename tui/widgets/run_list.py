@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from core.records import Expectation, RunRow
-from tui.widgets.run_columns import Column, RowStyles, header_text, layout, row_text
+from tui.widgets.run_columns import Column, RowStyles, header_segments, layout, row_segments
 from tui.widgets.run_window import (
     MAX_WINDOW,
     PAGE,
@@ -145,7 +145,8 @@ class RunList(ScrollView, can_focus=True):
         ``ask=False`` when the caller already has it on its way."""
         self.cursor = 0
         self._asked = None
-        self._changed_layout()
+        self._update_virtual_size()
+        self.refresh()
         self.scroll_to(y=0, animate=False, force=True)
         if ask:
             self.post_message(self.FetchWanted(fetch))
@@ -281,7 +282,7 @@ class RunList(ScrollView, can_focus=True):
         columns = self._layout(width)
         if y == 0:
             style = self.get_component_rich_style("run-list--header")
-            return self._to_strip(header_text(columns, style), width, style)
+            return Strip(header_segments(columns, style)).adjust_cell_length(width, style)
         index = round(self.scroll_offset.y) + y - 1
         base = self._row_styles(False).base
         window = self.window
@@ -302,11 +303,11 @@ class RunList(ScrollView, can_focus=True):
         strip = self._strips.get(key)
         if strip is None:
             cells = replace(self._row_styles(False), base=Style())
-            text = row_text(
+            segments = row_segments(
                 row, columns, now_ms=self.now_ms(), marked=marked, receipts=receipts,
                 styles=cells,
             )
-            strip = self._to_strip(text, width, Style())
+            strip = Strip(segments).adjust_cell_length(width, Style())
             self._strips[key] = strip
         return strip.apply_style(self._row_styles(index == self.cursor).base)
 
@@ -365,12 +366,6 @@ class RunList(ScrollView, can_focus=True):
             self._columns_key = key
             self._strips.clear()
         return self._columns
-
-    def _changed_layout(self) -> None:
-        self._columns_key = ()
-        self._strips.clear()
-        self._update_virtual_size()
-        self.refresh()
 
     def _update_virtual_size(self) -> None:
         self.virtual_size = Size(self.size.width, self.window.total + 1)
