@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,9 +104,16 @@ def render_screens(store: Store, view: View) -> list[Capture]:
 
 async def capture_screens(store: Store, view: View) -> list[Capture]:
     wanted = [name for name in SCREENS if name in view.screens]
-    app = ParkbenchApp(
-        store, now=lambda: view.now_ms, live=False, keymap={}, actor="parkbench-snapshot"
-    )
+    # The files are colour documents: NO_COLOR governs terminals, and Textual's monochrome
+    # filter (which it installs when NO_COLOR is set at construction) breaks the export.
+    no_color = os.environ.pop("NO_COLOR", None)
+    try:
+        app = ParkbenchApp(
+            store, now=lambda: view.now_ms, live=False, keymap={}, actor="parkbench-snapshot"
+        )
+    finally:
+        if no_color is not None:
+            os.environ["NO_COLOR"] = no_color
     watch = _Watch()
     captures: list[Capture] = []
     async with app.run_test(size=view.size, message_hook=watch) as pilot:

@@ -181,11 +181,6 @@ def test_read_commands_work_on_a_read_only_database(
         assert done.returncode == 0, (argv, done.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: with NO_COLOR=1 Textual's monochrome filter crashes the snapshot "
-    "(AttributeError: 'NoneType' object has no attribute 'color'), exit 1 with a traceback",
-)
 def test_snapshot_honours_no_color(db_url: str, workspace: Path, tmp_path: Path) -> None:
     with Store.open(db_url) as store:
         populate(store, workspace)

@@ -10,6 +10,7 @@ loaded only by commands that open the database.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -119,6 +120,10 @@ def read_token(value: str | None) -> str:
     return token
 
 
+#: Year ~5138 in milliseconds: anything larger is a typo, not a time.
+MAX_EPOCH_MS = 1e14
+
+
 def parse_time_ms(value: str, option: str = "--now") -> int:
     """ISO-8601 (a naive time is UTC) or epoch seconds -> epoch milliseconds."""
     from datetime import UTC, datetime
@@ -129,6 +134,12 @@ def parse_time_ms(value: str, option: str = "--now") -> int:
     except ValueError:
         number = None
     if number is not None:
+        # nan, inf and absurd magnitudes are not instants: refuse them like any bad value.
+        if not math.isfinite(number) or abs(number) >= MAX_EPOCH_MS:
+            raise ValidationError(
+                f"{option} {value!r} is not a usable time",
+                hint=f"e.g. {option} 2026-09-01T12:00:00Z or {option} 1788264000",
+            )
         # Epoch seconds; a 13-digit number is unambiguously milliseconds.
         return int(number) if abs(number) >= 1e11 else int(number * 1000)
     try:

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
 def snapshot(
     ctx: typer.Context,
     out: Annotated[
-        Path,
+        str,
         typer.Option("--out", metavar="DIR", help="Directory for the files (created if missing)."),
     ],
     size: Annotated[
@@ -107,6 +107,12 @@ def snapshot(
     from core.db import system_clock
     from tui.snapshot_options import View
 
+    if not out.strip():
+        # An empty --out would silently mean the current directory.
+        raise ValidationError(
+            "--out needs a directory", hint="e.g. parkbench snapshot --out parkbench-report"
+        )
+
     view = View(
         now_ms=parse_time_ms(now) if now is not None else system_clock(),
         size=parse_size(size),
@@ -115,7 +121,7 @@ def snapshot(
         screens=parse_screens(screens),
     )
     limit = parse_limit(summary_limit)
-    report = take_snapshot(opts.db, out, view, summary_limit=limit, parallel=_can_fork())
+    report = take_snapshot(opts.db, Path(out), view, summary_limit=limit, parallel=_can_fork())
     parked = report["needs_attention"]
     gate = None
     if fail_on_attention:
