@@ -128,11 +128,13 @@ def report(name: str, samples: list[float], target_ms: float | None, note: str =
 
 
 async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll every millisecond: spinning on sleep(0) would burn the very thread (the app's
+    event loop) whose time is being measured."""
     deadline = time.perf_counter() + timeout
     while not condition():
         if time.perf_counter() > deadline:
             raise TimeoutError("condition not met")
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.001)
 
 
 class Frames:
@@ -143,6 +145,7 @@ class Frames:
         self.times: list[float] = []
         self.first_showing: tuple[float, float, float] | None = None
         self._showing = showing
+        self.seen = asyncio.Event()
         self._display = app._display
         app._display = self.display
 
@@ -153,6 +156,7 @@ class Frames:
             self.times.append(now)
             if self.first_showing is None and self._showing():
                 self.first_showing = (now, time.process_time(), time.thread_time())
+                self.seen.set()
 
     def after(self, moment: float) -> float | None:
         return next((t for t in self.times if t >= moment), None)
@@ -160,6 +164,7 @@ class Frames:
     def expect(self, showing: Callable[[], bool]) -> None:
         """Watch for the first frame composed while ``showing()`` holds."""
         self._showing, self.first_showing = showing, None
+        self.seen = asyncio.Event()
 
 
 async def first_paint(store: Store) -> tuple[float, float]:
@@ -170,7 +175,7 @@ async def first_paint(store: Store) -> tuple[float, float]:
     app = ParkbenchApp(store, now=lambda: NOW_MS, live=False, keymap={})
     frames = Frames(app, lambda: app.main.is_mounted and bool(app.main.runs.window.rows))
     async with app.run_test(size=(120, 40)):
-        await until(lambda: frames.first_showing is not None)
+        await asyncio.wait_for(frames.seen.wait(), 30)
         assert frames.first_showing is not None
         painted, painted_cpu, _ = frames.first_showing
         return painted - start, painted_cpu - cpu
@@ -265,7 +270,7 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
             frames.expect(done)
             cpu, start = time.thread_time(), time.perf_counter()
             send_key(app, key)
-            await until(lambda: frames.first_showing is not None)
+            await asyncio.wait_for(frames.seen.wait(), 30)
             assert frames.first_showing is not None
             out[name].append(frames.first_showing[0] - start)
             out[f"{name}_cpu"].append(frames.first_showing[2] - cpu)

@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -270,10 +270,17 @@ class RunList(ScrollView, can_focus=True):
         if index == self.cursor:
             return
         old, self.cursor = self.cursor, index
-        self.refresh_line(old + 1)
-        self.refresh_line(index + 1)
-        self._scroll_cursor_into_view()
+        if not self._scroll_cursor_into_view():  # a scroll repaints the whole list anyway
+            self._refresh_row(old)
+            self._refresh_row(index)
         self._after_change()
+
+    def _refresh_row(self, index: int) -> None:
+        """Repaint one row if it is on screen. (A region below the list would make the
+        compositor repaint whatever lies there too: the detail pane, the screen.)"""
+        y = index + 1 - round(self.scroll_offset.y)
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
 
     # -- painting ---------------------------------------------------------------------
 
@@ -327,9 +334,21 @@ class RunList(ScrollView, can_focus=True):
         self._after_change()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
+        # ScrollView's own watcher, except that the scrollbar only repaints when its thumb
+        # moves by at least an eighth of a cell (its drawing step): over 100,000 rows a
+        # one-row scroll rarely moves it, and repainting it doubled the cost of a scroll.
+        if self.show_vertical_scrollbar and self._thumb_step(old_value) != self._thumb_step(
+            new_value
+        ):
+            self.vertical_scrollbar.position = new_value
+        if round(old_value) != round(new_value):
+            self.refresh(self.size.region)
         if self.is_mounted:
             self._after_change()
+
+    def _thumb_step(self, position: float) -> int:
+        track = max(1, self.size.height)
+        return int(position * track * 8 / max(1, self.virtual_size.height))
 
     def on_click(self, event: events.Click) -> None:
         if event.y >= 1:
@@ -370,13 +389,17 @@ class RunList(ScrollView, can_focus=True):
     def _update_virtual_size(self) -> None:
         self.virtual_size = Size(self.size.width, self.window.total + 1)
 
-    def _scroll_cursor_into_view(self) -> None:
+    def _scroll_cursor_into_view(self) -> bool:
+        """Scroll just enough to show the cursor row; True if it scrolled."""
         top = round(self.scroll_offset.y)
         rows = max(1, self.size.height - 1)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False, force=True)
-        elif self.cursor >= top + rows:
+            return True
+        if self.cursor >= top + rows:
             self.scroll_to(y=self.cursor - rows + 1, animate=False, force=True)
+            return True
+        return False
 
     def _after_change(self) -> None:
         """Ask for rows and receipts the screen now shows; say where the cursor is."""
