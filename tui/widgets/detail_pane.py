@@ -84,7 +84,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         self.detail = detail
         self._body.update(self.render_detail(detail))
         if not same_run:
-            self.scroll_home(animate=False)
+            self.scroll_home(animate=False, immediate=True)
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(name, partial=True)
