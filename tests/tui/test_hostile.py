@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from textual.widgets import Static
-from tuitest_support import make_app, park, press, running, screen_text, settle, type_text
+from tuitest_support import (
+    make_app,
+    park,
+    press,
+    running,
+    screen_text,
+    settle,
+    type_text,
+    wait_until,
+)
 
 from tui.widgets.detail_pane import REASON_MAX, DetailPane
 
@@ -108,6 +117,10 @@ async def test_long_lines_are_cut_in_cells_and_bounded_in_the_detail(store, work
         await press(pilot, "tab")  # the pane wraps the reason and scrolls over it
         assert app.focused is detail
         await press(pilot, "end")
+        await wait_until(  # End scrolls after a refresh; a focus change may re-wrap first
+            pilot,
+            lambda: detail.max_scroll_y > 100 and detail.scroll_y == detail.max_scroll_y,
+            what="the pane to scroll to its end",
+        )
         await settle(pilot)
-        assert detail.max_scroll_y > 100 and detail.scroll_y == detail.max_scroll_y
         assert "Metadata" in screen_text(app)
