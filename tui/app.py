@@ -2,7 +2,9 @@
 
 ``run_app(store_url, read_only=...)`` is what ``parkbench`` (tui.cli) calls. Tests build
 :class:`ParkbenchApp` directly with a store, a fixed clock (``now``) and, when they want to
-drive live updates themselves, their own change source.
+drive live updates themselves, their own change source. ``receipts`` (default: as ``live``)
+runs the receipt watcher (:mod:`tui.live_receipts`); off, nothing on screen depends on the
+file system's timing, which keeps snapshots deterministic.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from datetime import datetime
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.db import from_datetime, system_clock
+from core.errors import ParkbenchError
 from core.notify import ChangeFeed, FeedState, change_feed_for
 from core.store import Store
 from tui.keymap import declared_bindings, load_keymap
+from tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
 from tui.messages import FeedStateChanged, StoreChanged
 from tui.screens.confirm_modal import ConfirmModal
 from tui.screens.help import HelpRow, HelpScreen
@@ -71,12 +75,15 @@ class ParkbenchApp(App[int]):
         keymap: dict[str, str] | None = None,
         page_size: int = PAGE,
         window_rows: int = MAX_WINDOW,
+        receipts: bool | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.read_only = read_only
         self.actor = actor
         self.live = live
+        self.receipts = live if receipts is None else receipts
+        self.live_receipts = LiveReceipts()
         self.change_feed = change_feed
         self._now = now
         self._keymap_override = keymap
@@ -88,6 +95,7 @@ class ParkbenchApp(App[int]):
             now_ms=self.now_ms,
             page_size=page_size,
             window_rows=window_rows,
+            live_receipts=self.live_receipts,
         )
 
     def now_ms(self) -> int:
@@ -104,6 +112,8 @@ class ParkbenchApp(App[int]):
         self.push_screen(self.main)
         if self.live:
             self.watch_changes()
+        if self.receipts:
+            self.watch_receipts()
 
     def _apply_keymap(self) -> None:
         known = declared_bindings(cls for _, cls in self._owners())
@@ -135,6 +145,19 @@ class ParkbenchApp(App[int]):
             self.post_message(StoreChanged(changes.run_ids, changes.resync))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == WATCHER_GROUP and event.state is WorkerState.ERROR:
+            error = event.worker.error
+            what = (
+                f"{error.code}: {error.message} — {error.hint}"
+                if isinstance(error, ParkbenchError)
+                else f"{type(error).__name__}: {error}"
+            )
+            self.notify(
+                one_line(f"live receipts stopped: {what}", 500),
+                title="Parkbench",
+                severity="error",
+                markup=False,
+            )
         if event.worker.group == "changes" and event.state is WorkerState.ERROR:
             error = event.worker.error
             self.main.header.update_state(feed_state="stopped")
@@ -149,8 +172,42 @@ class ParkbenchApp(App[int]):
     def _post_feed_state(self, state: FeedState) -> None:
         self.post_message(FeedStateChanged(state))  # called on the feed's thread
 
+    # -- live receipts ------------------------------------------------------------------
+    # The watcher runs on this event loop (an async worker); it does its file checks and
+    # database reads in threads. Each batch it publishes becomes one ReceiptsChanged.
+
+    @work(exclusive=True, group=WATCHER_GROUP, exit_on_error=False)
+    async def watch_receipts(self) -> None:
+        from core.watch import ReceiptWatcher  # watchfiles loads only when this runs
+
+        live = self.live_receipts
+        # While this app's change feed runs, it tells the watcher what changed (one
+        # LISTEN connection per app on PostgreSQL, not two).
+        async with ReceiptWatcher(self.store, listen=not self.live) as watcher:
+            live.attach(watcher)
+            self.post_message(ReceiptsChanged())
+            try:
+                async for batch in watcher.batches():
+                    live.note(batch)
+                    self.post_message(ReceiptsChanged())
+            finally:
+                live.detach()
+                if not get_current_worker().is_cancelled:  # cancelled: the app is closing
+                    self.post_message(ReceiptsChanged())
+
+    @on(ReceiptsChanged)
+    def _receipts_changed(self, _message: ReceiptsChanged) -> None:
+        if self.main.is_mounted and self.main.is_attached:  # (not while closing)
+            self.main.receipts_changed()
+
     @on(StoreChanged)
     def _store_changed(self, message: StoreChanged) -> None:
+        watcher = self.live_receipts.watcher
+        if watcher is not None:  # it does not listen itself while this feed runs
+            if message.resync:
+                watcher.nudge()
+            else:
+                watcher.runs_changed(message.run_ids)
         if self.main.is_mounted:
             self.main.store_changed(message.run_ids, resync=message.resync)
 

@@ -21,6 +21,7 @@ from textual.pilot import Pilot
 
 from core.store import Store
 from tui.app import ParkbenchApp
+from tui.screens.main_workers import BACKGROUND_GROUPS
 
 SIZE = (120, 40)
 #: The fake clock's start (tests/conftest.py T0_MS, 2026-09-01T00:00:00Z) ...
@@ -97,7 +98,7 @@ async def settle(pilot: Pilot, timeout: float = 10.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("the app did not settle in time")
         await drain(app)
-        running = [w for w in app.workers if w.group != "changes" and w.is_running]
+        running = [w for w in app.workers if w.group not in BACKGROUND_GROUPS and w.is_running]
         if running:
             quiet = 0
             waits = [asyncio.ensure_future(worker.wait()) for worker in running]

@@ -102,6 +102,8 @@ def mark_all_question(count: int, query: ViewQuery) -> Text:
     text.append(f"status: {status_label(query.status)}", style="dim")
     if query.search.strip():
         text.append(f" · filter: “{one_line(query.search, 60)}”", style="dim")
+    if query.run_ids is not None:
+        text.append(" · only runs ready to requeue", style="dim")
     return text
 
 

@@ -21,6 +21,7 @@ from textual.worker import WorkerState
 from core.lifecycle import Action, RunStatus
 from core.records import Expectation, SortKey
 from core.store import Store
+from tui.live_receipts import LiveReceipts
 from tui.messages import (
     ActionDone,
     DetailLoaded,
@@ -40,7 +41,8 @@ from tui.screens.actions import (
     targets,
 )
 from tui.screens.confirm_modal import ConfirmModal
-from tui.screens.main_workers import FirstLoad, StoreWorkers
+from tui.screens.main_receipts import LiveReceiptsView
+from tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from tui.screens.palette import Command, main_screen_commands
 from tui.widgets.detail_pane import DetailPane
 from tui.widgets.filter_bar import FilterBar
@@ -60,9 +62,11 @@ from tui.widgets.status_header import StatusHeader
 DETAIL_DELAY_S = 0.05
 #: Seconds a search must stay unchanged before its rows are counted.
 COUNT_DELAY_S = 0.15
+#: Actions whose availability the footer shows (see sync_bindings).
+SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "clear_filter", "toggle_ready")
 
 
-class MainScreen(StoreWorkers, Screen[None]):
+class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
     AUTO_FOCUS = "#runs"
 
     BINDINGS = [
@@ -74,6 +78,8 @@ class MainScreen(StoreWorkers, Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", id="filter-clear"),
         Binding("o", "cycle_sort", "Sort", id="sort-cycle", tooltip="Blocked time, priority, task"),
         Binding("s", "cycle_status", "Status", id="status-cycle", tooltip="Browse other statuses"),
+        Binding("R", "toggle_ready", "Ready", id="filter-ready",
+                tooltip="Only runs whose receipts are all present (again: every run)"),
         Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
     ]
 
@@ -86,9 +92,11 @@ class MainScreen(StoreWorkers, Screen[None]):
         now_ms: Callable[[], int],
         page_size: int = PAGE,
         window_rows: int = MAX_WINDOW,
+        live_receipts: LiveReceipts | None = None,
     ) -> None:
         super().__init__()
         self.store = store
+        self.live = live_receipts or LiveReceipts()
         self.read_only = read_only
         self.actor = actor
         self.now_ms = now_ms
@@ -118,6 +126,7 @@ class MainScreen(StoreWorkers, Screen[None]):
         # The first page was asked for when the screen was built, before Textual ran.
         self.runs.begin(self._first_load.fetch, ask=False)
         self._first_load.deliver(self.post_message)
+        self.receipts_changed()  # the receipt watcher may have started first
 
     @property
     def busy(self) -> bool:
@@ -128,14 +137,15 @@ class MainScreen(StoreWorkers, Screen[None]):
         return any(
             worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
             for worker in self.app.workers
-            if worker.group != "changes"
+            if worker.group not in BACKGROUND_GROUPS
         )
 
     # -- the view --------------------------------------------------------------------
 
     def set_query(self, query: ViewQuery, *, keep_cursor: bool = False) -> None:
         header = self.header
-        header.update_state(status=query.status, sort=query.sort, search=query.search)
+        header.update_state(status=query.status, sort=query.sort, search=query.search,
+                            ready_only=query.run_ids is not None)
         if keep_cursor:
             self.runs.reanchor(query)
         else:
@@ -185,11 +195,12 @@ class MainScreen(StoreWorkers, Screen[None]):
     @on(RunList.ReceiptsWanted)
     def _receipts_wanted(self, event: RunList.ReceiptsWanted) -> None:
         event.stop()
-        self.check_receipts(event.rows)
+        if rows := self.rows_to_check(event.rows):  # the watcher answers what it knows
+            self.check_receipts(rows)
 
     @on(ReceiptsChecked)
     def _receipts_checked(self, message: ReceiptsChecked) -> None:
-        self.runs.set_receipts(message.counts)
+        self.runs.set_receipts(self.live_counts(message.counts))
 
     @on(RunList.Highlighted)
     def _highlighted(self, event: RunList.Highlighted) -> None:
@@ -236,7 +247,7 @@ class MainScreen(StoreWorkers, Screen[None]):
         if row is None or row.id != message.run_id:
             return
         if message.detail is not None:
-            self.detail.show(message.detail)
+            self.detail.show(self.live_detail(message.detail))
         elif message.error is not None:
             self.detail.show_placeholder(f"{message.error.code}: {message.error.message}")
 
@@ -304,7 +315,7 @@ class MainScreen(StoreWorkers, Screen[None]):
         """Refresh the footer only when what it would show changed: recomposing it is the
         most expensive thing a cursor move could do."""
         state = (
-            *(self.check_action(name, ()) for name in (*ACTION_NAMES, "mark_all", "clear_filter")),
+            *(self.check_action(name, ()) for name in SCREEN_ACTIONS),
             self.runs.check_action("clear_marks", ()),
             self.runs.check_action("toggle_mark", ()),
         )
@@ -326,6 +337,8 @@ class MainScreen(StoreWorkers, Screen[None]):
             return not self.read_only
         if action == "clear_filter":
             return bool(self.runs.query.search)
+        if action == "toggle_ready":
+            return self.ready_filter_available()
         return True
 
     def action_requeue(self) -> None:

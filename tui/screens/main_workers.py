@@ -20,6 +20,7 @@ from core.errors import ParkbenchError
 from core.lifecycle import Action
 from core.records import Expectation, RunRow
 from core.store import Store
+from tui.live_receipts import WATCHER_GROUP
 from tui.messages import (
     ActionDone,
     CoreFailed,
@@ -38,6 +39,8 @@ from tui.widgets.run_window import Fetch, ViewQuery
 
 T = TypeVar("T")
 LOADING_RUNS = "loading runs"
+#: The app's long-running workers (the change feed, the receipt watcher): never "busy".
+BACKGROUND_GROUPS = frozenset({"changes", WATCHER_GROUP})
 
 
 class FirstLoad:
@@ -106,7 +109,7 @@ class StoreWorkers:
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker died of something other than a store error (a bug): say so, and let
         the list ask again, rather than fail silently (Harlequin's pattern)."""
-        if event.state is WorkerState.ERROR and event.worker.group != "changes":
+        if event.state is WorkerState.ERROR and event.worker.group not in BACKGROUND_GROUPS:
             if event.worker.group == "rows":
                 self.runs.fetch_failed()
             error = event.worker.error

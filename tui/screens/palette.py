@@ -75,6 +75,9 @@ def main_screen_commands(screen: MainScreen) -> Iterable[Command]:
         if status is not runs.query.status:
             yield (f"Show {status_label(status)}", "Browse runs in another status",
                    lambda status=status: screen.show_status(status))
+    if screen.ready_filter_available():
+        yield (screen.ready_label(runs.query), "Parked runs whose receipts are all present",
+               screen.action_toggle_ready)
     yield ("Refresh", "Reload the list, counts and detail", screen.action_refresh)
     yield ("Help", "Keys and binding ids", screen.app.action_help)
     yield ("Quit", "Leave Parkbench", screen.app.action_quit)

@@ -46,14 +46,18 @@ SORT_CYCLE: tuple[SortKey, ...] = (SortKey.BLOCKED, SortKey.PRIORITY, SortKey.TA
 
 @dataclass(frozen=True, slots=True)
 class ViewQuery:
-    """What the list shows: one status (or all), a search, a sort order."""
+    """What the list shows: one status (or all), a search, a sort order, maybe only some runs."""
 
     status: RunStatus | None = RunStatus.NEEDS_ATTENTION
     search: str = ""
     sort: SortKey = SortKey.BLOCKED
+    #: Only these runs (the ready filter: runs whose receipts are all present), or any.
+    run_ids: tuple[int, ...] | None = None
 
     def run_filter(self) -> RunFilter:
-        return RunFilter(status=self.status, search=self.search.strip() or None)
+        return RunFilter(
+            status=self.status, search=self.search.strip() or None, run_ids=self.run_ids
+        )
 
 
 class FetchKind(StrEnum):

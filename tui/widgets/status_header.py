@@ -43,6 +43,8 @@ class HeaderState:
     read_only: bool = False
     #: Runs whose receipts are all present (the receipt watcher fills this in).
     ready_to_requeue: int | None = None
+    #: The list shows only those (the ready filter).
+    ready_only: bool = False
     #: The live change feed's state ("connected", "reconnecting"), when one runs.
     feed_state: str | None = None
 
@@ -94,6 +96,9 @@ class StatusHeader(Static):
         if state.search.strip():
             text.append("  filter ", style=dim)
             text.append(f"“{one_line(state.search, 60)}”")
+        if state.ready_only:
+            text.append("  only ", style=dim)
+            text.append("ready to requeue")
         if state.marked:
             text.append("  marked ", style=dim)
             text.append(f"{state.marked:,}", style=style("status-header--parked", partial=True))
