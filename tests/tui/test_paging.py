@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tuitest_support import make_app, park, press, running, screen_text, settle
+from tuitest_support import make_app, park, press, running, screen_text, settle, wait_until
 
 from core.records import RunFilter
 from tui.screens.main import MainScreen
@@ -32,6 +32,8 @@ async def test_scrolling_pages_rows_in_by_key(store, workspace, clock):
     app = make_app(store, page_size=8, window_rows=48)  # pages of 8, at most 48 rows held
     async with running(app) as (pilot, _notices):
         runs = app.main.runs
+        # the first page is one page (8 rows); the next one follows by cursor
+        await wait_until(pilot, lambda: len(visible_ids(app)) > 8, what="a screenful of rows")
         assert runs.window.total == COUNT and len(runs.window.rows) <= 48
         shown = visible_ids(app)
         assert shown == order[: len(shown)] and len(shown) > 8

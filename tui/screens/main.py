@@ -134,6 +134,10 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         test, waits for this to turn False). The change watcher does not count."""
         if self._detail_timer is not None or self._count_timer is not None:
             return True
+        if self.runs.window.replacing:  # a new page for the view is on its way
+            return True
+        if self.header.state.counts is None and not self._first_load.failed:
+            return True  # the first load (a plain thread, not a worker) is still running
         return any(
             worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
             for worker in self.app.workers

@@ -58,6 +58,7 @@ class FirstLoad:
         self._lock = threading.Lock()
         self._waiting: list[Message] = []
         self._sink: Callable[[Message], object] | None = None
+        self.failed = False
         threading.Thread(target=self._load, name="parkbench-first-load", daemon=True).start()
 
     def _load(self) -> None:
@@ -65,6 +66,7 @@ class FirstLoad:
             self._emit(RowsLoaded(loading.fetch_first(self.store, self.fetch)))
             self._emit(StatusCounts(self.store.counts_by_status()))
         except ParkbenchError as error:
+            self.failed = True  # nothing more is coming: the screen is not busy waiting
             self._emit(CoreFailed(LOADING_RUNS, error))
 
     def _emit(self, message: Message) -> None:
