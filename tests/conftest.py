@@ -8,32 +8,13 @@ tests are skipped locally with a hint — and fail under CI=true, where skipping
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from testkit import PG_ENV, FakeClock, create_pg_database, drop_pg_database
 
 from core.store import Store
-
-PG_ENV = "PARKBENCH_TEST_PG_URL"
-#: 2026-09-01T00:00:00Z: every test starts on the same instant.
-T0_MS = 1_788_220_800_000
-
-
-class FakeClock:
-    """A settable clock in epoch milliseconds; tests move time explicitly."""
-
-    def __init__(self, start_ms: int = T0_MS) -> None:
-        self.now_ms = start_ms
-
-    def __call__(self) -> int:
-        return self.now_ms
-
-    def advance(self, seconds: float) -> int:
-        self.now_ms += int(seconds * 1000)
-        return self.now_ms
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,23 +33,6 @@ def _wanted(config: pytest.Config, backend: str) -> bool:
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str | None:
     return os.environ.get(PG_ENV) or None
-
-
-def create_pg_database(admin_url: str) -> str:
-    name = f"pb_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return str(sa.engine.make_url(admin_url).set(database=name).render_as_string(False))
-
-
-def drop_pg_database(admin_url: str, url: str) -> None:
-    name = sa.engine.make_url(url).database
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the faults package
 
-from conftest import PG_ENV, create_pg_database, drop_pg_database
 from faults import crashlab, invariants, recovery
+from testkit import PG_ENV, create_pg_database, drop_pg_database
 
 from core.store import Store
 

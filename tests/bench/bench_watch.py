@@ -48,7 +48,7 @@ from core.contracts import ArtifactState  # noqa: E402
 from core.models import events, runs, tasks, workspaces  # noqa: E402
 from core.store import Store  # noqa: E402
 from core.watch import ReceiptChange, ReceiptWatcher  # noqa: E402
-from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
+from tests.testkit import create_pg_database, drop_pg_database  # noqa: E402
 
 NOW_MS = 1_788_220_800_000
 

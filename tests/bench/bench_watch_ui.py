@@ -52,7 +52,7 @@ from bench_watch import (  # noqa: E402
 )
 
 from core.store import Store  # noqa: E402
-from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
+from tests.testkit import create_pg_database, drop_pg_database  # noqa: E402
 
 # -- stream: the `parkbench watch --json` process -----------------------------------------
 

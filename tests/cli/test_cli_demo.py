@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from clitest_support import invoke
-from conftest import FakeClock
+from testkit import FakeClock
 
 from core.demo import DEMO_NOW_MS
 from core.demo_stories import STORIES, Builder, Run, Task, new_task, tell

@@ -10,7 +10,6 @@ import json
 import os
 import time
 import traceback
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,40 +21,6 @@ from core.models import events, runs, tasks, workspaces
 
 #: Every table Parkbench writes; scanned whole by the "no raw token anywhere" checks.
 TABLES = (workspaces, tasks, runs, events)
-#: 2026-09-01T00:00:00Z, as in tests/conftest.py (whose module is not importable by name
-#: from every test directory: pytest re-imports each directory's conftest as "conftest").
-T0_MS = 1_788_220_800_000
-
-
-class FakeClock:
-    """A settable clock in epoch milliseconds (tests/conftest.py's, for per-example use)."""
-
-    def __init__(self, start_ms: int = T0_MS) -> None:
-        self.now_ms = start_ms
-
-    def __call__(self) -> int:
-        return self.now_ms
-
-    def advance(self, seconds: float) -> int:
-        self.now_ms += int(seconds * 1000)
-        return self.now_ms
-
-
-def create_pg_database(admin_url: str) -> str:
-    name = f"pb_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return sa.engine.make_url(admin_url).set(database=name).render_as_string(False)
-
-
-def drop_pg_database(admin_url: str, url: str) -> None:
-    name = sa.engine.make_url(url).database
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
 
 
 def stored_texts(conn: sa.Connection) -> Iterator[tuple[str, str, object, str]]:

@@ -28,13 +28,7 @@ from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
-from coretest_support import (
-    T0_MS,
-    FakeClock,
-    create_pg_database,
-    drop_pg_database,
-    stored_texts,
-)
+from coretest_support import stored_texts
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -45,6 +39,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from testkit import T0_MS, FakeClock, create_pg_database, drop_pg_database
 
 from core import tokens
 from core.errors import (

@@ -25,12 +25,19 @@ def _listen_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "receipt-watcher-listen"]
 
 
+LEAK_CHECK_RACE = pytest.mark.xfail(
+    strict=False,
+    reason="open: listener threads of an earlier test can still be stopping when this one "
+    "checks for leaks - to fix next session",
+)
+
+
 def _postgres_only(store: Store) -> None:
     if is_sqlite(store.engine):
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite relies on the watcher's poll")
 
 
-@pytest.mark.xfail(strict=False, reason="open: listener threads of an earlier test can still be stopping when this one checks for leaks - to fix next session")
+@LEAK_CHECK_RACE
 async def test_notify_brings_parked_and_unparked_runs_without_a_poll(store, workspace):
     _postgres_only(store)
     async with watching(store, **NO_POLL) as rec:
@@ -71,7 +78,7 @@ async def test_the_listener_survives_the_server_ending_its_session(store, worksp
         await rec.expect(RunWatched, run_id=second)
 
 
-@pytest.mark.xfail(strict=False, reason="open: listener threads of an earlier test can still be stopping when this one checks for leaks - to fix next session")
+@LEAK_CHECK_RACE
 async def test_no_listener_on_sqlite(tmp_path, workspace):
     with Store.open(f"sqlite:///{tmp_path / 'pb.db'}") as store:
         park_missing(store, workspace, ["ok.txt"])
