@@ -108,15 +108,11 @@ def test_the_detail_screen_is_the_first_parked_run_in_full(
     assert "Events" in text
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open: the help screen gained the R row; at this size the quit row scrolls "
-    "out of view - to fix next session",
-)
 def test_the_help_screen_lists_binding_ids(every_screen: dict[str, Capture]) -> None:
     text = every_screen["help"].text
     assert_safe_text(text)
-    for binding_id in ("run-requeue", "run-fail", "run-release", "filter", "quit"):
+    for binding_id in ("run-requeue", "run-fail", "run-release", "filter", "filter-ready",
+                       "list-first", "run-clear-marks", "quit", "confirm-no", "help-close"):
         assert binding_id in text
 
 

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from textual.command import CommandPalette
-from textual.widgets import Static
-from tuitest_support import make_app, park, press, running, screen_text, settle, type_text
+from tuitest_support import (
+    make_app,
+    park,
+    press,
+    running,
+    screen_text,
+    settle,
+    type_text,
+    wait_until,
+)
 
 from core.lifecycle import RunStatus
 from core.records import SortKey
@@ -157,11 +165,11 @@ async def test_help_lists_bindings_with_ids(store, parked):
     async with running(app) as (pilot, _notices):
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
-        assert "run-requeue" in screen_text(app)
-        text = app.screen.query_one("#help-body", Static).content.plain
+        text = screen_text(app)  # what is visible: every binding, none scrolled away
         for expected in ("run-requeue", "run-fail", "run-release", "run-mark", "filter",
-                         "sort-cycle", "status-cycle", "help", "quit"):
+                         "sort-cycle", "status-cycle", "filter-ready", "help", "quit"):
             assert expected in text
+        assert all(row.binding_id in text for row in app.help_rows())
         requeue = next(line for line in text.splitlines() if "run-requeue" in line)
         assert " R " in requeue  # the keymap's key, not the default
         await press(pilot, "escape")
@@ -170,6 +178,23 @@ async def test_help_lists_bindings_with_ids(store, parked):
         assert isinstance(app.screen, HelpScreen)
         await press(pilot, "f1")
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_help_stacks_its_columns_on_a_narrow_terminal(store, parked):
+    app = make_app(store)
+    async with running(app, size=(80, 30)) as (pilot, _notices):
+        await press(pilot, "question_mark")
+        await settle(pilot)
+        columns = app.screen.query_one("#help-columns")
+        assert columns.has_class("-stacked")  # side by side, every row would fold
+        assert "Review" in screen_text(app) and "help-close" not in screen_text(app)
+        await press(pilot, "end")  # the help scrolls: the last section comes into view
+        await wait_until(pilot, lambda: "help-close" in screen_text(app), what="scrolled")
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        assert not columns.has_class("-stacked")
+        text = screen_text(app)
+        assert all(row.binding_id in text for row in app.help_rows())
 
 
 async def test_palette_runs_actions_by_name(store, parked):
