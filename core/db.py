@@ -1,4 +1,4 @@
-"""Connections: URL resolution, engine setup per dialect, schema version checks.
+"""Connections: engine setup per dialect (URLs, timeouts and errors: :mod:`core.dbinfo`).
 
 This module and the claim statement in :mod:`core.store` are the only places that know
 which database is underneath. SQLite runs in WAL mode with a busy timeout, and write
@@ -8,11 +8,8 @@ goes through psycopg 3 with a small pool and an ``application_name``.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,60 +18,43 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError
 
+from core.dbinfo import (  # re-exported: core.db is where callers look for them
+    ENV_BUSY_TIMEOUT,
+    ENV_DB,
+    HEAD_REVISION,
+    SQLITE_BUSY_TIMEOUT_MS,
+    Clock,
+    busy_timeout_ms,
+    default_db_path,
+    from_datetime,
+    redact_url,
+    resolve_url,
+    sqlite_session_pragmas,
+    system_clock,
+    to_datetime,
+    translate,
+)
 from core.errors import DatabaseError, ValidationError
 
-ENV_DB = "PARKBENCH_DB"
-#: The newest schema revision this code knows. Revisions are numbered so that a database
-#: written by a newer Parkbench can be recognised (and left alone) without its scripts.
-HEAD_REVISION = "0003"
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-#: Overrides the busy timeout (milliseconds); tests use a short one instead of waiting 10 s.
-ENV_BUSY_TIMEOUT = "PARKBENCH_BUSY_TIMEOUT_MS"
-
-Clock = Callable[[], int]  # epoch milliseconds
-
-
-def default_db_path() -> Path:
-    import platformdirs  # imported lazily: only the no-URL path needs it
-
-    return Path(platformdirs.user_data_dir("parkbench", appauthor=False)) / "parkbench.db"
-
-
-def resolve_url(url: str | None = None) -> str:
-    """``--db`` wins, then ``PARKBENCH_DB``, then the file in the user data directory."""
-    url = url or os.environ.get(ENV_DB) or ""
-    if not url.strip():
-        path = default_db_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{path}"
-    url = url.strip()
-    if "://" not in url:
-        # A bare path is friendlier than a URL for the embedded default.
-        return f"sqlite:///{Path(url).expanduser().absolute()}"
-    return url
-
-
-def busy_timeout_ms() -> int:
-    """How long a write waits for another writer's lock before failing with ``database``.
-
-    SQLite's busy timeout and PostgreSQL's ``lock_timeout`` both use it.
-    """
-    raw = os.environ.get(ENV_BUSY_TIMEOUT, "").strip()
-    if not raw:
-        return SQLITE_BUSY_TIMEOUT_MS
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValidationError(
-            f"{ENV_BUSY_TIMEOUT} must be a positive number of milliseconds, got {raw!r}",
-            hint=f"unset {ENV_BUSY_TIMEOUT} or set it to e.g. 10000",
-        )
-    return int(raw)
-
-
-def redact_url(url: str) -> str:
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<malformed URL>"
+__all__ = [
+    "ENV_BUSY_TIMEOUT",
+    "ENV_DB",
+    "HEAD_REVISION",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "Clock",
+    "busy_timeout_ms",
+    "database_clock",
+    "default_db_path",
+    "enable_wal",
+    "from_datetime",
+    "is_sqlite",
+    "make_engine",
+    "redact_url",
+    "resolve_url",
+    "system_clock",
+    "to_datetime",
+    "translate",
+]
 
 
 def make_engine(
@@ -129,14 +109,9 @@ def _sqlite_engine(url: sa.URL, read_only: bool = False) -> Engine:
         # Let SQLAlchemy's "begin" hook emit BEGIN itself (pysqlite's own is deferred only).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # WAL is switched on by enable_wal() once the schema is known to be ours: switching
-        # here would rewrite a foreign or newer database that must be left untouched.
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
-            if read_only:
-                cursor.execute("PRAGMA query_only = ON")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.execute("PRAGMA foreign_keys = ON")
+            for pragma in sqlite_session_pragmas(timeout_ms, read_only=read_only):
+                cursor.execute(pragma)
         except UnicodeDecodeError as error:
             # The first statement parses the schema; a garbled one makes even SQLite's error
             # message undecodable. Report it as the corruption it is (the `database` error).
@@ -270,10 +245,6 @@ def enable_wal(engine: Engine) -> None:
             cursor.close()
 
 
-def system_clock() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def database_clock(engine: Engine) -> Clock:
     """Lease times come from one clock: the database server's.
 
@@ -291,78 +262,3 @@ def database_clock(engine: Engine) -> Clock:
     server_ms = int(server.timestamp() * 1000)
     offset = server_ms - (before + after) // 2
     return lambda: system_clock() + offset
-
-
-def to_datetime(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def from_datetime(value: datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
-
-
-def translate(error: Exception, url: str) -> DatabaseError:
-    """Turn a driver failure into the stable ``database`` error with a useful hint."""
-    text = str(getattr(error, "orig", None) or error).lower()
-    where = redact_url(url)
-    if type(getattr(error, "orig", None) or error).__module__.startswith("psycopg"):
-        from core.pg_errors import postgres_problem  # only PostgreSQL failures need it
-
-        known = postgres_problem(str(getattr(error, "orig", None) or error), url)
-        if known is not None:
-            return known
-    if "locked" in text or "busy" in text or "lock timeout" in text:
-        holder = (
-            "look for a long transaction in pg_stat_activity"
-            if url.startswith("postgresql")
-            else "find the process holding it (`fuser` on the .db file)"
-        )
-        return DatabaseError(
-            f"database is locked: another writer held it longer than {busy_timeout_ms():,} ms",
-            hint=f"{holder} and retry",
-        )
-    if "readonly" in text or "read-only" in text or "read only" in text:
-        return DatabaseError(
-            f"database {where} is read-only",
-            hint="fix the file's permissions, or browse it with `parkbench --read-only`",
-        )
-    if "disk is full" in text or "no space" in text or "disk full" in text:
-        return DatabaseError(
-            "the disk is full: the change was not written",
-            hint="free some space, then run the command again",
-        )
-    if "disk i/o error" in text:
-        # What SQLite reports when a full disk (or a failing one) refuses the WAL or its index
-        # rather than a page: nothing was committed.
-        return DatabaseError(
-            f"disk I/O error on {where}: the disk may be full or failing; nothing was written",
-            hint="check free space (`df`) and the disk, then run the command again",
-        )
-    if any(sign in text for sign in ("not a database", "malformed", "corrupt", "could not decode")):
-        return DatabaseError(
-            f"database {where} is corrupt or not a SQLite database",
-            hint="restore it from a backup or point --db at another file",
-        )
-    if "unable to open" in text:
-        return DatabaseError(
-            f"cannot open database {where}",
-            hint="check that the directory exists and is writable (`parkbench db path`); "
-            "on read-only media browse it with `parkbench --read-only`",
-        )
-    if "password" in text or "authentication" in text or "role" in text:
-        return DatabaseError(
-            f"the database server refused the credentials for {where}",
-            hint="check the user and password in PARKBENCH_DB",
-        )
-    if "connect" in text or "connection" in text or "server" in text or "timeout" in text:
-        return DatabaseError(
-            f"cannot reach the database server at {where}",
-            hint="check that PostgreSQL is running and PARKBENCH_DB points at it",
-        )
-    first = str(getattr(error, "orig", None) or error).splitlines()[0] if str(error) else ""
-    return DatabaseError(
-        f"database error on {where}: {first}",
-        hint="run `parkbench db upgrade`, or PARKBENCH_DEBUG=1 for details",
-    )

@@ -17,6 +17,8 @@ MAX_TITLE = 64 * 1024
 MAX_NAME = 256
 MAX_REASON = 1024 * 1024
 MAX_JSON = 1024 * 1024
+DEFAULT_LEASE_S = 300
+MAX_LEASE_S = 24 * 3600
 
 
 def _check_encodable(field: str, value: str) -> None:
@@ -137,3 +139,14 @@ def dump(value: object) -> str:
 
 def load(text: str | None) -> object:
     return None if text is None else json.loads(text)
+
+
+def lease_ms(lease_s: float | None, *, default_s: float, max_s: float) -> int:
+    """A lease length in milliseconds: ``lease_s`` seconds, or ``default_s`` when None."""
+    lease = default_s if lease_s is None else lease_s
+    if not 0 < lease <= max_s:
+        raise ValidationError(
+            f"lease must be between 1 and {max_s:g} seconds, got {lease:g}",
+            hint=f"pass --lease SECONDS up to {max_s:g}",
+        )
+    return int(lease * 1000)

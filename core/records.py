@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from core.contracts import ArtifactCheck, Contract
-from core.db import to_datetime
+from core.dbinfo import to_datetime
 from core.errors import ParkbenchError
 from core.lifecycle import RunStatus
 

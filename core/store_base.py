@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 
@@ -13,21 +13,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from core import inputs, sqlite_direct, tokens
+from core import inputs, sqlite_direct
+from core.audit import event_row
 from core.db import database_clock, is_sqlite, make_engine, redact_url, resolve_url, translate
 from core.errors import (
     DatabaseError,
     ParkbenchError,
     ValidationError,
 )
-from core.lifecycle import Action, ActorKind, RunStatus
+from core.lifecycle import ActorKind, RunStatus
 from core.models import events, runs
 from core.schema import check_schema, ensure_schema
 
 T = TypeVar("T")
 
-DEFAULT_LEASE_S = 300
-MAX_LEASE_S = 24 * 3600
+DEFAULT_LEASE_S = inputs.DEFAULT_LEASE_S
+MAX_LEASE_S = inputs.MAX_LEASE_S
 MAX_LINEAGE_DEPTH = 10
 #: claim_next sweeps expired leases itself at most this often per process.
 SWEEP_INTERVAL_MS = 5_000
@@ -178,48 +179,12 @@ class StoreBase:
             return body(conn)
 
     def _lease_ms(self, lease_s: float | None) -> int:
-        lease = self.default_lease_s if lease_s is None else lease_s
-        if not 0 < lease <= self.max_lease_s:
-            raise ValidationError(
-                f"lease must be between 1 and {self.max_lease_s} seconds, got {lease:g}",
-                hint=f"pass --lease SECONDS up to {self.max_lease_s}",
-            )
-        return int(lease * 1000)
+        return inputs.lease_ms(lease_s, default_s=self.default_lease_s, max_s=self.max_lease_s)
 
     @staticmethod
     def _event(conn: sa.Connection, **fields: Any) -> None:
         """Write the audit event; ``fields`` as :func:`event_row` takes them."""
         conn.execute(events.insert(), event_row(**fields))
-
-
-def event_row(
-    *,
-    run_id: int,
-    task_id: int,
-    actor_kind: ActorKind,
-    actor: str,
-    action: Action,
-    from_status: RunStatus | None,
-    to_status: RunStatus,
-    now: int,
-    reason: str | None = None,
-    token_hash: str | None = None,
-    details: Mapping[str, object] | None = None,
-) -> dict[str, object]:
-    """One audit event's row (all but its id): the only shape events are written in."""
-    return {
-        "run_id": run_id,
-        "task_id": task_id,
-        "actor_kind": actor_kind.value,
-        "actor": actor,
-        "action": action.value,
-        "from_status": from_status.value if from_status else None,
-        "to_status": to_status.value,
-        "reason": reason,
-        "token_hash_prefix": tokens.hash_prefix(token_hash),
-        "details_json": inputs.dump(dict(details)) if details else None,
-        "created_at": now,
-    }
 
 
 def _out_of_range(error: BaseException) -> ValidationError:

@@ -1,4 +1,9 @@
-"""The expiry sweep: expired leases go back to the queue or park, as the spec says."""
+"""The expiry sweep: expired leases go back to the queue or park, as the spec says.
+
+Each step is one conditional UPDATE on leases still past ``p_now``, built once at import
+(:data:`SWEEP_STEPS`), so the store and the SQLite claim fast path (:mod:`core.sqlite_claim`,
+which runs their compiled text) sweep with the very same statements.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,77 @@ import sqlalchemy as sa
 from core import lifecycle
 from core.lifecycle import Action, RunStatus
 from core.models import runs
-from core.records import (
-    Recovered,
+from core.records import Recovered
+from core.store_base import CLEAR_LEASE, SYSTEM, StoreBase
+
+_AT = sa.bindparam("p_now", type_=sa.BigInteger)
+_CLAIMED = runs.c.status == RunStatus.CLAIMED.value
+_EXPIRED = sa.and_(_CLAIMED, runs.c.lease_until <= _AT)
+#: Who the sweep's audit events name.
+SWEEPER = "sweeper"
+
+
+def _to(action: Action) -> RunStatus:
+    return lifecycle.target(SYSTEM, action, RunStatus.CLAIMED)
+
+
+OVER_RUNTIME = (
+    runs.update()
+    .where(_CLAIMED, runs.c.runtime_deadline.is_not(None), runs.c.runtime_deadline <= _AT)
+    .values(
+        status=_to(Action.RUNTIME_PARK).value,
+        block_reason="exceeded max runtime ("
+        # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
+        # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
+        + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
+        + " s); the worker kept heartbeating past it",
+        blocked_at=_AT,
+        status_changed_at=_AT,
+        version=runs.c.version + 1,
+        **CLEAR_LEASE,
+    )
+    .returning(runs.c.id, runs.c.task_id, runs.c.block_reason)
 )
-from core.store_base import (
-    CLEAR_LEASE,
-    SYSTEM,
-    StoreBase,
+EXPIRE_RETRY = (
+    runs.update()
+    .where(_EXPIRED, runs.c.attempt < runs.c.max_attempts)
+    .values(
+        status=_to(Action.EXPIRE_RETRY).value,
+        attempt=runs.c.attempt + 1,
+        worker=None,
+        failure_reason="lease expired: the worker stopped heartbeating",
+        queued_at=_AT,
+        status_changed_at=_AT,
+        version=runs.c.version + 1,
+        **CLEAR_LEASE,
+    )
+    .returning(runs.c.id, runs.c.task_id, runs.c.failure_reason)
+)
+EXPIRE_PARK = (
+    runs.update()
+    .where(_EXPIRED, runs.c.attempt >= runs.c.max_attempts)
+    .values(
+        status=_to(Action.EXPIRE_PARK).value,
+        block_reason="lease expired on the last attempt ("
+        + sa.cast(runs.c.attempt, sa.Text)
+        + " of "
+        + sa.cast(runs.c.max_attempts, sa.Text)
+        + "); no attempts left to retry",
+        blocked_at=_AT,
+        status_changed_at=_AT,
+        version=runs.c.version + 1,
+        **CLEAR_LEASE,
+    )
+    .returning(runs.c.id, runs.c.task_id, runs.c.block_reason)
+)
+#: In order: (statement, action, status it moves runs to). Each returns (id, task_id, reason).
+SWEEP_STEPS: tuple[tuple[sa.Update, Action, RunStatus], ...] = tuple(
+    (statement, action, _to(action))
+    for statement, action in (
+        (OVER_RUNTIME, Action.RUNTIME_PARK),
+        (EXPIRE_RETRY, Action.EXPIRE_RETRY),
+        (EXPIRE_PARK, Action.EXPIRE_PARK),
+    )
 )
 
 
@@ -23,83 +92,26 @@ class SweepOps(StoreBase):
 
         def body(conn: sa.Connection) -> Recovered:
             at = self.clock() if now is None else now
-            claimed = runs.c.status == RunStatus.CLAIMED.value
-            to = {
-                action: lifecycle.target(SYSTEM, action, RunStatus.CLAIMED)
-                for action in (Action.RUNTIME_PARK, Action.EXPIRE_RETRY, Action.EXPIRE_PARK)
-            }
-            over_runtime = conn.execute(
-                runs.update()
-                .where(claimed, runs.c.runtime_deadline.is_not(None), runs.c.runtime_deadline <= at)
-                .values(
-                    status=to[Action.RUNTIME_PARK].value,
-                    block_reason="exceeded max runtime ("
-                    # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy
-                    # 2, which printed "900.0" on SQLite and "900.0000000000000000" on PG)
-                    + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
-                    + " s); the worker kept heartbeating past it",
-                    blocked_at=at,
-                    status_changed_at=at,
-                    version=runs.c.version + 1,
-                    **CLEAR_LEASE,
-                )
-                .returning(runs.c.id, runs.c.task_id, runs.c.block_reason)
-            ).all()
-            expired = sa.and_(claimed, runs.c.lease_until <= at)
-            retried = conn.execute(
-                runs.update()
-                .where(expired, runs.c.attempt < runs.c.max_attempts)
-                .values(
-                    status=to[Action.EXPIRE_RETRY].value,
-                    attempt=runs.c.attempt + 1,
-                    worker=None,
-                    failure_reason="lease expired: the worker stopped heartbeating",
-                    queued_at=at,
-                    status_changed_at=at,
-                    version=runs.c.version + 1,
-                    **CLEAR_LEASE,
-                )
-                .returning(runs.c.id, runs.c.task_id, runs.c.failure_reason)
-            ).all()
-            parked = conn.execute(
-                runs.update()
-                .where(expired, runs.c.attempt >= runs.c.max_attempts)
-                .values(
-                    status=to[Action.EXPIRE_PARK].value,
-                    block_reason="lease expired on the last attempt ("
-                    + sa.cast(runs.c.attempt, sa.Text)
-                    + " of "
-                    + sa.cast(runs.c.max_attempts, sa.Text)
-                    + "); no attempts left to retry",
-                    blocked_at=at,
-                    status_changed_at=at,
-                    version=runs.c.version + 1,
-                    **CLEAR_LEASE,
-                )
-                .returning(runs.c.id, runs.c.task_id, runs.c.block_reason)
-            ).all()
-            for rows, action in (
-                (over_runtime, Action.RUNTIME_PARK),
-                (retried, Action.EXPIRE_RETRY),
-                (parked, Action.EXPIRE_PARK),
-            ):
-                for row in rows:
+            moved: dict[Action, list[sa.Row]] = {}
+            for statement, action, to_status in SWEEP_STEPS:
+                moved[action] = list(conn.execute(statement, {"p_now": at}).all())
+                for run_id, task_id, reason in moved[action]:
                     self._event(
                         conn,
-                        run_id=row[0],
-                        task_id=row[1],
+                        run_id=run_id,
+                        task_id=task_id,
                         actor_kind=SYSTEM,
-                        actor="sweeper",
+                        actor=SWEEPER,
                         action=action,
                         from_status=RunStatus.CLAIMED,
-                        to_status=to[action],
+                        to_status=to_status,
                         now=at,
-                        reason=row[2],
+                        reason=reason,
                     )
             return Recovered(
-                requeued=tuple(r[0] for r in retried),
-                parked=tuple(r[0] for r in parked),
-                runtime_parked=tuple(r[0] for r in over_runtime),
+                requeued=tuple(r[0] for r in moved[Action.EXPIRE_RETRY]),
+                parked=tuple(r[0] for r in moved[Action.EXPIRE_PARK]),
+                runtime_parked=tuple(r[0] for r in moved[Action.RUNTIME_PARK]),
             )
 
         recovered = self._write(body)

@@ -1,0 +1,42 @@
+"""The audit event's row: one shape for every transition, whoever writes it.
+
+No SQLAlchemy here: the store's operations and the SQLite claim fast path
+(:mod:`core.sqlite_claim`) both build their events with :func:`event_row`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core import inputs, tokens
+from core.lifecycle import Action, ActorKind, RunStatus
+
+
+def event_row(
+    *,
+    run_id: int,
+    task_id: int,
+    actor_kind: ActorKind,
+    actor: str,
+    action: Action,
+    from_status: RunStatus | None,
+    to_status: RunStatus,
+    now: int,
+    reason: str | None = None,
+    token_hash: str | None = None,
+    details: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """One audit event's row (all but its id): the only shape events are written in."""
+    return {
+        "run_id": run_id,
+        "task_id": task_id,
+        "actor_kind": actor_kind.value,
+        "actor": actor,
+        "action": action.value,
+        "from_status": from_status.value if from_status else None,
+        "to_status": to_status.value,
+        "reason": reason,
+        "token_hash_prefix": tokens.hash_prefix(token_hash),
+        "details_json": inputs.dump(dict(details)) if details else None,
+        "created_at": now,
+    }
