@@ -51,6 +51,15 @@ class _Prepared:
         return [given[n] if n in given else defaults[n] for n in self.names]
 
 
+def compile_text(
+    statement: sa.Executable, dialect: Dialect, keys: tuple[str, ...] = ()
+) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """``(sql, parameter names in order, fixed values)`` of ``statement`` on SQLite, as the
+    direct path runs it (``keys``: the columns an INSERT is given)."""
+    prepared = _Prepared(statement, dialect, keys)
+    return prepared.sql, prepared.names, prepared.defaults
+
+
 def _prepared(statement: sa.Executable, dialect: Dialect, given: Mapping[str, Any]) -> _Prepared:
     # An INSERT compiles to the columns it is given; everything else has fixed parameters.
     keys = tuple(sorted(given)) if isinstance(statement, sa.Insert) else ()

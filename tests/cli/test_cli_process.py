@@ -67,9 +67,22 @@ def test_lease_claim_loads_no_ui_modules(tmp_path: Path, workspace: Path, mode: 
     assert "pkb_claim_" in done.stdout
     loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
               if line.startswith("import time:")}
-    assert "core.store" in loaded and "typer" in loaded  # the probe saw the real imports
-    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY)
+    assert "core.sqlite_claim" in loaded and "typer" in loaded  # the probe saw real imports
+    # An existing SQLite file takes the fast path: not even SQLAlchemy is loaded.
+    heavy = sorted(m for m in loaded if m.split(".")[0] in (*HEAVY, "sqlalchemy", "alembic"))
     assert heavy == []
+
+
+def test_lease_claim_on_a_new_file_creates_it_through_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "new.db"
+    path.parent.mkdir()
+    first = run("lease", "claim", "--worker", "w", "--db", str(path), "--json")
+    assert (first.code, first.stdout.strip()) == (0, "null")
+    assert path.is_file()  # created and migrated by the store, then the fast path takes it
+    with Store.open(f"sqlite:///{path}") as store:
+        store.enqueue("t", tmp_path)
+    second = run("lease", "claim", "--worker", "w", "--db", str(path), "--json").json()
+    assert second["run_id"] == 1 and second["claim_token"].startswith("pkb_claim_")
 
 
 def test_version_and_help_through_the_executable() -> None:

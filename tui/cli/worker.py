@@ -130,9 +130,16 @@ def claim(
     json_mode: JsonOption = False,
 ) -> None:
     """Lease the next queued run (highest priority, then oldest); prints its token once."""
+    from core import sqlite_claim
+
     opts = cli(ctx, db, json_mode)
-    with opts.open_store() as store:
-        claimed = store.claim_next(worker, lease_s=lease)
+    try:
+        # The common case (an existing, current SQLite file) without loading SQLAlchemy:
+        # workers start this command in tight loops.
+        claimed = sqlite_claim.claim_next(opts.db, worker, lease_s=lease)
+    except sqlite_claim.NotHandled:
+        with opts.open_store() as store:
+            claimed = store.claim_next(worker, lease_s=lease)
     if claimed is None:
         if opts.json:
             output.emit_json(None)
