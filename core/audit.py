@@ -40,3 +40,41 @@ def event_row(
         "details_json": inputs.dump(dict(details)) if details else None,
         "created_at": now,
     }
+
+
+def claim_event(
+    *, worker: str, token_hash: str, now: int, run_id: int = 0, task_id: int = 0
+) -> dict[str, object]:
+    """The event of a claim (queued -> claimed by ``worker``)."""
+    return event_row(
+        run_id=run_id,
+        task_id=task_id,
+        actor_kind=ActorKind.WORKER,
+        actor=worker,
+        action=Action.CLAIM,
+        from_status=RunStatus.QUEUED,
+        to_status=RunStatus.CLAIMED,
+        now=now,
+        token_hash=token_hash,
+    )
+
+
+#: Who the expiry sweep's events name.
+SWEEPER = "sweeper"
+
+
+def sweep_event(
+    *, run_id: int, task_id: int, action: Action, to_status: RunStatus, now: int, reason: str
+) -> dict[str, object]:
+    """The event of one run the expiry sweep moved (from claimed, by the system)."""
+    return event_row(
+        run_id=run_id,
+        task_id=task_id,
+        actor_kind=ActorKind.SYSTEM,
+        actor=SWEEPER,
+        action=action,
+        from_status=RunStatus.CLAIMED,
+        to_status=to_status,
+        now=now,
+        reason=reason,
+    )

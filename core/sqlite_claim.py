@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core import inputs, sqlite_compiled, tokens
-from core.audit import event_row
+from core.audit import claim_event, sweep_event
 from core.dbinfo import (
     HEAD_REVISION,
     busy_timeout_ms,
@@ -30,7 +30,7 @@ from core.dbinfo import (
     system_clock,
     translate,
 )
-from core.lifecycle import Action, ActorKind, RunStatus
+from core.lifecycle import Action, RunStatus
 from core.records import Claim
 
 _URL_PREFIX = "sqlite:///"
@@ -112,10 +112,6 @@ def _run(conn: sqlite3.Connection, compiled: Compiled, given: Mapping[str, Any])
     return conn.execute(sql, [given[n] if n in given else fixed[n] for n in names]).fetchall()
 
 
-def _event(conn: sqlite3.Connection, **fields: Any) -> None:
-    _run(conn, sqlite_compiled.EVENT_INSERT, event_row(**fields))
-
-
 def _sweep_and_claim(
     conn: sqlite3.Connection, worker: str, lease_ms: int, clock: Callable[[], int]
 ) -> Claim | None:
@@ -124,18 +120,15 @@ def _sweep_and_claim(
     steps: Sequence[tuple[Compiled, str, str]] = sqlite_compiled.SWEEP
     for compiled, action, to_status in steps:
         for run_id, task_id, reason in _run(conn, compiled, {"p_now": at}):
-            _event(
-                conn,
+            audit = sweep_event(
                 run_id=run_id,
                 task_id=task_id,
-                actor_kind=ActorKind.SYSTEM,
-                actor=sqlite_compiled.ACTOR_SWEEPER,
                 action=Action(action),
-                from_status=RunStatus.CLAIMED,
                 to_status=RunStatus(to_status),
                 now=at,
                 reason=reason,
             )
+            _run(conn, sqlite_compiled.EVENT_INSERT, audit)
     raw = tokens.mint()
     token_hash = tokens.hash_token(raw)
     now = clock()
@@ -144,16 +137,8 @@ def _sweep_and_claim(
     if not rows:
         return None
     run_id, task_id, attempt, lease_until = rows[0]
-    _event(
-        conn,
-        run_id=run_id,
-        task_id=task_id,
-        actor_kind=ActorKind.WORKER,
-        actor=worker,
-        action=Action.CLAIM,
-        from_status=RunStatus.QUEUED,
-        to_status=RunStatus.CLAIMED,
-        now=now,
-        token_hash=token_hash,
+    audit = claim_event(
+        worker=worker, token_hash=token_hash, now=now, run_id=run_id, task_id=task_id
     )
+    _run(conn, sqlite_compiled.EVENT_INSERT, audit)
     return Claim(run_id, task_id, attempt, raw, lease_until)

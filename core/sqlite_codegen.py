@@ -22,8 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from core import sweep, worker_sql
-from core.audit import event_row
-from core.lifecycle import Action, ActorKind, RunStatus
+from core.audit import claim_event
 from core.sqlite_direct import compile_text
 
 TARGET = Path(__file__).with_name("sqlite_compiled.py")
@@ -38,17 +37,7 @@ SQLAlchemy definitions in :mod:`core.worker_sql` and :mod:`core.sweep`. Each ent
 
 
 def _event_keys() -> tuple[str, ...]:
-    sample = event_row(
-        run_id=0,
-        task_id=0,
-        actor_kind=ActorKind.SYSTEM,
-        actor="",
-        action=Action.CLAIM,
-        from_status=None,
-        to_status=RunStatus.CLAIMED,
-        now=0,
-    )
-    return tuple(sorted(sample))
+    return tuple(sorted(claim_event(worker="", token_hash="", now=0)))
 
 
 def statements() -> dict[str, tuple[sa.Executable, tuple[str, ...]]]:
@@ -91,7 +80,6 @@ def render() -> str:
     parts.append(
         f"#: (statement, action, status it moves runs to), in order.\nSWEEP = (\n{steps})\n"
     )
-    parts.append(f"ACTOR_SWEEPER = {sweep.SWEEPER!r}\n")
     return "\n".join(parts)
 
 

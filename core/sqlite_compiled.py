@@ -140,5 +140,3 @@ SWEEP = (
     (SWEEP_EXPIRE_RETRY, 'expire_retry', 'queued'),
     (SWEEP_EXPIRE_PARK, 'expire_park', 'needs_attention'),
 )
-
-ACTOR_SWEEPER = 'sweeper'

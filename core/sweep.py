@@ -10,16 +10,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from core import lifecycle
+from core.audit import sweep_event
 from core.lifecycle import Action, RunStatus
-from core.models import runs
+from core.models import events, runs
 from core.records import Recovered
 from core.store_base import CLEAR_LEASE, SYSTEM, StoreBase
 
 _AT = sa.bindparam("p_now", type_=sa.BigInteger)
 _CLAIMED = runs.c.status == RunStatus.CLAIMED.value
 _EXPIRED = sa.and_(_CLAIMED, runs.c.lease_until <= _AT)
-#: Who the sweep's audit events name.
-SWEEPER = "sweeper"
 
 
 def _to(action: Action) -> RunStatus:
@@ -96,18 +95,15 @@ class SweepOps(StoreBase):
             for statement, action, to_status in SWEEP_STEPS:
                 moved[action] = list(conn.execute(statement, {"p_now": at}).all())
                 for run_id, task_id, reason in moved[action]:
-                    self._event(
-                        conn,
+                    audit = sweep_event(
                         run_id=run_id,
                         task_id=task_id,
-                        actor_kind=SYSTEM,
-                        actor=SWEEPER,
                         action=action,
-                        from_status=RunStatus.CLAIMED,
                         to_status=to_status,
                         now=at,
                         reason=reason,
                     )
+                    conn.execute(events.insert(), audit)
             return Recovered(
                 requeued=tuple(r[0] for r in moved[Action.EXPIRE_RETRY]),
                 parked=tuple(r[0] for r in moved[Action.EXPIRE_PARK]),

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from core import contracts, inputs, lifecycle, tokens
 from core import worker_sql as sql
+from core.audit import claim_event
 from core.errors import (
     ConflictError,
     InvalidTokenError,
@@ -51,17 +52,8 @@ class WorkerOps(SweepOps):
             now = self.clock()
             params: dict[str, object] = {"p_now": now, "p_lease_ms": lease_ms, "p_worker": who}
             params["p_token_hash"] = token_hash
-            audit = event_row(
-                run_id=0,  # filled in from the claimed row
-                task_id=0,
-                actor_kind=WORKER,
-                actor=who,
-                action=Action.CLAIM,
-                from_status=RunStatus.QUEUED,
-                to_status=RunStatus.CLAIMED,
-                now=now,
-                token_hash=token_hash,
-            )
+            # run_id and task_id are filled in from the claimed row.
+            audit = claim_event(worker=who, token_hash=token_hash, now=now)
             if self.one_statement_writes:
                 params |= sql.event_params(audit)
             statement = sql.CLAIM_AUDITED if self.one_statement_writes else sql.CLAIM
