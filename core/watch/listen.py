@@ -12,6 +12,7 @@ thread-safe :meth:`~core.watch.watcher.ReceiptWatcher.runs_changed`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -43,10 +44,14 @@ class FeedListener:
         return self
 
     def close(self) -> None:
-        """Stop listening (blocking: up to the feed's poll slice, or a connect timeout)."""
+        """Stop listening and join the thread (blocking: up to the feed's poll slice, or a
+        connect timeout; at most ``_JOIN_S``). The thread closes the LISTEN connection itself
+        as its wait returns."""
         self.feed.close()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(_JOIN_S)
+            if self._thread.is_alive():
+                log.warning("receipt watcher: the change feed did not stop in %s s", _JOIN_S)
 
     def _pump(self) -> None:
         first = True
@@ -67,6 +72,16 @@ class FeedListener:
     def _forward(self, run_ids: frozenset[int] | None) -> None:
         with contextlib.suppress(RuntimeError):  # the watcher's loop closed meanwhile
             self.on_runs(run_ids)
+
+
+async def joined(closing: asyncio.Future[None]) -> None:
+    """Await a :meth:`FeedListener.close` running in an executor, even if cancelled
+    meanwhile (bounded by its join timeout): a cancel is passed on once the thread ended."""
+    try:
+        await asyncio.shield(closing)
+    except asyncio.CancelledError:
+        await asyncio.shield(closing)
+        raise
 
 
 def _log_state(state: FeedState) -> None:

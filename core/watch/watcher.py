@@ -22,7 +22,7 @@ from core.errors import ParkbenchError
 from core.store import Store
 from core.watch import disk
 from core.watch.index import ParkedRun, PathKey, ReceiptIndex
-from core.watch.listen import FeedListener, listener_for
+from core.watch.listen import FeedListener, joined, listener_for
 from core.watch.parked import ParkedFeed
 from core.watch.records import (
     ReadinessChange,
@@ -131,16 +131,24 @@ class ReceiptWatcher:
         self._engine = asyncio.create_task(self._run(), name="receipt-watcher")
 
     async def stop(self) -> None:
+        """Stop following changes; returns once the listener thread (if any) has ended."""
         if self._stopped:
             return
         self._stopped = True
-        if self._engine is not None:
-            self._engine.cancel()
-            await asyncio.gather(self._engine, return_exceptions=True)
+        # Close the listener before anything here can be cancelled (an exiting TUI cancels
+        # its workers, then its loop cancels them again): its thread ends regardless.
+        closing: asyncio.Future[None] | None = None
         if self._listener is not None:
-            await asyncio.to_thread(self._listener.close)
-        await self._roots.close()
-        self._out.put_nowait(None)
+            closing = asyncio.get_running_loop().run_in_executor(None, self._listener.close)
+        try:
+            if self._engine is not None:
+                self._engine.cancel()
+                await asyncio.gather(self._engine, return_exceptions=True)
+            await self._roots.close()
+        finally:
+            if closing is not None:
+                await joined(closing)
+            self._out.put_nowait(None)
 
     # -- the consumer's side -----------------------------------------------------------
 
