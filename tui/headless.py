@@ -16,6 +16,16 @@ Byte-identical output for the same database, clock and size:
 - screens are visited in one fixed order and each is closed again, so a screen's files do
   not depend on which other screens were asked for.
 
+It has to be quick (``parkbench snapshot`` with 100,000 parked runs: 2 s for everything),
+so nothing is done that no file shows, and nothing waits longer than it must:
+
+- headless, Textual still renders every frame of the main screen and throws it away, and
+  rebuilds the footer's keys at each bindings change; :class:`_Frames` renders the screen
+  only when it is exported and rebuilds the footer once, just before, from the bindings as
+  they are then (the same files: the snapshot tests compare them);
+- :func:`_settle` waits for the app by condition (messages handled, workers done, the main
+  screen not busy), never by ``Pilot.pause()``'s 20 ms sleeps until the process looks idle.
+
 Untrusted text: the app already shows it escaped (:mod:`tui.textsafe`); as a last line of
 defence every exported segment is passed through the same escaping, so no control, bidi or
 XML-illegal character reaches a file, and Rich's SVG export escapes ``<``, ``&`` and quotes.
@@ -28,6 +38,7 @@ Regenerate the README screenshots (demo data, fixed seed and clock) with::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import re
@@ -38,9 +49,12 @@ from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
+from textual import events
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.worker import Worker, WorkerState
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerCancelled, WorkerState
 
 from core.errors import ParkbenchError
 from core.lifecycle import Action, RunStatus
@@ -84,11 +98,15 @@ class Capture:
 
 @dataclass
 class _Watch:
-    """Failures seen while the app ran: store errors and crashed workers."""
+    """Failures seen while the app ran (store errors, crashed workers), and how many
+    messages were posted (callbacks aside: the pilot's own waits are callbacks)."""
 
     errors: list[BaseException] = field(default_factory=list)
+    posted: int = 0
 
     def __call__(self, message: Message) -> None:
+        if not isinstance(message, events.Callback):
+            self.posted += 1
         if isinstance(message, CoreFailed | DetailLoaded) and message.error is not None:
             self.errors.append(message.error)
         elif isinstance(message, Worker.StateChanged) and message.state is WorkerState.ERROR:
@@ -116,9 +134,12 @@ async def capture_screens(store: Store, view: View) -> list[Capture]:
             os.environ["NO_COLOR"] = no_color
     watch = _Watch()
     captures: list[Capture] = []
+    frames = _Frames(app.main)
     async with app.run_test(size=view.size, message_hook=watch) as pilot:
+        session = _Session(pilot, app, app.main, watch, frames)
         main = app.main
-        await _settle(pilot, watch)
+        frames.start()
+        await session.settle()
         if view.status is not RunStatus.NEEDS_ATTENTION or view.search.strip():
             if view.status is not RunStatus.NEEDS_ATTENTION:
                 main.show_status(view.status)
@@ -126,71 +147,132 @@ async def capture_screens(store: Store, view: View) -> list[Capture]:
                 main.action_filter()
                 main.filter_bar.value = view.search  # as typed: the list follows it
                 main.runs.focus()  # as after Enter: the filter stays shown, the list focused
-            await _settle(pilot, watch)
+            await session.settle()
         for name in wanted:
             # Each screen is closed again for the next one; the last one need not be.
             restore = name != wanted[-1]
-            captures.append(await _SHOW[name](pilot, main, watch, restore))
+            captures.append(await _SHOW[name](session, restore))
     return captures
 
 
-async def _show_list(
-    pilot: Pilot[Any], main: MainScreen, watch: _Watch, restore: bool
-) -> Capture:
-    return export(pilot.app, "list")
+class _Frames:
+    """Skips the main screen's frames and footer rebuilds that no file shows.
+
+    Textual renders each frame of the top screen even headless, where the frame is thrown
+    away; :func:`export` renders the screen itself. And the footer rebuilds its keys (new
+    widgets, styled anew) at every bindings change; :meth:`ready` rebuilds it once, from
+    the bindings as they are when a screen is about to be exported.
+    """
+
+    def __init__(self, main: MainScreen) -> None:
+        self.main = main
+        self.footer: Footer | None = None
+        self.stale = False
+        render = main._compositor_refresh
+
+        def compositor_refresh() -> None:
+            if main.app.screen is main and not main.app.is_inline:
+                main._dirty_widgets.clear()  # nothing to show: the export renders it all
+            else:
+                render()  # under a modal: the modal's frame needs it
+
+        main._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
+
+    def start(self) -> None:
+        """Once the screen is mounted: hold the footer's rebuilds."""
+        footers = self.main.query(Footer)
+        if footers:
+            footer = self.footer = footers.first()
+            signal = self.main.bindings_updated_signal
+            signal.unsubscribe(footer)
+            signal.subscribe(footer, self._bindings_changed)
+
+    def _bindings_changed(self, _screen: Screen[Any]) -> None:
+        self.stale = True
+
+    async def ready(self) -> bool:
+        """Bring the footer up to date; True if that changed anything."""
+        footer = self.footer
+        if footer is None or not self.stale:
+            return False
+        self.stale = False
+        rebuilt = asyncio.Event()
+
+        async def rebuild() -> None:  # in the footer's own context, as Textual rebuilds it
+            await footer.recompose()
+            rebuilt.set()
+
+        footer.call_later(rebuild)
+        await asyncio.wait_for(rebuilt.wait(), SETTLE_TIMEOUT_S)
+        return True
 
 
-async def _show_action(
-    pilot: Pilot[Any], main: MainScreen, watch: _Watch, restore: bool
-) -> Capture:
+@dataclass
+class _Session:
+    """The running app, and how to wait for it and export it."""
+
+    pilot: Pilot[Any]
+    app: ParkbenchApp
+    main: MainScreen
+    watch: _Watch
+    frames: _Frames
+
+    async def settle(self) -> None:
+        await _settle(self.pilot, self.watch)
+
+    async def export(self, name: str) -> Capture:
+        """Settle, bring the footer up to date, and export the screen as it is then."""
+        await self.settle()
+        if await self.frames.ready():
+            await self.settle()
+        return export(self.app, name)
+
+
+async def _show_list(session: _Session, restore: bool) -> Capture:
+    return await session.export("list")
+
+
+async def _show_action(session: _Session, restore: bool) -> Capture:
+    main = session.main
     for action in MODAL_ACTIONS:
         if main.targets(action)[0]:
             break
     else:
         return Capture("action", skipped="no run in this view can be requeued, failed or released")
-    app = pilot.app
     main.start_action(action)
-    await _settle(pilot, watch)
-    capture = export(app, "action")
-    app.screen.dismiss(None)  # Escape: cancelled, nothing is done
+    capture = await session.export("action")
+    session.app.screen.dismiss(None)  # Escape: cancelled, nothing is done
     if restore:
-        await _settle(pilot, watch)
+        await session.settle()
     return capture
 
 
-async def _show_help(
-    pilot: Pilot[Any], main: MainScreen, watch: _Watch, restore: bool
-) -> Capture:
-    app = pilot.app
-    assert isinstance(app, ParkbenchApp)
+async def _show_help(session: _Session, restore: bool) -> Capture:
+    app = session.app
     app.action_help()
-    await _settle(pilot, watch)
-    capture = export(app, "help")
+    capture = await session.export("help")
     app.screen.dismiss(None)
     if restore:
-        await _settle(pilot, watch)
+        await session.settle()
     return capture
 
 
-async def _show_detail(
-    pilot: Pilot[Any], main: MainScreen, watch: _Watch, restore: bool
-) -> Capture:
+async def _show_detail(session: _Session, restore: bool) -> Capture:
     # The detail pane as the only widget on screen (Textual's maximized view): what a
     # reviewer reads after moving focus to the pane, with nothing cut off by the list.
-    app = pilot.app
+    main = session.main
     detail = main.detail
     detail.focus()
     main.maximized = detail
-    await _settle(pilot, watch)
-    capture = export(app, "detail")
+    capture = await session.export("detail")
     if restore:
         main.minimize()
         main.runs.focus()
-        await _settle(pilot, watch)
+        await session.settle()
     return capture
 
 
-_SHOW: dict[str, Callable[[Pilot[Any], MainScreen, _Watch, bool], Any]] = {
+_SHOW: dict[str, Callable[[_Session, bool], Any]] = {
     "list": _show_list,
     "action": _show_action,
     "help": _show_help,
@@ -208,14 +290,20 @@ async def _settle(pilot: Pilot[Any], watch: _Watch, timeout: float = SETTLE_TIME
     while quiet < 2:
         if loop.time() > deadline:
             raise SnapshotError(f"the review screens did not finish loading in {timeout:g} s")
-        await pilot.pause()
+        posted = watch.posted
+        # Every message queued so far handled, then any pending layout and refresh. (Not
+        # pause(): that also sleeps until the process looks idle, 20 ms at least a call.)
+        await pilot.pause(0)
         running = [w for w in app.workers if w.group != "changes" and w.is_running]
         if running:
             quiet = 0
-            await asyncio.wait_for(app.workers.wait_for_complete(running), timeout)
+            with contextlib.suppress(WorkerCancelled):  # a newer one replaced it: next round
+                await asyncio.wait_for(app.workers.wait_for_complete(running), timeout)
         elif app.main.busy:
             quiet = 0
             await pilot.pause(0.01)  # a short debounce timer (the detail pane) is pending
+        elif watch.posted != posted:
+            quiet = 0  # what was handled posted more: go round again
         else:
             quiet += 1
         if watch.errors:  # the screens would only show the failure: report it instead
