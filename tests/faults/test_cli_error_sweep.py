@@ -26,8 +26,13 @@ FAKE_TOKEN = "pkb_claim_" + "A" * 43
 
 
 @pytest.fixture
-def world(db_url: str, tmp_path: Path) -> dict[str, str]:
-    """A database with a run in every interesting state, and a token for each lease."""
+def world(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A database with a run in every interesting state, and a token for each lease.
+
+    Runs in ``tmp_path``: a hostile but legal relative path (``--out``, ``--workspace``)
+    is created where the command runs, which must not be the checkout.
+    """
+    monkeypatch.chdir(tmp_path)
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     with Store.open(db_url) as store:
