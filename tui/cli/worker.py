@@ -7,13 +7,15 @@ raw claim token; the others take it back through ``--token``, ``$PARKBENCH_TOKEN
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from core.errors import ValidationError
 from tui.cli import output
 from tui.cli.common import (
+    Cli,
     DbOption,
     JsonOption,
     LeaseOption,
@@ -23,6 +25,12 @@ from tui.cli.common import (
     read_token,
 )
 from tui.textsafe import safe_text
+
+if TYPE_CHECKING:
+    from core.lifecycle import RunStatus
+    from core.store import Store
+
+T = TypeVar("T")
 
 lease_app = typer.Typer(
     name="lease",
@@ -177,12 +185,14 @@ def heartbeat(
     json_mode: JsonOption = False,
 ) -> None:
     """Extend the lease on a claimed run."""
-    opts = cli(ctx, db, json_mode)
-    secret = read_token(token)
-    with opts.open_store() as store:
-        until = store.heartbeat(run, secret, lease_s=lease)
-    _done(opts.json, {"run_id": run, "status": "claimed", "lease_until": output.iso(until)},
-          f"run {run} leased until {output.iso(until)}")
+    opts, until = _fenced(
+        ctx, db, json_mode, token, lambda store, secret: store.heartbeat(run, secret, lease_s=lease)
+    )
+    _done(
+        opts.json,
+        {"run_id": run, "status": "claimed", "lease_until": output.iso(until)},
+        f"run {run} leased until {output.iso(until)}",
+    )
 
 
 @lease_app.command("complete")
@@ -197,10 +207,9 @@ def complete(
     json_mode: JsonOption = False,
 ) -> None:
     """Complete a claimed run (its receipts must exist, per its contract)."""
-    opts = cli(ctx, db, json_mode)
-    secret = read_token(token)
-    with opts.open_store() as store:
-        done = store.complete(run, secret, result=result)
+    opts, done = _fenced(
+        ctx, db, json_mode, token, lambda store, secret: store.complete(run, secret, result=result)
+    )
     missing = list(done.missing)
     human = f"run {run} is {done.status.value}"
     if missing:
@@ -218,11 +227,10 @@ def fail(
     json_mode: JsonOption = False,
 ) -> None:
     """Fail this attempt: retried while attempts remain, else failed."""
-    opts = cli(ctx, db, json_mode)
-    secret = read_token(token)
-    with opts.open_store() as store:
-        status = store.fail(run, secret, reason=reason)
-    _done(opts.json, {"run_id": run, "status": status.value}, f"run {run} is {status.value}")
+    opts, status = _fenced(
+        ctx, db, json_mode, token, lambda store, secret: store.fail(run, secret, reason=reason)
+    )
+    _moved(opts, run, status)
 
 
 @lease_app.command("release")
@@ -234,11 +242,10 @@ def release(
     json_mode: JsonOption = False,
 ) -> None:
     """Give the run back to the queue without a verdict."""
-    opts = cli(ctx, db, json_mode)
-    secret = read_token(token)
-    with opts.open_store() as store:
-        status = store.release(run, secret)
-    _done(opts.json, {"run_id": run, "status": status.value}, f"run {run} is {status.value}")
+    opts, status = _fenced(
+        ctx, db, json_mode, token, lambda store, secret: store.release(run, secret)
+    )
+    _moved(opts, run, status)
 
 
 @lease_app.command("block")
@@ -251,10 +258,27 @@ def block(
     json_mode: JsonOption = False,
 ) -> None:
     """Park the run for a human reviewer, with a reason."""
+    opts, status = _fenced(
+        ctx, db, json_mode, token, lambda store, secret: store.block(run, secret, reason=reason)
+    )
+    _moved(opts, run, status)
+
+
+def _fenced(
+    ctx: typer.Context,
+    db: str | None,
+    json_mode: bool,
+    token: str | None,
+    move: Callable[[Store, str], T],
+) -> tuple[Cli, T]:
+    """Run one token-fenced ``move`` (store, secret) with the token from wherever it came."""
     opts = cli(ctx, db, json_mode)
     secret = read_token(token)
     with opts.open_store() as store:
-        status = store.block(run, secret, reason=reason)
+        return opts, move(store, secret)
+
+
+def _moved(opts: Cli, run: int, status: RunStatus) -> None:
     _done(opts.json, {"run_id": run, "status": status.value}, f"run {run} is {status.value}")
 
 
