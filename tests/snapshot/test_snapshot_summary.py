@@ -1,30 +1,48 @@
-"""summary.json: counts and every parked run with its receipts, on both backends."""
+"""summary.json: counts and every parked run with its receipts, on both backends; the fast
+paths (SQLite's direct writer, the receipts' plain reading) against the generic ones."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import sqlite3
 from pathlib import Path, PurePosixPath
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from snapshottest_support import HOSTILE, park, seed_hostile, seed_review
 
 from core.contracts import Contract, MissingPolicy, check_path, normalize_path
-from core.errors import ValidationError
+from core.errors import DatabaseError, ValidationError
 from core.records import RunFilter
 from core.store import Store
 from tui.cli.output import iso
+from tui.snapshot_receipts import ENCODER, ReceiptChecker, Receipts, contract_of
 from tui.snapshot_summary import (
-    ReceiptChecker,
-    _json_text,
-    _Times,
+    Times,
     close_summary,
-    contract_of,
+    json_text,
     write_summary,
+    write_summary_file,
 )
+
+
+def summary_text(
+    store: Store, page: int = 5000, limit: int | None = None, generic: bool = False,
+    **header: object,
+) -> str:
+    out = io.StringIO()
+    totals = write_summary(store, out, dict(header), page=page, limit=limit, generic=generic)
+    close_summary(out, {"screens": {"list": {"svg": "list.svg"}}})
+    text = out.getvalue()
+    document = json.loads(text)
+    assert document["needs_attention_total"] == totals.parked
+    assert document["counts"] == totals.counts
+    assert document["needs_attention_listed"] == totals.listed
+    return text
 
 
 def summary_of(
@@ -119,6 +137,136 @@ def test_a_receipt_that_appears_on_disk_is_seen_by_the_next_summary(
 # -- the fast paths agree with the slow ones ------------------------------------------------
 
 
+def _odd_rows(store: Store, workspace: Path, clock) -> None:
+    """Rows no current writer makes but a database may hold: contracts in every unusual
+    shape (an older version, another tool), a run never blocked, a run without a worker."""
+    odd_contracts = [
+        {"required_artifacts": [{"path": "out/a.txt"}, "out/b.txt"]},
+        {"required_paths": ["out/a.txt"], "missing_policy": " Park "},
+        {"required_paths": ["out/a.txt"], "missing_policy": "sometimes"},
+        {"required_paths": ["./out//a.txt", "out/a.txt", "out/./b.txt"]},
+        {"required_paths": ["out/r\u00e9sum\u00e9.txt", "out/x y.txt", "out/\u202ebad"]},
+        {"required_paths": ["../outside", "out/a.txt"]},
+        {"required_paths": ["out/pkb_claim_AAAAAAAAAAAAAAAAAAAAAAAA"]},
+        {"required_paths": "out/a.txt"},
+        {"required_paths": [7]},
+        "not an object",
+    ]
+    ids = [park(store, workspace, f"odd {n}", "odd", required=["out/a.txt"], clock=clock)
+           for n in range(len(odd_contracts) + 3)]
+    with store.engine.begin() as conn:
+        for run_id, contract in zip(ids, odd_contracts, strict=False):
+            task_id = conn.exec_driver_sql(
+                f"SELECT task_id FROM runs WHERE id = {run_id}").scalar_one()
+            conn.execute(
+                sa.text("UPDATE tasks SET metadata_json = :m WHERE id = :t"),
+                {"m": json.dumps({"completion_contract": contract}), "t": task_id},
+            )
+        broken, run_contract, unblocked = ids[-3:]
+        conn.execute(sa.text("UPDATE tasks SET metadata_json = :m WHERE id = "
+                             "(SELECT task_id FROM runs WHERE id = :r)"),
+                     {"m": '{"completion_contract": {"required_paths": [', "r": broken})
+        conn.execute(sa.text("UPDATE runs SET metadata_json = :m WHERE id = :r"),
+                     {"m": json.dumps({"completion_contract": {"required_paths": ["out/c.txt"],
+                                                               "missing_policy": "park"}}),
+                      "r": run_contract})
+        conn.execute(sa.text("UPDATE runs SET blocked_at = NULL, worker = NULL, "
+                             "block_reason = NULL WHERE id = :r"), {"r": unblocked})
+
+
+def test_the_direct_and_the_generic_writers_write_the_same_bytes(
+    store: Store, workspace: Path, clock
+) -> None:
+    seed_review(store, workspace, clock)
+    seed_hostile(store, workspace, clock)
+    _odd_rows(store, workspace, clock)
+    for limit, page in ((None, 5000), (None, 3), (4, 3), (0, 5000)):
+        direct = summary_text(store, page=page, limit=limit, now="2026-09-01T01:00:00Z")
+        generic = summary_text(store, page=page, limit=limit, generic=True,
+                               now="2026-09-01T01:00:00Z")
+        assert direct == generic, (limit, page)
+    everything = json.loads(summary_text(store))["needs_attention"]
+    assert any(entry["blocked_at"] is None and entry["worker"] is None for entry in everything)
+    assert len({entry["receipts"].__repr__() for entry in everything}) > 5  # odd ones included
+
+
+def test_the_writer_process_reads_the_file_as_the_store_does(
+    store: Store, db_url: str, workspace: Path, clock, tmp_path: Path
+) -> None:
+    seed_review(store, workspace, clock)
+    seed_hostile(store, workspace, clock)
+    for limit in (None, 2):
+        path = tmp_path / f"summary-{limit}.json"
+        totals = write_summary_file(db_url, path, {"now": "t"}, limit=limit)
+        out = io.StringIO()
+        assert write_summary(store, out, {"now": "t"}, limit=limit) == totals
+        assert path.read_text(encoding="utf-8") == out.getvalue()
+
+
+def test_the_writer_process_leaves_what_is_wrong_with_a_file_to_the_store(
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE notes (x)")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    for path, message in (
+        (tmp_path / "missing.db", "no database at"),
+        (empty, "no Parkbench schema"),
+        (foreign, "not a Parkbench database"),
+        (garbage, "not a SQLite database"),
+    ):
+        with pytest.raises(DatabaseError, match=message):
+            write_summary_file(f"sqlite:///{path}", tmp_path / "summary.json", {}, limit=None)
+
+
+def _exact_receipts(root: str, task_metadata: str | None, run_metadata: str | None) -> tuple[
+    str, int
+]:
+    """What parkbench show says, encoded by the generic encoder."""
+    checks = [check_path(root, path) for path in contract_of(task_metadata, run_metadata).required]
+    present = sum(check.state.value == "present" for check in checks)
+    return ENCODER.encode([check.to_dict() for check in checks]), present
+
+
+_PATH_PARTS = ["out", "a.txt", "b.txt", "dir", "sub", ".", "..", "", " ", "x y", "r\u00e9",
+               "pkb_claim_", "AAAAAAAAAAAAAAAAAAAA", "link_dir", "fifo", "file.txt", "c:", "\\"]
+_paths = st.lists(st.sampled_from(_PATH_PARTS), min_size=1, max_size=3).map("/".join)
+_section = st.fixed_dictionaries(
+    {},
+    optional={
+        "required_paths": st.one_of(st.lists(st.one_of(_paths, st.integers()), max_size=3),
+                                    _paths, st.none()),
+        "required_artifacts": st.lists(st.one_of(_paths, st.fixed_dictionaries({"path": _paths})),
+                                       max_size=2),
+        "missing_policy": st.sampled_from(["park", "reject", " Park", "never", None, 3]),
+    },
+)
+_metadata = st.one_of(
+    st.none(),
+    st.just("{}"),
+    st.just("[1, 2]"),
+    st.just('{"completion_contract": '),
+    st.builds(lambda section: json.dumps({"completion_contract": section}), _section),
+    st.builds(lambda section: json.dumps({"completion_contract": section}, ensure_ascii=False),
+              st.lists(_paths, max_size=2).map(lambda p: {"required_paths": p})),
+)
+
+
+@given(task=_metadata, run=_metadata)
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_receipts_read_as_the_store_reads_them(
+    tree: Path, task: str | None, run: str | None
+) -> None:
+    for root in (str(tree), str(tree / "link_dir"), str(tree / "missing-root")):
+        assert Receipts().of(root, task, run) == _exact_receipts(root, task, run), root
+
+
+
 def test_contract_of_reads_contracts_as_the_store_does() -> None:
     assert contract_of(None, None) == Contract()
     both = contract_of(
@@ -153,7 +301,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 _PARTS = ["file.txt", "dir", "sub", "link_in", "link_out", "link_dir", "link_up", "dangling",
-          "fifo", "missing", "outside.txt", ".", "..", ""]
+          "fifo", "missing", "outside.txt", ".", "..", "", " ", "c:"]
 
 
 @given(parts=st.lists(st.sampled_from(_PARTS), min_size=1, max_size=4),
@@ -184,10 +332,10 @@ def test_normalize_path_still_gives_what_pure_posix_path_gave(text: str) -> None
 
 @given(st.integers(min_value=0, max_value=4_102_444_800_000))
 def test_the_cached_timestamps_are_the_cli_timestamps(ms: int) -> None:
-    assert _Times().iso(ms) == iso(ms)
+    assert Times().iso(ms) == iso(ms)
 
 
 @given(st.text())
 def test_hand_written_json_strings_decode_to_the_text(text: str) -> None:
-    encoded = _json_text(text)
+    encoded = json_text(text)
     assert encoded.isascii() and json.loads(encoded) == text

@@ -8,8 +8,9 @@ run needs attention; every other failure keeps the CLI's stable codes.
 
 The summary and the screens are independent reads, so where the platform can fork (and
 nothing else runs yet) the summary is written by a child process on a second core while
-this one renders; otherwise one after the other. Same database, ``--now`` and ``--size``:
-byte-identical files.
+this one renders; otherwise one after the other. The child is forked before this process
+imports SQLAlchemy or Textual: on SQLite it needs neither, and starts writing at once.
+Same database, ``--now`` and ``--size``: byte-identical files.
 """
 
 from __future__ import annotations
@@ -37,9 +38,6 @@ SUMMARY = "summary.json"
 #: The issue's minimum, and what a CI artifact needs; help and action are static pages.
 DEFAULT_SCREENS = ("list", "detail")
 EXIT_ATTENTION = 1
-#: Parked runs listed in summary.json by default: every one in any ordinary backlog, and a
-#: bounded file and run time (a second or so, not three) with 100,000 parked.
-DEFAULT_SUMMARY_LIMIT = 10_000
 _SIZE = re.compile(r"\s*(\d{1,4})\s*[xX]\s*(\d{1,4})\s*")
 MIN_SIZE, MAX_SIZE = (40, 10), (500, 200)
 
@@ -88,10 +86,10 @@ def snapshot(
         typer.Option(
             "--summary-limit",
             metavar="N|all",
-            help="How many parked runs summary.json lists, oldest first; its totals and the "
-            "gate always count every one.",
+            help="How many parked runs summary.json lists, oldest first (default: all); its "
+            "totals and the gate always count every one.",
         ),
-    ] = str(DEFAULT_SUMMARY_LIMIT),
+    ] = "all",
     fail_on_attention: Annotated[
         bool,
         typer.Option(
@@ -104,7 +102,7 @@ def snapshot(
 ) -> None:
     """Render the review screens to SVG and text files plus summary.json (for CI)."""
     opts = cli(ctx, db, json_mode)
-    from core.db import system_clock
+    from core.dbinfo import system_clock
     from tui.snapshot_options import View
 
     if not out.strip():
@@ -155,7 +153,7 @@ def parse_limit(text: str) -> int | None:
     if not value.isdigit():
         raise ValidationError(
             f"--summary-limit {text!r} is not a number of runs or 'all'",
-            hint=f"e.g. --summary-limit {DEFAULT_SUMMARY_LIMIT} or --summary-limit all",
+            hint="e.g. --summary-limit 1000 or --summary-limit all",
         )
     return int(value)
 
@@ -185,8 +183,7 @@ def take_snapshot(
 ) -> dict[str, Any]:
     """Write the screens and summary.json into ``out``; return what was written and the
     counts. ``parallel``: write the summary in a forked child process meanwhile."""
-    from core.db import resolve_url
-    from core.store import Store
+    from core.dbinfo import resolve_url
     from tui.cli.output import iso
     from tui.snapshot_options import SCREEN_DESCRIPTIONS
     from tui.snapshot_summary import close_summary
@@ -210,7 +207,8 @@ def take_snapshot(
     }
     finish_summary = _start_summary(url, part, header, summary_limit, parallel=parallel)
     try:
-        # Textual loads here, while the summary is being written beside it.
+        # SQLAlchemy and Textual load here, while the summary is being written beside it.
+        from core.store import Store
         from tui.headless import render_screens, write_captures
 
         with Store.open(url, read_only=True) as store:
@@ -254,13 +252,9 @@ def _can_fork() -> bool:
 def _write_summary_file(
     url: str, part: Path, header: dict[str, object], limit: int | None
 ) -> dict[str, Any]:
-    from core.store import Store
-    from tui.snapshot_summary import write_summary
+    from tui.snapshot_summary import write_summary_file
 
-    with Store.open(url, read_only=True) as store, part.open(
-        "w", encoding="utf-8", newline="\n"
-    ) as document:
-        totals = write_summary(store, document, header, limit=limit)
+    totals = write_summary_file(url, part, header, limit=limit)
     return {"counts": totals.counts, "parked": totals.parked, "listed": totals.listed}
 
 
