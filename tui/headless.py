@@ -50,6 +50,7 @@ from typing import Any
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
 from textual import events
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -138,7 +139,6 @@ async def capture_screens(store: Store, view: View) -> list[Capture]:
     async with app.run_test(size=view.size, message_hook=watch) as pilot:
         session = _Session(pilot, app, app.main, watch, frames)
         main = app.main
-        frames.start()
         await session.settle()
         if view.status is not RunStatus.NEEDS_ATTENTION or view.search.strip():
             if view.status is not RunStatus.NEEDS_ATTENTION:
@@ -160,8 +160,9 @@ class _Frames:
 
     Textual renders each frame of the top screen even headless, where the frame is thrown
     away; :func:`export` renders the screen itself. And the footer rebuilds its keys (new
-    widgets, styled anew) at every bindings change; :meth:`ready` rebuilds it once, from
-    the bindings as they are when a screen is about to be exported.
+    widgets, styled anew) at every bindings change; here it hears of them only from
+    :meth:`ready`, once, just before a screen is exported (its own handler, as the screen's
+    ``bindings_updated_signal`` would call it).
     """
 
     def __init__(self, main: MainScreen) -> None:
@@ -177,33 +178,28 @@ class _Frames:
                 render()  # under a modal: the modal's frame needs it
 
         main._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
+        signal = main.bindings_updated_signal
+        subscribe = signal.subscribe
 
-    def start(self) -> None:
-        """Once the screen is mounted: hold the footer's rebuilds."""
-        footers = self.main.query(Footer)
-        if footers:
-            footer = self.footer = footers.first()
-            signal = self.main.bindings_updated_signal
-            signal.unsubscribe(footer)
-            signal.subscribe(footer, self._bindings_changed)
+        def subscribe_footer(
+            node: DOMNode, callback: Callable[[Screen[Any]], object], immediate: bool = False
+        ) -> None:
+            if isinstance(node, Footer):  # the footer subscribes when it is mounted
+                self.footer, self.stale, callback = node, True, self._bindings_changed
+            subscribe(node, callback, immediate)
+
+        signal.subscribe = subscribe_footer  # type: ignore[method-assign]
 
     def _bindings_changed(self, _screen: Screen[Any]) -> None:
         self.stale = True
 
-    async def ready(self) -> bool:
-        """Bring the footer up to date; True if that changed anything."""
+    def ready(self) -> bool:
+        """Tell the footer the bindings changed, if they did; True if it was told."""
         footer = self.footer
         if footer is None or not self.stale:
             return False
         self.stale = False
-        rebuilt = asyncio.Event()
-
-        async def rebuild() -> None:  # in the footer's own context, as Textual rebuilds it
-            await footer.recompose()
-            rebuilt.set()
-
-        footer.call_later(rebuild)
-        await asyncio.wait_for(rebuilt.wait(), SETTLE_TIMEOUT_S)
+        footer.call_next(footer.bindings_changed, self.main)
         return True
 
 
@@ -223,8 +219,8 @@ class _Session:
     async def export(self, name: str) -> Capture:
         """Settle, bring the footer up to date, and export the screen as it is then."""
         await self.settle()
-        if await self.frames.ready():
-            await self.settle()
+        if self.frames.ready():
+            await self.settle()  # the footer's rebuild: new keys mounted, messages posted
         return export(self.app, name)
 
 
