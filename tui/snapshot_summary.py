@@ -19,6 +19,7 @@ No Textual here, and no SQLAlchemy until a writer needs it.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,15 @@ class Document:
             self.out.write(("\n" if not self.listed else ",\n") + lines)
             self.listed += count
 
+    def add_file(self, lines: IO[bytes], count: int) -> None:
+        """``count`` runs' lines from a file (ASCII, joined by ``",\n"``), copied as
+        bytes into ``out`` (a text file opened on a binary one)."""
+        if count:
+            self.out.write("\n" if not self.listed else ",\n")
+            self.out.flush()
+            shutil.copyfileobj(lines, self.out.buffer)  # type: ignore[attr-defined]
+            self.listed += count
+
     def end(self, counts: dict[str, int], *, limited: bool) -> SummaryTotals:
         total = counts[PARKED] if limited else self.listed
         self.out.write(
@@ -113,28 +123,21 @@ def write_summary(
 
 
 def write_summary_file(
-    url: str, path: Path, header: dict[str, object], *, limit: int | None
+    url: str, path: Path, header: dict[str, object], *, limit: int | None, share: bool = False
 ) -> SummaryTotals:
     """Write the summary document into a new file at ``path`` from the database at ``url``
     (resolved). A plain SQLite file is read on a connection of its own, without SQLAlchemy
-    (the snapshot command's writer process starts before anything heavy is imported)."""
+    (the snapshot command's writer process starts before anything heavy is imported).
+    ``share``: on SQLite, make half of the lines in a forked helper (from a process with
+    one thread; :func:`tui.snapshot_sqlite.write_file`)."""
     plain = _PLAIN_SQLITE_URL.fullmatch(url)
     if plain is not None and Path(plain[1]).is_file():  # else the store says what is wrong
-        from core.dbinfo import busy_timeout_ms
-        from tui.snapshot_sqlite import connect_read_only, schema_is_current, write_sqlite
+        from tui.snapshot_sqlite import write_file
 
-        def read() -> SummaryTotals | None:
-            conn = connect_read_only(Path(plain[1]), busy_timeout_ms())
-            try:
-                conn.execute("BEGIN")  # one snapshot: counts and list agree
-                if not schema_is_current(conn):
-                    return None  # the store decides: upgrade needed, foreign file, ...
-                with path.open("w", encoding="utf-8", newline="\n") as out:
-                    return write_sqlite(conn, out, header, limit=limit, page=PAGE)
-            finally:
-                conn.close()  # a read transaction: nothing to commit
-
-        totals = _sqlite_errors(url, read)
+        db = Path(plain[1])
+        totals = _sqlite_errors(
+            url, lambda: write_file(db, path, header, limit=limit, share=share)
+        )
         if totals is not None:
             return totals
     from core.store import Store

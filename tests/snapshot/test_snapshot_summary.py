@@ -7,6 +7,8 @@ import io
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -201,6 +203,58 @@ def test_the_writer_process_reads_the_file_as_the_store_does(
         out = io.StringIO()
         assert write_summary(store, out, {"now": "t"}, limit=limit) == totals
         assert path.read_text(encoding="utf-8") == out.getvalue()
+
+
+#: Runs write_summary_file with a helper sharing the list (a subprocess: a fork needs a
+#: process with one thread), the helper's report forged or its half failing as asked.
+_SHARING = """
+import json, sys
+from pathlib import Path
+import tui.snapshot_sqlite as sqlite_writer
+from tui.snapshot_summary import write_summary_file
+
+sqlite_writer.SHARED_MIN = 2
+mode = sys.argv[3]
+real_half, real_hand_over = sqlite_writer._helper_half, sqlite_writer._Helper.hand_over
+if mode == "another-database":
+    def half(*args):
+        report = real_half(*args)
+        report["fingerprint"][1] += 1  # as if a change had committed between the reads
+        return report
+    sqlite_writer._helper_half = half
+elif mode == "helper-fails":
+    def half(*args):
+        raise RuntimeError("the helper failed")
+    sqlite_writer._helper_half = half
+handed = []
+def hand_over(self, *args, **kwargs):
+    handed.append(real_hand_over(self, *args, **kwargs))
+    return handed[-1]
+sqlite_writer._Helper.hand_over = hand_over
+totals = write_summary_file(sys.argv[1], Path(sys.argv[2]), {"now": "t"}, limit=None,
+                            share=True)
+print(json.dumps({"handed": handed, "listed": totals.listed}))
+"""
+
+
+def test_a_helper_shares_the_list_and_only_with_what_this_process_read(
+    tmp_path: Path, workspace: Path, clock
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    with Store.open(url, clock=clock) as store:
+        seed_review(store, workspace, clock)
+        seed_hostile(store, workspace, clock)
+        parked = len(store.list_runs(RunFilter(), limit=1000).rows)
+    alone = tmp_path / "alone.json"
+    write_summary_file(url, alone, {"now": "t"}, limit=None)
+    for mode, handed in (("share", [True]), ("another-database", [False]),
+                         ("helper-fails", [False])):
+        shared = tmp_path / f"{mode}.json"
+        done = subprocess.run([sys.executable, "-c", _SHARING, url, str(shared), mode],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"handed": handed, "listed": parked}, mode
+        assert shared.read_bytes() == alone.read_bytes(), mode
 
 
 def test_the_writer_process_leaves_what_is_wrong_with_a_file_to_the_store(
