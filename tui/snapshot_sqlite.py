@@ -89,9 +89,9 @@ def write_file(
     half of the list is written by a helper process forked before any connection is
     opened (an open SQLite connection must never cross a fork). The helper reads in a
     read transaction of its own, so its half is used only if it saw the same database:
-    the same counts by status and the same last audit event (every change of a run's
-    status or fields is a transition that writes one, and tasks and workspaces never
-    change); otherwise this process writes that half too, from its own snapshot.
+    the same counts by status and the same last audit event (core writes an audit event
+    with every change to a run, and never changes a task or a workspace); otherwise, or
+    if the helper fails, this process writes that half too, from its own snapshot.
     """
     timeout_ms = busy_timeout_ms()
     helper = _Helper.start(db, timeout_ms, limit) if share and _can_fork() else None
