@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -25,6 +24,7 @@ from core.dbinfo import (  # re-exported: core.db is where callers look for them
     SQLITE_BUSY_TIMEOUT_MS,
     Clock,
     busy_timeout_ms,
+    connect_sqlite_read_only,
     default_db_path,
     from_datetime,
     redact_url,
@@ -96,7 +96,9 @@ def _sqlite_engine(url: sa.URL, read_only: bool = False) -> Engine:
                     f"there is no database at {path} to open read-only",
                     hint="check --db / PARKBENCH_DB, or create it with `parkbench db upgrade`",
                 )
-            options["creator"] = lambda: _connect_read_only(path, timeout_ms)
+            options["creator"] = lambda: connect_sqlite_read_only(
+                path, timeout_ms, check_same_thread=False
+            )
     engine = sa.create_engine(
         url,
         connect_args={"timeout": timeout_ms / 1000, "check_same_thread": False},
@@ -125,25 +127,6 @@ def _sqlite_engine(url: sa.URL, read_only: bool = False) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
-
-
-def _connect_read_only(path: Path, timeout_ms: int) -> sqlite3.Connection:
-    """Open ``path`` so that nothing can be written, even where nothing *may* be written.
-
-    ``mode=ro`` reads a WAL database as long as its ``-shm`` index exists or can be created.
-    In a read-only directory or mount with no ``-shm`` (so no process has it open in WAL
-    mode) only ``immutable=1`` can read it: that reads the main file as last checkpointed.
-    """
-    uri = f"file:{quote(str(path))}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=timeout_ms / 1000, check_same_thread=False)
-    try:
-        conn.execute("PRAGMA schema_version").fetchone()
-        return conn
-    except sqlite3.OperationalError:
-        conn.close()
-    return sqlite3.connect(
-        uri + "&immutable=1", uri=True, timeout=timeout_ms / 1000, check_same_thread=False
-    )
 
 
 #: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.

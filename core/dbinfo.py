@@ -9,10 +9,13 @@ Kept apart from :mod:`core.db` (engines, which import SQLAlchemy) so that the wo
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from core.errors import DatabaseError, ValidationError
 
@@ -86,6 +89,24 @@ def sqlite_session_pragmas(timeout_ms: int, *, read_only: bool = False) -> list[
         "PRAGMA synchronous = NORMAL",
         "PRAGMA foreign_keys = ON",
     ]
+
+
+def connect_sqlite_read_only(path: Path, timeout_ms: int, **options: Any) -> sqlite3.Connection:
+    """Open ``path`` so that nothing can be written, even where nothing *may* be written.
+
+    ``mode=ro`` reads a WAL database as long as its ``-shm`` index exists or can be created.
+    In a read-only directory or mount with no ``-shm`` (so no process has it open in WAL
+    mode) only ``immutable=1`` can read it: that reads the main file as last checkpointed.
+    ``options`` go to :func:`sqlite3.connect`.
+    """
+    uri = f"file:{quote(str(path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout_ms / 1000, **options)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=timeout_ms / 1000, **options)
 
 
 def system_clock() -> int:

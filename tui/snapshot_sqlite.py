@@ -23,10 +23,9 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
 
 from core.contracts import CONTRACT_KEY
-from core.dbinfo import HEAD_REVISION, busy_timeout_ms
+from core.dbinfo import HEAD_REVISION, busy_timeout_ms, connect_sqlite_read_only
 from core.lifecycle import RunStatus
 from tui.snapshot_summary import PAGE, PARKED, Document, Lines, SummaryTotals
 
@@ -190,9 +189,7 @@ class _Helper:
         self._spill.close()
 
 
-def _helper_half(
-    db: Path, timeout_ms: int, limit: int | None, spill: IO[bytes]
-) -> dict[str, Any]:
+def _helper_half(db: Path, timeout_ms: int, limit: int | None, spill: IO[bytes]) -> dict[str, Any]:
     """In the helper: the second half of the list into ``spill``, and what it read."""
     conn = connect_read_only(db, timeout_ms)
     try:
@@ -206,8 +203,13 @@ def _helper_half(
         key = conn.execute(_KEY_AT, {"status": PARKED, "offset": start}).fetchone()
         rows = conn.execute(
             _PARKED_FROM,
-            {"key": CONTRACT_KEY, "status": PARKED, "changed": key[0], "id": key[1],
-             "limit": wanted - start},
+            {
+                "key": CONTRACT_KEY,
+                "status": PARKED,
+                "changed": key[0],
+                "id": key[1],
+                "limit": wanted - start,
+            },
         )
         lines = _lines(conn)
         listed = 0
@@ -265,15 +267,7 @@ def connect_read_only(path: Path, timeout_ms: int) -> sqlite3.Connection:
     """``path`` opened so that nothing can be written, as :mod:`core.db` opens a read-only
     store (``mode=ro``, else ``immutable=1`` where no ``-shm`` can be made), in autocommit
     (the caller begins the read transaction), with the file mapped into memory."""
-    uri = f"file:{quote(str(path))}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=timeout_ms / 1000, isolation_level=None)
-    try:
-        conn.execute("PRAGMA schema_version").fetchone()
-    except sqlite3.OperationalError:
-        conn.close()
-        conn = sqlite3.connect(
-            uri + "&immutable=1", uri=True, timeout=timeout_ms / 1000, isolation_level=None
-        )
+    conn = connect_sqlite_read_only(path, timeout_ms, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
     conn.execute("PRAGMA query_only = ON")
     conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
