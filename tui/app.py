@@ -9,6 +9,7 @@ file system's timing, which keeps snapshots deterministic.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -33,6 +34,9 @@ from tui.textsafe import one_line
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.run_list import RunList
 from tui.widgets.run_window import MAX_WINDOW, PAGE
+
+#: How long an exiting app waits for its receipt watcher to finish stopping.
+WATCHER_STOP_S = 5.0
 
 Now = Callable[[], datetime | int]
 
@@ -220,8 +224,16 @@ class ParkbenchApp(App[int]):
         if self.change_feed is not None:
             self.change_feed.close()
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         self._stop_feed()
+        # Textual cancels workers as the app exits but does not wait for them: let the
+        # receipt watcher finish stopping (file watches retired, threads joined) first.
+        watchers = [worker for worker in self.workers if worker.group == WATCHER_GROUP]
+        if watchers:
+            await asyncio.wait(
+                [asyncio.ensure_future(worker.wait()) for worker in watchers],
+                timeout=WATCHER_STOP_S,
+            )
 
     async def action_quit(self) -> None:
         self._stop_feed()

@@ -101,6 +101,7 @@ class ReceiptWatcher:
         self._wake: asyncio.Event | None = None
         self._engine: asyncio.Task[None] | None = None
         self._stopped = False
+        self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -149,6 +150,12 @@ class ReceiptWatcher:
             if closing is not None:
                 await joined(closing)
             self._out.put_nowait(None)
+        self._closed = True  # reached only when nothing above was cut short
+
+    @property
+    def closed(self) -> bool:
+        """:meth:`stop` ran to its end: every file watch retired, the listener thread ended."""
+        return self._closed
 
     # -- the consumer's side -----------------------------------------------------------
 

@@ -103,6 +103,8 @@ async def test_a_written_receipt_updates_row_detail_and_header(store, workspace,
         assert "no completion contract" in detail_text(app)  # still the rebuild run's pane
         watcher = app.live_receipts.watcher
     assert watcher is not None and not app.live_receipts.running
+    # The app waited for its watcher to finish stopping: file watches retired, threads ended.
+    assert watcher.closed
     # the watcher stopped with the app: its stream ends (after anything still queued)
     await asyncio.wait_for(drain_stream(watcher), TIMEOUT_S)
 
