@@ -14,17 +14,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import contracts, inputs, lifecycle, tokens
+from core import contracts, fence, inputs, lifecycle, tokens
 from core import worker_sql as sql
 from core.audit import claim_event
 from core.errors import (
     ConflictError,
-    InvalidTokenError,
-    LeaseExpiredError,
     MissingArtifactsError,
-    NotFoundError,
 )
-from core.lifecycle import Action, ActorKind, RunStatus, find, invalid_transition
+from core.lifecycle import Action, ActorKind, RunStatus
 from core.records import (
     Claim,
     Completion,
@@ -33,7 +30,6 @@ from core.store_base import (
     CLEAR_LEASE,
     SWEEP_INTERVAL_MS,
     WORKER,
-    event_row,
 )
 from core.sweep import SweepOps
 
@@ -80,25 +76,7 @@ class WorkerOps(SweepOps):
     def _fenced_row(self, conn: sa.Connection, run_id: int, token: str, action: Action, now: int):
         """Load the run and check the spec's fence in its order; return the row."""
         row = conn.execute(sql.FENCED_ROW, {"p_run_id": run_id}).first()
-        if row is None:
-            raise NotFoundError(f"run {run_id} does not exist")
-        if not tokens.verify(token or "", row.claim_token_hash):
-            held = "" if row.claim_token_hash else f" (it is {row.status} and holds no lease)"
-            raise InvalidTokenError(
-                f"the token does not match run {run_id}'s lease{held}",
-                hint="use the claim_token printed by `parkbench lease claim` for this run; "
-                "a released, blocked or recovered run needs a new claim",
-            )
-        status = RunStatus(row.status)
-        if find(WORKER, action, status) is None:
-            raise invalid_transition(WORKER, action, status, run_id)
-        if row.lease_until is None or row.lease_until <= now:
-            raise LeaseExpiredError(
-                f"run {run_id}'s lease expired {(now - (row.lease_until or now)) / 1000:.1f} s ago",
-                hint="claim new work with `parkbench lease claim`; the sweep "
-                "(`parkbench recover`) will requeue or park this run",
-            )
-        return row
+        return fence.check(row, run_id, token, action, now)
 
     def _fenced_update(
         self,
@@ -113,8 +91,7 @@ class WorkerOps(SweepOps):
         """The conditional UPDATE (exactly the fence just checked) and its audit event, or
         a precise error."""
         columns = tuple(sorted(values))
-        params = {f"v_{column}": value for column, value in values.items()}
-        params |= {"p_id": row.id, "p_fence_hash": row.claim_token_hash, "p_now": now}
+        params = fence.update_params(row, now, values)
         if self.one_statement_writes:
             params |= sql.event_params(audit) | {"e_task_id": audit["task_id"]}
             moved = conn.execute(sql.fenced_move(columns), params).first() is not None
@@ -144,17 +121,13 @@ class WorkerOps(SweepOps):
             # The table, not the caller, says where the move leads.
             target = lifecycle.target(actor_kind, final_action, RunStatus.CLAIMED)
             values = {**values, "status": target.value}
-            audit = event_row(
-                run_id=row.id,
-                task_id=row.task_id,
+            audit = fence.fenced_event(
+                row,
                 actor_kind=actor_kind,
-                actor=row.worker or "worker",
                 action=final_action,
-                from_status=RunStatus.CLAIMED,
                 to_status=target,
                 now=now,
                 reason=reason,
-                token_hash=row.claim_token_hash,
             )
             self._fenced_update(conn, row, token, action, now, values, audit)
             return final_action, target
@@ -168,16 +141,8 @@ class WorkerOps(SweepOps):
         extended: dict[str, int] = {}
 
         def decide(row: Any, now: int):
-            until = now + lease_ms
-            if row.runtime_deadline is not None:
-                if row.runtime_deadline <= now:
-                    raise LeaseExpiredError(
-                        f"run {run_id} exceeded its max runtime",
-                        hint="the sweep (`parkbench recover`) parks it for a reviewer",
-                    )
-                until = min(until, row.runtime_deadline)
-            extended["until"] = until
-            values = {"lease_until": until, "heartbeat_at": now}
+            values = fence.heartbeat_values(row, now, lease_ms)
+            extended["until"] = values["lease_until"]
             return Action.HEARTBEAT, values, None
 
         self._fenced(run_id, token, Action.HEARTBEAT, decide)
