@@ -1,7 +1,7 @@
 """The audit event's row: one shape for every transition, whoever writes it.
 
 No SQLAlchemy here: the store's operations and the SQLite claim fast path
-(:mod:`core.sqlite_claim`) both build their events with :func:`event_row`.
+(:mod:`core.sqlite_worker`) both build their events with :func:`event_row`.
 """
 
 from __future__ import annotations

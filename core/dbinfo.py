@@ -2,12 +2,13 @@
 the clock leases are written in, and what a driver error means for the user.
 
 Kept apart from :mod:`core.db` (engines, which import SQLAlchemy) so that the worker's
-``lease claim`` fast path (:mod:`core.sqlite_claim`) and every CLI start stay light;
+``lease claim`` fast path (:mod:`core.sqlite_worker`) and every CLI start stay light;
 :mod:`core.db` re-exports all of it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -185,4 +186,27 @@ def translate(error: Exception, url: str) -> DatabaseError:
     return DatabaseError(
         f"database error on {where}: {first}",
         hint="run `parkbench db upgrade`, or PARKBENCH_DEBUG=1 for details",
+    )
+
+
+def out_of_range(error: BaseException) -> ValidationError:
+    """A number too large for the database (SQLite binds at most 64-bit integers)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ValidationError(
+        f"a number is out of range for the database ({first})",
+        hint="run ids, task ids and times must be ordinary integers; check the arguments",
+    )
+
+
+def damaged_data(error: ValueError, url: str) -> DatabaseError | None:
+    """The ``database`` error for text, JSON or a status no Parkbench wrote (undecodable
+    bytes, broken JSON, an unknown enum value): a damaged file whose pages SQLite could
+    still read. None for any other ValueError (a bug, not the data)."""
+    damaged = isinstance(error, UnicodeDecodeError | json.JSONDecodeError)
+    if not (damaged or " is not a valid " in str(error)):
+        return None
+    return DatabaseError(
+        f"database {redact_url(url)} holds damaged data "
+        f"({type(error).__name__}: {str(error)[:80]})",
+        hint="check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it from a backup",
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,11 +14,19 @@ from sqlalchemy.exc import DBAPIError
 
 from core import inputs, sqlite_direct
 from core.audit import event_row
-from core.db import database_clock, is_sqlite, make_engine, redact_url, resolve_url, translate
+from core.db import (
+    damaged_data,
+    database_clock,
+    is_sqlite,
+    make_engine,
+    out_of_range,
+    redact_url,
+    resolve_url,
+    translate,
+)
 from core.errors import (
     DatabaseError,
     ParkbenchError,
-    ValidationError,
 )
 from core.lifecycle import ActorKind, RunStatus
 from core.models import events, runs
@@ -114,22 +121,15 @@ class StoreBase:
             yield
         except DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) == "22003":  # numeric value out of range
-                raise _out_of_range(error.orig) from None
+                raise out_of_range(error.orig) from None
             raise translate(error, self.url) from None
         except OverflowError as error:  # SQLite binds at most 64-bit integers
-            raise _out_of_range(error) from None
+            raise out_of_range(error) from None
         except ValueError as error:
-            # Text, JSON or a status no Parkbench wrote (undecodable bytes, broken JSON, an
-            # unknown enum value): a damaged file whose pages SQLite could still read.
-            damaged = isinstance(error, UnicodeDecodeError | json.JSONDecodeError)
-            if not (damaged or " is not a valid " in str(error)):
+            damaged = damaged_data(error, self.url)
+            if damaged is None:
                 raise
-            raise DatabaseError(
-                f"database {redact_url(self.url)} holds damaged data "
-                f"({type(error).__name__}: {str(error)[:80]})",
-                hint="check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it "
-                "from a backup",
-            ) from None
+            raise damaged from None
 
     def _write(self, body: Callable[[sa.Connection], T]) -> T:
         """Run ``body`` in one write transaction; driver failures become ``database``."""
@@ -185,14 +185,6 @@ class StoreBase:
     def _event(conn: sa.Connection, **fields: Any) -> None:
         """Write the audit event; ``fields`` as :func:`event_row` takes them."""
         conn.execute(events.insert(), event_row(**fields))
-
-
-def _out_of_range(error: BaseException) -> ValidationError:
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return ValidationError(
-        f"a number is out of range for the database ({first})",
-        hint="run ids, task ids and times must be ordinary integers; check the arguments",
-    )
 
 
 def insert_run(

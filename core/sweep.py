@@ -1,7 +1,7 @@
 """The expiry sweep: expired leases go back to the queue or park, as the spec says.
 
 Each step is one conditional UPDATE on leases still past ``p_now``, built once at import
-(:data:`SWEEP_STEPS`), so the store and the SQLite claim fast path (:mod:`core.sqlite_claim`,
+(:data:`SWEEP_STEPS`), so the store and the SQLite claim fast path (:mod:`core.sqlite_worker`,
 which runs their compiled text) sweep with the very same statements.
 """
 

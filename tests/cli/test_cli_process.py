@@ -67,10 +67,21 @@ def test_lease_claim_loads_no_ui_modules(tmp_path: Path, workspace: Path, mode: 
     assert "pkb_claim_" in done.stdout
     loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
               if line.startswith("import time:")}
-    assert "core.sqlite_claim" in loaded and "typer" in loaded  # the probe saw real imports
+    assert "core.sqlite_worker" in loaded and "typer" in loaded  # the probe saw real imports
     # An existing SQLite file takes the fast path: not even SQLAlchemy is loaded.
     heavy = sorted(m for m in loaded if m.split(".")[0] in (*HEAVY, "sqlalchemy", "alembic"))
     assert heavy == []
+    if mode:  # and the heartbeat that follows it in a worker loop
+        token = json.loads(done.stdout)["claim_token"]
+        beat = subprocess.run([*command, "lease", "heartbeat", "1", "--token", "-", "--db", db,
+                               "--json"], input=token, capture_output=True, text=True,
+                              env=clean_env(), check=False)
+        assert beat.returncode == 0, beat.stderr[-2000:]
+        assert json.loads(beat.stdout)["status"] == "claimed"
+        loaded = {line.split("|")[-1].strip() for line in beat.stderr.splitlines()
+                  if line.startswith("import time:")}
+        assert "core.sqlite_worker" in loaded
+        assert sorted(m for m in loaded if m.split(".")[0] in (*HEAVY, "sqlalchemy")) == []
 
 
 def test_lease_claim_on_a_new_file_creates_it_through_the_store(tmp_path: Path) -> None:

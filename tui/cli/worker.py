@@ -138,14 +138,14 @@ def claim(
     json_mode: JsonOption = False,
 ) -> None:
     """Lease the next queued run (highest priority, then oldest); prints its token once."""
-    from core import sqlite_claim
+    from core import sqlite_worker
 
     opts = cli(ctx, db, json_mode)
     try:
         # The common case (an existing, current SQLite file) without loading SQLAlchemy:
         # workers start this command in tight loops.
-        claimed = sqlite_claim.claim_next(opts.db, worker, lease_s=lease)
-    except sqlite_claim.NotHandled:
+        claimed = sqlite_worker.claim_next(opts.db, worker, lease_s=lease)
+    except sqlite_worker.NotHandled:
         with opts.open_store() as store:
             claimed = store.claim_next(worker, lease_s=lease)
     if claimed is None:
@@ -185,9 +185,16 @@ def heartbeat(
     json_mode: JsonOption = False,
 ) -> None:
     """Extend the lease on a claimed run."""
-    opts, until = _fenced(
-        ctx, db, json_mode, token, lambda store, secret: store.heartbeat(run, secret, lease_s=lease)
-    )
+    from core import sqlite_worker
+
+    opts = cli(ctx, db, json_mode)
+    secret = read_token(token)
+    try:
+        # Like `lease claim`: an existing, current SQLite file without loading SQLAlchemy.
+        until = sqlite_worker.heartbeat(opts.db, run, secret, lease_s=lease)
+    except sqlite_worker.NotHandled:
+        with opts.open_store() as store:
+            until = store.heartbeat(run, secret, lease_s=lease)
     _done(
         opts.json,
         {"run_id": run, "status": "claimed", "lease_until": output.iso(until)},

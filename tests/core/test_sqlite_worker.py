@@ -1,8 +1,10 @@
-"""The SQLite claim fast path (core.sqlite_claim): the store's claim, without SQLAlchemy.
+"""The SQLite worker path (core.sqlite_worker): the store's claim and heartbeat, without
+SQLAlchemy.
 
-It must write exactly what Store.claim_next writes (sweep, claim, audit events), take only
-the databases it can handle, leave every other one untouched for the store, and report
-driver failures with the store's own `database` errors.
+It must write exactly what Store.claim_next and Store.heartbeat write (sweep, moves, audit
+events), refuse exactly as they refuse, take only the databases it can handle, leave every
+other one untouched for the store, and report driver failures with the store's own
+`database` errors.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from pathlib import Path
 import pytest
 from testkit import FakeClock
 
-from core import sqlite_claim, sqlite_codegen, tokens
+from core import sqlite_codegen, sqlite_worker, tokens
 from core.db import ENV_BUSY_TIMEOUT
-from core.errors import DatabaseError, ValidationError
+from core.errors import DatabaseError, ParkbenchError, ValidationError
 from core.store import Store
 
 pytestmark = pytest.mark.sqlite_only
@@ -76,7 +78,7 @@ def test_writes_exactly_what_the_store_writes(
         from_store = [store.claim_next("w", lease_s=45) for _ in range(6)]
     deterministic_tokens()
     fast = [
-        sqlite_claim.claim_next(f"sqlite:///{by_fast_path}", "w", lease_s=45, clock=clock)
+        sqlite_worker.claim_next(f"sqlite:///{by_fast_path}", "w", lease_s=45, clock=clock)
         for _ in range(6)
     ]
     assert fast == from_store
@@ -87,7 +89,7 @@ def test_writes_exactly_what_the_store_writes(
 
 
 def test_the_sweep_runs_before_the_claim(seeded: Path, clock: FakeClock) -> None:
-    claimed = sqlite_claim.claim_next(f"sqlite:///{seeded}", "fresh", clock=clock)
+    claimed = sqlite_worker.claim_next(f"sqlite:///{seeded}", "fresh", clock=clock)
     assert claimed is not None
     with Store.open(f"sqlite:///{seeded}", clock=clock) as store:
         # Run 2's lease expired with attempts left: swept back to the queue, then taken.
@@ -95,6 +97,72 @@ def test_the_sweep_runs_before_the_claim(seeded: Path, clock: FakeClock) -> None
         assert store.get_run(2, check_disk=False).run.worker == "fresh"
         assert store.get_run(1, check_disk=False).run.status == "needs_attention"
         assert "max runtime" in (store.get_run(3, check_disk=False).run.block_reason or "")
+
+
+def _heartbeats(
+    path: Path, calls: list[tuple[int, str, float | None]], clock: FakeClock, *, fast: bool
+) -> list[object]:
+    """Each (run, token, lease) heartbeat's result: the new lease end, or (error code,
+    message) when refused; the clock moves 10 s between calls."""
+    outcomes: list[object] = []
+    with Store.open(f"sqlite:///{path}", clock=clock) as store:
+        for run_id, token, lease in calls:
+            try:
+                if fast:
+                    until = sqlite_worker.heartbeat(
+                        f"sqlite:///{path}", run_id, token, lease_s=lease, clock=clock
+                    )
+                else:
+                    until = store.heartbeat(run_id, token, lease_s=lease)
+                outcomes.append(until)
+            except ParkbenchError as error:
+                outcomes.append((error.code, str(error)))
+            clock.advance(10)
+    return outcomes
+
+
+def test_heartbeat_writes_and_refuses_exactly_as_the_store(
+    tmp_path: Path, workspace: Path, clock: FakeClock, deterministic_tokens
+) -> None:
+    seeded = tmp_path / "heartbeat.db"
+    with Store.open(f"sqlite:///{seeded}", clock=clock) as store:
+        plain = store.enqueue("plain", workspace, priority=3).run_id
+        bounded = store.enqueue("runtime bound", workspace, priority=2, max_runtime_s=25).run_id
+        blocked = store.enqueue("blocked", workspace, priority=1).run_id
+        tokens_of = {}
+        for _ in range(3):
+            claimed = store.claim_next("agent", lease_s=15)
+            assert claimed is not None
+            tokens_of[claimed.run_id] = claimed.claim_token
+        store.block(blocked, tokens_of[blocked], reason="needs a human")
+    start = clock.now_ms
+    calls = [
+        (plain, tokens_of[plain], 60),  # extended
+        (bounded, tokens_of[bounded], 60),  # capped at its max runtime
+        (plain, tokens_of[plain], None),  # the default lease
+        (999, tokens_of[plain], None),  # not_found
+        (plain, tokens_of[bounded], None),  # invalid_token
+        (blocked, tokens_of[blocked], None),  # invalid_transition (parked)
+        (bounded, tokens_of[bounded], 60),  # past its max runtime: lease_expired
+        (plain, tokens_of[plain], 0),  # validation, before any read
+    ]
+    by_store, by_fast_path = tmp_path / "store.db", tmp_path / "fast.db"
+    shutil.copy(seeded, by_store)
+    shutil.copy(seeded, by_fast_path)
+    from_store = _heartbeats(by_store, calls, clock, fast=False)
+    clock.now_ms = start
+    fast = _heartbeats(by_fast_path, calls, clock, fast=True)
+    assert fast == from_store
+    codes = [o[0] for o in fast if isinstance(o, tuple)]
+    assert codes == [
+        "not_found", "invalid_token", "invalid_transition", "lease_expired", "validation"
+    ]  # fmt: skip
+    assert _dump(by_fast_path) == _dump(by_store)
+    # An expired lease is refused too (the lease of `plain` ran out 300 s after its last beat).
+    clock.advance(400)
+    with pytest.raises(ParkbenchError) as expired:
+        sqlite_worker.heartbeat(f"sqlite:///{by_fast_path}", plain, tokens_of[plain], clock=clock)
+    assert expired.value.code == "lease_expired"
 
 
 @pytest.mark.parametrize(
@@ -108,15 +176,17 @@ def test_the_sweep_runs_before_the_claim(seeded: Path, clock: FakeClock) -> None
     ],
 )
 def test_urls_it_leaves_to_the_store(url: str) -> None:
-    assert sqlite_claim.sqlite_file(url) is None
-    with pytest.raises(sqlite_claim.NotHandled):
-        sqlite_claim.claim_next(url, "w")
+    assert sqlite_worker.sqlite_file(url) is None
+    with pytest.raises(sqlite_worker.NotHandled):
+        sqlite_worker.claim_next(url, "w")
+    with pytest.raises(sqlite_worker.NotHandled):
+        sqlite_worker.heartbeat(url, 1, "pkb_claim_" + "A" * 43)
 
 
 def test_a_missing_file_is_left_for_the_store_to_create(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
-    with pytest.raises(sqlite_claim.NotHandled):
-        sqlite_claim.claim_next(str(path), "w")  # a bare path, as --db takes it
+    with pytest.raises(sqlite_worker.NotHandled):
+        sqlite_worker.claim_next(str(path), "w")  # a bare path, as --db takes it
     assert not path.exists()
 
 
@@ -128,8 +198,8 @@ def test_an_older_schema_is_left_untouched(seeded: Path) -> None:
     with sqlite3.connect(seeded) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0002'")
     before = _bytes(seeded)
-    with pytest.raises(sqlite_claim.NotHandled):
-        sqlite_claim.claim_next(f"sqlite:///{seeded}", "w")
+    with pytest.raises(sqlite_worker.NotHandled):
+        sqlite_worker.claim_next(f"sqlite:///{seeded}", "w")
     with sqlite3.connect(seeded) as conn:  # nothing was claimed or swept
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (
             len(_dump(seeded)["events"]),
@@ -141,16 +211,16 @@ def test_an_older_schema_is_left_untouched(seeded: Path) -> None:
 def test_a_file_not_in_wal_mode_goes_to_the_store(seeded: Path) -> None:
     with sqlite3.connect(seeded) as conn:
         conn.execute("PRAGMA journal_mode = DELETE")
-    with pytest.raises(sqlite_claim.NotHandled):
-        sqlite_claim.claim_next(f"sqlite:///{seeded}", "w")
+    with pytest.raises(sqlite_worker.NotHandled):
+        sqlite_worker.claim_next(f"sqlite:///{seeded}", "w")
 
 
 @pytest.mark.parametrize("content", [b"", b"not a database at all" * 100])
 def test_something_else_goes_to_the_store(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "odd.db"
     path.write_bytes(content)
-    with pytest.raises(sqlite_claim.NotHandled):
-        sqlite_claim.claim_next(f"sqlite:///{path}", "w")
+    with pytest.raises(sqlite_worker.NotHandled):
+        sqlite_worker.claim_next(f"sqlite:///{path}", "w")
     assert path.read_bytes() == content
 
 
@@ -162,7 +232,7 @@ def test_a_held_write_lock_is_the_stores_database_error(
     holder.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(DatabaseError, match="database is locked"):
-            sqlite_claim.claim_next(f"sqlite:///{seeded}", "w")
+            sqlite_worker.claim_next(f"sqlite:///{seeded}", "w")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -172,7 +242,7 @@ def test_a_held_write_lock_is_the_stores_database_error(
 @pytest.mark.parametrize(("worker", "lease"), [("  ", None), ("w", 0), ("w", 86_401)])
 def test_bad_input_is_refused_before_the_database(worker: str, lease: float | None) -> None:
     with pytest.raises(ValidationError):
-        sqlite_claim.claim_next("sqlite:////nonexistent/dir/x.db", worker, lease_s=lease)
+        sqlite_worker.claim_next("sqlite:////nonexistent/dir/x.db", worker, lease_s=lease)
 
 
 def test_the_compiled_statements_are_current() -> None:
@@ -183,8 +253,8 @@ def test_the_compiled_statements_are_current() -> None:
 
 def test_the_fast_path_imports_no_sqlalchemy(seeded: Path) -> None:
     probe = (
-        "import sys; from core import sqlite_claim; "
-        f"print(sqlite_claim.claim_next({str(seeded)!r}, 'probe') is not None, "
+        "import sys; from core import sqlite_worker; "
+        f"print(sqlite_worker.claim_next({str(seeded)!r}, 'probe') is not None, "
         "sorted(m for m in sys.modules if m.split('.')[0] in "
         "('sqlalchemy', 'alembic', 'platformdirs', 'textual', 'rich')))"
     )
@@ -192,3 +262,20 @@ def test_the_fast_path_imports_no_sqlalchemy(seeded: Path) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["True", "[]"]
+
+
+def test_out_of_range_and_damaged_rows_fail_as_in_the_store(seeded: Path, clock: FakeClock) -> None:
+    url = f"sqlite:///{seeded}"
+    token = tokens.TOKEN_PREFIX + "A" * 43
+    with pytest.raises(ValidationError, match="out of range"):
+        sqlite_worker.heartbeat(url, 2**70, token, clock=clock)
+    with sqlite3.connect(seeded) as conn:
+        conn.execute("UPDATE runs SET status = 'half-written' WHERE id = 2")
+        conn.execute(
+            "UPDATE runs SET claim_token_hash = ? WHERE id = 2", (tokens.hash_token(token),)
+        )
+    with pytest.raises(DatabaseError, match="damaged data") as fast:
+        sqlite_worker.heartbeat(url, 2, token, clock=clock)
+    with Store.open(url, clock=clock) as store, pytest.raises(DatabaseError) as slow:
+        store.heartbeat(2, token)
+    assert (fast.value.message, fast.value.hint) == (slow.value.message, slow.value.hint)
