@@ -35,7 +35,8 @@ import sys
 import tempfile
 import time
 from asyncio.subprocess import PIPE
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -287,7 +288,8 @@ async def burst(store: Store, files: list[tuple[int, str]]) -> tuple[float, floa
 # -- main --------------------------------------------------------------------------------
 
 
-def summary(label: str, values: list[float], unit: str, scale: float = 1.0) -> None:
+def summary(label: str, values: list[float], unit: str = "ms", scale: float = 1000) -> None:
+    """One figure's line: min, median and max of ``values`` times ``scale``."""
     scaled = [v * scale for v in values]
     print(
         f"  {label:<44} min {min(scaled):8.1f}  median {statistics.median(scaled):8.1f}  "
@@ -295,8 +297,12 @@ def summary(label: str, values: list[float], unit: str, scale: float = 1.0) -> N
     )
 
 
-async def main(args: argparse.Namespace) -> None:
-    base = Path(tempfile.mkdtemp(prefix="bench-watch-"))
+@contextmanager
+def seeded_store(prefix: str, args: argparse.Namespace) -> Iterator[tuple[str, Store, list[str]]]:
+    """``args.workspaces`` workspace roots under a temp dir, and a store on a fresh SQLite
+    file (or, with ``--pg``, a fresh PostgreSQL database): ``(url, store, roots)``; all
+    removed afterwards. Seeding is the caller's (it may want to time it)."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     roots = []
     for i in range(args.workspaces):
         root = base / f"ws{i:03}"
@@ -308,6 +314,16 @@ async def main(args: argparse.Namespace) -> None:
     url = create_pg_database(admin) if admin else f"sqlite:///{base / 'parkbench.db'}"
     store = Store.open(url)
     try:
+        yield url, store, roots
+    finally:
+        store.close()
+        if admin:
+            drop_pg_database(admin, url)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    with seeded_store("bench-watch-", args) as (_url, store, roots):
         t0 = time.monotonic()
         placed = seed(store, roots, args.runs)
         print(
@@ -352,7 +368,7 @@ async def main(args: argparse.Namespace) -> None:
             for label, setup in cases.items():
                 idle.setdefault(label, []).append(await idle_cpu(args.idle_s, setup))
         for label, values in idle.items():
-            summary(label, values, "%")
+            summary(label, values, "%", 1)
 
         print(f"\nburst: {args.burst:,} receipts created at once, x {args.repeat}")
         writes, totals, tails, cpus = [], [], [], []
@@ -369,11 +385,6 @@ async def main(args: argparse.Namespace) -> None:
         summary("first write -> last record", totals, "ms", 1000)
         summary("last write -> last record", tails, "ms", 1000)
         summary("watcher CPU time during the burst", cpus, "ms", 1000)
-    finally:
-        store.close()
-        if admin:
-            drop_pg_database(admin, url)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

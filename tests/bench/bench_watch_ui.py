@@ -29,11 +29,8 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,13 +43,14 @@ from bench_watch import (  # noqa: E402
     NOW_MS,
     receipt,
     seed,
+    seeded_store,
     spread,
+    summary,
     watcher_latency,
     write_file,
 )
 
 from core.store import Store  # noqa: E402
-from tests.testkit import create_pg_database, drop_pg_database  # noqa: E402
 
 # -- stream: the `parkbench watch --json` process -----------------------------------------
 
@@ -64,7 +62,11 @@ def _parkbench() -> list[str]:
 
 async def stream_latency(url: str, files: list[tuple[int, str]]) -> list[float]:
     proc = await asyncio.create_subprocess_exec(
-        *_parkbench(), "watch", "--json", "--db", url,
+        *_parkbench(),
+        "watch",
+        "--json",
+        "--db",
+        url,
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
@@ -76,8 +78,10 @@ async def stream_latency(url: str, files: list[tuple[int, str]]) -> list[float]:
         async def line_for(path: str, state: str) -> float:
             while True:
                 line = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
-                if line["kind"] == "receipt" and line["new_state"] == state and (
-                    os.path.join(line["workspace"], line["path"]) == path
+                if (
+                    line["kind"] == "receipt"
+                    and line["new_state"] == state
+                    and (os.path.join(line["workspace"], line["path"]) == path)
                 ):
                     return time.monotonic()
 
@@ -130,8 +134,15 @@ class Frames:
 def screen_text(app) -> str:
     from rich.console import Console
 
-    console = Console(width=SIZE[0], height=SIZE[1], file=io.StringIO(), record=True,
-                      force_terminal=True, color_system="truecolor", legacy_windows=False)
+    console = Console(
+        width=SIZE[0],
+        height=SIZE[1],
+        file=io.StringIO(),
+        record=True,
+        force_terminal=True,
+        color_system="truecolor",
+        legacy_windows=False,
+    )
     console.print(
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
@@ -194,27 +205,8 @@ async def tui_latency(
 # -- main ------------------------------------------------------------------------------------
 
 
-def summary(label: str, values: list[float], unit: str = "ms", scale: float = 1000) -> None:
-    scaled = sorted(v * scale for v in values)
-    print(
-        f"  {label:<44} min {scaled[0]:7.1f}  median {statistics.median(scaled):7.1f}  "
-        f"max {scaled[-1]:7.1f} {unit}  (n={len(values)})"
-    )
-
-
 async def main(args: argparse.Namespace) -> None:
-    base = Path(tempfile.mkdtemp(prefix="bench-watch-ui-"))
-    roots = []
-    for i in range(args.workspaces):
-        root = base / f"ws{i:03}"
-        (root / "receipts").mkdir(parents=True)
-        roots.append(os.path.realpath(root))
-    admin = os.environ.get("PARKBENCH_TEST_PG_URL") if args.pg else None
-    if args.pg and not admin:
-        raise SystemExit("--pg needs PARKBENCH_TEST_PG_URL (bash .ci/pg.sh start)")
-    url = create_pg_database(admin) if admin else f"sqlite:///{base / 'parkbench.db'}"
-    store = Store.open(url)
-    try:
+    with seeded_store("bench-watch-ui-", args) as (url, store, roots):
         placed = seed(store, roots, args.runs)
         print(
             f"seeded {args.runs:,} parked runs over {args.workspaces} workspaces "
@@ -238,11 +230,6 @@ async def main(args: argparse.Namespace) -> None:
         for label, values in results.items():
             summary(label, values)
         summary("tui: app start -> watcher running, rows shown", starts, "s", 1)
-    finally:
-        store.close()
-        if admin:
-            drop_pg_database(admin, url)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
