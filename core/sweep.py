@@ -25,22 +25,33 @@ def _to(action: Action) -> RunStatus:
     return lifecycle.target(SYSTEM, action, RunStatus.CLAIMED)
 
 
-OVER_RUNTIME = (
-    runs.update()
-    .where(_CLAIMED, runs.c.runtime_deadline.is_not(None), runs.c.runtime_deadline <= _AT)
-    .values(
-        status=_to(Action.RUNTIME_PARK).value,
-        block_reason="exceeded max runtime ("
-        # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
-        # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
-        + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
-        + " s); the worker kept heartbeating past it",
-        blocked_at=_AT,
-        status_changed_at=_AT,
-        version=runs.c.version + 1,
-        **CLEAR_LEASE,
+def _park(
+    where: sa.ColumnElement[bool], reason: sa.ColumnElement[str], action: Action
+) -> sa.Update:
+    """Park the claimed runs matching ``where`` with ``reason`` (computed per row)."""
+    return (
+        runs.update()
+        .where(where)
+        .values(
+            status=_to(action).value,
+            block_reason=reason,
+            blocked_at=_AT,
+            status_changed_at=_AT,
+            version=runs.c.version + 1,
+            **CLEAR_LEASE,
+        )
+        .returning(runs.c.id, runs.c.task_id, runs.c.block_reason)
     )
-    .returning(runs.c.id, runs.c.task_id, runs.c.block_reason)
+
+
+OVER_RUNTIME = _park(
+    sa.and_(_CLAIMED, runs.c.runtime_deadline.is_not(None), runs.c.runtime_deadline <= _AT),
+    "exceeded max runtime ("
+    # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
+    # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
+    + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
+    + " s); the worker kept heartbeating past it",
+    Action.RUNTIME_PARK,
 )
 EXPIRE_RETRY = (
     runs.update()
@@ -57,22 +68,14 @@ EXPIRE_RETRY = (
     )
     .returning(runs.c.id, runs.c.task_id, runs.c.failure_reason)
 )
-EXPIRE_PARK = (
-    runs.update()
-    .where(_EXPIRED, runs.c.attempt >= runs.c.max_attempts)
-    .values(
-        status=_to(Action.EXPIRE_PARK).value,
-        block_reason="lease expired on the last attempt ("
-        + sa.cast(runs.c.attempt, sa.Text)
-        + " of "
-        + sa.cast(runs.c.max_attempts, sa.Text)
-        + "); no attempts left to retry",
-        blocked_at=_AT,
-        status_changed_at=_AT,
-        version=runs.c.version + 1,
-        **CLEAR_LEASE,
-    )
-    .returning(runs.c.id, runs.c.task_id, runs.c.block_reason)
+EXPIRE_PARK = _park(
+    sa.and_(_EXPIRED, runs.c.attempt >= runs.c.max_attempts),
+    "lease expired on the last attempt ("
+    + sa.cast(runs.c.attempt, sa.Text)
+    + " of "
+    + sa.cast(runs.c.max_attempts, sa.Text)
+    + "); no attempts left to retry",
+    Action.EXPIRE_PARK,
 )
 #: In order: (statement, action, status it moves runs to). Each returns (id, task_id, reason).
 SWEEP_STEPS: tuple[tuple[sa.Update, Action, RunStatus], ...] = tuple(
