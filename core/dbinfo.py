@@ -110,6 +110,32 @@ def connect_sqlite_read_only(path: Path, timeout_ms: int, **options: Any) -> sql
     return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=timeout_ms / 1000, **options)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a plain ``sqlite:///PATH`` URL names; None for anything else (memory,
+    ``file:`` URIs, query options, escapes, other drivers and databases): those are for
+    SQLAlchemy's URL parser and the store."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return None
+    database = url[len(prefix) :]
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    if any(sign in database for sign in "?%#"):
+        return None  # options or escapes: let SQLAlchemy's URL parser read them
+    return Path(database).expanduser().absolute()
+
+
+def sqlite_schema_is_current(conn: sqlite3.Connection) -> bool:
+    """The file on ``conn`` is at this code's schema revision (anything else - no
+    ``alembic_version``, an older or newer revision, a read error - is for the store to
+    upgrade, refuse or explain)."""
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == HEAD_REVISION
+
+
 def system_clock() -> int:
     return time.time_ns() // 1_000_000
 

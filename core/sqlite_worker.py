@@ -27,11 +27,12 @@ from typing import Any
 from core import fence, inputs, lifecycle, sqlite_compiled, tokens
 from core.audit import claim_event, sweep_event
 from core.dbinfo import (
-    HEAD_REVISION,
     busy_timeout_ms,
     damaged_data,
     out_of_range,
     resolve_url,
+    sqlite_file,
+    sqlite_schema_is_current,
     sqlite_session_pragmas,
     system_clock,
     translate,
@@ -40,26 +41,12 @@ from core.errors import ConflictError
 from core.lifecycle import Action, ActorKind, RunStatus
 from core.records import Claim
 
-_URL_PREFIX = "sqlite:///"
 Compiled = tuple[str, tuple[str, ...], Mapping[str, Any]]
 Clock = Callable[[], int]
 
 
 class NotHandled(Exception):
     """This database needs the store (create, upgrade, refuse or explain); nothing written."""
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file a plain ``sqlite:///PATH`` URL names; None for anything else (memory,
-    ``file:`` URIs, query options, escapes, other drivers and databases)."""
-    if not url.startswith(_URL_PREFIX):
-        return None
-    database = url[len(_URL_PREFIX) :]
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    if any(sign in database for sign in "?%#"):
-        return None  # options or escapes: let SQLAlchemy's URL parser read them
-    return Path(database).expanduser().absolute()
 
 
 def claim_next(
@@ -173,13 +160,12 @@ def _connect(path: Path, timeout_ms: int) -> sqlite3.Connection:
         for pragma in sqlite_session_pragmas(timeout_ms):
             conn.execute(pragma)
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     except (sqlite3.Error, UnicodeDecodeError):
-        # Not a database, corrupt, locked while reading the schema, or no alembic_version:
-        # the store tells these apart and says what to do.
+        # Not a database, corrupt, locked while reading the schema: the store tells these
+        # apart and says what to do.
         conn.close()
         raise NotHandled(str(path)) from None
-    if journal != "wal" or revision is None or revision[0] != HEAD_REVISION:
+    if journal != "wal" or not sqlite_schema_is_current(conn):
         conn.close()
         raise NotHandled(str(path))
     return conn

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.contracts import CONTRACT_KEY
-from core.dbinfo import HEAD_REVISION, busy_timeout_ms, connect_sqlite_read_only
+from core.dbinfo import busy_timeout_ms, connect_sqlite_read_only, sqlite_schema_is_current
 from core.lifecycle import RunStatus
 from tui.snapshot_summary import PAGE, PARKED, Document, Lines, SummaryTotals
 
@@ -98,7 +98,7 @@ def write_file(
         conn = connect_read_only(db, timeout_ms)
         try:
             conn.execute("BEGIN")  # one snapshot: counts and list agree
-            if not schema_is_current(conn):
+            if not sqlite_schema_is_current(conn):
                 return None  # the store decides: upgrade needed, foreign file, ...
             with path.open("w", encoding="utf-8", newline="\n") as out:
                 return _write(conn, out, header, limit, PAGE, helper)
@@ -251,16 +251,6 @@ def _marker(conn: sqlite3.Connection) -> int:
 
 def _lines(conn: sqlite3.Connection) -> Lines:
     return Lines(lambda workspace_id: str(conn.execute(_ROOT, (workspace_id,)).fetchone()[0]))
-
-
-def schema_is_current(conn: sqlite3.Connection) -> bool:
-    """The schema is this code's (what the store checks on a read-only open; anything
-    else, the caller leaves to the store and its errors)."""
-    try:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.Error:
-        return False
-    return row is not None and row[0] == HEAD_REVISION
 
 
 def connect_read_only(path: Path, timeout_ms: int) -> sqlite3.Connection:

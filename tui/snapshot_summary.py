@@ -18,7 +18,6 @@ No Textual here, and no SQLAlchemy until a writer needs it.
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,9 +36,6 @@ PAGE = 5000
 #: Version of the summary document's shape (bump on an incompatible change).
 SUMMARY_VERSION = 1
 PARKED = "needs_attention"
-#: ``sqlite:///path`` URLs the writer process opens itself: a plain file path, nothing for
-#: SQLAlchemy's URL parser to decode (query strings, escapes, ``file:`` URIs, memory).
-_PLAIN_SQLITE_URL = re.compile(r"sqlite:///(?!file:|:memory:)([^?%#]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +126,12 @@ def write_summary_file(
     (the snapshot command's writer process starts before anything heavy is imported).
     ``share``: on SQLite, make half of the lines in a forked helper (from a process with
     one thread; :func:`tui.snapshot_sqlite.write_file`)."""
-    plain = _PLAIN_SQLITE_URL.fullmatch(url)
-    if plain is not None and Path(plain[1]).is_file():  # else the store says what is wrong
+    from core.dbinfo import sqlite_file
+
+    db = sqlite_file(url)
+    if db is not None and db.is_file():  # else the store says what is wrong
         from tui.snapshot_sqlite import write_file
 
-        db = Path(plain[1])
         totals = _sqlite_errors(
             url, lambda: write_file(db, path, header, limit=limit, share=share)
         )
@@ -236,7 +233,3 @@ class Times:
             prefix = self._hours[hour] = str(self._iso(hour * 3_600_000))[:14]  # YYYY-MM-DDTHH:
         second, millis = divmod(rest, 1000)
         return f"{prefix}{_MINUTE_SECOND[second]}{_FRACTION[millis]}Z"
-
-
-def json_text(value: str | None) -> str:
-    return "null" if value is None else ascii_string(value)

@@ -21,6 +21,7 @@ from testkit import FakeClock
 
 from core import sqlite_codegen, sqlite_worker, tokens
 from core.db import ENV_BUSY_TIMEOUT
+from core.dbinfo import sqlite_file
 from core.errors import DatabaseError, ParkbenchError, ValidationError
 from core.store import Store
 
@@ -176,7 +177,7 @@ def test_heartbeat_writes_and_refuses_exactly_as_the_store(
     ],
 )
 def test_urls_it_leaves_to_the_store(url: str) -> None:
-    assert sqlite_worker.sqlite_file(url) is None
+    assert sqlite_file(url) is None
     with pytest.raises(sqlite_worker.NotHandled):
         sqlite_worker.claim_next(url, "w")
     with pytest.raises(sqlite_worker.NotHandled):

@@ -22,11 +22,16 @@ from core.errors import DatabaseError, ValidationError
 from core.records import RunFilter
 from core.store import Store
 from tui.cli.output import iso
-from tui.snapshot_receipts import ENCODER, ReceiptChecker, Receipts, contract_of
+from tui.snapshot_receipts import (
+    ENCODER,
+    ReceiptChecker,
+    Receipts,
+    ascii_string,
+    contract_of,
+)
 from tui.snapshot_summary import (
     Times,
     close_summary,
-    json_text,
     write_summary,
     write_summary_file,
 )
@@ -391,5 +396,5 @@ def test_the_cached_timestamps_are_the_cli_timestamps(ms: int) -> None:
 
 @given(st.text())
 def test_hand_written_json_strings_decode_to_the_text(text: str) -> None:
-    encoded = json_text(text)
+    encoded = ascii_string(text)
     assert encoded.isascii() and json.loads(encoded) == text
