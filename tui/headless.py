@@ -169,6 +169,8 @@ class _Frames:
         self.main = main
         self.footer: Footer | None = None
         self.stale = False
+        if not (hasattr(main, "_compositor_refresh") and hasattr(main, "_dirty_widgets")):
+            return  # Textual's internals moved: render every frame, as Textual would (slower)
         render = main._compositor_refresh
 
         def compositor_refresh() -> None:
