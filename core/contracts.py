@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from core.errors import ValidationError
-from core.tokens import REDACTED, contains_token
+from parkbench.core.errors import ValidationError
+from parkbench.core.tokens import REDACTED, contains_token
 
 CONTRACT_KEY = "completion_contract"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from core.errors import ValidationError
-from core.tokens import redact, redact_json
+from parkbench.core.errors import ValidationError
+from parkbench.core.tokens import redact, redact_json
 
 MAX_TITLE = 64 * 1024
 MAX_NAME = 256

@@ -1,6 +1,6 @@
 """The run state machine: one transition table, the single source of truth.
 
-Every public operation in :mod:`core.store` looks its move up here before it writes, and
+Every public operation in :mod:`parkbench.core.store` looks its move up here before it writes, and
 writes the table's source statuses into its ``UPDATE ... WHERE`` so the check and the write
 are one atomic step. The TUI and the CLI ask :func:`allowed_actions` which moves to offer.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.errors import InvalidTransitionError
+from parkbench.core.errors import InvalidTransitionError
 
 
 class RunStatus(StrEnum):

@@ -8,7 +8,7 @@ max_runtime_ms) because they are immutable after enqueue and the hot queries —
 the parked list, the expiry sweep — then need one indexed table, not a join.
 
 The same tables as SQLModel classes (``Workspace``, ``Task``, ``Run``, ``Event``) are in
-:mod:`core.orm`, loaded only when first asked for (``from core.models import Run`` works):
+:mod:`parkbench.core.orm`, loaded only when first asked for (``from parkbench.core.models import Run`` works):
 SQLModel, pydantic and the ORM cost ~0.3 s of import that the CLI's worker commands must
 not pay on every call. tests/core/test_migrations.py checks these tables against the
 migrations; tests/cli/test_schema_mirror.py checks the SQLModel classes against these tables.
@@ -16,6 +16,7 @@ migrations; tests/cli/test_schema_mirror.py checks the SQLModel classes against 
 
 from __future__ import annotations
 
+from parkbench.core.lifecycle import OPEN_STATUSES
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -28,8 +29,6 @@ from sqlalchemy import (
     Text,
     text,
 )
-
-from core.lifecycle import OPEN_STATUSES
 
 metadata = MetaData()
 
@@ -107,7 +106,7 @@ events = Table(
 _open = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
 _OPEN_WHERE = text(f"status IN ({_open})")
 
-# The hot queries' indexes (see core.store for the queries they serve).
+# The hot queries' indexes (see parkbench.core.store for the queries they serve).
 Index("ix_runs_claim", runs.c.status, runs.c.priority.desc(), runs.c.queued_at, runs.c.id)
 Index("ix_runs_status_changed", runs.c.status, runs.c.status_changed_at, runs.c.id)
 Index("ix_runs_lease", runs.c.status, runs.c.lease_until)
@@ -138,7 +137,7 @@ _ORM_CLASSES = ("Workspace", "Task", "Run", "Event")
 def __getattr__(name: str) -> object:
     """``Workspace``, ``Task``, ``Run``, ``Event``: the SQLModel classes, loaded on demand."""
     if name in _ORM_CLASSES:
-        from core import orm
+        from parkbench.core import orm
 
         return getattr(orm, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

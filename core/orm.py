@@ -1,10 +1,10 @@
 """The schema as SQLModel classes, for code that wants typed objects rather than rows.
 
-They describe exactly the tables in :mod:`core.models` (tests/cli/test_schema_mirror.py
+They describe exactly the tables in :mod:`parkbench.core.models` (tests/cli/test_schema_mirror.py
 compares the DDL both produce on SQLite and PostgreSQL), but live here so that importing the
 lease core does not import SQLModel, pydantic and the SQLAlchemy ORM: that costs ~0.3 s,
 which every short-lived `parkbench lease claim` in a worker loop would pay. The store itself
-works on the Core tables. ``from core.models import Run`` still works (imported on demand).
+works on the Core tables. ``from parkbench.core.models import Run`` still works (imported on demand).
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from core.contracts import ArtifactCheck, Contract
-from core.dbinfo import to_datetime
-from core.errors import ParkbenchError
-from core.lifecycle import RunStatus
+from parkbench.core.contracts import ArtifactCheck, Contract
+from parkbench.core.db.info import to_datetime
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.lifecycle import RunStatus
 
 
 @dataclass(frozen=True, slots=True)

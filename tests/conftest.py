@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from parkbench.core.store import Store
 from testkit import PG_ENV, FakeClock, create_pg_database, drop_pg_database
-
-from core.store import Store
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

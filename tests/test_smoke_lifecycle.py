@@ -1,7 +1,7 @@
 """The whole life of a run, end to end on each backend."""
 
-from core.lifecycle import RunStatus
-from core.records import Expectation
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import Expectation
 
 
 def test_enqueue_claim_block_requeue_complete(store, workspace, clock):

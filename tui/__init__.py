@@ -1,5 +1,5 @@
 """Parkbench's user interfaces: the Textual review app and the ``parkbench`` command line.
 
-Kept import-free on purpose: ``tui.cli`` runs in tight worker loops and must not pay for
+Kept import-free on purpose: ``parkbench.tui.cli`` runs in tight worker loops and must not pay for
 Textual (or anything else heavy) unless the command it runs needs it.
 """

@@ -1,9 +1,9 @@
 """The Parkbench review app: composes the main screen, applies the keymap, follows changes.
 
-``run_app(store_url, read_only=...)`` is what ``parkbench`` (tui.cli) calls. Tests build
+``run_app(store_url, read_only=...)`` is what ``parkbench`` (parkbench.tui.cli) calls. Tests build
 :class:`ParkbenchApp` directly with a store, a fixed clock (``now``) and, when they want to
 drive live updates themselves, their own change source. ``receipts`` (default: as ``live``)
-runs the receipt watcher (:mod:`tui.live_receipts`); off, nothing on screen depends on the
+runs the receipt watcher (:mod:`parkbench.tui.live_receipts`); off, nothing on screen depends on the
 file system's timing, which keeps snapshots deterministic.
 """
 
@@ -13,27 +13,26 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+from parkbench.core.db.engine import from_datetime, system_clock
+from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.store import Store
+from parkbench.tui.keymap import declared_bindings, load_keymap
+from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
+from parkbench.tui.messages import FeedStateChanged, StoreChanged
+from parkbench.tui.screens.confirm_modal import ConfirmModal
+from parkbench.tui.screens.help import HelpRow, HelpScreen
+from parkbench.tui.screens.main import MainScreen
+from parkbench.tui.screens.palette import ParkbenchCommands
+from parkbench.tui.screens.reason_modal import ReasonModal
+from parkbench.tui.textsafe import one_line
+from parkbench.tui.widgets.filter_bar import FilterBar
+from parkbench.tui.widgets.run_list import RunList
+from parkbench.tui.widgets.run_window import MAX_WINDOW, PAGE
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState, get_current_worker
-
-from core.db import from_datetime, system_clock
-from core.errors import ParkbenchError
-from core.notify import ChangeFeed, FeedState, change_feed_for
-from core.store import Store
-from tui.keymap import declared_bindings, load_keymap
-from tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
-from tui.messages import FeedStateChanged, StoreChanged
-from tui.screens.confirm_modal import ConfirmModal
-from tui.screens.help import HelpRow, HelpScreen
-from tui.screens.main import MainScreen
-from tui.screens.palette import ParkbenchCommands
-from tui.screens.reason_modal import ReasonModal
-from tui.textsafe import one_line
-from tui.widgets.filter_bar import FilterBar
-from tui.widgets.run_list import RunList
-from tui.widgets.run_window import MAX_WINDOW, PAGE
 
 #: How long an exiting app waits for its receipt watcher to finish stopping.
 WATCHER_STOP_S = 5.0
@@ -138,7 +137,7 @@ class ParkbenchApp(App[int]):
         )
 
     # -- live changes ---------------------------------------------------------------
-    # The seam for live updates is core.notify.ChangeFeed: LISTEN/NOTIFY on PostgreSQL,
+    # The seam for live updates is parkbench.core.db.notify.ChangeFeed: LISTEN/NOTIFY on PostgreSQL,
     # the polled change marker on SQLite (change_feed_for picks), or any feed passed in.
 
     @work(thread=True, exclusive=True, group="changes", exit_on_error=False)
@@ -182,7 +181,7 @@ class ParkbenchApp(App[int]):
 
     @work(exclusive=True, group=WATCHER_GROUP, exit_on_error=False)
     async def watch_receipts(self) -> None:
-        from core.watch import ReceiptWatcher  # watchfiles loads only when this runs
+        from parkbench.core.watch import ReceiptWatcher  # watchfiles loads only when this runs
 
         live = self.live_receipts
         # While this app's change feed runs, it tells the watcher what changed (one

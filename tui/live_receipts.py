@@ -1,6 +1,6 @@
 """Live receipts in the review app: the receipt watcher's state, handed to the UI in batches.
 
-The app runs a :class:`core.watch.ReceiptWatcher` in an async worker, on its own event loop
+The app runs a :class:`parkbench.core.watch.ReceiptWatcher` in an async worker, on its own event loop
 (the watcher's file checks and database reads run in threads, so nothing here touches the
 disk on the UI thread). Each batch of records the watcher publishes is noted here and
 announced with one :class:`ReceiptsChanged` message; a message that finds another still
@@ -15,12 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from parkbench.core.contracts import ArtifactCheck, ArtifactState
 from textual.message import Message
 
-from core.contracts import ArtifactCheck, ArtifactState
-
 if TYPE_CHECKING:
-    from core.watch import ReceiptWatcher, WatchRecord
+    from parkbench.core.watch import ReceiptWatcher, WatchRecord
 
 #: The app's worker group for the watcher (a long-running worker: "settled" ignores it).
 WATCHER_GROUP = "receipt-watcher"
@@ -68,7 +67,7 @@ class LiveReceipts:
         self._refresh_ready()
 
     def note(self, batch: Iterable[WatchRecord]) -> None:
-        from core.watch import RunDropped, RunWatched, WorkspaceChange
+        from parkbench.core.watch import RunDropped, RunWatched, WorkspaceChange
 
         for record in batch:
             if isinstance(record, WorkspaceChange):

@@ -1,7 +1,7 @@
 """Make untrusted text safe to put on a terminal, without losing what it says.
 
 Block reasons, titles, worker names and paths come from agents. Storage keeps them exactly
-(see :mod:`core.inputs`); everything that *displays* them goes through here first, so a
+(see :mod:`parkbench.core.inputs`); everything that *displays* them goes through here first, so a
 reason cannot recolour the screen, set the window title, reorder a line with bidi overrides
 or hide words in zero-width characters. Nothing is dropped: each dangerous character is
 shown as a visible escape (``\\x1b``, ``\\u202e``), so a reviewer sees that it was there.

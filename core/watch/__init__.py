@@ -13,8 +13,8 @@ Blocking (CLI, scripts)::
         print(json.dumps(record.to_dict()))
 """
 
-from core.watch.index import ParkedRun
-from core.watch.records import (
+from parkbench.core.watch.index import ParkedRun
+from parkbench.core.watch.records import (
     AutoRequeued,
     ReadinessChange,
     ReceiptChange,
@@ -24,8 +24,8 @@ from core.watch.records import (
     WorkspaceChange,
     WorkspaceState,
 )
-from core.watch.sync import iter_changes
-from core.watch.watcher import AUTO_ACTOR, ReceiptWatcher
+from parkbench.core.watch.sync import iter_changes
+from parkbench.core.watch.watcher import AUTO_ACTOR, ReceiptWatcher
 
 __all__ = [
     "AUTO_ACTOR",

@@ -6,8 +6,8 @@ import os
 import stat
 from dataclasses import dataclass
 
-from core.contracts import ArtifactCheck, check_path
-from core.watch.records import WorkspaceState
+from parkbench.core.contracts import ArtifactCheck, check_path
+from parkbench.core.watch.records import WorkspaceState
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.contracts import ArtifactCheck, ArtifactState
-from core.watch.records import ReadinessChange, ReceiptChange, WatchRecord
+from parkbench.core.contracts import ArtifactCheck, ArtifactState
+from parkbench.core.watch.records import ReadinessChange, ReceiptChange, WatchRecord
 
 PathKey = tuple[str, str]  # (workspace root, required relative path)
 

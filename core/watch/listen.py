@@ -3,11 +3,11 @@
 Polling the store's change marker (every ``poll_interval_s``) is what keeps the watcher
 correct on both backends, and it keeps running. On PostgreSQL a notification also arrives
 within milliseconds of each commit, so a run parked, requeued or failed elsewhere is picked
-up at once rather than on the next poll. On SQLite :mod:`core.notify`'s feed would poll the
+up at once rather than on the next poll. On SQLite :mod:`parkbench.core.db.notify`'s feed would poll the
 very marker the watcher already polls, so no listener is started there.
 
 The feed blocks, so it runs on a daemon thread of its own and hands batches to the watcher's
-thread-safe :meth:`~core.watch.watcher.ReceiptWatcher.runs_changed`.
+thread-safe :meth:`~parkbench.core.watch.watcher.ReceiptWatcher.runs_changed`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from core.db import is_sqlite
-from core.notify import ChangeFeed, FeedState, change_feed_for
-from core.store import Store
+from parkbench.core.db.engine import is_sqlite
+from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
+from parkbench.core.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,11 @@ import time
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
-
-from core import queries
-from core.db import is_sqlite
-from core.lifecycle import RunStatus
-from core.records import RunFilter, RunRow, SortKey
-from core.store import Store
-from core.watch.index import ParkedRun
+from parkbench.core.db.engine import is_sqlite
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import RunFilter, RunRow, SortKey
+from parkbench.core.store import Store, queries
+from parkbench.core.watch.index import ParkedRun
 
 #: How far back (in event ids) each delta looks for late-committed events (PostgreSQL).
 LOOKBACK_IDS = 512

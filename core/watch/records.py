@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeAlias
 
-from core.contracts import ArtifactCheck, ArtifactState
+from parkbench.core.contracts import ArtifactCheck, ArtifactState
 
 
 class WorkspaceState(StrEnum):

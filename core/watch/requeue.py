@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from core.errors import ParkbenchError
-from core.lifecycle import Action, ActorKind, RunStatus
-from core.records import Expectation
-from core.store import Store
-from core.watch.index import ParkedRun
-from core.watch.records import AutoRequeued
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.lifecycle import Action, ActorKind, RunStatus
+from parkbench.core.records import Expectation
+from parkbench.core.store import Store
+from parkbench.core.watch.index import ParkedRun
+from parkbench.core.watch.records import AutoRequeued
 
 #: Only runs parked by this action (completion found receipts missing) are requeued.
 PARKED_FOR_RECEIPTS = Action.PARK_MISSING.value

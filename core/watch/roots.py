@@ -20,11 +20,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from parkbench.core.watch import disk
+from parkbench.core.watch.disk import RootStatus
+from parkbench.core.watch.records import WorkspaceChange, WorkspaceState
 from watchfiles import Change, awatch
-
-from core.watch import disk
-from core.watch.disk import RootStatus
-from core.watch.records import WorkspaceChange, WorkspaceState
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from core.store import Store
-from core.watch.records import WatchRecord
-from core.watch.watcher import ReceiptWatcher
+from parkbench.core.store import Store
+from parkbench.core.watch.records import WatchRecord
+from parkbench.core.watch.watcher import ReceiptWatcher
 
 _END = object()
 #: How long a blocked caller waits per round: bounds how late Ctrl-C is seen on platforms

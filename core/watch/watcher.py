@@ -1,11 +1,11 @@
 """ReceiptWatcher: live receipt states for every parked run, from file-system events.
 
 Shape: one engine task owns all state and runs in steps. Watch tasks (``watchfiles.awatch``,
-see :mod:`core.watch.roots`) hand it raw event batches; a ticker makes it poll the store for
-parked-set moves (:mod:`core.watch.parked`) and probe the workspace roots; everything that
+see :mod:`parkbench.core.watch.roots`) hand it raw event batches; a ticker makes it poll the store for
+parked-set moves (:mod:`parkbench.core.watch.parked`) and probe the workspace roots; everything that
 blocks (``check_path``, database reads, the auto-requeue) runs in worker threads, so the
 event loop it shares with a TUI never stalls. Each step maps changed paths to the required
-paths they may affect (:mod:`core.watch.index`), re-checks only those, and publishes the
+paths they may affect (:mod:`parkbench.core.watch.index`), re-checks only those, and publishes the
 records that result as one batch.
 """
 
@@ -17,22 +17,22 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Iterable
 
-from core.contracts import ArtifactCheck
-from core.errors import ParkbenchError
-from core.store import Store
-from core.watch import disk
-from core.watch.index import ParkedRun, PathKey, ReceiptIndex
-from core.watch.listen import FeedListener, joined, listener_for
-from core.watch.parked import ParkedFeed
-from core.watch.records import (
+from parkbench.core.contracts import ArtifactCheck
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.store import Store
+from parkbench.core.watch import disk
+from parkbench.core.watch.index import ParkedRun, PathKey, ReceiptIndex
+from parkbench.core.watch.listen import FeedListener, joined, listener_for
+from parkbench.core.watch.parked import ParkedFeed
+from parkbench.core.watch.records import (
     ReadinessChange,
     RunDropped,
     RunWatched,
     WatchRecord,
     WorkspaceState,
 )
-from core.watch.requeue import PARKED_FOR_RECEIPTS, requeue_runs
-from core.watch.roots import RawChanges, RootWatches, Watch
+from parkbench.core.watch.requeue import PARKED_FOR_RECEIPTS, requeue_runs
+from parkbench.core.watch.roots import RawChanges, RootWatches, Watch
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class ReceiptWatcher:
         self.reconcile_interval_s = reconcile_interval_s
         self.roots_per_watch = roots_per_watch
         self.announce_initial = announce_initial
-        # On PostgreSQL, also wake on LISTEN/NOTIFY (core.watch.listen); polling stays on.
+        # On PostgreSQL, also wake on LISTEN/NOTIFY (parkbench.core.watch.listen); polling stays on.
         self.listen = listen
         self._listener: FeedListener | None = None
         self._index = ReceiptIndex()
@@ -182,7 +182,7 @@ class ReceiptWatcher:
             self._loop.call_soon_threadsafe(self._set_nudged)
 
     def runs_changed(self, run_ids: Iterable[int] | None = None) -> None:
-        """These runs changed (e.g. a batch from :mod:`core.notify`'s change feed): fetch
+        """These runs changed (e.g. a batch from :mod:`parkbench.core.db.notify`'s change feed): fetch
         them now. ``None`` means changes may have been missed: reconcile the whole parked
         set. Safe to call from any thread."""
         if self._loop is not None:

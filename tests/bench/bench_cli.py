@@ -2,10 +2,10 @@
 
     .venv/bin/python tests/bench/bench_cli.py [--runs 100000] [--repeat 15]
 
-Builds a demo database (timing `core.demo` on the way), then starts `parkbench lease claim`
+Builds a demo database (timing `parkbench.core.demo` on the way), then starts `parkbench lease claim`
 again and again and prints min/median wall time, next to baselines measured the same way in
 the same run: a bare interpreter, `import sqlalchemy` (the floor for any SQLAlchemy-based
-command), `import core.store` (the lease core) and a raw-sqlite3 script doing the same claim
+command), `import parkbench.core.store` (the lease core) and a raw-sqlite3 script doing the same claim
 SQL (the floor without SQLAlchemy). Target: claim <= 0.6 s. Figures on a shared 2-core
 machine are noisy: read the minimum as the machine's best, the median as typical.
 """
@@ -74,8 +74,8 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
-    from core import demo
-    from core.store import Store
+    from parkbench.core import demo
+    from parkbench.core.store import Store
 
     # An installed package ships compiled bytecode; a checkout run with
     # PYTHONDONTWRITEBYTECODE=1 would recompile every module on every start.
@@ -93,10 +93,9 @@ def main() -> None:
           f"({summary.by_status['queued']:,} queued)")
 
     script = Path(sys.executable).with_name("parkbench")
-    claim = [str(script)] if script.exists() else [sys.executable, "-m", "tui.cli"]
+    claim = [str(script)] if script.exists() else [sys.executable, "-m", "parkbench.tui.cli"]
     claim += ["lease", "claim", "--worker", "bench", "--db", url, "--json"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARKBENCH_")}
-    env["PYTHONPATH"] = str(REPO)
     # The first claim also sweeps the demo's long-expired leases (a one-off): warm up.
     timed(claim, 1, env)
     # A run held for the whole benchmark, for `lease heartbeat` (its token from the env).
@@ -110,7 +109,7 @@ def main() -> None:
     rows = [
         ("python -c pass (interpreter start)", [py, "-c", "pass"]),
         ("python -c 'import sqlalchemy'", [py, "-c", "import sqlalchemy"]),
-        ("python -c 'import core.store'", [py, "-c", "import core.store"]),
+        ("python -c 'import parkbench.core.store'", [py, "-c", "import parkbench.core.store"]),
         ("raw sqlite3 claim script", [py, "-c", RAW_CLAIM, str(db_file)]),
         ("parkbench lease claim --json", claim),
         ("parkbench lease heartbeat --json", beat),

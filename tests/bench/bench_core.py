@@ -34,13 +34,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
-
-from core import tokens
-from core.db import SQLITE_BUSY_TIMEOUT_MS, system_clock
-from core.lifecycle import RunStatus
-from core.models import events, runs, tasks, workspaces
-from core.records import RunFilter, SortKey
-from core.store import Store
+from parkbench.core import tokens
+from parkbench.core.db.engine import SQLITE_BUSY_TIMEOUT_MS, system_clock
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.models import events, runs, tasks, workspaces
+from parkbench.core.records import RunFilter, SortKey
+from parkbench.core.store import Store
 
 # -- the raw baseline's statements (what the Store's SQLite path sends) ------------------------
 

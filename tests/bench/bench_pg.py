@@ -47,9 +47,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))  # the pg package: its helpers
 
 import sqlalchemy as sa  # noqa: E402
+from parkbench.core.store import Store  # noqa: E402
 from pg.pgtest_support import create_database, drop_database, seed_queued  # noqa: E402
-
-from core.store import Store  # noqa: E402
 
 SPAWN = multiprocessing.get_context("spawn")
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -152,7 +151,7 @@ def _race(target: Any, url: str, workers: int) -> tuple[float, float, int]:
 
 
 def _conninfo(url: str) -> str:
-    from core.notify import libpq_conninfo
+    from parkbench.core.db.notify import libpq_conninfo
 
     return libpq_conninfo(url)
 

@@ -3,7 +3,7 @@
     python tests/bench/bench_snapshot.py               # seeds /tmp/parkbench-bench once
     python tests/bench/bench_snapshot.py --parked 20000 --reps 3
 
-Setup (untimed, cached by size and seed): ``core.demo.generate`` (what ``parkbench demo``
+Setup (untimed, cached by size and seed): ``parkbench.core.demo.generate`` (what ``parkbench demo``
 writes: ~45% of runs parked, 22% of those with a completion contract, receipts on disk,
 hostile texts) with enough runs for ``--parked`` parked ones.
 
@@ -41,11 +41,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.demo import DEMO_NOW_MS, generate  # noqa: E402
-from core.store import Store  # noqa: E402
+from parkbench.core.demo import DEMO_NOW_MS, generate  # noqa: E402
+from parkbench.core.store import Store  # noqa: E402
 
 NOW = "2026-09-01T09:00:00Z"
-PARKED_SHARE = 0.45  # of demo runs (core.demo.STORIES)
+PARKED_SHARE = 0.45  # of demo runs (parkbench.core.demo.STORIES)
 TARGET_S = 2.0
 
 
@@ -67,7 +67,7 @@ def seeded(directory: Path, parked: int, seed: int) -> tuple[Path, int]:
 
 def entry_point() -> list[str]:
     script = Path(sys.executable).with_name("parkbench")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tui.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "parkbench.tui.cli"]
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -95,8 +95,8 @@ def line(name: str, samples: list[tuple[float, float]], baseline: float | None) 
 
 
 def in_process(db: Path, out: Path) -> None:
-    from tui.headless import View, render_screens
-    from tui.snapshot_summary import write_summary, write_summary_file
+    from parkbench.tui.snapshot.headless import View, render_screens
+    from parkbench.tui.snapshot.summary import write_summary, write_summary_file
 
     with Store.open(f"sqlite:///{db}", read_only=True) as store:
         started = time.process_time()

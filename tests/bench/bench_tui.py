@@ -29,8 +29,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.models import events, runs, tasks, workspaces  # noqa: E402
-from core.store import Store  # noqa: E402
+from parkbench.core.models import events, runs, tasks, workspaces  # noqa: E402
+from parkbench.core.store import Store  # noqa: E402
 
 T0_MS = 1_788_220_800_000
 NOW_MS = T0_MS + 2 * 86_400_000
@@ -169,7 +169,7 @@ class Frames:
 
 async def first_paint(store: Store) -> tuple[float, float]:
     """App start -> the first frame composed with rows in the list: (wall, process CPU)."""
-    from tui.app import ParkbenchApp
+    from parkbench.tui.app import ParkbenchApp
 
     start, cpu = time.perf_counter(), time.process_time()
     app = ParkbenchApp(store, now=lambda: NOW_MS, live=False, keymap={})
@@ -200,10 +200,9 @@ async def empty_app() -> tuple[float, float]:
 
 
 async def datatable_first_paint(store: Store) -> tuple[float, float]:
+    from parkbench.core.records import RunFilter
     from textual.app import App, ComposeResult
     from textual.widgets import DataTable
-
-    from core.records import RunFilter
 
     class Table(App[None]):
         def compose(self) -> ComposeResult:
@@ -244,7 +243,7 @@ def send_key(app, key: str) -> None:  # type: ignore[no-untyped-def]
 async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
     """Each figure is key -> first frame composed after it (wall), and the UI thread's
     CPU time for it; the app is left to go quiet between keys so frames do not mix."""
-    from tui.app import ParkbenchApp
+    from parkbench.tui.app import ParkbenchApp
 
     keys = ("down", "down_cpu", "noop_cpu", "end", "end_cpu", "filter", "filter_cpu", "count")
     out: dict[str, list[float]] = {k: [] for k in keys}
@@ -324,8 +323,8 @@ import time
 START_CPU = time.process_time()
 import sys
 sys.path.insert(0, {root!r})
-from core.store import Store
-from tui.app import ParkbenchApp
+from parkbench.core.store import Store
+from parkbench.tui.app import ParkbenchApp
 
 store = Store.open({url!r})
 app = ParkbenchApp(store, live=False, keymap={{}})
@@ -409,8 +408,8 @@ def main() -> None:
     report("parkbench", [w for w, _, _ in launches], 1200)
     report("  child CPU", [c for _, c, _ in launches], None)
     report("baseline: python -c pass", [interpreter("pass") for _ in range(args.reps)], None)
-    report("baseline: import core.store, textual",
-           [interpreter("import core.store, textual.app") for _ in range(args.reps)], None)
+    report("baseline: import parkbench.core.store, textual",
+           [interpreter("import parkbench.core.store, textual.app") for _ in range(args.reps)], None)
 
     figures = asyncio.run(interactive(store, args.reps))
     print("interaction (key -> first frame composed after it; UI-thread CPU for it)")

@@ -49,15 +49,14 @@ from bench_watch import (  # noqa: E402
     watcher_latency,
     write_file,
 )
-
-from core.store import Store  # noqa: E402
+from parkbench.core.store import Store  # noqa: E402
 
 # -- stream: the `parkbench watch --json` process -----------------------------------------
 
 
 def _parkbench() -> list[str]:
     script = Path(sys.executable).with_name("parkbench")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tui.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "parkbench.tui.cli"]
 
 
 async def stream_latency(url: str, files: list[tuple[int, str]]) -> list[float]:
@@ -166,7 +165,7 @@ async def tui_latency(
     store: Store, placed: dict[int, str], events: int
 ) -> tuple[float, list[float]]:
     """(watcher start as the app sees it, latencies): receipts toggled on the visible runs."""
-    from tui.app import ParkbenchApp
+    from parkbench.tui.app import ParkbenchApp
 
     app = ParkbenchApp(store, now=lambda: NOW_MS, live=False, receipts=True, keymap={})
     frames = Frames(app)

@@ -9,18 +9,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from parkbench.tui.cli import app
 from typer.testing import CliRunner
-
-from tui.cli import app
 
 #: Variables a developer's shell might carry that would change what a test sees.
 SCRUBBED = ("PARKBENCH_DB", "PARKBENCH_TOKEN", "PARKBENCH_DEBUG", "COLUMNS", "NO_COLOR")
 
 
 def entry_point() -> list[str]:
-    """The installed console script next to this interpreter, else `python -m tui.cli`."""
+    """The installed console script next to this interpreter, else `python -m parkbench.tui.cli`."""
     script = Path(sys.executable).with_name("parkbench")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tui.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "parkbench.tui.cli"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""tui.cli.coerce converts option values exactly as typer's pydantic adapters would.
+"""parkbench.tui.cli.coerce converts option values exactly as typer's pydantic adapters would.
 
 Every parameter of every command is checked on typical and bad inputs for its type: the
 same value, or an error from both (a usage error: exit 2, code validation).
@@ -9,13 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import parkbench.tui.cli
 import pytest
 import typer
+from parkbench.tui.cli import coerce
 from typer._click.exceptions import BadParameter
 from typer._coercion import build_runtime_param
-
-import tui.cli
-from tui.cli import coerce
 
 SAMPLES: dict[Any, list[Any]] = {
     str: ["x", "", " a b ", "数据 🚧", "--json", "needs_attention"],
@@ -45,7 +44,7 @@ def _params(command: Any):
 
 
 def _every_command() -> list[Any]:
-    root = typer.main.get_command(tui.cli.app)
+    root = typer.main.get_command(parkbench.tui.cli.app)
     coerce.install(root)
     ctx = typer.Context(root)
     return [root, *(root.get_command(ctx, name) for name in root.list_commands(ctx))]

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 from clitest_support import clean_env, entry_point, invoke, past_clock
-
-from core.errors import EXIT_CODES
-from core.store import Store
+from parkbench.core.errors import EXIT_CODES
+from parkbench.core.store import Store
 
 
 def expect(done, code: str) -> dict:

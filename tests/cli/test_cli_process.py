@@ -11,13 +11,12 @@ import types
 from collections import Counter
 from pathlib import Path
 
+import parkbench.tui.cli
 import pytest
 from clitest_support import clean_env, entry_point, invoke, run
+from parkbench.core.store import Store
 
-import tui.cli
-from core.store import Store
-
-HEAVY = ("textual", "rich", "watchfiles", "tui.app", "pydantic", "sqlmodel")
+HEAVY = ("textual", "rich", "watchfiles", "parkbench.tui.app", "pydantic", "sqlmodel")
 
 
 def test_full_lifecycle_through_the_executable(db_url: str, workspace: Path) -> None:
@@ -67,9 +66,10 @@ def test_lease_claim_loads_no_ui_modules(tmp_path: Path, workspace: Path, mode: 
     assert "pkb_claim_" in done.stdout
     loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
               if line.startswith("import time:")}
-    assert "core.sqlite_worker" in loaded and "typer" in loaded  # the probe saw real imports
-    # An existing SQLite file takes the fast path: not even SQLAlchemy is loaded.
-    heavy = sorted(m for m in loaded if m.split(".")[0] in (*HEAVY, "sqlalchemy", "alembic"))
+    # The probe saw real imports: the store's one path, and the CLI.
+    assert "parkbench.core.store.worker" in loaded and "typer" in loaded
+    # An existing current database needs no migration tooling, and no UI at all.
+    heavy = sorted(m for m in loaded if m.split(".")[0] in (*HEAVY, "alembic"))
     assert heavy == []
     if mode:  # and the heartbeat that follows it in a worker loop
         token = json.loads(done.stdout)["claim_token"]
@@ -80,8 +80,8 @@ def test_lease_claim_loads_no_ui_modules(tmp_path: Path, workspace: Path, mode: 
         assert json.loads(beat.stdout)["status"] == "claimed"
         loaded = {line.split("|")[-1].strip() for line in beat.stderr.splitlines()
                   if line.startswith("import time:")}
-        assert "core.sqlite_worker" in loaded
-        assert sorted(m for m in loaded if m.split(".")[0] in (*HEAVY, "sqlalchemy")) == []
+        assert "parkbench.core.store.worker" in loaded
+        assert sorted(m for m in loaded if m.split(".")[0] in HEAVY) == []
 
 
 def test_lease_claim_on_a_new_file_creates_it_through_the_store(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_lease_claim_on_a_new_file_creates_it_through_the_store(tmp_path: Path) 
     path.parent.mkdir()
     first = run("lease", "claim", "--worker", "w", "--db", str(path), "--json")
     assert (first.code, first.stdout.strip()) == (0, "null")
-    assert path.is_file()  # created and migrated by the store, then the fast path takes it
+    assert path.is_file()  # created and migrated by the store
     with Store.open(f"sqlite:///{path}") as store:
         store.enqueue("t", tmp_path)
     second = run("lease", "claim", "--worker", "w", "--db", str(path), "--json").json()
@@ -161,14 +161,14 @@ def test_no_arguments_opens_the_review_app(monkeypatch: pytest.MonkeyPatch) -> N
         calls.append((store_url, read_only))
         return 0
 
-    _fake_module(monkeypatch, "tui.app", run_app=run_app)
+    _fake_module(monkeypatch, "parkbench.tui.app", run_app=run_app)
     assert invoke().code == 0
     assert invoke("--read-only", "--db", "sqlite:///x.db").code == 0
     assert calls == [(None, False), ("sqlite:///x.db", True)]
 
 
 def test_no_arguments_without_the_app_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "tui.app", None)  # importing it now fails
+    monkeypatch.setitem(sys.modules, "parkbench.tui.app", None)  # importing it now fails
     done = invoke()
     assert done.code == 0 and "parkbench list" in done.stderr
 
@@ -184,10 +184,10 @@ def test_lazy_commands_register_only_when_used(monkeypatch: pytest.MonkeyPatch) 
             """A command another feature adds."""
             ran.append(f"probe {flag}")
 
-    monkeypatch.setattr(tui.cli, "LAZY_COMMANDS", ("probe",))
-    _fake_module(monkeypatch, "tui.cli.probe", register=register)
+    monkeypatch.setattr(parkbench.tui.cli, "LAZY_COMMANDS", ("probe",))
+    _fake_module(monkeypatch, "parkbench.tui.cli.probe", register=register)
     assert "probe" in invoke("--help").stdout
     assert invoke("probe", "--flag").code == 0 and ran == ["probe True"]
-    monkeypatch.setattr(tui.cli, "LAZY_COMMANDS", ("absent-feature",))
+    monkeypatch.setattr(parkbench.tui.cli, "LAZY_COMMANDS", ("absent-feature",))
     missing = invoke("absent-feature", "--json")
     assert missing.code == 2 and missing.error()["code"] == "validation"

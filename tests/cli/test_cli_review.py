@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 from clitest_support import clean_env, entry_point, invoke
-
-from core.store import Store
+from parkbench.core.store import Store
 
 
 def parked(store: Store, workspace: Path, n: int, reason: str = "need a human") -> list[int]:
@@ -44,7 +43,7 @@ def test_requeue_one_run_with_actor(db_url: str, workspace: Path) -> None:
 
 
 def test_actor_defaults_to_the_os_user(db_url: str, workspace: Path) -> None:
-    from core.store import default_actor
+    from parkbench.core.store import default_actor
 
     with Store.open(db_url) as store:
         [run] = parked(store, workspace, 1)
@@ -210,7 +209,7 @@ def _answer_on_a_tty(argv, before_answer, answer: str, expect_prompt: str = "[y/
 
 
 def store_filter(status: str):
-    from core.lifecycle import RunStatus
-    from core.records import RunFilter
+    from parkbench.core.lifecycle import RunStatus
+    from parkbench.core.records import RunFilter
 
     return RunFilter(status=RunStatus(status))

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 from clitest_support import clean_env, entry_point, invoke, run
-
-from core.lifecycle import RunStatus
-from core.store import Store
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
 #: Generous for a loaded CI machine (process start, imports, the first check); every wait
 #: returns as soon as its line arrives.

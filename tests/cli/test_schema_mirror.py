@@ -1,7 +1,7 @@
-"""The SQLModel classes (core.orm) describe exactly the Core tables the store uses.
+"""The SQLModel classes (parkbench.core.orm) describe exactly the Core tables the store uses.
 
-core.models holds the schema as SQLAlchemy Core tables so that the lease core (and every
-`parkbench lease claim`) loads without SQLModel, pydantic and the ORM; core.orm keeps the
+parkbench.core.models holds the schema as SQLAlchemy Core tables so that the lease core (and every
+`parkbench lease claim`) loads without SQLModel, pydantic and the ORM; parkbench.core.orm keeps the
 same schema as SQLModel classes. Compared as DDL on both dialects, so a column added to one
 and not the other, or typed or constrained differently, fails here. The Core tables are in
 turn checked against the migrations by tests/core/test_migrations.py.
@@ -14,10 +14,9 @@ import subprocess
 import sys
 
 import pytest
+from parkbench.core import models, orm
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
-
-from core import models, orm
 
 
 @pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=str)
@@ -49,7 +48,7 @@ def test_the_orm_classes_are_still_importable_from_core_models() -> None:
 
 
 def test_the_lease_core_loads_without_sqlmodel_or_pydantic() -> None:
-    probe = "import core.store, json, sys; print(json.dumps(sorted(sys.modules)))"
+    probe = "import parkbench.core.store, json, sys; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
     loaded = {name.split(".")[0] for name in json.loads(done.stdout)}

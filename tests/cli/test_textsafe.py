@@ -1,4 +1,4 @@
-"""tui.textsafe: untrusted text made safe for a terminal, visibly, and bounded."""
+"""parkbench.tui.textsafe: untrusted text made safe for a terminal, visibly, and bounded."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from tui.textsafe import ELLIPSIS, UNSAFE_CHARS, escape_char, one_line, safe_text
+from parkbench.tui.textsafe import ELLIPSIS, UNSAFE_CHARS, escape_char, one_line, safe_text
 
 UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 

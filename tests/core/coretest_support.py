@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from parkbench.core.models import events, runs, tasks, workspaces
 from sqlalchemy.engine import Engine
-
-from core.models import events, runs, tasks, workspaces
 
 #: Every table Parkbench writes; scanned whole by the "no raw token anywhere" checks.
 TABLES = (workspaces, tasks, runs, events)
@@ -152,7 +151,7 @@ def _write_result(out_path: str, body: dict[str, Any]) -> None:
 
 def claim_until_empty(url: str, name: str, barrier: Any, out_path: str) -> None:
     """Claim and complete until the queue is empty; record every claim and every error."""
-    from core.store import Store
+    from parkbench.core.store import Store
 
     claimed: list[int] = []
     errors: list[str] = []
@@ -183,7 +182,7 @@ def claim_until_empty(url: str, name: str, barrier: Any, out_path: str) -> None:
 
 def race_worker(url: str, trials: list[tuple[int, str]], barrier: Any, out_path: str) -> None:
     """For each trial: wait at the barrier, then complete (even) or block (odd) the run."""
-    from core.store import Store
+    from parkbench.core.store import Store
 
     outcomes: list[str] = []
     store = Store.open(url)
@@ -208,9 +207,9 @@ def race_worker(url: str, trials: list[tuple[int, str]], barrier: Any, out_path:
 def race_reviewer(url: str, trials: list[tuple[int, int]], barrier: Any, out_path: str) -> None:
     """For each trial: wait at the barrier, then force-fail (even) or force-release (odd)
     the run, conditional on the claimed status and version the reviewer saw."""
-    from core.lifecycle import RunStatus
-    from core.records import Expectation
-    from core.store import Store
+    from parkbench.core.lifecycle import RunStatus
+    from parkbench.core.records import Expectation
+    from parkbench.core.store import Store
 
     outcomes: list[str] = []
     store = Store.open(url)

@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-
-from core import tokens
-from core.contracts import (
+from parkbench.core import tokens
+from parkbench.core.contracts import (
     ArtifactState,
     Contract,
     MissingPolicy,
@@ -16,9 +15,9 @@ from core.contracts import (
     check_path,
     parse_contract,
 )
-from core.errors import MissingArtifactsError, ValidationError
-from core.lifecycle import RunStatus
-from core.store import Store
+from parkbench.core.errors import MissingArtifactsError, ValidationError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
 
 def contract(**section: object) -> dict[str, object]:

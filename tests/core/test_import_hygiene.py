@@ -14,14 +14,14 @@ from pathlib import Path
 PROBE = r"""
 import importlib, json, os, pkgutil, sys, tempfile
 
-import core
+import parkbench.core
 
 names = []
-for info in pkgutil.walk_packages(core.__path__, "core."):
+for info in pkgutil.walk_packages(parkbench.core.__path__, "parkbench.core."):
     importlib.import_module(info.name)
     names.append(info.name)
 
-from core.store import Store
+from parkbench.core.store import Store
 
 with tempfile.TemporaryDirectory() as tmp:
     with Store.open(f"sqlite:///{tmp}/hygiene.db") as store:
@@ -35,18 +35,17 @@ with tempfile.TemporaryDirectory() as tmp:
 
 ui = sorted(
     m for m in sys.modules
-    if m.split(".")[0] in {"textual", "rich", "tui", "typer"}
+    if m.split(".")[0] in {"textual", "rich", "typer"} or m.startswith("parkbench.tui")
 )
 print(json.dumps({"imported": names, "ui": ui}))
 """
 
 
 def test_core_imports_no_ui_modules(tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=tmp_path,  # not the repo root: `core` must come from the installed package path
-        env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+        env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=120,
@@ -56,5 +55,5 @@ def test_core_imports_no_ui_modules(tmp_path: Path) -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["ui"] == []
     # The probe really walked the package (a broken walk would pass vacuously).
-    for expected in ("core.store", "core.lifecycle", "core.contracts", "core.db", "core.tokens"):
+    for expected in ("parkbench.core.store", "parkbench.core.lifecycle", "parkbench.core.contracts", "parkbench.core.db.engine", "parkbench.core.tokens"):
         assert expected in report["imported"]

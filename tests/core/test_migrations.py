@@ -13,13 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-
-from core import schema
-from core.db import HEAD_REVISION, make_engine
-from core.errors import DatabaseError
-from core.lifecycle import RunStatus
-from core.models import events, metadata, runs, tasks, workspaces
-from core.store import Store
+from parkbench.core.db import schema
+from parkbench.core.db.engine import HEAD_REVISION, make_engine
+from parkbench.core.errors import DatabaseError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.models import events, metadata, runs, tasks, workspaces
+from parkbench.core.store import Store
 
 T0 = 1_788_220_800_000
 

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from coretest_support import bulk_seed, claim_until_empty, race_reviewer, race_worker, wait_all
-
-from core.db import make_engine, system_clock
-from core.lifecycle import RunStatus
-from core.models import events, runs
-from core.store import Store
+from parkbench.core.db.engine import make_engine, system_clock
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.models import events, runs
+from parkbench.core.store import Store
 
 CLAIMERS = 4
 QUEUE = {"sqlite": 2_000, "postgres": 600}

@@ -39,10 +39,8 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from testkit import T0_MS, FakeClock, create_pg_database, drop_pg_database
-
-from core import tokens
-from core.errors import (
+from parkbench.core import tokens
+from parkbench.core.errors import (
     ConflictError,
     InvalidTokenError,
     InvalidTransitionError,
@@ -50,11 +48,12 @@ from core.errors import (
     MissingArtifactsError,
     ParkbenchError,
 )
-from core.lifecycle import OPEN_STATUSES, RunStatus
-from core.models import events, runs
-from core.records import Expectation
-from core.store import Store
-from core.store_base import DEFAULT_LEASE_S, MAX_LINEAGE_DEPTH, SWEEP_INTERVAL_MS
+from parkbench.core.lifecycle import OPEN_STATUSES, RunStatus
+from parkbench.core.models import events, runs
+from parkbench.core.records import Expectation
+from parkbench.core.store import Store
+from parkbench.core.store.base import DEFAULT_LEASE_S, MAX_LINEAGE_DEPTH, SWEEP_INTERVAL_MS
+from testkit import T0_MS, FakeClock, create_pg_database, drop_pg_database
 
 Q, C, N = RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION
 ERRORS: dict[str, type[ParkbenchError]] = {

@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from core.errors import ValidationError
-from core.inputs import MAX_TITLE
-from core.lifecycle import RunStatus
-from core.records import RunFilter
-from core.store import Store
+from parkbench.core.errors import ValidationError
+from parkbench.core.inputs import MAX_TITLE
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import RunFilter
+from parkbench.core.store import Store
 
 #: Everything a hostile or careless agent might send. None has leading/trailing whitespace,
 #: so trimming leaves them whole.

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 from coretest_support import stored_texts
-
-from core import tokens
-from core.lifecycle import RunStatus
-from core.store import Store
+from parkbench.core import tokens
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
 TOKEN_RE = re.compile(r"^pkb_claim_[A-Za-z0-9_-]{43}$")
 

@@ -13,17 +13,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-from core import lifecycle
-from core.contracts import parse_contract
-from core.errors import (
+from parkbench.core import lifecycle
+from parkbench.core.contracts import parse_contract
+from parkbench.core.errors import (
     InvalidTokenError,
     InvalidTransitionError,
     LeaseExpiredError,
     NotFoundError,
     ValidationError,
 )
-from core.lifecycle import (
+from parkbench.core.lifecycle import (
     OPEN_STATUSES,
     TRANSITIONS,
     Action,
@@ -34,10 +33,10 @@ from core.lifecycle import (
     find,
     task_status,
 )
-from core.models import runs
-from core.records import Expectation, RunDetail
-from core.store import Store
-from core.store_base import MAX_LINEAGE_DEPTH
+from parkbench.core.models import runs
+from parkbench.core.records import Expectation, RunDetail
+from parkbench.core.store import Store
+from parkbench.core.store.base import MAX_LINEAGE_DEPTH
 
 W, H, S = ActorKind.WORKER, ActorKind.HUMAN, ActorKind.SYSTEM
 Q, C, N = RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from parkbench.core.errors import EXIT_CODES
+from parkbench.tui.cli import app
 from typer._click import core as click_core
 from typer.testing import CliRunner
 
-from core.errors import EXIT_CODES
 from faults.strategies import raw_controls
-from tui.cli import app
 
 HOSTILE = "\x1b[2J\x1b]0;pwned\x07[bold][@click=app.quit]\u202e"
 BAD_VALUES: dict[type, tuple[str, ...]] = {

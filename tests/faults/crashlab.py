@@ -32,12 +32,11 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.lifecycle import REVIEWER_ACTIONS, ActorKind, RunStatus, allowed_actions
+from parkbench.core.records import Claim, Expectation, RunFilter
+from parkbench.core.store import Store
 from sqlalchemy import event
-
-from core.errors import ParkbenchError
-from core.lifecycle import REVIEWER_ACTIONS, ActorKind, RunStatus, allowed_actions
-from core.records import Claim, Expectation, RunFilter
-from core.store import Store
 
 LEASES_S = (0.05, 0.2, 1.0, 30.0, 300.0)
 PRESENT_RECEIPT = "receipts/ok.txt"

@@ -15,10 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-
-from core.errors import ParkbenchError
-from core.records import Claim
-from core.store import Store
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.records import Claim
+from parkbench.core.store import Store
 
 RECEIPT = "receipts/summary.md"
 
@@ -181,7 +180,7 @@ class Unprivileged:
         else:
             self.skip_reason = "running as root with neither setpriv nor runuser to drop it"
             return
-        probe = self.run("import core.store; print('ok')")
+        probe = self.run("import parkbench.core.store; print('ok')")
         if probe.returncode != 0 or "ok" not in probe.stdout:
             self.skip_reason = f"user nobody cannot import the project: {probe.stderr[-300:]}"
 
@@ -209,8 +208,8 @@ def shared_dir(prefix: str) -> Path:
 #: Runs as the other user: open, list, show one run, try one write; report JSON.
 PROBE = r"""
 import json, sys
-from core.errors import ParkbenchError
-from core.store import Store
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.store import Store
 url, read_only, run_id = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
 out = {}
 def error(e):

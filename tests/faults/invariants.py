@@ -1,6 +1,6 @@
 """What must hold in a Parkbench database after any crash, read straight from the tables.
 
-Deliberately independent of :class:`core.store.Store`'s read side: rows and events are read
+Deliberately independent of :class:`parkbench.core.store.Store`'s read side: rows and events are read
 with plain SQL and checked against the spec's rules, so a bug in the store's queries cannot
 hide a bug in its writes.
 """
@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-
-from core.lifecycle import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus
+from parkbench.core.lifecycle import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus
 
 _STATUSES = {s.value for s in RunStatus}
 _OPEN = {s.value for s in OPEN_STATUSES}
@@ -135,7 +134,7 @@ def _check_lease(report: Report, run: Any) -> None:
             report.add(f"claimed run {rid} has no worker or claimed_at")
         if (run.max_runtime_ms is None) != (run.runtime_deadline is None):
             report.add(f"claimed run {rid}'s runtime deadline does not match its task")
-    # The token hash may outlive the lease (core.store_base.CLEAR_LEASE explains why): it
+    # The token hash may outlive the lease (parkbench.core.store.base.CLEAR_LEASE explains why): it
     # authorises nothing without status = claimed and a live lease_until, checked here.
     elif run.lease_until is not None or run.runtime_deadline is not None:
         report.add(f"{run.status} run {rid} still holds a lease")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-
-from core.errors import ParkbenchError
-from core.lifecycle import RunStatus
-from core.records import Recovered
-from core.store import Store
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import Recovered
+from parkbench.core.store import Store
 
 
 @dataclass

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from parkbench.core.errors import DatabaseError, ParkbenchError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
-from core.errors import DatabaseError, ParkbenchError
-from core.lifecycle import RunStatus
-from core.store import Store
 from faults import invariants
 from faults.environments import (
     assert_clear_error,

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from parkbench.core.store import Store
 
-from core.store import Store
 from faults import cli_sweep, invariants
 from faults.environments import (
     Unprivileged,
@@ -140,7 +140,7 @@ def test_vanished_workspace(db_url: str, tmp_path: Path) -> None:
 
 # -- read-only ---------------------------------------------------------------------------------
 
-CLI = "import sys; from tui.cli import main; sys.exit(main(sys.argv[1:]))"
+CLI = "import sys; from parkbench.tui.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from parkbench.core.errors import EXIT_CODES
+from parkbench.core.store import Store
 
-from core.errors import EXIT_CODES
-from core.store import Store
 from faults import cli_sweep
 from faults.environments import populate
 
@@ -144,7 +144,7 @@ def test_every_error_code_has_its_exit_status_and_envelope(
 
 def _entry_point() -> list[str]:
     script = Path(sys.executable).with_name("parkbench")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tui.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "parkbench.tui.cli"]
 
 
 @pytest.mark.parametrize(

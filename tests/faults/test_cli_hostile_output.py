@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
+from parkbench.core.store import Store
 
-from core.store import Store
 from faults import cli_sweep
 from faults.strategies import (
     BIDI,

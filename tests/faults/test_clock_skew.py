@@ -1,9 +1,9 @@
 """Clock skew: a worker or sweeper whose clock is minutes off must not bend a lease.
 
-Lease times come from one clock (core.db.database_clock): on PostgreSQL the server's (each
+Lease times come from one clock (parkbench.core.db.engine.database_clock): on PostgreSQL the server's (each
 process measures its offset to the server once and corrects every reading), on SQLite the
 machine's (WAL needs every process on the one machine, so they share its clock). Here a
-process's own clock is skewed by monkeypatching core.db.system_clock - what the machine
+process's own clock is skewed by monkeypatching parkbench.core.db.engine.system_clock - what the machine
 reports - and the store it opens with the *default* clock must still act on server time:
 no lease outliving its expiry, none expiring early. A store built with the skewed clock
 itself (``Store(engine, clock=...)``) shows what would happen without the correction.
@@ -15,13 +15,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import parkbench.core.db.engine
 import pytest
 import sqlalchemy as sa
-
-import core.db
-from core.errors import LeaseExpiredError
-from core.lifecycle import RunStatus
-from core.store import Store
+from parkbench.core.errors import LeaseExpiredError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
 postgres_only = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -45,9 +44,9 @@ def _server_now(engine: sa.Engine) -> Callable[[], int]:
 def _skewed_clock(monkeypatch: pytest.MonkeyPatch, skew_ms: int) -> Iterator[None]:
     """Inside, this process's clock reads ``skew_ms`` off (stores opened outside it must not
     be used inside: their clocks read the same patched function)."""
-    true_clock = core.db.system_clock
+    true_clock = parkbench.core.db.engine.system_clock
     with monkeypatch.context() as patch:
-        patch.setattr(core.db, "system_clock", lambda: true_clock() + skew_ms)
+        patch.setattr(parkbench.core.db.engine, "system_clock", lambda: true_clock() + skew_ms)
         yield
 
 
@@ -69,7 +68,7 @@ def test_skewed_worker_leases_run_on_server_time(
         run_id = honest.enqueue("skewed worker", workspace).run_id
         with _skewed_clock(monkeypatch, skew_ms), Store.open(db_url) as worker:
             # Store.open's default clock is database_clock(): the server's, corrected.
-            naive = Store(worker.engine, clock=core.db.system_clock)
+            naive = Store(worker.engine, clock=parkbench.core.db.engine.system_clock)
             assert abs(naive.clock() - server_now() - skew_ms) < 2_000, "the skew is in place"
             assert abs(worker.clock() - server_now()) < 2_000, "the default clock is the server's"
 
@@ -101,7 +100,7 @@ def test_skewed_sweeper_never_expires_a_live_lease(
             assert honest.get_run(run_id).run.status is RunStatus.CLAIMED
             if skew_ms > 0:
                 # Counter-check: trusting the fast clock would knock the live lease off.
-                naive = Store(sweeper.engine, clock=core.db.system_clock)
+                naive = Store(sweeper.engine, clock=parkbench.core.db.engine.system_clock)
                 assert naive.clock() > claim.lease_until_ms
         assert honest.heartbeat(run_id, claim.claim_token, lease_s=60) > server_now()
 
@@ -120,7 +119,7 @@ def test_a_lease_that_expired_is_not_revived_by_a_slow_clock(
         with _skewed_clock(monkeypatch, -MINUTES_5), Store.open(db_url) as corrected:
             with pytest.raises(LeaseExpiredError):
                 corrected.heartbeat(run_id, claim.claim_token)
-            naive = Store(corrected.engine, clock=core.db.system_clock)
+            naive = Store(corrected.engine, clock=parkbench.core.db.engine.system_clock)
             assert naive.heartbeat(run_id, claim.claim_token) > 0, (
                 "without the server offset the stale lease would have been extended"
             )
@@ -130,5 +129,5 @@ def test_a_lease_that_expired_is_not_revived_by_a_slow_clock(
 def test_sqlite_leases_use_the_machine_clock(db_url: str) -> None:
     """One machine, one clock: every process on it reads the same time, nothing to correct."""
     with Store.open(db_url) as store:
-        assert core.db.database_clock(store.engine) is core.db.system_clock
+        assert parkbench.core.db.engine.database_clock(store.engine) is parkbench.core.db.engine.system_clock
         assert abs(store.clock() - time.time() * 1000) < 1_000

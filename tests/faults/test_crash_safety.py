@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
-from core.lifecycle import RunStatus
-from core.store import Store
 from faults import crashlab, invariants, recovery
 
 KILLS = {"sqlite": 200, "postgres": 100}

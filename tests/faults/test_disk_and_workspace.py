@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from parkbench.core.contracts import ArtifactState
+from parkbench.core.errors import DatabaseError, MissingArtifactsError, ValidationError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 from sqlalchemy import event
 
-from core.contracts import ArtifactState
-from core.errors import DatabaseError, MissingArtifactsError, ValidationError
-from core.lifecycle import RunStatus
-from core.store import Store
 from faults import invariants
 from faults.environments import RECEIPT, assert_clear_error, fill_disk, populate, tmpfs
 

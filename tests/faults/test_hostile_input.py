@@ -18,12 +18,12 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from parkbench.core.contracts import ArtifactState
+from parkbench.core.errors import ValidationError
+from parkbench.core.inputs import MAX_NAME, MAX_REASON, MAX_TITLE
+from parkbench.core.store import Store
+from parkbench.core.tokens import REDACTED
 
-from core.contracts import ArtifactState
-from core.errors import ValidationError
-from core.inputs import MAX_NAME, MAX_REASON, MAX_TITLE
-from core.store import Store
-from core.tokens import REDACTED
 from faults import invariants
 from faults.environments import assert_clear_error
 from faults.strategies import (

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from parkbench.core.errors import DatabaseError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
-from core.errors import DatabaseError
-from core.lifecycle import RunStatus
-from core.store import Store
 from faults import invariants
 from faults.environments import (
     PROBE,
@@ -166,8 +166,8 @@ def test_read_only_open_never_creates_or_upgrades(db_url: str, workspace: Path) 
 #: As the other user: enqueue with a contract, claim, look at the receipts, try to complete.
 RECEIPT_PROBE = r"""
 import json, sys
-from core.errors import ParkbenchError
-from core.store import Store
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.store import Store
 url, workspace = sys.argv[1], sys.argv[2]
 contract = {"completion_contract": {"required_paths": ["private/receipt.txt", "public/ok.txt"]}}
 with Store.open(url) as store:

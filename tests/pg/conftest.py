@@ -10,8 +10,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from parkbench.core.store import Store
 
-from core.store import Store
 from pg.pgtest_support import create_database, drop_database
 
 PG_ENV = "PARKBENCH_TEST_PG_URL"

@@ -16,9 +16,8 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from parkbench.core.models import events, runs, tasks, workspaces
 from sqlalchemy.engine import Engine
-
-from core.models import events, runs, tasks, workspaces
 
 # -- databases ------------------------------------------------------------------------------
 
@@ -140,7 +139,7 @@ def claim_until_empty(url: str, name: str, barrier: Any, results: Any) -> None:
     Reports every run it completed, every error, and how many runs were still queued
     right after its ``None`` (runs other claimers had locked but not yet committed).
     """
-    from core.store import Store
+    from parkbench.core.store import Store
 
     done: list[int] = []
     errors: list[str] = []
@@ -170,9 +169,9 @@ def act_in_step(url: str, role: str, plan: list[tuple[Any, ...]], barrier: Any, 
 
     ``plan`` items are (run_id, action, argument); the outcome is "ok" or the error code.
     """
-    from core.lifecycle import RunStatus
-    from core.records import Expectation
-    from core.store import Store
+    from parkbench.core.lifecycle import RunStatus
+    from parkbench.core.records import Expectation
+    from parkbench.core.store import Store
 
     outcomes: list[str] = []
     try:

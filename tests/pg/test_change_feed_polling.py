@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-from core.notify import (
+from parkbench.core.db.notify import (
     MAX_BATCH_IDS,
     Changes,
     FeedState,
@@ -18,7 +17,7 @@ from core.notify import (
     PostgresChangeFeed,
     change_feed_for,
 )
-from core.store import Store
+from parkbench.core.store import Store
 
 # Polls every 10 ms so the tests wait for events, not for a timer.
 FAST = 0.01
@@ -62,7 +61,7 @@ def test_polling_reports_exactly_the_runs_that_changed(store: Store, workspace: 
 def test_a_burst_larger_than_a_batch_becomes_a_resync(
     store: Store, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("core.notify.MAX_BATCH_IDS", 3)
+    monkeypatch.setattr("parkbench.core.db.notify.MAX_BATCH_IDS", 3)
     feed = PollingChangeFeed(store, interval_s=FAST).start()
     try:
         assert _next(feed).resync

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from parkbench.core.errors import EXIT_CODES, DatabaseError, ValidationError
+from parkbench.core.db import engine as db
+from parkbench.core.store import Store
 
-from core import db
-from core.errors import EXIT_CODES, DatabaseError, ValidationError
-from core.store import Store
 from pg.pgtest_support import terminate_backend
 
 PASSWORD_PROBE_ROLE = "parkbench_auth_probe"  # .ci/pg.sh makes pg_hba require its password
@@ -165,7 +165,7 @@ def test_a_connection_that_died_in_a_busy_loop_fails_once_then_recovers(
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from tui.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from parkbench.tui.cli import main; main()", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-from core.lifecycle import RunStatus
-from core.notify import (
+from parkbench.core.db.notify import (
     CHANNEL,
     POLL_SLICE_S,
     Changes,
@@ -23,8 +21,10 @@ from core.notify import (
     PostgresChangeFeed,
     change_feed_for,
 )
-from core.schema import MIGRATIONS_DIR
-from core.store import Store
+from parkbench.core.db.schema import MIGRATIONS_DIR
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
+
 from pg.pgtest_support import Relay, terminate_backend
 
 # Generous bounds for a loaded CI machine; every wait returns as soon as its event arrives.

@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-
-from core import schema
-from core.db import HEAD_REVISION, make_engine
-from core.lifecycle import RunStatus
-from core.notify import change_feed_for
-from core.store import Store
+from parkbench.core.db import schema
+from parkbench.core.db.engine import HEAD_REVISION, make_engine
+from parkbench.core.db.notify import change_feed_for
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
 TRIGGER = "parkbench_events_notify"
 

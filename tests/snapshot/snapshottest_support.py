@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.store import Store
-from tui.textsafe import UNSAFE_CHARS
+from parkbench.core.store import Store
+from parkbench.tui.textsafe import UNSAFE_CHARS
 
 #: tests/conftest.py's T0_MS (2026-09-01T00:00:00Z) plus one hour: the screens' "now".
 NOW_MS = 1_788_220_800_000 + 3_600_000
@@ -90,9 +90,9 @@ def seed_hostile(store: Store, workspace: Path, clock: Any) -> dict[str, int]:
 
 
 def entry_point() -> list[str]:
-    """The installed console script next to this interpreter, else `python -m tui.cli`."""
+    """The installed console script next to this interpreter, else `python -m parkbench.tui.cli`."""
     script = Path(sys.executable).with_name("parkbench")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tui.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "parkbench.tui.cli"]
 
 
 #: What a developer's shell may carry that would change what the app or the CLI does.

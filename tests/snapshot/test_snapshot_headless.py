@@ -1,4 +1,4 @@
-"""tui.headless: the real screens rendered to SVG and text, reproducibly and safely."""
+"""parkbench.tui.snapshot.headless: the real screens rendered to SVG and text, reproducibly and safely."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
+from parkbench.tui.snapshot.headless import SCREENS, Capture, View, render_screens, write_captures
 from snapshottest_support import (
     HOSTILE,
     NOW_MS,
@@ -17,10 +20,6 @@ from snapshottest_support import (
     seed_review,
     svg_text,
 )
-
-from core.lifecycle import RunStatus
-from core.store import Store
-from tui.headless import SCREENS, Capture, View, render_screens, write_captures
 
 
 class Clock:
@@ -213,7 +212,7 @@ def test_a_character_the_app_passes_through_is_escaped_in_the_files(tmp_path: Pa
 def test_a_store_failure_fails_the_snapshot_with_its_code(tmp_path: Path) -> None:
     import sqlite3
 
-    from core.errors import ParkbenchError
+    from parkbench.core.errors import ParkbenchError
 
     db = tmp_path / "broken.db"
     workspace = tmp_path / "ws"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from tui.screenshots import COMMAND, PNG_OF, generate, png_source, sha256
+from parkbench.tui.snapshot.screenshots import COMMAND, PNG_OF, generate, png_source, sha256
 
 COMMITTED = Path(__file__).resolve().parents[2] / "screenshots"
 

@@ -15,26 +15,25 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from snapshottest_support import HOSTILE, park, seed_hostile, seed_review
-
-from core.contracts import Contract, MissingPolicy, check_path, normalize_path
-from core.errors import DatabaseError, ValidationError
-from core.records import RunFilter
-from core.store import Store
-from tui.cli.output import iso
-from tui.snapshot_receipts import (
+from parkbench.core.contracts import Contract, MissingPolicy, check_path, normalize_path
+from parkbench.core.errors import DatabaseError, ValidationError
+from parkbench.core.records import RunFilter
+from parkbench.core.store import Store
+from parkbench.tui.cli.output import iso
+from parkbench.tui.snapshot.receipts import (
     ENCODER,
     ReceiptChecker,
     Receipts,
     ascii_string,
     contract_of,
 )
-from tui.snapshot_summary import (
+from parkbench.tui.snapshot.summary import (
     Times,
     close_summary,
     write_summary,
     write_summary_file,
 )
+from snapshottest_support import HOSTILE, park, seed_hostile, seed_review
 
 
 def summary_text(
@@ -215,8 +214,8 @@ def test_the_writer_process_reads_the_file_as_the_store_does(
 _SHARING = """
 import json, sys
 from pathlib import Path
-import tui.snapshot_sqlite as sqlite_writer
-from tui.snapshot_summary import write_summary_file
+import parkbench.tui.snapshot.sqlite as sqlite_writer
+from parkbench.tui.snapshot.summary import write_summary_file
 
 sqlite_writer.SHARED_MIN = 2
 mode = sys.argv[3]
@@ -333,7 +332,7 @@ def test_contract_of_reads_contracts_as_the_store_does() -> None:
         '{"completion_contract": {"required_paths": ["e"], "missing_policy": "park"}}',
     )
     assert both == Contract(("a/b.txt", "c/d", "e"), MissingPolicy.PARK)
-    # A broken contract never breaks the list (core.queries.to_row's rule).
+    # A broken contract never breaks the list (parkbench.core.store.queries.to_row's rule).
     assert contract_of('{"completion_contract": 3}', None) == Contract()
     assert contract_of('{"completion_contract": {"required_paths": ["../x"]}}', None) == (
         Contract()

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from parkbench.core.store import Store
 from tuitest_support import park
-
-from core.store import Store
 
 
 @pytest.fixture

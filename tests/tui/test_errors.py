@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from parkbench.core.errors import DatabaseError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.tui.screens import loading
 from tuitest_support import make_app, press, running, screen_text, settle, type_text
-
-from core.errors import DatabaseError
-from core.lifecycle import RunStatus
-from tui.screens import loading
 
 
 async def test_a_failing_page_is_reported_and_asked_again(store, parked, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from parkbench.tui.widgets.detail_pane import REASON_MAX, DetailPane
 from textual.widgets import Static
 from tuitest_support import (
     make_app,
@@ -13,8 +14,6 @@ from tuitest_support import (
     type_text,
     wait_until,
 )
-
-from tui.widgets.detail_pane import REASON_MAX, DetailPane
 
 MARKUP = "[bold red]x[/]"
 BAD_CLOSE = "[/foo]"

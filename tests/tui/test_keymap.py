@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from parkbench.tui.app import ParkbenchApp
+from parkbench.tui.keymap import (
+    KEYMAP_ENV,
+    declared_bindings,
+    keymap_path,
+    load_keymap,
+    parse_keymap,
+)
+from parkbench.tui.screens.main import MainScreen
+from parkbench.tui.screens.reason_modal import ReasonModal
 from textual.binding import Binding
 from tuitest_support import make_app, press, running, settle
-
-from tui.app import ParkbenchApp
-from tui.keymap import KEYMAP_ENV, declared_bindings, keymap_path, load_keymap, parse_keymap
-from tui.screens.main import MainScreen
-from tui.screens.reason_modal import ReasonModal
 
 
 def test_every_binding_has_a_unique_id():

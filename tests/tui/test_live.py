@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from parkbench.core.db.notify import PollingChangeFeed, change_feed_for
+from parkbench.core.store import Store
 from tuitest_support import make_app, park, press, running, screen_text, settle, wait_until
-
-from core.notify import PollingChangeFeed, change_feed_for
-from core.store import Store
 
 
 async def test_another_process_blocking_a_run_shows_up(store, db_url, workspace, clock, parked):

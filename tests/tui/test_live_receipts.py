@@ -11,6 +11,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from parkbench.core.store import Store
+from parkbench.core.watch import ReceiptWatcher
+from parkbench.tui.app import ParkbenchApp
+from parkbench.tui.live_receipts import WATCHER_GROUP
+from parkbench.tui.screens.palette import main_screen_commands
 from textual.widgets import Static
 from tuitest_support import (
     make_app,
@@ -22,12 +27,6 @@ from tuitest_support import (
     settle,
     wait_until,
 )
-
-from core.store import Store
-from core.watch import ReceiptWatcher
-from tui.app import ParkbenchApp
-from tui.live_receipts import WATCHER_GROUP
-from tui.screens.palette import main_screen_commands
 
 #: Generous for a loaded CI machine: a change normally shows within tens of milliseconds.
 TIMEOUT_S = 15.0

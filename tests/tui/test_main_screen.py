@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 
+from parkbench.core.lifecycle import RunStatus
+from parkbench.tui.widgets.detail_pane import DetailPane
+from parkbench.tui.widgets.run_list import RunList
 from tuitest_support import SIZE, make_app, park, press, screen_text, settle
-
-from core.lifecycle import RunStatus
-from tui.widgets.detail_pane import DetailPane
-from tui.widgets.run_list import RunList
 
 
 async def test_list_shows_each_parked_run(store, parked):

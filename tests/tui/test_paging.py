@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
+from parkbench.core.records import RunFilter
+from parkbench.tui.screens.main import MainScreen
 from tuitest_support import make_app, park, press, running, screen_text, settle, wait_until
-
-from core.records import RunFilter
-from tui.screens.main import MainScreen
 
 COUNT = 70
 

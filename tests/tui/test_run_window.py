@@ -6,12 +6,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from parkbench.core.records import RunFilter, SortKey
+from parkbench.core.store import queries
+from parkbench.tui.screens import loading
+from parkbench.tui.widgets.run_window import Fetch, FetchKind, RunWindow, ViewQuery
 from tuitest_support import park
-
-from core import queries
-from core.records import RunFilter, SortKey
-from tui.screens import loading
-from tui.widgets.run_window import Fetch, FetchKind, RunWindow, ViewQuery
 
 TOTAL = 40
 

@@ -10,9 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+from parkbench.core.store import Store
 from tuitest_support import SIZE, make_app, park, settle, type_text
-
-from core.store import Store
 
 #: Paths show in the detail pane, so the workspace sits at the same place on every run.
 WORKSPACE = Path("/tmp/parkbench-snapshot/workspace")

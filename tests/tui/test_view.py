@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import SortKey
+from parkbench.tui.screens.confirm_modal import ConfirmModal
+from parkbench.tui.screens.help import HelpScreen
+from parkbench.tui.screens.main import MainScreen
+from parkbench.tui.screens.reason_modal import ReasonModal
+from parkbench.tui.widgets.filter_bar import FilterBar
+from parkbench.tui.widgets.run_list import RunList
 from textual.command import CommandPalette
 from tuitest_support import (
     make_app,
@@ -13,15 +21,6 @@ from tuitest_support import (
     type_text,
     wait_until,
 )
-
-from core.lifecycle import RunStatus
-from core.records import SortKey
-from tui.screens.confirm_modal import ConfirmModal
-from tui.screens.help import HelpScreen
-from tui.screens.main import MainScreen
-from tui.screens.reason_modal import ReasonModal
-from tui.widgets.filter_bar import FilterBar
-from tui.widgets.run_list import RunList
 
 
 def listed(app) -> list[int]:
@@ -270,7 +269,7 @@ async def test_confirm_escape_cancels_mark_all(store, parked):
 
 
 def test_run_app_opens_the_store_and_runs(db_url, monkeypatch):
-    from tui import app as app_module
+    from parkbench.tui import app as app_module
 
     seen = {}
 

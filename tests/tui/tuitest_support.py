@@ -13,15 +13,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from parkbench.core.store import Store
+from parkbench.tui.app import ParkbenchApp
+from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS
 from rich.console import Console
 from textual.app import App
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
-
-from core.store import Store
-from tui.app import ParkbenchApp
-from tui.screens.main_workers import BACKGROUND_GROUPS
 
 SIZE = (120, 40)
 #: The fake clock's start (tests/conftest.py T0_MS, 2026-09-01T00:00:00Z) ...

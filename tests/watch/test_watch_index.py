@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.contracts import ArtifactCheck, ArtifactState
-from core.watch import ReadinessChange, ReceiptChange
-from core.watch.index import ParkedRun, ReceiptIndex, ancestors
+from parkbench.core.contracts import ArtifactCheck, ArtifactState
+from parkbench.core.watch import ReadinessChange, ReceiptChange
+from parkbench.core.watch.index import ParkedRun, ReceiptIndex, ancestors
 
 P, M, NAF = ArtifactState.PRESENT, ArtifactState.MISSING, ArtifactState.NOT_A_FILE
 ROOT = "/ws"

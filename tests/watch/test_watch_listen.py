@@ -1,5 +1,5 @@
-"""The watcher wakes on PostgreSQL NOTIFY (core.watch.listen), and checks a batch's paths
-against each root resolved once (core.watch.disk) with the same results as check_path."""
+"""The watcher wakes on PostgreSQL NOTIFY (parkbench.core.watch.listen), and checks a batch's paths
+against each root resolved once (parkbench.core.watch.disk) with the same results as check_path."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from parkbench.core.contracts import ArtifactState, check_path
+from parkbench.core.db.engine import is_sqlite
+from parkbench.core.store import Store
+from parkbench.core.watch import ReceiptChange, ReceiptWatcher, RunDropped, RunWatched
+from parkbench.core.watch.disk import check_paths
 from watchtest_support import park_missing, watching, write
-
-from core.contracts import ArtifactState, check_path
-from core.db import is_sqlite
-from core.store import Store
-from core.watch import ReceiptChange, ReceiptWatcher, RunDropped, RunWatched
-from core.watch.disk import check_paths
 
 #: Far longer than any test: a change that arrives came through NOTIFY, not the poll.
 NO_POLL = {"poll_interval_s": 3600.0, "reconcile_interval_s": 3600.0}

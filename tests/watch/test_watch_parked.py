@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from parkbench.core.contracts import ArtifactState
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import Expectation
+from parkbench.core.watch import ReceiptChange, RunDropped, RunWatched, WorkspaceState
+from parkbench.core.watch.parked import ParkedFeed
 from watchtest_support import as_root, park_blocked, park_missing, watching, write
-
-from core.contracts import ArtifactState
-from core.lifecycle import RunStatus
-from core.records import Expectation
-from core.watch import ReceiptChange, RunDropped, RunWatched, WorkspaceState
-from core.watch.parked import ParkedFeed
 
 P, M = ArtifactState.PRESENT, ArtifactState.MISSING
 

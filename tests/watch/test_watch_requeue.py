@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+from parkbench.core.contracts import ArtifactState
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import RunFilter
+from parkbench.core.watch import (
+    AUTO_ACTOR,
+    AutoRequeued,
+    ReadinessChange,
+    ReceiptChange,
+    RunDropped,
+)
 from watchtest_support import park_blocked, park_missing, watching, write
-
-from core.contracts import ArtifactState
-from core.lifecycle import RunStatus
-from core.records import RunFilter
-from core.watch import AUTO_ACTOR, AutoRequeued, ReadinessChange, ReceiptChange, RunDropped
 
 P = ArtifactState.PRESENT
 

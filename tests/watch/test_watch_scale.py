@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from parkbench.core.watch import ReadinessChange, WorkspaceState
 from watchtest_support import park_missing, watching, write
-
-from core.watch import ReadinessChange, WorkspaceState
 
 
 async def test_one_hundred_workspaces(store, tmp_path):

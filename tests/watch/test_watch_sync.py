@@ -6,10 +6,9 @@ import signal
 import threading
 
 import pytest
+from parkbench.core.contracts import ArtifactState
+from parkbench.core.watch import ReceiptChange, RunWatched, iter_changes
 from watchtest_support import park_missing, write
-
-from core.contracts import ArtifactState
-from core.watch import ReceiptChange, RunWatched, iter_changes
 
 
 def watcher_threads() -> list[threading.Thread]:

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from core.lifecycle import RunStatus
-from core.store import Store
-from core.watch import ReceiptWatcher, WatchRecord
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
+from parkbench.core.watch import ReceiptWatcher, WatchRecord
 
 #: Generous: an event normally arrives in tens of milliseconds; CI machines are slow.
 TIMEOUT_S = 10.0

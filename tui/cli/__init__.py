@@ -1,10 +1,10 @@
 """The ``parkbench`` command line: the worker, reviewer and scripting contract.
 
 Layout: one module per command group, each exposing ``register(app: typer.Typer)``:
-:mod:`tui.cli.worker` (``enqueue``, ``lease ...``), :mod:`tui.cli.review` (``requeue``,
-``fail``, ``release``), :mod:`tui.cli.read` (``list``, ``show``, ``stats``) and
-:mod:`tui.cli.ops` (``recover``, ``db ...``, ``demo``). :mod:`tui.cli.output` renders JSON,
-tables and the error envelope; :mod:`tui.cli.common` holds the shared options.
+:mod:`parkbench.tui.cli.worker` (``enqueue``, ``lease ...``), :mod:`parkbench.tui.cli.review` (``requeue``,
+``fail``, ``release``), :mod:`parkbench.tui.cli.read` (``list``, ``show``, ``stats``) and
+:mod:`parkbench.tui.cli.ops` (``recover``, ``db ...``, ``demo``). :mod:`parkbench.tui.cli.output` renders JSON,
+tables and the error envelope; :mod:`parkbench.tui.cli.common` holds the shared options.
 
 Every command is loaded on demand: :data:`COMMANDS` maps each name to the module that
 registers it, and only that module is imported and turned into click commands when the
@@ -18,7 +18,7 @@ module does not exist). It may import Textual or watchfiles at the top.
 
 Errors: every failure ends in :meth:`ParkbenchGroup.main`, which writes the envelope
 (``{"error": {...}}`` on stderr with ``--json``, ``error[code]: ...`` without) and exits with
-the stable code from :data:`core.errors.EXIT_CODES`; usage errors are ``validation`` (2),
+the stable code from :data:`parkbench.core.errors.EXIT_CODES`; usage errors are ``validation`` (2),
 anything unexpected is 1 with no traceback unless ``PARKBENCH_DEBUG=1``.
 """
 
@@ -31,11 +31,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+from parkbench.core.errors import ParkbenchError
+from parkbench.tui.cli import output
+from parkbench.tui.cli.common import ACTIVE, DbOption, Globals, JsonOption
 from typer.core import TyperGroup
-
-from core.errors import ParkbenchError
-from tui.cli import output
-from tui.cli.common import ACTIVE, DbOption, Globals, JsonOption
 
 #: Command name -> the module (in tui/cli/) that registers it, in help order.
 COMMANDS: dict[str, str] = {
@@ -93,9 +92,8 @@ def run(
     extra: dict[str, Any],
 ) -> int:
     """Invoke the command tree; turn every outcome into an exit status (and envelope)."""
+    from parkbench.tui.cli import coerce
     from typer._click.exceptions import ClickException
-
-    from tui.cli import coerce
 
     ACTIVE.clear()
     coerce.install(command)
@@ -149,7 +147,7 @@ def _silence_stdout() -> None:
 
 def _present(name: str) -> bool:
     try:
-        return importlib.util.find_spec(f"tui.cli.{name}") is not None
+        return importlib.util.find_spec(f"parkbench.tui.cli.{name}") is not None
     except (ImportError, ValueError):
         return False
 
@@ -160,9 +158,9 @@ _LOADED: dict[str, dict[str, Any]] = {}
 def _load(module_name: str) -> dict[str, Any]:
     """The click commands one module registers, built once per process."""
     if module_name not in _LOADED:
-        from tui.cli import coerce
+        from parkbench.tui.cli import coerce
 
-        module = importlib.import_module(f"tui.cli.{module_name}")
+        module = importlib.import_module(f"parkbench.tui.cli.{module_name}")
         holder = typer.Typer()
         module.register(holder)
         built = typer.main.get_command(holder)
@@ -211,9 +209,9 @@ def root(
 
 def open_review_app(db: str | None, *, read_only: bool) -> int:
     try:
-        from tui.app import run_app
+        from parkbench.tui.app import run_app
     except ImportError as error:
-        if error.name != "tui.app":
+        if error.name != "parkbench.tui.app":
             raise
         output.note(
             "the review app is not part of this build yet; meanwhile use "
@@ -224,7 +222,7 @@ def open_review_app(db: str | None, *, read_only: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The console-script entry point (``parkbench = "tui.cli:main"``)."""
+    """The console-script entry point (``parkbench = "parkbench.tui.cli:main"``)."""
     command = typer.main.get_command(app)
     return command.main(args=argv, prog_name="parkbench", standalone_mode=argv is None)
 

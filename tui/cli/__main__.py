@@ -1,7 +1,7 @@
-"""``python -m tui.cli`` is the same as ``parkbench``."""
+"""``python -m parkbench.tui.cli`` is the same as ``parkbench``."""
 
 import sys
 
-from tui.cli import main
+from parkbench.tui.cli import main
 
 sys.exit(main())

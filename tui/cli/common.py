@@ -2,9 +2,9 @@
 
 ``--db`` and ``--json`` are accepted both before the command (``parkbench --db X list``) and
 on it (``parkbench list --db X``); the command's own value wins, then the global one, then
-``PARKBENCH_DB`` (read by :func:`core.db.resolve_url`), then the default file.
+``PARKBENCH_DB`` (read by :func:`parkbench.core.db.engine.resolve_url`), then the default file.
 
-Nothing heavy is imported at module level: :mod:`core.store` pulls in SQLAlchemy and is
+Nothing heavy is imported at module level: :mod:`parkbench.core.store` pulls in SQLAlchemy and is
 loaded only by commands that open the database.
 """
 
@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-
-from core.errors import ValidationError
+from parkbench.core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from core.store import Store
+    from parkbench.core.store import Store
 
 TOKEN_ENV = "PARKBENCH_TOKEN"
 
@@ -83,8 +82,8 @@ class Cli:
         `stats` still browse it through ``Store.open(read_only=True)``. If that fails too,
         the first error, the more telling one, is reported.
         """
-        from core.errors import DatabaseError
-        from core.store import Store
+        from parkbench.core.errors import DatabaseError
+        from parkbench.core.store import Store
 
         try:
             return Store.open(self.db)
@@ -189,9 +188,9 @@ def run_filter(
     workspace: str | None,
     worker: str | None,
     search: str | None,
-):  # -> core.records.RunFilter (imported lazily: it pulls in SQLAlchemy)
-    from core.lifecycle import RunStatus
-    from core.records import RunFilter
+):  # -> parkbench.core.records.RunFilter (imported lazily: it pulls in SQLAlchemy)
+    from parkbench.core.lifecycle import RunStatus
+    from parkbench.core.records import RunFilter
 
     wanted = status.strip().lower()
     if wanted == STATUS_ALL:

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from core.errors import ValidationError
-from tui.cli import output
-from tui.cli.common import DbOption, JsonOption, cli, parse_time_ms
-from tui.textsafe import safe_text
+from parkbench.core.errors import ValidationError
+from parkbench.tui.cli import output
+from parkbench.tui.cli.common import DbOption, JsonOption, cli, parse_time_ms
+from parkbench.tui.textsafe import safe_text
 
 db_app = typer.Typer(name="db", help="Where the database is, and its schema.", no_args_is_help=True)
 
@@ -65,8 +64,7 @@ def recover(
 def db_path(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:
     """Print which database the other commands would use (the password hidden)."""
     import sqlalchemy as sa
-
-    from core.db import redact_url, resolve_url
+    from parkbench.core.db.engine import redact_url, resolve_url
 
     opts = cli(ctx, db, json_mode)
     url = resolve_url(opts.db)
@@ -94,10 +92,9 @@ def db_path(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = Fal
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:
     """Create the schema, or migrate an older one to this version (never a newer one)."""
+    from parkbench.core.db import schema
+    from parkbench.core.db.engine import make_engine, redact_url, resolve_url, translate
     from sqlalchemy.exc import DBAPIError
-
-    from core import schema
-    from core.db import make_engine, redact_url, resolve_url, translate
 
     opts = cli(ctx, db, json_mode)
     url = resolve_url(opts.db)
@@ -143,7 +140,7 @@ def demo(
     json_mode: JsonOption = False,
 ) -> None:
     """Fill the database with a realistic, deterministic data set (hostile text included)."""
-    from core import demo as demo_data
+    from parkbench.core import demo as demo_data
 
     opts = cli(ctx, db, json_mode)
     base = parse_time_ms(now) if now is not None else demo_data.DEMO_NOW_MS

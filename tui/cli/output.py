@@ -4,7 +4,7 @@ Two audiences, two modes. With ``--json`` a command writes exactly one JSON docu
 stdout and, when it fails, one ``{"error": {...}}`` line on stderr: programs parse these.
 Without it, people get Rich tables; NO_COLOR and non-terminals are honoured (Rich does
 both), and untrusted text only ever reaches the screen as :class:`rich.text.Text` built
-from :func:`tui.textsafe.safe_text`, never as markup.
+from :func:`parkbench.tui.textsafe.safe_text`, never as markup.
 
 Rich is imported lazily: ``lease claim`` in a worker loop must not pay for it.
 """
@@ -20,14 +20,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from tui.textsafe import one_line, safe_text
+from parkbench.tui.textsafe import one_line, safe_text
 
 if TYPE_CHECKING:
+    from parkbench.core.errors import ParkbenchError
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
-
-    from core.errors import ParkbenchError
 
 DEBUG_ENV = "PARKBENCH_DEBUG"
 #: Exit status for a failure that is not a ParkbenchError: a bug.
@@ -213,7 +212,7 @@ def report(code: str, message: str, hint: str, exit_code: int, *, json_mode: boo
 
 
 def report_error(error: ParkbenchError, *, json_mode: bool) -> int:
-    from core.errors import EXIT_CODES
+    from parkbench.core.errors import EXIT_CODES
 
     return report(
         error.code,

@@ -1,6 +1,6 @@
 """Read commands: ``list`` (keyset-paged), ``show`` (one run, receipts checked now), ``stats``.
 
-Everything printed for people goes through :mod:`tui.textsafe` into Rich ``Text``: a block
+Everything printed for people goes through :mod:`parkbench.tui.textsafe` into Rich ``Text``: a block
 reason full of ANSI escapes or markup prints as the characters it contains, visibly.
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-
-from tui.cli import output
-from tui.cli.common import (
+from parkbench.tui.cli import output
+from parkbench.tui.cli.common import (
     DbOption,
     JsonOption,
     RunArgument,
@@ -25,7 +24,7 @@ from tui.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from core.records import Page, RunDetail
+    from parkbench.core.records import Page, RunDetail
 
 #: ``show`` prints at most this much of a reason; ``--json`` has all of it.
 SHOW_REASON_CHARS = 4000

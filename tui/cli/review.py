@@ -14,10 +14,9 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-
-from core.errors import EXIT_CODES, ValidationError
-from tui.cli import output
-from tui.cli.common import (
+from parkbench.core.errors import EXIT_CODES, ValidationError
+from parkbench.tui.cli import output
+from parkbench.tui.cli.common import (
     DbOption,
     JsonOption,
     SearchOption,
@@ -30,8 +29,8 @@ from tui.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from core.records import ActionResult, Expectation, RunFilter
-    from core.store import Store
+    from parkbench.core.records import ActionResult, Expectation, RunFilter
+    from parkbench.core.store import Store
 
 #: Human output lists every result up to this many; beyond it, failures and a summary.
 TABLE_LIMIT = 200
@@ -136,9 +135,9 @@ def _review(
     db: str | None,
     json_mode: bool,
 ) -> None:
-    from core import inputs
-    from core.lifecycle import Action
-    from core.store import default_actor
+    from parkbench.core import inputs
+    from parkbench.core.lifecycle import Action
+    from parkbench.core.store import default_actor
 
     opts = cli(ctx, db, json_mode)
     run_ids = list(runs or [])
@@ -223,8 +222,8 @@ def _report_failures(
 
 def _snapshot(store: Store, chosen: RunFilter) -> dict[int, Expectation]:
     """Every matching run with the status and version it has now (keyset-paged)."""
-    from core.queries import MAX_PAGE
-    from core.records import Expectation
+    from parkbench.core.records import Expectation
+    from parkbench.core.store.queries import MAX_PAGE
 
     seen: dict[int, Expectation] = {}
     cursor: str | None = None

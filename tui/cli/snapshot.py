@@ -1,8 +1,8 @@
 """``parkbench snapshot``: the review screens as files, and a gate on parked work, for CI.
 
 Writes, into ``--out``, per screen a ``<screen>.svg`` and a plain ``<screen>.txt`` (rendered
-headlessly by :mod:`tui.headless`: the real app, no terminal), and ``summary.json``
-(:mod:`tui.snapshot_summary`: counts by status and every parked run with its receipts
+headlessly by :mod:`parkbench.tui.snapshot.headless`: the real app, no terminal), and ``summary.json``
+(:mod:`parkbench.tui.snapshot.summary`: counts by status and every parked run with its receipts
 checked on disk). With ``--fail-on-attention`` it exits 1 once everything is written if any
 run needs attention; every other failure keeps the CLI's stable codes.
 
@@ -26,14 +26,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-
-from core.errors import ERROR_CLASSES, ParkbenchError, ValidationError
-from tui.cli import output
-from tui.cli.common import DbOption, JsonOption, StatusOption, cli, parse_time_ms, run_filter
-from tui.textsafe import one_line
+from parkbench.core.errors import ERROR_CLASSES, ParkbenchError, ValidationError
+from parkbench.tui.cli import output
+from parkbench.tui.cli.common import (
+    DbOption,
+    JsonOption,
+    StatusOption,
+    cli,
+    parse_time_ms,
+    run_filter,
+)
+from parkbench.tui.textsafe import one_line
 
 if TYPE_CHECKING:
-    from tui.snapshot_options import View
+    from parkbench.tui.snapshot.options import View
 
 SUMMARY = "summary.json"
 #: The issue's minimum, and what a CI artifact needs; help and action are static pages.
@@ -103,8 +109,8 @@ def snapshot(
 ) -> None:
     """Render the review screens to SVG and text files plus summary.json (for CI)."""
     opts = cli(ctx, db, json_mode)
-    from core.dbinfo import system_clock
-    from tui.snapshot_options import View
+    from parkbench.core.db.info import system_clock
+    from parkbench.tui.snapshot.options import View
 
     if not out.strip():
         # An empty --out would silently mean the current directory.
@@ -164,7 +170,7 @@ def parse_limit(text: str) -> int | None:
 
 
 def parse_screens(text: str) -> tuple[str, ...]:
-    from tui.snapshot_options import SCREENS
+    from parkbench.tui.snapshot.options import SCREENS
 
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
     if names == ["all"]:
@@ -188,10 +194,10 @@ def take_snapshot(
 ) -> dict[str, Any]:
     """Write the screens and summary.json into ``out``; return what was written and the
     counts. ``parallel``: write the summary in a forked child process meanwhile."""
-    from core.dbinfo import resolve_url
-    from tui.cli.output import iso
-    from tui.snapshot_options import SCREEN_DESCRIPTIONS
-    from tui.snapshot_summary import close_summary
+    from parkbench.core.db.info import resolve_url
+    from parkbench.tui.cli.output import iso
+    from parkbench.tui.snapshot.options import SCREEN_DESCRIPTIONS
+    from parkbench.tui.snapshot.summary import close_summary
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -213,8 +219,8 @@ def take_snapshot(
     finish_summary = _start_summary(url, part, header, summary_limit, parallel=parallel)
     try:
         # SQLAlchemy and Textual load here, while the summary is being written beside it.
-        from core.store import Store
-        from tui.headless import render_screens, write_captures
+        from parkbench.core.store import Store
+        from parkbench.tui.snapshot.headless import render_screens, write_captures
 
         with Store.open(url, read_only=True) as store:
             captures = render_screens(store, view)
@@ -257,7 +263,7 @@ def _can_fork() -> bool:
 def _write_summary_file(
     url: str, part: Path, header: dict[str, object], limit: int | None, *, share: bool = False
 ) -> dict[str, Any]:
-    from tui.snapshot_summary import write_summary_file
+    from parkbench.tui.snapshot.summary import write_summary_file
 
     totals = write_summary_file(url, part, header, limit=limit, share=share)
     return {"counts": totals.counts, "parked": totals.parked, "listed": totals.listed}
@@ -278,7 +284,7 @@ def _start_summary(
         gc.disable()
         code = 0
         try:
-            # A helper process writes half of the list beside it (tui.snapshot_sqlite).
+            # A helper process writes half of the list beside it (parkbench.tui.snapshot.sqlite).
             body: dict[str, Any] = {
                 "ok": _write_summary_file(url, part, header, limit, share=True)
             }

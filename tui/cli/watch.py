@@ -3,7 +3,7 @@
 With ``--json`` every line on stdout is one JSON object, flushed as it is written: first
 ``{"kind": "watching", ...}`` once every parked run's receipts have been checked (a script
 can start relying on the stream from there), then one object per change, as
-:mod:`core.watch.records` defines them (``receipt``, ``ready``, ``workspace``, ``watched``,
+:mod:`parkbench.core.watch.records` defines them (``receipt``, ``ready``, ``workspace``, ``watched``,
 ``dropped``, ``auto_requeue``). Without it, one readable line per change; paths, workspace
 roots and messages come from agents and are printed as literal, escaped text.
 
@@ -24,17 +24,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-
-from tui.cli import output
-from tui.cli.common import DbOption, JsonOption, cli
-from tui.textsafe import one_line
+from parkbench.tui.cli import output
+from parkbench.tui.cli.common import DbOption, JsonOption, cli
+from parkbench.tui.textsafe import one_line
 
 if TYPE_CHECKING:
+    from parkbench.core.store import Store
+    from parkbench.core.watch import ReceiptWatcher, WatchRecord
     from rich.console import Console
     from rich.text import Text
-
-    from core.store import Store
-    from core.watch import ReceiptWatcher, WatchRecord
 
 #: Longest path, root or message shown on one human line (JSON keeps every character).
 SHOWN_CHARS = 200
@@ -84,7 +82,7 @@ def watch(
 
 async def stream(store: Store, printer: Printer, *, auto_requeue: bool, initial: bool) -> None:
     """Run a watcher until SIGINT/SIGTERM; print what it yields. Raises what it raises."""
-    from core.watch import ReceiptWatcher
+    from parkbench.core.watch import ReceiptWatcher
 
     stop = asyncio.Event()
     restore = _handle_signals(asyncio.get_running_loop(), stop.set)
@@ -225,9 +223,7 @@ class HumanPrinter(Printer):
 
 def describe(record: WatchRecord) -> Text:
     """One human line for a record; every agent-supplied string escaped and bounded."""
-    from rich.text import Text
-
-    from core.watch import (
+    from parkbench.core.watch import (
         AutoRequeued,
         ReadinessChange,
         ReceiptChange,
@@ -235,6 +231,7 @@ def describe(record: WatchRecord) -> Text:
         RunWatched,
         WorkspaceChange,
     )
+    from rich.text import Text
 
     line = Text()
     match record:
@@ -306,7 +303,7 @@ class _WarningHandler(logging.Handler):
 
 @contextlib.contextmanager
 def _warnings_to(printer: Printer) -> Iterator[None]:
-    logger = logging.getLogger("core.watch")
+    logger = logging.getLogger("parkbench.core.watch")
     handler = _WarningHandler(printer)
     logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-
-from core.errors import ValidationError
-from tui.cli import output
-from tui.cli.common import (
+from parkbench.core.errors import ValidationError
+from parkbench.tui.cli import output
+from parkbench.tui.cli.common import (
     Cli,
     DbOption,
     JsonOption,
@@ -24,11 +23,11 @@ from tui.cli.common import (
     cli,
     read_token,
 )
-from tui.textsafe import safe_text
+from parkbench.tui.textsafe import safe_text
 
 if TYPE_CHECKING:
-    from core.lifecycle import RunStatus
-    from core.store import Store
+    from parkbench.core.lifecycle import RunStatus
+    from parkbench.core.store import Store
 
 T = TypeVar("T")
 
@@ -52,7 +51,7 @@ def _contract_metadata(
     metadata: str | None, require: list[str], missing_policy: str | None
 ) -> dict[str, object]:
     """--metadata merged with the contract given by --require / --missing-policy."""
-    from core import inputs
+    from parkbench.core import inputs
 
     merged = inputs.json_object("metadata", metadata)
     if not require and missing_policy is None:
@@ -138,16 +137,9 @@ def claim(
     json_mode: JsonOption = False,
 ) -> None:
     """Lease the next queued run (highest priority, then oldest); prints its token once."""
-    from core import sqlite_worker
-
     opts = cli(ctx, db, json_mode)
-    try:
-        # The common case (an existing, current SQLite file) without loading SQLAlchemy:
-        # workers start this command in tight loops.
-        claimed = sqlite_worker.claim_next(opts.db, worker, lease_s=lease)
-    except sqlite_worker.NotHandled:
-        with opts.open_store() as store:
-            claimed = store.claim_next(worker, lease_s=lease)
+    with opts.open_store() as store:
+        claimed = store.claim_next(worker, lease_s=lease)
     if claimed is None:
         if opts.json:
             output.emit_json(None)
@@ -185,16 +177,10 @@ def heartbeat(
     json_mode: JsonOption = False,
 ) -> None:
     """Extend the lease on a claimed run."""
-    from core import sqlite_worker
-
     opts = cli(ctx, db, json_mode)
     secret = read_token(token)
-    try:
-        # Like `lease claim`: an existing, current SQLite file without loading SQLAlchemy.
-        until = sqlite_worker.heartbeat(opts.db, run, secret, lease_s=lease)
-    except sqlite_worker.NotHandled:
-        with opts.open_store() as store:
-            until = store.heartbeat(run, secret, lease_s=lease)
+    with opts.open_store() as store:
+        until = store.heartbeat(run, secret, lease_s=lease)
     _done(
         opts.json,
         {"run_id": run, "status": "claimed", "lease_until": output.iso(until)},

@@ -1,7 +1,7 @@
 """Wording for review actions: the modal's title and target list, the result summary.
 
 All of it is plain text: run titles and error messages (which can quote actor names) pass
-through :mod:`tui.textsafe` and are shown with ``markup=False``.
+through :mod:`parkbench.tui.textsafe` and are shown with ``markup=False``.
 """
 
 from __future__ import annotations
@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from parkbench.core.lifecycle import Action, ActorKind, allowed_actions
+from parkbench.core.records import ActionResult, Expectation, RunRow
+from parkbench.tui.screens.reason_modal import LISTED, ReasonModal
+from parkbench.tui.textsafe import one_line
+from parkbench.tui.widgets.run_window import ViewQuery
+from parkbench.tui.widgets.status_header import status_label
 from rich.text import Text
 from textual.notifications import SeverityLevel
-
-from core.lifecycle import Action, ActorKind, allowed_actions
-from core.records import ActionResult, Expectation, RunRow
-from tui.screens.reason_modal import LISTED, ReasonModal
-from tui.textsafe import one_line
-from tui.widgets.run_window import ViewQuery
-from tui.widgets.status_header import status_label
 
 #: action method name on the screen -> the reviewer action it starts
 ACTION_NAMES: dict[str, Action] = {

@@ -1,6 +1,6 @@
 """Store reads and writes for the main screen, run inside thread workers.
 
-Plain functions over :class:`core.store.Store`: no Textual here, so each is safe on any
+Plain functions over :class:`parkbench.core.store.Store`: no Textual here, so each is safe on any
 thread and testable on its own. The screen's workers call them and post the answers as
 messages; nothing in this module touches a widget.
 """
@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
-
-from core import queries
-from core.contracts import ArtifactState, check_artifacts
-from core.lifecycle import Action, RunStatus
-from core.records import ActionResult, Expectation, Page, RunRow
-from core.store import Store
-from tui.widgets.run_window import Fetch, FetchKind, Loaded, ViewQuery
+from parkbench.core.contracts import ArtifactState, check_artifacts
+from parkbench.core.lifecycle import Action, RunStatus
+from parkbench.core.records import ActionResult, Expectation, Page, RunRow
+from parkbench.core.store import Store, queries
+from parkbench.tui.widgets.run_window import Fetch, FetchKind, Loaded, ViewQuery
 
 #: Keys skipped per query when walking to a far index (an index scan, ~3 ms per 1,000).
 SKIP_STEP = 10_000

@@ -1,7 +1,7 @@
 """The review screen: header, filter, the run list, the detail pane and the footer.
 
 The screen owns the review actions and the view state (status, filter, sort); the list owns
-the cursor and marks. Workers (:mod:`tui.screens.main_workers`) do all store I/O and post
+the cursor and marks. Workers (:mod:`parkbench.tui.screens.main_workers`) do all store I/O and post
 messages; the ``@on`` handlers here apply them.
 """
 
@@ -10,19 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Footer, Input
-from textual.worker import WorkerState
-
-from core.lifecycle import Action, RunStatus
-from core.records import Expectation, SortKey
-from core.store import Store
-from tui.live_receipts import LiveReceipts
-from tui.messages import (
+from parkbench.core.lifecycle import Action, RunStatus
+from parkbench.core.records import Expectation, SortKey
+from parkbench.core.store import Store
+from parkbench.tui.live_receipts import LiveReceipts
+from parkbench.tui.messages import (
     ActionDone,
     DetailLoaded,
     MatchesCounted,
@@ -32,7 +24,7 @@ from tui.messages import (
     RowsLoaded,
     StatusCounts,
 )
-from tui.screens.actions import (
+from parkbench.tui.screens.actions import (
     ACTION_LABELS,
     ACTION_NAMES,
     action_modal,
@@ -40,14 +32,14 @@ from tui.screens.actions import (
     summarize,
     targets,
 )
-from tui.screens.confirm_modal import ConfirmModal
-from tui.screens.main_receipts import LiveReceiptsView
-from tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
-from tui.screens.palette import Command, main_screen_commands
-from tui.widgets.detail_pane import DetailPane
-from tui.widgets.filter_bar import FilterBar
-from tui.widgets.run_list import RunList
-from tui.widgets.run_window import (
+from parkbench.tui.screens.confirm_modal import ConfirmModal
+from parkbench.tui.screens.main_receipts import LiveReceiptsView
+from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
+from parkbench.tui.screens.palette import Command, main_screen_commands
+from parkbench.tui.widgets.detail_pane import DetailPane
+from parkbench.tui.widgets.filter_bar import FilterBar
+from parkbench.tui.widgets.run_list import RunList
+from parkbench.tui.widgets.run_window import (
     MAX_WINDOW,
     PAGE,
     SORT_CYCLE,
@@ -56,7 +48,14 @@ from tui.widgets.run_window import (
     FetchKind,
     ViewQuery,
 )
-from tui.widgets.status_header import StatusHeader
+from parkbench.tui.widgets.status_header import StatusHeader
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+from textual.worker import WorkerState
 
 #: Seconds the cursor must rest on a run before its detail (events, disk checks) loads.
 DETAIL_DELAY_S = 0.05
@@ -331,7 +330,7 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
 
     def targets(self, action: Action) -> tuple[dict[int, Expectation], int]:
         """The runs ``action`` would touch as the reviewer saw them, and how many marked
-        runs it skips (see :func:`tui.screens.actions.targets`)."""
+        runs it skips (see :func:`parkbench.tui.screens.actions.targets`)."""
         return targets(action, self.runs.marks, self.runs.highlighted)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

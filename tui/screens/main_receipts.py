@@ -1,7 +1,7 @@
 """The review screen's live receipts: what the receipt watcher knows, on screen at once.
 
-Mixed into :class:`tui.screens.main.MainScreen` (like its store workers). The app runs the
-watcher (:mod:`tui.live_receipts`) and calls :meth:`LiveReceiptsView.receipts_changed` once
+Mixed into :class:`parkbench.tui.screens.main.MainScreen` (like its store workers). The app runs the
+watcher (:mod:`parkbench.tui.live_receipts`) and calls :meth:`LiveReceiptsView.receipts_changed` once
 per coalesced batch. Everything here reads the watcher's in-memory state on the UI thread:
 no disk I/O, no store call. For runs the watcher has checked, its state wins over the list's
 own disk checks and the detail pane's (either may have been read before the change).
@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from core.lifecycle import RunStatus
-from core.records import RunDetail, RunRow
-from tui.live_receipts import LiveReceipts
-from tui.widgets.detail_pane import DetailPane
-from tui.widgets.run_list import RunList
-from tui.widgets.run_window import ViewQuery
-from tui.widgets.status_header import StatusHeader
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import RunDetail, RunRow
+from parkbench.tui.live_receipts import LiveReceipts
+from parkbench.tui.widgets.detail_pane import DetailPane
+from parkbench.tui.widgets.run_list import RunList
+from parkbench.tui.widgets.run_window import ViewQuery
+from parkbench.tui.widgets.status_header import StatusHeader
 
 
 class LiveReceiptsView:

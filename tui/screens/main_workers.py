@@ -1,7 +1,7 @@
 """The main screen's thread workers: each calls the store once and posts a message.
 
 Harlequin's rule: a worker never touches a widget. It reads or writes through
-:mod:`tui.screens.loading`, then posts a typed message (:mod:`tui.messages`) that an
+:mod:`parkbench.tui.screens.loading`, then posts a typed message (:mod:`parkbench.tui.messages`) that an
 ``@on`` handler on the screen applies. Store errors become :class:`CoreFailed`, shown as a
 notification; nothing a worker meets can crash the app.
 """
@@ -12,16 +12,12 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from textual import work
-from textual.message import Message
-from textual.worker import Worker, WorkerState, get_current_worker
-
-from core.errors import ParkbenchError
-from core.lifecycle import Action
-from core.records import Expectation, RunRow
-from core.store import Store
-from tui.live_receipts import WATCHER_GROUP
-from tui.messages import (
+from parkbench.core.errors import ParkbenchError
+from parkbench.core.lifecycle import Action
+from parkbench.core.records import Expectation, RunRow
+from parkbench.core.store import Store
+from parkbench.tui.live_receipts import WATCHER_GROUP
+from parkbench.tui.messages import (
     ActionDone,
     CoreFailed,
     DetailLoaded,
@@ -32,10 +28,13 @@ from tui.messages import (
     RowsLoaded,
     StatusCounts,
 )
-from tui.screens import loading
-from tui.textsafe import one_line
-from tui.widgets.run_list import RunList
-from tui.widgets.run_window import Fetch, ViewQuery
+from parkbench.tui.screens import loading
+from parkbench.tui.textsafe import one_line
+from parkbench.tui.widgets.run_list import RunList
+from parkbench.tui.widgets.run_window import Fetch, ViewQuery
+from textual import work
+from textual.message import Message
+from textual.worker import Worker, WorkerState, get_current_worker
 
 T = TypeVar("T")
 LOADING_RUNS = "loading runs"

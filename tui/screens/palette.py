@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from parkbench.tui.screens.actions import ACTION_LABELS, ACTION_NAMES
+from parkbench.tui.widgets.run_window import SORT_CYCLE, STATUS_CYCLE
+from parkbench.tui.widgets.status_header import SORT_LABELS, status_label
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.screens.actions import ACTION_LABELS, ACTION_NAMES
-from tui.widgets.run_window import SORT_CYCLE, STATUS_CYCLE
-from tui.widgets.status_header import SORT_LABELS, status_label
-
 if TYPE_CHECKING:
-    from tui.screens.main import MainScreen
+    from parkbench.tui.screens.main import MainScreen
 
 Command = tuple[str, str, Callable[[], object]]
 

@@ -2,7 +2,7 @@
 
 The full reason wraps here (the list only shows its first line) but is still bounded, so a
 megabyte of reason cannot stall a repaint. Every agent-supplied string goes through
-:func:`tui.textsafe.safe_text`; nothing is ever parsed as markup.
+:func:`parkbench.tui.textsafe.safe_text`; nothing is ever parsed as markup.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from parkbench.core.contracts import ArtifactState
+from parkbench.core.records import RunDetail, RunRow
+from parkbench.tui.textsafe import one_line, safe_text
+from parkbench.tui.widgets.run_columns import relative_time
 from rich.style import Style
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
-
-from core.contracts import ArtifactState
-from core.records import RunDetail, RunRow
-from tui.textsafe import one_line, safe_text
-from tui.widgets.run_columns import relative_time
 
 #: Characters of a reason shown in the pane; the rest is summarised in a note.
 REASON_MAX = 20_000

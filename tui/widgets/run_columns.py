@@ -1,7 +1,7 @@
 """Column layout and cell text for the run list: pure functions from a row to segments.
 
 Every value that came from an agent (title, reason, worker) goes through
-:func:`tui.textsafe.one_line` and into a plain segment: never parsed as markup, control
+:func:`parkbench.tui.textsafe.one_line` and into a plain segment: never parsed as markup, control
 characters shown as escapes, cut to its cell with an ellipsis.
 """
 
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from parkbench.core.records import RunRow
+from parkbench.tui.textsafe import ELLIPSIS, one_line
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-
-from core.records import RunRow
-from tui.textsafe import ELLIPSIS, one_line
 
 #: The longest text ever put in one cell before ``Text`` cuts it to the cell width.
 CELL_TEXT_MAX = 400

@@ -13,6 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+from parkbench.core.records import Expectation, RunRow
+from parkbench.tui.widgets.run_columns import (
+    Column,
+    RowStyles,
+    header_segments,
+    layout,
+    row_segments,
+)
+from parkbench.tui.widgets.run_window import (
+    MAX_WINDOW,
+    PAGE,
+    Fetch,
+    FetchKind,
+    Loaded,
+    RunWindow,
+    ViewQuery,
+)
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -22,18 +39,6 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-
-from core.records import Expectation, RunRow
-from tui.widgets.run_columns import Column, RowStyles, header_segments, layout, row_segments
-from tui.widgets.run_window import (
-    MAX_WINDOW,
-    PAGE,
-    Fetch,
-    FetchKind,
-    Loaded,
-    RunWindow,
-    ViewQuery,
-)
 
 #: Seconds between repaints of the relative times ("5m ago") on a live clock.
 TICK_S = 15.0

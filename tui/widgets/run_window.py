@@ -4,9 +4,9 @@ The list on screen is as tall as the whole result (``count_runs``), but only a w
 at most :data:`MAX_WINDOW` rows is ever held. Rows arrive by keyset page: the window knows
 the absolute index of its first row and asks for the page next to an edge (``after`` /
 ``before`` the edge row's key), the last page (``from_end``), or, for a far jump such as a
-scrollbar drag, a walk over sort keys only (:func:`core.queries.skip_keys`). Nothing here
+scrollbar drag, a walk over sort keys only (:func:`parkbench.core.store.queries.skip_keys`). Nothing here
 touches the database or Textual: :meth:`RunWindow.plan` says what to fetch,
-:mod:`tui.screens.loading` fetches it in a worker, :meth:`RunWindow.apply` takes it in.
+:mod:`parkbench.tui.screens.loading` fetches it in a worker, :meth:`RunWindow.apply` takes it in.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.lifecycle import RunStatus
-from core.queries import cursor_for
-from core.records import RunFilter, RunRow, SortKey
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import RunFilter, RunRow, SortKey
+from parkbench.core.store.queries import cursor_for
 
 #: Rows per incremental page: a few screens, so holding a key down rarely waits.
 PAGE = 120
@@ -25,7 +25,7 @@ PAGE = 120
 FIRST_PAGE = 60
 #: Rows held at most; the far side of the window is dropped beyond this.
 MAX_WINDOW = 1200
-#: The store's largest page (core.queries.MAX_PAGE).
+#: The store's largest page (parkbench.core.store.queries.MAX_PAGE).
 MAX_PAGE = 1000
 
 

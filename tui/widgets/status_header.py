@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import SortKey
+from parkbench.tui.textsafe import one_line
 from rich.text import Text
 from textual.widgets import Static
-
-from core.lifecycle import RunStatus
-from core.records import SortKey
-from tui.textsafe import one_line
 
 #: Order of the status counts: the parked state first, then the live ones, then the rest.
 STATUS_ORDER: tuple[RunStatus, ...] = (

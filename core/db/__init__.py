@@ -1,0 +1,1 @@
+"""Engine, URLs, schema and migrations, dialect errors and change feeds."""

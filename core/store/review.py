@@ -1,0 +1,217 @@
+"""Reviewer actions: requeue, fail and release parked (or stuck) runs, one or many.
+
+Each run gets its own transaction, conditional on the status and version the reviewer saw,
+so one stale or missing run never aborts the rest of a bulk action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sqlalchemy as sa
+from parkbench.core import inputs
+from parkbench.core.errors import (
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    ParkbenchError,
+    ValidationError,
+)
+from parkbench.core.lifecycle import (
+    REVIEWER_ACTIONS,
+    Action,
+    ActorKind,
+    RunStatus,
+    find,
+    invalid_transition,
+    sources,
+)
+from parkbench.core.models import runs
+from parkbench.core.records import (
+    ActionResult,
+    Expectation,
+)
+from parkbench.core.store import queries
+from parkbench.core.store.base import (
+    CLEAR_LEASE,
+    HUMAN,
+    MAX_LINEAGE_DEPTH,
+    StoreBase,
+    default_actor,
+    insert_run,
+)
+
+
+class ReviewOps(StoreBase):
+    def requeue(
+        self,
+        run_ids: Sequence[int],
+        *,
+        reason: str,
+        actor: str | None = None,
+        expected: Mapping[int, Expectation] | None = None,
+    ) -> list[ActionResult]:
+        return self.review(Action.REQUEUE, run_ids, reason=reason, actor=actor, expected=expected)
+
+    def force_fail(
+        self,
+        run_ids: Sequence[int],
+        *,
+        reason: str,
+        actor: str | None = None,
+        expected: Mapping[int, Expectation] | None = None,
+    ) -> list[ActionResult]:
+        return self.review(Action.FAIL, run_ids, reason=reason, actor=actor, expected=expected)
+
+    def force_release(
+        self,
+        run_ids: Sequence[int],
+        *,
+        reason: str,
+        actor: str | None = None,
+        expected: Mapping[int, Expectation] | None = None,
+    ) -> list[ActionResult]:
+        return self.review(Action.RELEASE, run_ids, reason=reason, actor=actor, expected=expected)
+
+    def review(
+        self,
+        action: Action,
+        run_ids: Sequence[int],
+        *,
+        reason: str,
+        actor: str | None = None,
+        expected: Mapping[int, Expectation] | None = None,
+        actor_kind: ActorKind = HUMAN,
+    ) -> list[ActionResult]:
+        """Apply a reviewer action to each run in its own transaction; one result per run.
+
+        A bad run (gone, wrong state, changed since the reviewer looked) yields a failed
+        result and never aborts the others.
+        """
+        # Only the reviewer moves: review() must never become a token-free way to claim,
+        # complete or sweep a run.
+        if (
+            action not in REVIEWER_ACTIONS
+            or actor_kind is ActorKind.WORKER
+            or not sources(actor_kind, action)
+        ):
+            raise ValidationError(f"{action.value} is not a reviewer action")
+        why = inputs.reason(reason)
+        who = inputs.name("actor", actor or default_actor())
+        results: list[ActionResult] = []
+        for run_id in dict.fromkeys(run_ids):  # de-duplicated, order kept
+            seen = (expected or {}).get(run_id)
+            try:
+                results.append(
+                    self._write(
+                        lambda conn, rid=run_id, exp=seen: self._review_one(
+                            conn, action, rid, why, who, exp, actor_kind
+                        )
+                    )
+                )
+            except ParkbenchError as error:
+                if error.code == "database":
+                    raise
+                results.append(ActionResult(run_id, ok=False, error=error))
+        return results
+
+    def _review_one(
+        self,
+        conn: sa.Connection,
+        action: Action,
+        run_id: int,
+        why: str,
+        who: str,
+        seen: Expectation | None,
+        actor_kind: ActorKind,
+    ) -> ActionResult:
+        now = self.clock()
+        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"run {run_id} does not exist")
+        status = RunStatus(row.status)
+        if seen is not None and (
+            status is not seen.status or (seen.version is not None and row.version != seen.version)
+        ):
+            raise ConflictError(
+                f"run {run_id} changed since you looked: "
+                f"{queries.last_change_summary(conn, run_id)}",
+                hint=f"refresh and review it again (`parkbench show {run_id}`)",
+                status=status.value,
+            )
+        transition = find(actor_kind, action, status)
+        if transition is None:
+            raise invalid_transition(actor_kind, action, status, run_id)
+        values: dict[str, object] = {"status_changed_at": now}
+        details: dict[str, object] = {}
+        if action is Action.REQUEUE:
+            if row.lineage_depth + 1 >= MAX_LINEAGE_DEPTH:
+                raise InvalidTransitionError(
+                    f"run {run_id} has been requeued {row.lineage_depth} times; "
+                    f"the lineage limit is {MAX_LINEAGE_DEPTH}",
+                    hint=f"fail it (`parkbench fail {run_id} --reason ...`) and enqueue anew",
+                )
+            values |= {"finished_at": now}
+        elif action is Action.FAIL:
+            values |= {"failure_reason": why, "finished_at": now, **CLEAR_LEASE}
+            details["operator_forced"] = True
+        elif action is Action.RELEASE:
+            values |= {"queued_at": now, "worker": None, **CLEAR_LEASE}
+        result = conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.status == row.status, runs.c.version == row.version)
+            .values(status=transition.target.value, version=runs.c.version + 1, **values)
+        )
+        if result.rowcount != 1:
+            raise ConflictError(
+                f"run {run_id} changed while you acted on it",
+                hint=f"refresh and review it again (`parkbench show {run_id}`)",
+            )
+        new_run_id = None
+        if action is Action.REQUEUE:
+            overridden = row.attempt + 1 > row.max_attempts
+            new_run_id = insert_run(
+                conn,
+                task_id=row.task_id,
+                workspace_id=row.workspace_id,
+                attempt=row.attempt + 1,
+                max_attempts=row.max_attempts,
+                priority=row.priority,
+                max_runtime_ms=row.max_runtime_ms,
+                metadata_json=row.metadata_json,
+                now=now,
+                previous_run_id=run_id,
+                root_run_id=row.root_run_id or run_id,
+                lineage_depth=row.lineage_depth + 1,
+                attempt_limit_overridden=overridden,
+            )
+            details |= {"new_run_id": new_run_id, "attempt_limit_overridden": overridden}
+            self._event(
+                conn,
+                run_id=new_run_id,
+                task_id=row.task_id,
+                actor_kind=actor_kind,
+                actor=who,
+                action=Action.ENQUEUE,
+                from_status=None,
+                to_status=RunStatus.QUEUED,
+                now=now,
+                reason=why,
+                details={"previous_run_id": run_id, "attempt_limit_overridden": overridden},
+            )
+        self._event(
+            conn,
+            run_id=run_id,
+            task_id=row.task_id,
+            actor_kind=actor_kind,
+            actor=who,
+            action=action,
+            from_status=status,
+            to_status=transition.target,
+            now=now,
+            reason=why,
+            # A token is involved only when the reviewer ends a live lease.
+            token_hash=row.claim_token_hash if status is RunStatus.CLAIMED else None,
+            details=details or None,
+        )
+        return ActionResult(run_id, ok=True, status=transition.target, new_run_id=new_run_id)

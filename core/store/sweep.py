@@ -1,0 +1,116 @@
+"""The expiry sweep: expired leases go back to the queue or park, as the spec says.
+
+Each step is one conditional UPDATE on leases still past ``p_now``, built once at import
+(:data:`SWEEP_STEPS`): a call only binds values.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from parkbench.core import lifecycle
+from parkbench.core.lifecycle import Action, RunStatus
+from parkbench.core.models import events, runs
+from parkbench.core.records import Recovered
+from parkbench.core.store.audit import sweep_event
+from parkbench.core.store.base import CLEAR_LEASE, SYSTEM, StoreBase
+
+_AT = sa.bindparam("p_now", type_=sa.BigInteger)
+_CLAIMED = runs.c.status == RunStatus.CLAIMED.value
+_EXPIRED = sa.and_(_CLAIMED, runs.c.lease_until <= _AT)
+
+
+def _to(action: Action) -> RunStatus:
+    return lifecycle.target(SYSTEM, action, RunStatus.CLAIMED)
+
+
+def _park(
+    where: sa.ColumnElement[bool], reason: sa.ColumnElement[str], action: Action
+) -> sa.Update:
+    """Park the claimed runs matching ``where`` with ``reason`` (computed per row)."""
+    return (
+        runs.update()
+        .where(where)
+        .values(
+            status=_to(action).value,
+            block_reason=reason,
+            blocked_at=_AT,
+            status_changed_at=_AT,
+            version=runs.c.version + 1,
+            **CLEAR_LEASE,
+        )
+        .returning(runs.c.id, runs.c.task_id, runs.c.block_reason)
+    )
+
+
+OVER_RUNTIME = _park(
+    sa.and_(_CLAIMED, runs.c.runtime_deadline.is_not(None), runs.c.runtime_deadline <= _AT),
+    "exceeded max runtime ("
+    # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
+    # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
+    + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
+    + " s); the worker kept heartbeating past it",
+    Action.RUNTIME_PARK,
+)
+EXPIRE_RETRY = (
+    runs.update()
+    .where(_EXPIRED, runs.c.attempt < runs.c.max_attempts)
+    .values(
+        status=_to(Action.EXPIRE_RETRY).value,
+        attempt=runs.c.attempt + 1,
+        worker=None,
+        failure_reason="lease expired: the worker stopped heartbeating",
+        queued_at=_AT,
+        status_changed_at=_AT,
+        version=runs.c.version + 1,
+        **CLEAR_LEASE,
+    )
+    .returning(runs.c.id, runs.c.task_id, runs.c.failure_reason)
+)
+EXPIRE_PARK = _park(
+    sa.and_(_EXPIRED, runs.c.attempt >= runs.c.max_attempts),
+    "lease expired on the last attempt ("
+    + sa.cast(runs.c.attempt, sa.Text)
+    + " of "
+    + sa.cast(runs.c.max_attempts, sa.Text)
+    + "); no attempts left to retry",
+    Action.EXPIRE_PARK,
+)
+#: In order: (statement, action, status it moves runs to). Each returns (id, task_id, reason).
+SWEEP_STEPS: tuple[tuple[sa.Update, Action, RunStatus], ...] = tuple(
+    (statement, action, _to(action))
+    for statement, action in (
+        (OVER_RUNTIME, Action.RUNTIME_PARK),
+        (EXPIRE_RETRY, Action.EXPIRE_RETRY),
+        (EXPIRE_PARK, Action.EXPIRE_PARK),
+    )
+)
+
+
+class SweepOps(StoreBase):
+    def recover_expired(self, *, now: int | None = None) -> Recovered:
+        """The expiry sweep: each step a conditional UPDATE on leases still past *now*."""
+
+        def body(conn: sa.Connection) -> Recovered:
+            at = self.clock() if now is None else now
+            moved: dict[Action, list[sa.Row]] = {}
+            for statement, action, to_status in SWEEP_STEPS:
+                moved[action] = list(conn.execute(statement, {"p_now": at}).all())
+                for run_id, task_id, reason in moved[action]:
+                    audit = sweep_event(
+                        run_id=run_id,
+                        task_id=task_id,
+                        action=action,
+                        to_status=to_status,
+                        now=at,
+                        reason=reason,
+                    )
+                    conn.execute(events.insert(), audit)
+            return Recovered(
+                requeued=tuple(r[0] for r in moved[Action.EXPIRE_RETRY]),
+                parked=tuple(r[0] for r in moved[Action.EXPIRE_PARK]),
+                runtime_parked=tuple(r[0] for r in moved[Action.RUNTIME_PARK]),
+            )
+
+        recovered = self._write(body)
+        self._last_sweep_ms = self.clock() if now is None else now
+        return recovered

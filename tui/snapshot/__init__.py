@@ -1,0 +1,1 @@
+"""Everything ``parkbench snapshot`` renders: the headless screens, summary.json, screenshots."""
