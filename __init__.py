@@ -23,16 +23,27 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from parkbench.core.lifecycle import RunStatus
-    from parkbench.core.records import Claim, Completion, Enqueued, Expectation, RunFilter
-    from parkbench.core.store import Store
+    from parkbench.core.records import (
+        Claim,
+        ClaimedTask,
+        Completion,
+        Enqueued,
+        Expectation,
+        Handoff,
+        RunFilter,
+    )
+    from parkbench.core.store import Lease, Store
 
 __version__ = "0.1.0"
 
 #: name -> the module it comes from (loaded on first access).
 _EXPORTS = {
     "Store": "parkbench.core.store",
+    "Lease": "parkbench.core.store",
     "RunStatus": "parkbench.core.lifecycle",
     "Claim": "parkbench.core.records",
+    "ClaimedTask": "parkbench.core.records",
+    "Handoff": "parkbench.core.records",
     "Completion": "parkbench.core.records",
     "Enqueued": "parkbench.core.records",
     "Expectation": "parkbench.core.records",
@@ -59,7 +70,7 @@ __all__ = ["__version__", "open", *_EXPORTS]
 def open(url: str | None = None, **options: Any) -> Store:
     """Open the queue at ``url`` (a SQLite path or URL, or a PostgreSQL URL; default: the
     ``PARKBENCH_DB`` environment variable, else the per-user default file)."""
-    from parkbench.core.store import Store
+    from parkbench.core.store import Lease, Store
 
     return Store.open(url, **options)
 

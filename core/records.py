@@ -18,17 +18,128 @@ class Enqueued:
     run_id: int
 
 
+def iso_ms(ms: int | None) -> str | None:
+    """Epoch milliseconds as UTC ISO-8601 with a ``Z``, as every JSON document writes times."""
+    value = to_datetime(ms)
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTask:
+    """What a worker needs to know about the task it claimed a run of."""
+
+    id: int
+    title: str
+    workspace: str  # the workspace root, an absolute path
+    priority: int
+    metadata: dict[str, object]
+    run_metadata: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffStop:
+    """Why the attempt before this one stopped."""
+
+    #: blocked | missing_receipts | max_runtime | lease_expired | failed | released
+    why: str
+    reason: str | None  # the stored text (the agent's block reason, the failure, ...)
+    by: str  # who stopped it: the worker, the sweeper, or the reviewer
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffDecision:
+    """The human decision that put the work back in the queue."""
+
+    action: str  # requeue | release
+    reviewer: str
+    text: str | None  # the reviewer's reason: the answer handed to this attempt
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """How a claimed run continues earlier work (see :mod:`parkbench.core.store.handoff`)."""
+
+    previous_run_id: int  # the run itself for a retry or release, else the requeued source
+    previous_attempt: int
+    #: the status the previous attempt ended in: requeued (a human requeue's source run),
+    #: needs_attention (released by a reviewer), failed, lease_expired or released
+    previous_status: str
+    stopped: HandoffStop | None
+    decision: HandoffDecision | None
+
+    def to_dict(self) -> dict[str, object]:
+        stopped = self.stopped
+        decision = self.decision
+        return {
+            "previous_run": {
+                "run_id": self.previous_run_id,
+                "attempt": self.previous_attempt,
+                "status": self.previous_status,
+            },
+            "stopped": None
+            if stopped is None
+            else {
+                "why": stopped.why,
+                "reason": stopped.reason,
+                "by": stopped.by,
+                "at": iso_ms(stopped.at_ms),
+            },
+            "decision": None
+            if decision is None
+            else {
+                "action": decision.action,
+                "reviewer": decision.reviewer,
+                "text": decision.text,
+                "at": iso_ms(decision.at_ms),
+            },
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
+    """A fresh lease: the one time the raw token is handed out, with everything the worker
+    needs to do the work (the task, its contract, and how it continues earlier work)."""
+
     run_id: int
     task_id: int
     attempt: int
     claim_token: str = field(repr=False)  # the raw token: returned once, never stored
     lease_until_ms: int
+    max_attempts: int
+    task: ClaimedTask
+    contract: Contract
+    handoff: Handoff | None
 
     @property
     def lease_until(self) -> datetime:
         return to_datetime(self.lease_until_ms)  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, object]:
+        """The claim document (``lease claim --json``, ``PARKBENCH_CLAIM``): stable names."""
+        task = self.task
+        return {
+            "run_id": self.run_id,
+            "task_id": self.task_id,
+            "attempt": self.attempt,
+            "max_attempts": self.max_attempts,
+            "claim_token": self.claim_token,
+            "lease_until": iso_ms(self.lease_until_ms),
+            "task": {
+                "id": task.id,
+                "title": task.title,
+                "workspace": task.workspace,
+                "priority": task.priority,
+                "metadata": task.metadata,
+                "run_metadata": task.run_metadata,
+            },
+            "contract": {
+                "required_paths": list(self.contract.required),
+                "missing_policy": self.contract.missing_policy.value,
+            },
+            "handoff": None if self.handoff is None else self.handoff.to_dict(),
+        }
 
 
 @dataclass(frozen=True, slots=True)

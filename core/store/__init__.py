@@ -38,11 +38,12 @@ from parkbench.core.store.base import (
     default_actor,
     insert_run,
 )
+from parkbench.core.store.lease import Lease
 from parkbench.core.store.review import ReviewOps
 from parkbench.core.store.worker import WorkerOps
 from sqlalchemy.exc import IntegrityError
 
-__all__ = ["Store", "default_actor"]
+__all__ = ["Lease", "Store", "default_actor"]
 
 INT32_MAX = 2**31 - 1
 #: A year: far beyond any real task, and small enough to stay exact in epoch milliseconds.
@@ -176,6 +177,16 @@ class Store(WorkerOps, ReviewOps):
             return Enqueued(task_id=task_id, run_id=run_id)
 
         return self._write(body)
+
+    # -- the worker's handle -------------------------------------------------------------
+
+    def claim(self, worker: str, *, lease_s: float | None = None) -> Lease | None:
+        """Claim the next run as a :class:`Lease` (``None`` when nothing is queued): the
+        claim's facts plus its moves, and a context manager that heartbeats by itself."""
+        claimed = self.claim_next(worker, lease_s=lease_s)
+        if claimed is None:
+            return None
+        return Lease(self, claimed, lease_s=lease_s or self.default_lease_s)
 
     # -- read side ----------------------------------------------------------------------
 

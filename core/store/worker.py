@@ -31,6 +31,7 @@ from parkbench.core.store.base import (
     SWEEP_INTERVAL_MS,
     WORKER,
 )
+from parkbench.core.store.handoff import claimed_context
 from parkbench.core.store.sweep import SweepOps
 
 
@@ -67,7 +68,18 @@ class WorkerOps(SweepOps):
                 return None
             if not self.one_statement_writes:
                 conn.execute(sql.EVENT_INSERT, audit | {"run_id": row.id, "task_id": row.task_id})
-            return Claim(row.id, row.task_id, row.attempt, raw, row.lease_until)
+            task, contract, max_attempts, handoff = claimed_context(conn, row.id)
+            return Claim(
+                run_id=row.id,
+                task_id=row.task_id,
+                attempt=row.attempt,
+                claim_token=raw,
+                lease_until_ms=row.lease_until,
+                max_attempts=max_attempts,
+                task=task,
+                contract=contract,
+                handoff=handoff,
+            )
 
         return self._write_statements(body)
 

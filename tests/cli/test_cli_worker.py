@@ -64,12 +64,42 @@ def test_claim_json_shape_and_null_when_empty(db_url: str, workspace: Path) -> N
     assert (empty.code, empty.stdout, empty.stderr) == (0, "null\n", "")
     ids = enqueue(db_url, workspace)
     claimed = claim(db_url, "agent-1", "--lease", "120")
-    assert set(claimed) == {"run_id", "task_id", "attempt", "claim_token", "lease_until"}
+    assert set(claimed) == {
+        "run_id", "task_id", "attempt", "max_attempts", "claim_token", "lease_until",
+        "task", "contract", "handoff",
+    }
     assert claimed["run_id"] == ids["run_id"] and claimed["task_id"] == ids["task_id"]
-    assert claimed["attempt"] == 1
+    assert (claimed["attempt"], claimed["max_attempts"]) == (1, 3)
     assert TOKEN.match(claimed["claim_token"]) and ISO.match(claimed["lease_until"])
+    assert set(claimed["task"]) == {
+        "id", "title", "workspace", "priority", "metadata", "run_metadata"
+    }
+    assert claimed["task"]["workspace"] == str(workspace.resolve())
+    assert claimed["contract"] == {"required_paths": [], "missing_policy": "reject"}
+    assert claimed["handoff"] is None  # new work
     human = invoke("lease", "claim", "--worker", "w", "--db", db_url)
     assert human.code == 0 and human.stdout == "" and "nothing to claim" in human.stderr
+
+
+def test_the_next_attempt_hears_the_reviewers_answer(db_url: str, workspace: Path) -> None:
+    enqueue(db_url, workspace)
+    first = claim(db_url, "agent-1")
+    blocked = invoke("lease", "block", str(first["run_id"]), "--reason", "need the API key",
+                     "--db", db_url, env={"PARKBENCH_TOKEN": first["claim_token"]})
+    assert blocked.code == 0, blocked.stderr
+    requeued = invoke("requeue", str(first["run_id"]), "--reason", "key is in the vault",
+                      "--db", db_url, "--json")
+    assert requeued.code == 0, requeued.stderr
+    second = claim(db_url, "agent-2")
+    handoff = second["handoff"]
+    assert handoff["previous_run"] == {
+        "run_id": first["run_id"], "attempt": 1, "status": "requeued"
+    }
+    assert handoff["stopped"]["why"] == "blocked"
+    assert handoff["stopped"]["reason"] == "need the API key"
+    assert handoff["decision"]["action"] == "requeue"
+    assert handoff["decision"]["text"] == "key is in the vault"
+    assert ISO.match(handoff["decision"]["at"])
 
 
 def test_human_claim_prints_the_token_once(db_url: str, workspace: Path) -> None:

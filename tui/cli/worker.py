@@ -23,10 +23,11 @@ from parkbench.tui.cli.common import (
     cli,
     read_token,
 )
-from parkbench.tui.textsafe import safe_text
+from parkbench.tui.textsafe import one_line, safe_text
 
 if TYPE_CHECKING:
     from parkbench.core.lifecycle import RunStatus
+    from parkbench.core.records import Claim
     from parkbench.core.store import Store
 
 T = TypeVar("T")
@@ -146,25 +147,41 @@ def claim(
         else:
             output.note("nothing to claim: no queued runs")
         return
-    lease_until = output.iso(claimed.lease_until_ms)
     if opts.json:
-        output.emit_json(
-            {
-                "run_id": claimed.run_id,
-                "task_id": claimed.task_id,
-                "attempt": claimed.attempt,
-                "claim_token": claimed.claim_token,
-                "lease_until": lease_until,
-            }
-        )
+        output.emit_json(claimed.to_dict())
         return
-    output.print_lines(
-        [
-            f"claimed run {claimed.run_id} (task {claimed.task_id}, attempt {claimed.attempt})"
-            f" until {lease_until}",
-            f"claim_token: {claimed.claim_token}",
-        ]
-    )
+    output.print_lines(_claim_lines(claimed))
+
+
+def _claim_lines(claimed: Claim) -> list[str]:
+    """The claim for a person: the lease, the task, and what the reviewer said (if anything)."""
+    lines = [
+        f"claimed run {claimed.run_id} (task {claimed.task_id}, attempt {claimed.attempt}"
+        f" of {claimed.max_attempts}) until {output.iso(claimed.lease_until_ms)}",
+        f"claim_token: {claimed.claim_token}",
+        f"task: {one_line(claimed.task.title)}",
+        f"workspace: {one_line(claimed.task.workspace)}",
+    ]
+    if claimed.contract.required:
+        required = ", ".join(one_line(p) for p in claimed.contract.required)
+        lines.append(f"receipts required: {required}")
+    handoff = claimed.handoff
+    if handoff is not None:
+        stopped = handoff.stopped
+        lines.append(
+            f"continues run {handoff.previous_run_id} (attempt {handoff.previous_attempt},"
+            f" {handoff.previous_status})"
+            + ("" if stopped is None else f": {stopped.why}")
+        )
+        if stopped is not None and stopped.reason:
+            lines.append(f"  why: {one_line(stopped.reason)}")
+        if handoff.decision is not None:
+            decision = handoff.decision
+            lines.append(
+                f"  {decision.action} by {one_line(decision.reviewer)}"
+                f" at {output.iso(decision.at_ms)}: {one_line(decision.text or '')}"
+            )
+    return lines
 
 
 @lease_app.command("heartbeat")
