@@ -36,41 +36,62 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-#: name -> the module it comes from (loaded on first access).
-_EXPORTS = {
-    "Store": "parkbench.core.store",
-    "Lease": "parkbench.core.store",
-    "RunStatus": "parkbench.core.lifecycle",
-    "Claim": "parkbench.core.records",
-    "ClaimedTask": "parkbench.core.records",
-    "Handoff": "parkbench.core.records",
-    "Completion": "parkbench.core.records",
-    "Enqueued": "parkbench.core.records",
-    "Expectation": "parkbench.core.records",
-    "RunFilter": "parkbench.core.records",
-    **dict.fromkeys(
-        (
-            "ParkbenchError",
-            "ValidationError",
-            "NotFoundError",
-            "InvalidTokenError",
-            "LeaseExpiredError",
-            "InvalidTransitionError",
-            "MissingArtifactsError",
-            "ConflictError",
-            "DatabaseError",
-        ),
-        "parkbench.core.errors",
+__all__ = [
+    "Claim",
+    "ClaimedTask",
+    "Completion",
+    "ConflictError",
+    "DatabaseError",
+    "Enqueued",
+    "Expectation",
+    "Handoff",
+    "InvalidTokenError",
+    "InvalidTransitionError",
+    "Lease",
+    "LeaseExpiredError",
+    "MissingArtifactsError",
+    "NotFoundError",
+    "ParkbenchError",
+    "RunFilter",
+    "RunStatus",
+    "Store",
+    "ValidationError",
+    "__version__",
+    "open",
+]
+
+#: Where each name lives; loaded on first access (``import parkbench`` stays cheap).
+_HOMES = {
+    "parkbench.core.store": ("Store", "Lease"),
+    "parkbench.core.lifecycle": ("RunStatus",),
+    "parkbench.core.records": (
+        "Claim",
+        "ClaimedTask",
+        "Completion",
+        "Enqueued",
+        "Expectation",
+        "Handoff",
+        "RunFilter",
+    ),
+    "parkbench.core.errors": (
+        "ParkbenchError",
+        "ValidationError",
+        "NotFoundError",
+        "InvalidTokenError",
+        "LeaseExpiredError",
+        "InvalidTransitionError",
+        "MissingArtifactsError",
+        "ConflictError",
+        "DatabaseError",
     ),
 }
-
-__all__ = ["__version__", "open", *_EXPORTS]
+_EXPORTS = {name: module for module, names in _HOMES.items() for name in names}
 
 
 def open(url: str | None = None, **options: Any) -> Store:
     """Open the queue at ``url`` (a SQLite path or URL, or a PostgreSQL URL; default: the
     ``PARKBENCH_DB`` environment variable, else the per-user default file)."""
-    from parkbench.core.store import Lease, Store
+    from parkbench.core.store import Store
 
     return Store.open(url, **options)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -58,3 +59,15 @@ def test_the_wheel_has_one_top_level_name(tmp_path: Path) -> None:
     assert not [n for n in names if n.startswith("parkbench/tests/")]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "parkbench = parkbench.tui.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_the_public_api_names_resolve_lazily() -> None:
+    # `import parkbench` loads nothing heavy; each exported name resolves on first access.
+    probe = (
+        "import json, sys, parkbench\n"
+        "heavy = [m for m in ('sqlalchemy', 'textual') if m in sys.modules]\n"
+        "missing = [n for n in parkbench.__all__ if getattr(parkbench, n, None) is None]\n"
+        "print(json.dumps([heavy, missing]))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [[], []]
