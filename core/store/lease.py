@@ -51,6 +51,7 @@ class Lease:
         self._lease_until_ms = claim.lease_until_ms
         self._settled: RunStatus | None = None
         self._lost: ParkbenchError | None = None
+        self._detached = False
         self._lock = threading.Lock()  # one move at a time: a beat never races a settle
         self._stop = threading.Event()
         self._beater: threading.Thread | None = None
@@ -141,6 +142,12 @@ class Lease:
             self._settled = status
         return status
 
+    def detach(self) -> None:
+        """Leave the run as it is: stop heartbeating, and do not release it on exit (the
+        lease then ends when it runs out, as for a worker that went away)."""
+        self._detached = True
+        self._stop.set()
+
     # -- keeping itself alive -------------------------------------------------------
 
     def __enter__(self) -> Self:
@@ -161,7 +168,7 @@ class Lease:
         if self._beater is not None:
             self._beater.join()
             self._beater = None
-        if self._settled is None and self._lost is None:
+        if self._settled is None and self._lost is None and not self._detached:
             # The body raised, or ended without a verdict: never leave the run claimed.
             try:
                 self.release()
@@ -173,7 +180,7 @@ class Lease:
     def _beat(self) -> None:
         interval = max(self._lease_s * BEAT_FRACTION, 0.05)
         while not self._stop.wait(interval):
-            if self._settled is not None:
+            if self._settled is not None or self._detached:
                 return
             try:
                 self.heartbeat()

@@ -51,7 +51,7 @@ COMMANDS: dict[str, str] = {
     "demo": "ops",
 }
 #: Commands other features add, each in tui/cli/<name>.py; absent modules are skipped.
-LAZY_COMMANDS: tuple[str, ...] = ("watch", "snapshot")
+LAZY_COMMANDS: tuple[str, ...] = ("watch", "snapshot", "work")
 
 
 class ParkbenchGroup(TyperGroup):
