@@ -177,8 +177,7 @@ class StoreBase:
         conn.execute(events.insert(), event_row(**fields))
 
 
-def insert_run(
-    conn: sa.Connection,
+def run_values(
     *,
     task_id: int,
     workspace_id: int,
@@ -192,24 +191,27 @@ def insert_run(
     root_run_id: int | None = None,
     lineage_depth: int = 0,
     attempt_limit_overridden: bool = False,
-) -> int:
-    return conn.execute(
-        runs.insert().returning(runs.c.id),
-        {
-            "task_id": task_id,
-            "workspace_id": workspace_id,
-            "attempt": attempt,
-            "max_attempts": max_attempts,
-            "priority": priority,
-            "status": RunStatus.QUEUED.value,
-            "previous_run_id": previous_run_id,
-            "root_run_id": root_run_id,
-            "lineage_depth": lineage_depth,
-            "max_runtime_ms": max_runtime_ms,
-            "metadata_json": metadata_json,
-            "attempt_limit_overridden": attempt_limit_overridden,
-            "version": 1,
-            "queued_at": now,
-            "status_changed_at": now,
-        },
-    ).scalar_one()
+) -> dict[str, object]:
+    """The row of a fresh queued run: the only shape runs are created in."""
+    return {
+        "task_id": task_id,
+        "workspace_id": workspace_id,
+        "attempt": attempt,
+        "max_attempts": max_attempts,
+        "priority": priority,
+        "status": RunStatus.QUEUED.value,
+        "previous_run_id": previous_run_id,
+        "root_run_id": root_run_id,
+        "lineage_depth": lineage_depth,
+        "max_runtime_ms": max_runtime_ms,
+        "metadata_json": metadata_json,
+        "attempt_limit_overridden": attempt_limit_overridden,
+        "version": 1,
+        "queued_at": now,
+        "status_changed_at": now,
+    }
+
+
+def insert_run(conn: sa.Connection, **fields: Any) -> int:
+    """Insert one fresh queued run (fields as :func:`run_values` takes them); its id."""
+    return conn.execute(runs.insert().returning(runs.c.id), run_values(**fields)).scalar_one()

@@ -8,7 +8,7 @@ raw claim token; the others take it back through ``--token``, ``$PARKBENCH_TOKEN
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from parkbench.core.errors import ValidationError
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from parkbench.core.lifecycle import RunStatus
     from parkbench.core.records import Claim
     from parkbench.core.store import Store
+    from parkbench.tui.cli.enqueue_file import LineError
 
 T = TypeVar("T")
 
@@ -49,12 +50,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _contract_metadata(
-    metadata: str | None, require: list[str], missing_policy: str | None
+    metadata: object, require: list[str], missing_policy: str | None
 ) -> dict[str, object]:
     """--metadata merged with the contract given by --require / --missing-policy."""
     from parkbench.core import inputs
 
-    merged = inputs.json_object("metadata", metadata)
+    merged = inputs.json_object("metadata", metadata)  # type: ignore[arg-type]
     if not require and missing_policy is None:
         return merged
     contract = merged.setdefault("completion_contract", {})
@@ -78,10 +79,16 @@ def _contract_metadata(
 
 def enqueue(
     ctx: typer.Context,
-    title: Annotated[str, typer.Argument(metavar="TITLE", help="What the task is.")],
+    title: Annotated[
+        str | None,
+        typer.Argument(metavar="TITLE", help="What the task is.", show_default=False),
+    ] = None,
     workspace: Annotated[
-        str, typer.Option("--workspace", metavar="DIR", help="Workspace root (must exist).")
-    ],
+        str | None,
+        typer.Option(
+            "--workspace", metavar="DIR", help="Workspace root (must exist).", show_default=False
+        ),
+    ] = None,
     priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
     max_attempts: Annotated[int, typer.Option(help="Attempts before a failure is final.")] = 3,
     require: Annotated[
@@ -104,15 +111,34 @@ def enqueue(
     metadata: Annotated[
         str | None, typer.Option("--metadata", metavar="JSON", help="Task metadata object.")
     ] = None,
+    from_file: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="FILE",
+            help="Enqueue every task of a JSON-lines file (- for stdin), one object per line "
+            "with the fields of these options; all or nothing. Options are the defaults.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     json_mode: JsonOption = False,
 ) -> None:
-    """Create a task and its first queued run."""
+    """Create a task and its first queued run (or a whole file of them with --from)."""
     opts = cli(ctx, db, json_mode)
     if missing_policy is not None and missing_policy.strip().lower() not in ("reject", "park"):
         raise ValidationError(
             f"--missing-policy must be reject or park, got {missing_policy!r}",
             hint="use --missing-policy reject or --missing-policy park",
+        )
+    if from_file is not None:
+        _enqueue_file(opts, from_file, title, workspace, priority, max_attempts, require,
+                      missing_policy, metadata)
+        return
+    if title is None or workspace is None:
+        raise ValidationError(
+            "a TITLE and --workspace are required",
+            hint='parkbench enqueue "Write the summary" --workspace DIR (or --from FILE)',
         )
     task_metadata = _contract_metadata(metadata, require or [], missing_policy)
     with opts.open_store() as store:
@@ -127,6 +153,98 @@ def enqueue(
         output.emit_json({"task_id": enqueued.task_id, "run_id": enqueued.run_id})
     else:
         output.print_lines([f"enqueued task {enqueued.task_id} as run {enqueued.run_id}"])
+
+
+def _enqueue_file(
+    opts: Cli,
+    path: str,
+    title: str | None,
+    workspace: str | None,
+    priority: int,
+    max_attempts: int,
+    require: list[str] | None,
+    missing_policy: str | None,
+    metadata: str | None,
+) -> None:
+    import sys
+
+    from parkbench.core.store import NewTask
+    from parkbench.core.store.enqueue import invalid_tasks
+    from parkbench.tui.cli.enqueue_file import LineError, read_tasks
+
+    if title is not None:
+        raise ValidationError(
+            "TITLE and --from are exclusive: the titles come from the file",
+            hint="put the title in each line of the file",
+        )
+    defaults = NewTask(
+        title="",
+        workspace=workspace or "",
+        priority=priority,
+        max_attempts=max_attempts,
+        metadata=_contract_metadata(metadata, require or [], missing_policy),
+    )
+    try:
+        if path == "-":
+            new_tasks, numbers, errors = read_tasks(
+                sys.stdin, defaults=defaults, merge_contract=_contract_metadata
+            )
+        else:
+            with open(path, encoding="utf-8") as lines:
+                new_tasks, numbers, errors = read_tasks(
+                    lines, defaults=defaults, merge_contract=_contract_metadata
+                )
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValidationError(
+            f"cannot read {path}: {error}", hint="pass a readable JSON-lines file, or - for stdin"
+        ) from None
+    if errors:  # report the core's objections to the other lines too, all at once
+        total = len(new_tasks) + len(errors)
+        errors += [
+            LineError(numbers[int(str(e["index"]))], str(e["message"]))
+            for e in invalid_tasks(new_tasks)
+        ]
+        errors.sort(key=lambda e: e.line)
+        _report_line_errors(errors, total, path, opts.json)
+    with opts.open_store() as store:
+        try:
+            enqueued = store.enqueue_many(new_tasks)
+        except ValidationError as error:  # the core's checks (workspace, contract, ranges)
+            found = error.details.get("errors")
+            if not isinstance(found, list):
+                raise
+            line_errors = [LineError(numbers[int(e["index"])], str(e["message"])) for e in found]
+            _report_line_errors(line_errors, len(new_tasks), path, opts.json)
+    if opts.json:
+        output.emit_json(
+            {
+                "enqueued": len(enqueued),
+                "tasks": [{"task_id": e.task_id, "run_id": e.run_id} for e in enqueued],
+            }
+        )
+    elif enqueued:
+        output.print_lines(
+            [f"enqueued {len(enqueued):,} tasks as runs {enqueued[0].run_id}-{enqueued[-1].run_id}"]
+        )
+    else:
+        output.print_lines(["enqueued nothing: the file has no tasks"])
+
+
+def _report_line_errors(
+    errors: list[LineError], total: int, path: str, json_mode: bool
+) -> NoReturn:
+    if not json_mode:
+        for error in errors[:50]:
+            output.note(f"{path}:{error.line}: {safe_text(error.message, 300)}")
+        if len(errors) > 50:
+            output.note(f"... and {len(errors) - 50:,} more")
+    first = errors[0]
+    raise ValidationError(
+        f"{len(errors):,} of {total:,} lines are invalid, nothing was enqueued; "
+        f"line {first.line}: {first.message}",
+        hint=f"fix the lines of {path} listed, then run the same command again",
+        errors=[e.to_dict() for e in errors],
+    )
 
 
 @lease_app.command("claim")
