@@ -200,13 +200,18 @@ def check_path(root: str, relative: str, *, real_root: str | None = None) -> Art
     return ArtifactCheck(relative, ArtifactState.NOT_A_FILE)
 
 
-def check_artifacts(root: str, paths: Iterable[str]) -> list[ArtifactCheck]:
-    return [check_path(root, path) for path in paths]
+def check_artifacts(
+    root: str, paths: Iterable[str], *, real_root: str | None = None
+) -> list[ArtifactCheck]:
+    real_root = os.path.realpath(root) if real_root is None else real_root
+    return [check_path(root, path, real_root=real_root) for path in paths]
 
 
 def validate_for_enqueue(root: str, contract: Contract) -> None:
-    """Refuse, at enqueue time, paths that already lead outside the root through a symlink."""
-    for check in check_artifacts(root, contract.required):
+    """Refuse, at enqueue time, paths that already lead outside the root through a symlink.
+
+    ``root`` is a workspace root as stored: already resolved (``realpath``)."""
+    for check in check_artifacts(root, contract.required, real_root=root):
         if check.state is ArtifactState.UNSAFE:
             raise ValidationError(
                 f"artifact path {check.path!r} {check.detail or 'is unsafe'}",

@@ -57,9 +57,13 @@ class _Checked:
     run_metadata_json: str
 
 
-def _check(task: NewTask) -> _Checked:
+def _check(task: NewTask, roots: dict[str, str]) -> _Checked:
     clean_title = inputs.title(task.title)
-    root = workspace_root(task.workspace)
+    # Resolved once per distinct workspace of a batch: most tasks share a few.
+    given = os.fspath(task.workspace)
+    root = roots.get(given)
+    if root is None:
+        root = roots[given] = workspace_root(given)
     task_md = inputs.json_object("metadata", task.metadata)
     run_md = inputs.json_object("run metadata", task.run_metadata)
     contract = contracts.parse_contract(task_md, run_md)
@@ -96,9 +100,10 @@ def _check(task: NewTask) -> _Checked:
 def _check_all(new_tasks: Iterable[NewTask]) -> tuple[list[_Checked], list[dict[str, object]]]:
     checked: list[_Checked] = []
     errors: list[dict[str, object]] = []
+    roots: dict[str, str] = {}
     for index, task in enumerate(new_tasks):
         try:
-            checked.append(_check(task))
+            checked.append(_check(task, roots))
         except ValidationError as error:
             errors.append({"index": index, "message": error.message, "hint": error.hint})
     return checked, errors
