@@ -36,7 +36,8 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _alembic_config(connection: sa.Connection):  # -> alembic.config.Config
+def alembic_config(connection: sa.Connection):  # -> alembic.config.Config
+    """Alembic's configuration for our scripts, running on ``connection`` (see env.py)."""
     from alembic.config import Config
 
     config = Config()
@@ -49,7 +50,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), revision)
+        command.upgrade(alembic_config(conn), revision)
 
 
 def ensure_schema(engine: Engine, *, create: bool = True) -> str:
