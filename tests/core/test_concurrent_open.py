@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from parkbench.core.db.engine import HEAD_REVISION, make_engine
 from parkbench.core.models import metadata
@@ -67,6 +68,7 @@ def _open_all_at_once(url: str, workspace: Path) -> list[int]:
     return sorted(int(out) for out, _err in outcomes)
 
 
+@pytest.mark.slow  # 8 interpreters importing the core: ~10 s of CPU per backend
 def test_parallel_opens_of_a_fresh_database_all_succeed(db_url: str, workspace: Path) -> None:
     run_ids = _open_all_at_once(db_url, workspace)
     assert len(set(run_ids)) == PROCESSES
