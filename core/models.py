@@ -1,4 +1,9 @@
-"""The schema: workspaces, tasks, runs and their audit events, as SQLAlchemy Core tables.
+"""The schema: workspaces, tasks, runs and their audit events, as SQLModel models.
+
+These classes are the one definition of the tables. The migrations in
+``core/db/alembic/versions`` create exactly them (alembic's autogenerate compares clean:
+tests/core/test_schema_autogenerate.py), and the store's statements are Core-style on
+their tables, exported below as ``workspaces``, ``tasks``, ``runs`` and ``events``.
 
 Times are stored as integer epoch milliseconds (UTC) so both backends compare, index and
 do arithmetic on them identically (lease_until = now + lease is plain SQL on either).
@@ -6,102 +11,96 @@ Free text is stored exactly as given; sanitising for display is the renderer's j
 A few task fields are copied onto each run (priority, max_attempts, workspace_id,
 max_runtime_ms) because they are immutable after enqueue and the hot queries — claim-next,
 the parked list, the expiry sweep — then need one indexed table, not a join.
-
-The same tables as SQLModel classes (``Workspace``, ``Task``, ``Run``, ``Event``) are in
-:mod:`parkbench.core.orm`, loaded only when first asked for (``from parkbench.core.models import Run`` works):
-SQLModel, pydantic and the ORM cost ~0.3 s of import that the CLI's worker commands must
-not pay on every call. tests/core/test_migrations.py checks these tables against the
-migrations; tests/cli/test_schema_mirror.py checks the SQLModel classes against these tables.
+Every text column is ``TEXT`` (SQLModel's default for ``str`` is a VARCHAR) and every time
+column ``BIGINT``; defaults are client-side, as the migrations create no server defaults.
 """
 
 from __future__ import annotations
 
 from parkbench.core.lifecycle import OPEN_STATUSES
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    Table,
-    Text,
-    text,
-)
+from sqlalchemy import BigInteger, Index, MetaData, Table, Text, text
+from sqlmodel import Field, SQLModel
 
-metadata = MetaData()
+metadata: MetaData = SQLModel.metadata
 
-workspaces = Table(
-    "workspaces",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("root", Text, nullable=False, unique=True),
-    Column("created_at", BigInteger, nullable=False),
-)
 
-tasks = Table(
-    "tasks",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("title", Text, nullable=False),
-    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False, index=True),
-    Column("priority", Integer, nullable=False, default=0),
-    Column("max_attempts", Integer, nullable=False, default=3),
-    Column("max_runtime_ms", BigInteger),
-    Column("metadata_json", Text, nullable=False, default="{}"),
-    Column("created_at", BigInteger, nullable=False),
-)
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspaces"
 
-runs = Table(
-    "runs",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
-    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False),
-    Column("attempt", Integer, nullable=False, default=1),
-    Column("max_attempts", Integer, nullable=False, default=3),
-    Column("priority", Integer, nullable=False, default=0),
-    Column("status", Text, nullable=False),
-    Column("previous_run_id", Integer, ForeignKey("runs.id")),
-    Column("root_run_id", Integer),
-    Column("lineage_depth", Integer, nullable=False, default=0),
-    Column("worker", Text),
-    Column("claim_token_hash", Text),
-    Column("lease_until", BigInteger),
-    Column("heartbeat_at", BigInteger),
-    Column("max_runtime_ms", BigInteger),
-    Column("runtime_deadline", BigInteger),
-    Column("block_reason", Text),
-    Column("failure_reason", Text),
-    Column("result_json", Text),
-    Column("metadata_json", Text, nullable=False, default="{}"),
-    Column("attempt_limit_overridden", Boolean, nullable=False, default=False),
-    Column("version", Integer, nullable=False, default=1),
-    Column("queued_at", BigInteger, nullable=False),
-    Column("claimed_at", BigInteger),
-    Column("blocked_at", BigInteger),
-    Column("finished_at", BigInteger),
-    Column("status_changed_at", BigInteger, nullable=False),
-)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=Text)
+    root: str = Field(sa_type=Text, unique=True)
+    created_at: int = Field(sa_type=BigInteger)
 
-events = Table(
-    "events",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, nullable=False),
-    Column("task_id", Integer, nullable=False),
-    Column("actor_kind", Text, nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("from_status", Text),
-    Column("to_status", Text, nullable=False),
-    Column("reason", Text),
-    Column("token_hash_prefix", Text),
-    Column("details_json", Text),
-    Column("created_at", BigInteger, nullable=False),
-)
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(sa_type=Text)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    priority: int = 0
+    max_attempts: int = 3
+    max_runtime_ms: int | None = Field(default=None, sa_type=BigInteger)
+    metadata_json: str = Field(default="{}", sa_type=Text)
+    created_at: int = Field(sa_type=BigInteger)
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id")
+    workspace_id: int = Field(foreign_key="workspaces.id")
+    attempt: int = 1
+    max_attempts: int = 3
+    priority: int = 0
+    status: str = Field(sa_type=Text)
+    previous_run_id: int | None = Field(default=None, foreign_key="runs.id")
+    root_run_id: int | None = None
+    lineage_depth: int = 0
+    worker: str | None = Field(default=None, sa_type=Text)
+    claim_token_hash: str | None = Field(default=None, sa_type=Text)
+    lease_until: int | None = Field(default=None, sa_type=BigInteger)
+    heartbeat_at: int | None = Field(default=None, sa_type=BigInteger)
+    max_runtime_ms: int | None = Field(default=None, sa_type=BigInteger)
+    runtime_deadline: int | None = Field(default=None, sa_type=BigInteger)
+    block_reason: str | None = Field(default=None, sa_type=Text)
+    failure_reason: str | None = Field(default=None, sa_type=Text)
+    result_json: str | None = Field(default=None, sa_type=Text)
+    metadata_json: str = Field(default="{}", sa_type=Text)
+    attempt_limit_overridden: bool = False
+    version: int = 1
+    queued_at: int = Field(sa_type=BigInteger)
+    claimed_at: int | None = Field(default=None, sa_type=BigInteger)
+    blocked_at: int | None = Field(default=None, sa_type=BigInteger)
+    finished_at: int | None = Field(default=None, sa_type=BigInteger)
+    status_changed_at: int = Field(sa_type=BigInteger)
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # No foreign keys: the audit trail is append-only and outlives nothing it points at.
+    run_id: int
+    task_id: int
+    actor_kind: str = Field(sa_type=Text)
+    actor: str = Field(sa_type=Text)
+    action: str = Field(sa_type=Text)
+    from_status: str | None = Field(default=None, sa_type=Text)
+    to_status: str = Field(sa_type=Text)
+    reason: str | None = Field(default=None, sa_type=Text)
+    token_hash_prefix: str | None = Field(default=None, sa_type=Text)
+    details_json: str | None = Field(default=None, sa_type=Text)
+    created_at: int = Field(sa_type=BigInteger)
+
+
+# The tables themselves, for the store's Core-style statements.
+workspaces: Table = Workspace.__table__  # type: ignore[assignment]
+tasks: Table = Task.__table__  # type: ignore[assignment]
+runs: Table = Run.__table__  # type: ignore[assignment]
+events: Table = Event.__table__  # type: ignore[assignment]
 
 _open = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
 _OPEN_WHERE = text(f"status IN ({_open})")
@@ -129,15 +128,3 @@ Index(
     runs.c.id,
 )
 Index("ix_runs_status_task", runs.c.status, runs.c.task_id, runs.c.id)
-
-
-_ORM_CLASSES = ("Workspace", "Task", "Run", "Event")
-
-
-def __getattr__(name: str) -> object:
-    """``Workspace``, ``Task``, ``Run``, ``Event``: the SQLModel classes, loaded on demand."""
-    if name in _ORM_CLASSES:
-        from parkbench.core import orm
-
-        return getattr(orm, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,9 @@ import pytest
 from clitest_support import clean_env, entry_point, invoke, run
 from parkbench.core.store import Store
 
-HEAVY = ("textual", "rich", "watchfiles", "parkbench.tui.app", "pydantic", "sqlmodel")
+# SQLModel (and pydantic) are the schema now (parkbench.core.models): every store-using command
+# loads them; the UI stack stays out of the worker commands.
+HEAVY = ("textual", "rich", "watchfiles", "parkbench.tui.app")
 
 
 def test_full_lifecycle_through_the_executable(db_url: str, workspace: Path) -> None:

@@ -57,7 +57,7 @@ def test_downgrading_0003_removes_the_trigger_and_upgrading_restores_it(pg_url: 
         from alembic import command
 
         with engine.begin() as conn:
-            command.downgrade(schema._alembic_config(conn), "0002")
+            command.downgrade(schema.alembic_config(conn), "0002")
         assert TRIGGER not in _triggers(engine)
         with engine.connect() as conn:
             functions = conn.execute(

@@ -19,8 +19,8 @@ from alembic import op
 revision = "0003"
 down_revision = "0002"
 
-# Frozen here on purpose (a migration must not change when the code does); parkbench.core.db.notify's
-# CHANNEL must match, and a test checks that it does.
+# Frozen here on purpose (a migration must not change when the code does);
+# parkbench.core.db.notify's CHANNEL must match, and a test checks that it does.
 CHANNEL = "parkbench_runs"
 
 CREATE_FUNCTION = f"""
