@@ -63,7 +63,8 @@ def test_the_wheel_has_one_top_level_name(tmp_path: Path) -> None:
         assert expected in names
     assert not [n for n in names if n.startswith("parkbench/tests/")]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "parkbench = parkbench.tui.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    entry_text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "parkbench = parkbench.tui.cli:main" in entry_text
 
 
 #: What a checkout accumulates that is not the project's source.

@@ -163,7 +163,11 @@ def require_psycopg() -> ModuleType:
     except ImportError as error:
         raise DatabaseError(
             f"PostgreSQL needs the postgres extra: {POSTGRES_EXTRA_HINT}",
-            hint=f"install it with `{POSTGRES_EXTRA_HINT}` (or use a sqlite:///FILE URL)",
+            hint=(
+                f"install it with `{POSTGRES_EXTRA_HINT}` (a pipx or uv tool:"
+                " `pipx install --force 'parkbench[postgres]'`,"
+                " `uv tool install 'parkbench[postgres]'`), or use a sqlite:///FILE URL"
+            ),
             kind="missing_driver",
             missing=error.name or "psycopg",
         ) from None
