@@ -8,9 +8,11 @@ goes through psycopg 3 with a small pool and an ``application_name``.
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 import time
 from pathlib import Path
+from types import ModuleType
 
 import sqlalchemy as sa
 from parkbench.core.db.info import (  # re-exported: parkbench.core.db.engine is where callers look for them
@@ -41,6 +43,7 @@ __all__ = [
     "ENV_BUSY_TIMEOUT",
     "ENV_DB",
     "HEAD_REVISION",
+    "POSTGRES_EXTRA_HINT",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Clock",
     "busy_timeout_ms",
@@ -53,6 +56,7 @@ __all__ = [
     "make_engine",
     "out_of_range",
     "redact_url",
+    "require_psycopg",
     "resolve_url",
     "system_clock",
     "to_datetime",
@@ -143,6 +147,32 @@ PG_KEEPALIVES = {
 }
 
 
+#: psycopg (with its bundled libpq) is the ``postgres`` extra, not a base dependency.
+POSTGRES_EXTRA_HINT = "pip install 'parkbench[postgres]'"
+
+
+def require_psycopg() -> ModuleType:
+    """psycopg, or the ``database`` error that names the extra to install.
+
+    A ``database`` error, not ``validation``: the URL is right and works once the extra is
+    installed; what is missing is part of this installation, like an unreachable server.
+    Only PostgreSQL users pay for the import (SQLite-only installs never load it).
+    """
+    try:
+        return importlib.import_module("psycopg")
+    except ImportError as error:
+        raise DatabaseError(
+            f"PostgreSQL needs the postgres extra: {POSTGRES_EXTRA_HINT}",
+            hint=(
+                f"install it with `{POSTGRES_EXTRA_HINT}` (a pipx or uv tool:"
+                " `pipx install --force 'parkbench[postgres]'`,"
+                " `uv tool install 'parkbench[postgres]'`), or use a sqlite:///FILE URL"
+            ),
+            kind="missing_driver",
+            missing=error.name or "psycopg",
+        ) from None
+
+
 def _psycopg_url(url: sa.URL) -> sa.URL:
     """``postgresql://``, ``postgres://`` and ``postgresql+psycopg://`` all mean psycopg 3."""
     if url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
@@ -150,8 +180,7 @@ def _psycopg_url(url: sa.URL) -> sa.URL:
             f"unsupported PostgreSQL driver {url.drivername!r}: Parkbench uses psycopg 3",
             hint="write the URL as postgresql+psycopg://USER@HOST/DB",
         )
-    import psycopg  # only PostgreSQL users pay for the import
-
+    psycopg = require_psycopg()
     options = {k: v for k, v in url.query.items() if isinstance(v, str)}
     try:  # libpq's own check of the option names, before any connection attempt
         psycopg.conninfo.make_conninfo("", **options)

@@ -40,7 +40,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 
 import sqlalchemy as sa
-from parkbench.core.db.engine import PG_KEEPALIVES, is_sqlite, translate
+from parkbench.core.db.engine import PG_KEEPALIVES, is_sqlite, require_psycopg, translate
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.models import events
 
@@ -391,6 +391,7 @@ def libpq_conninfo(url: str) -> str:
 
     (Re-rendering the URL would not do: its query is form-encoded, which libpq misreads.)
     """
+    require_psycopg()  # the missing-extra error, before psycopg.conninfo's ImportError
     from psycopg.conninfo import make_conninfo
 
     parsed = sa.engine.make_url(url)

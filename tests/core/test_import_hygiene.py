@@ -1,4 +1,5 @@
-"""The core never imports the UI: not textual, not rich, nothing from tui/.
+"""The core never imports the UI: not textual, not rich, nothing from tui/; and on SQLite
+never psycopg (the ``postgres`` extra, absent from SQLite-only installs).
 
 Checked in a fresh interpreter, after importing every core module and exercising the store
 (migrations, claim, block, list), so lazy imports are caught too.
@@ -37,7 +38,8 @@ ui = sorted(
     m for m in sys.modules
     if m.split(".")[0] in {"textual", "rich", "typer"} or m.startswith("parkbench.tui")
 )
-print(json.dumps({"imported": names, "ui": ui}))
+pg = sorted(m for m in sys.modules if m.split(".")[0] in {"psycopg", "psycopg_binary"})
+print(json.dumps({"imported": names, "ui": ui, "pg": pg}))
 """
 
 
@@ -54,6 +56,7 @@ def test_core_imports_no_ui_modules(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["ui"] == []
+    assert report["pg"] == []  # a SQLite user need not install the postgres extra
     # The probe really walked the package (a broken walk would pass vacuously).
     for expected in ("parkbench.core.store", "parkbench.core.lifecycle", "parkbench.core.contracts", "parkbench.core.db.engine", "parkbench.core.tokens"):
         assert expected in report["imported"]
