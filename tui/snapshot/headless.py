@@ -296,7 +296,8 @@ def svg_text_lines(svg: str, prefix: str, height: int) -> list[str]:
     Why: Textual's only public export of a screen is ``App.export_screenshot`` (SVG); the
     text it draws is the text the screen shows. Each run of text is a ``<text>`` element
     clipped to its line, at ``x`` = its first cell times the cell width; runs of spaces
-    are left out (their gaps are filled again with spaces). test_snapshot_headless checks
+    are left out (their gaps are filled again with spaces), and a line's line feed is a
+    run past its last column. test_snapshot_headless checks
     this reading against the screen (columns, wide characters, entities), so a change in
     Rich's format fails a test instead of writing a wrong file.
     """
@@ -308,8 +309,9 @@ def svg_text_lines(svg: str, prefix: str, height: int) -> list[str]:
     for x, line, content in pattern.findall(svg):
         row = int(line)
         if row < height:
-            # Rich writes a space as &#160; and escapes the rest as HTML does.
-            text = html.unescape(content.replace("&#160;", " "))
+            # Rich writes a space as &#160; and escapes the rest as HTML does; each line's
+            # end of line is a run of its own, past the last column.
+            text = html.unescape(content.replace("&#160;", " ")).replace("\n", "")
             runs[row].append((round(float(x) / _CELL_WIDTH), text))
     lines = []
     for pieces in runs:
