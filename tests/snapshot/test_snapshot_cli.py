@@ -68,7 +68,7 @@ def test_the_readme_recipe_on_demo_data(tmp_path: Path) -> None:
     assert json.loads((report / "summary.json").read_text())["needs_attention"] == []
 
 
-def test_the_forked_cli_and_the_in_process_call_write_the_same_bytes(
+def test_the_cli_and_the_in_process_call_write_the_same_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in SCRUBBED:  # the subprocess gets a clean environment; so does this one
@@ -81,7 +81,7 @@ def test_the_forked_cli_and_the_in_process_call_write_the_same_bytes(
               "all", "--size", "100x30", "--summary-limit", "5", env=env)
     assert cli.code == 0, cli.stderr  # no gate asked for: parked runs do not fail it
     view = View(now_ms=DEMO_NOW_MS, size=(100, 30), screens=SCREENS)
-    take_snapshot(str(db), tmp_path / "inproc", view, summary_limit=5, parallel=False)
+    take_snapshot(str(db), tmp_path / "inproc", view, summary_limit=5)
     summary = json.loads((tmp_path / "cli" / "summary.json").read_text())
     assert summary["needs_attention_listed"] == 5 < summary["needs_attention_total"]
     names = sorted(p.name for p in (tmp_path / "cli").iterdir())

@@ -1,14 +1,27 @@
-"""parkbench.tui.snapshot.headless: the real screens rendered to SVG and text, reproducibly and safely."""
+"""parkbench.tui.snapshot.headless: the real screens rendered to SVG and text, reproducibly
+and safely; the text read back from Textual's SVG export."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store
-from parkbench.tui.snapshot.headless import SCREENS, Capture, View, render_screens, write_captures
+from parkbench.tui.snapshot.headless import (
+    SCREENS,
+    Capture,
+    View,
+    _with_id_prefix,
+    render_screens,
+    svg_text_lines,
+    write_captures,
+)
+from rich.console import Console
+from rich.style import Style
+from rich.text import Text
 from snapshottest_support import (
     HOSTILE,
     NOW_MS,
@@ -224,3 +237,40 @@ def test_a_store_failure_fails_the_snapshot_with_its_code(tmp_path: Path) -> Non
         with pytest.raises(ParkbenchError) as raised:
             render_screens(store, View(NOW_MS, screens=("list",)))
     assert raised.value.code == "database"
+
+
+# -- the text read back from the SVG --------------------------------------------------------
+
+
+def test_the_text_read_from_rich_svg_is_the_text_rich_printed() -> None:
+    """Guards svg_text_lines' reading of Rich's SVG format (Textual has no public text
+    export): a change in that format fails here, not in a CI artifact."""
+    console = Console(width=40, height=6, record=True, force_terminal=True,
+                      color_system="truecolor", file=open(os.devnull, "w"))  # noqa: SIM115
+    lines = [
+        Text.assemble(("  run", "bold"), "   ", ("42", Style(color="red", bgcolor="blue"))),
+        Text("wide 漢字 then 🚧 emoji & <tags> \"q\" 'a'"),
+        Text("no\u00a0break  &#160; literal"),
+        Text(""),
+        Text.assemble(("x", "italic"), " " * 30, ("end", "underline")),
+    ]
+    for line in lines:
+        console.print(line, crop=True, soft_wrap=False)
+    expected = console.export_text(clear=False).split("\n")[: len(lines)]
+    svg = console.export_svg(title="t", unique_id="pb-test")
+    read = svg_text_lines(svg, "pb-test", len(lines))
+    assert [line.rstrip() for line in read] == [line.rstrip() for line in expected]
+    assert read[1].startswith("wide 漢字 then 🚧 emoji & <tags>") and "\u00a0" in read[2]
+
+
+def test_the_fixed_id_prefix_never_touches_the_text_drawn(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    with Store.open(f"sqlite:///{tmp_path / 'x.db'}", clock=Clock()) as store:
+        park(store, workspace, 'see terminal-123-r1 and class="terminal-9-x"', "r")
+        (listed,) = render_screens(store, View(NOW_MS, screens=("list",)))
+    assert "terminal-123-r1" in listed.text and "terminal-123-r1" in listed.svg
+    assert "terminal-9-x" in svg_text(assert_safe_svg(listed.svg))
+    svg = '<style>.terminal-77-r1 { }</style><text class="terminal-77-r1">terminal-77-r1</text>'
+    assert _with_id_prefix(svg, "p") == (
+        '<style>.p-r1 { }</style><text class="p-r1">terminal-77-r1</text>')

@@ -1,47 +1,38 @@
-"""summary.json: counts and every parked run with its receipts, on both backends; the fast
-paths (SQLite's direct writer, the receipts' plain reading) against the generic ones."""
+"""summary.json: counts and every parked run with its receipts, on both backends (one
+writer, through the store's keyset read side); the receipt checker and the hand-written
+JSON against check_path and the generic encoder."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
-import sqlite3
-import subprocess
-import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from parkbench.core.contracts import Contract, MissingPolicy, check_path, normalize_path
+from parkbench.core.contracts import check_path, normalize_path
 from parkbench.core.errors import DatabaseError, ValidationError
 from parkbench.core.records import RunFilter
 from parkbench.core.store import Store
-from parkbench.tui.cli.output import iso
 from parkbench.tui.snapshot.receipts import (
+    _PLAIN_PATH,
     ENCODER,
     ReceiptChecker,
-    Receipts,
     ascii_string,
-    contract_of,
 )
-from parkbench.tui.snapshot.summary import (
-    Times,
-    close_summary,
-    write_summary,
-    write_summary_file,
-)
+from parkbench.tui.snapshot.summary import Times, close_summary, write_summary
+from parkbench.tui.timefmt import iso
 from snapshottest_support import HOSTILE, park, seed_hostile, seed_review
 
 
 def summary_text(
-    store: Store, page: int = 5000, limit: int | None = None, generic: bool = False,
-    **header: object,
+    store: Store, page: int = 1000, limit: int | None = None, **header: object
 ) -> str:
     out = io.StringIO()
-    totals = write_summary(store, out, dict(header), page=page, limit=limit, generic=generic)
+    totals = write_summary(store, out, dict(header), page=page, limit=limit)
     close_summary(out, {"screens": {"list": {"svg": "list.svg"}}})
     text = out.getvalue()
     document = json.loads(text)
@@ -52,7 +43,7 @@ def summary_text(
 
 
 def summary_of(
-    store: Store, page: int = 5000, limit: int | None = None, **header: object
+    store: Store, page: int = 1000, limit: int | None = None, **header: object
 ) -> dict[str, object]:
     out = io.StringIO()
     totals = write_summary(store, out, dict(header), page=page, limit=limit)
@@ -115,7 +106,7 @@ def test_a_limit_lists_the_oldest_parked_runs_and_still_counts_them_all(
     store: Store, workspace: Path, clock
 ) -> None:
     ids = [park(store, workspace, f"run {n}", f"reason {n}", clock=clock) for n in range(5)]
-    for limit, page in ((2, 5000), (3, 2), (0, 5000), (9, 2)):
+    for limit, page in ((2, 1000), (3, 2), (0, 1000), (9, 2)):
         document = summary_of(store, page=page, limit=limit)
         assert [e["id"] for e in document["needs_attention"]] == ids[:limit]
         assert document["needs_attention_total"] == 5
@@ -168,10 +159,11 @@ def _odd_rows(store: Store, workspace: Path, clock) -> None:
                 sa.text("UPDATE tasks SET metadata_json = :m WHERE id = :t"),
                 {"m": json.dumps({"completion_contract": contract}), "t": task_id},
             )
-        broken, run_contract, unblocked = ids[-3:]
+        no_contract, run_contract, unblocked = ids[-3:]
         conn.execute(sa.text("UPDATE tasks SET metadata_json = :m WHERE id = "
                              "(SELECT task_id FROM runs WHERE id = :r)"),
-                     {"m": '{"completion_contract": {"required_paths": [', "r": broken})
+                     {"m": '{"note": "completion_contract is not a key here"}',
+                      "r": no_contract})
         conn.execute(sa.text("UPDATE runs SET metadata_json = :m WHERE id = :r"),
                      {"m": json.dumps({"completion_contract": {"required_paths": ["out/c.txt"],
                                                                "missing_policy": "park"}}),
@@ -180,163 +172,97 @@ def _odd_rows(store: Store, workspace: Path, clock) -> None:
                              "block_reason = NULL WHERE id = :r"), {"r": unblocked})
 
 
-def test_the_direct_and_the_generic_writers_write_the_same_bytes(
+def test_odd_rows_are_listed_with_the_stores_reading_of_their_contract(
     store: Store, workspace: Path, clock
 ) -> None:
     seed_review(store, workspace, clock)
     seed_hostile(store, workspace, clock)
     _odd_rows(store, workspace, clock)
-    for limit, page in ((None, 5000), (None, 3), (4, 3), (0, 5000)):
-        direct = summary_text(store, page=page, limit=limit, now="2026-09-01T01:00:00Z")
-        generic = summary_text(store, page=page, limit=limit, generic=True,
-                               now="2026-09-01T01:00:00Z")
-        assert direct == generic, (limit, page)
-    everything = json.loads(summary_text(store))["needs_attention"]
+    (workspace / "out" / "c.txt").write_text("c")
+    text = summary_text(store, page=3, now="2026-09-01T01:00:00Z")
+    assert text.isascii()
+    # Page size, however the list is cut, never changes a byte.
+    for page in (1, 4, 1000):
+        assert summary_text(store, page=page, now="2026-09-01T01:00:00Z") == text, page
+    everything = json.loads(text)["needs_attention"]
+    listed = store.list_runs(RunFilter(), limit=1000).rows
+    assert [entry["id"] for entry in everything] == [row.id for row in listed]
+    for entry, row in zip(everything, listed, strict=True):
+        # The store's reading (list_runs, parkbench show), however odd the contract.
+        expected = [check_path(row.workspace_root, path).to_dict()
+                    for path in row.contract.required]
+        assert entry["receipts"] == expected, entry["title"]
+        assert entry["receipts_present"] == sum(c["state"] == "present" for c in expected)
     assert any(entry["blocked_at"] is None and entry["worker"] is None for entry in everything)
     assert len({entry["receipts"].__repr__() for entry in everything}) > 5  # odd ones included
 
 
-def test_the_writer_process_reads_the_file_as_the_store_does(
-    store: Store, db_url: str, workspace: Path, clock, tmp_path: Path
+def test_metadata_that_is_not_json_fails_as_the_store_fails(
+    store: Store, workspace: Path, clock
+) -> None:
+    run_id = park(store, workspace, "t", "r", required=["out/a.txt"], clock=clock)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE tasks SET metadata_json = :m WHERE id = "
+                             "(SELECT task_id FROM runs WHERE id = :r)"),
+                     {"m": '{"completion_contract": {"required_paths": [', "r": run_id})
+    with pytest.raises(DatabaseError, match="damaged data") as listing:
+        store.list_runs(RunFilter())
+    with pytest.raises(DatabaseError, match="damaged data") as summary:
+        summary_of(store)
+    assert summary.value.code == listing.value.code == "database"
+
+
+def test_the_lines_are_what_the_generic_encoder_writes(
+    store: Store, workspace: Path, clock
 ) -> None:
     seed_review(store, workspace, clock)
     seed_hostile(store, workspace, clock)
-    for limit in (None, 2):
-        path = tmp_path / f"summary-{limit}.json"
-        totals = write_summary_file(db_url, path, {"now": "t"}, limit=limit)
-        out = io.StringIO()
-        assert write_summary(store, out, {"now": "t"}, limit=limit) == totals
-        assert path.read_text(encoding="utf-8") == out.getvalue()
+    _odd_rows(store, workspace, clock)
+    text = summary_text(store, now="2026-09-01T01:00:00Z")
+    document = json.loads(text)
+    opening, _, rest = text.partition('"needs_attention": [\n')
+    lines, _, _ = rest.partition("\n],\n")
+    assert lines.split(",\n") == [ENCODER.encode(entry) for entry in document["needs_attention"]]
+    assert opening == ENCODER.encode(
+        {k: document[k] for k in ("parkbench_snapshot", "now", "counts", "total")}
+    )[:-1] + ",\n"
 
 
-#: Runs write_summary_file with a helper sharing the list (a subprocess: a fork needs a
-#: process with one thread), the helper's report forged or its half failing as asked.
-_SHARING = """
-import json, sys
-from pathlib import Path
-import parkbench.tui.snapshot.sqlite as sqlite_writer
-from parkbench.tui.snapshot.summary import write_summary_file
-
-sqlite_writer.SHARED_MIN = 2
-mode = sys.argv[3]
-real_half, real_hand_over = sqlite_writer._helper_half, sqlite_writer._Helper.hand_over
-if mode == "another-database":
-    def half(*args):
-        report = real_half(*args)
-        report["fingerprint"][1] += 1  # as if a change had committed between the reads
-        return report
-    sqlite_writer._helper_half = half
-elif mode == "helper-fails":
-    def half(*args):
-        raise RuntimeError("the helper failed")
-    sqlite_writer._helper_half = half
-handed = []
-def hand_over(self, *args, **kwargs):
-    handed.append(real_hand_over(self, *args, **kwargs))
-    return handed[-1]
-sqlite_writer._Helper.hand_over = hand_over
-totals = write_summary_file(sys.argv[1], Path(sys.argv[2]), {"now": "t"}, limit=None,
-                            share=True)
-print(json.dumps({"handed": handed, "listed": totals.listed}))
-"""
-
-
-def test_a_helper_shares_the_list_and_only_with_what_this_process_read(
-    tmp_path: Path, workspace: Path, clock
+def test_the_summary_is_one_snapshot_of_the_database(
+    store: Store, db_url: str, workspace: Path, clock
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    with Store.open(url, clock=clock) as store:
-        seed_review(store, workspace, clock)
-        seed_hostile(store, workspace, clock)
-        parked = len(store.list_runs(RunFilter(), limit=1000).rows)
-    alone = tmp_path / "alone.json"
-    write_summary_file(url, alone, {"now": "t"}, limit=None)
-    for mode, handed in (("share", [True]), ("another-database", [False]),
-                         ("helper-fails", [False])):
-        shared = tmp_path / f"{mode}.json"
-        done = subprocess.run([sys.executable, "-c", _SHARING, url, str(shared), mode],
-                              capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout) == {"handed": handed, "listed": parked}, mode
-        assert shared.read_bytes() == alone.read_bytes(), mode
+    """The counts and every page are read in one read transaction: a run that parks while
+    the list is being written is in neither (the old writer process checked this by hand)."""
+    ids = [park(store, workspace, f"run {n}", "r", clock=clock) for n in range(4)]
+    parks_meanwhile = [True]
 
+    class Tap(io.StringIO):
+        def write(self, text: str) -> int:
+            if parks_meanwhile and '"needs_attention": [' in text:
+                parks_meanwhile.clear()
+                with Store.open(db_url, clock=clock) as other:  # another connection
+                    ids.append(park(other, workspace, "late", "r", clock=clock))
+            return super().write(text)
 
-def test_the_writer_process_leaves_what_is_wrong_with_a_file_to_the_store(
-    tmp_path: Path,
-) -> None:
-    empty = tmp_path / "empty.db"
-    sqlite3.connect(empty).close()
-    foreign = tmp_path / "foreign.db"
-    with sqlite3.connect(foreign) as conn:
-        conn.execute("CREATE TABLE notes (x)")
-    garbage = tmp_path / "garbage.db"
-    garbage.write_bytes(b"not a database at all" * 100)
-    for path, message in (
-        (tmp_path / "missing.db", "no database at"),
-        (empty, "no Parkbench schema"),
-        (foreign, "not a Parkbench database"),
-        (garbage, "not a SQLite database"),
-    ):
-        with pytest.raises(DatabaseError, match=message):
-            write_summary_file(f"sqlite:///{path}", tmp_path / "summary.json", {}, limit=None)
-
-
-def _exact_receipts(root: str, task_metadata: str | None, run_metadata: str | None) -> tuple[
-    str, int
-]:
-    """What parkbench show says, encoded by the generic encoder."""
-    checks = [check_path(root, path) for path in contract_of(task_metadata, run_metadata).required]
-    present = sum(check.state.value == "present" for check in checks)
-    return ENCODER.encode([check.to_dict() for check in checks]), present
+    out = Tap()
+    totals = write_summary(store, out, {}, page=1)
+    close_summary(out, {})
+    document = json.loads(out.getvalue())
+    assert not parks_meanwhile  # the run parked mid-write
+    assert [e["id"] for e in document["needs_attention"]] == ids[:4]
+    assert document["counts"]["needs_attention"] == totals.parked == 4
+    assert summary_of(store)["needs_attention_total"] == 5  # the next summary sees it
 
 
 _PATH_PARTS = ["out", "a.txt", "b.txt", "dir", "sub", ".", "..", "", " ", "x y", "r\u00e9",
                "pkb_claim_", "AAAAAAAAAAAAAAAAAAAA", "link_dir", "fifo", "file.txt", "c:", "\\"]
 _paths = st.lists(st.sampled_from(_PATH_PARTS), min_size=1, max_size=3).map("/".join)
-_section = st.fixed_dictionaries(
-    {},
-    optional={
-        "required_paths": st.one_of(st.lists(st.one_of(_paths, st.integers()), max_size=3),
-                                    _paths, st.none()),
-        "required_artifacts": st.lists(st.one_of(_paths, st.fixed_dictionaries({"path": _paths})),
-                                       max_size=2),
-        "missing_policy": st.sampled_from(["park", "reject", " Park", "never", None, 3]),
-    },
-)
-_metadata = st.one_of(
-    st.none(),
-    st.just("{}"),
-    st.just("[1, 2]"),
-    st.just('{"completion_contract": '),
-    st.builds(lambda section: json.dumps({"completion_contract": section}), _section),
-    st.builds(lambda section: json.dumps({"completion_contract": section}, ensure_ascii=False),
-              st.lists(_paths, max_size=2).map(lambda p: {"required_paths": p})),
-)
 
 
-@given(task=_metadata, run=_metadata)
-@settings(max_examples=400, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_the_receipts_read_as_the_store_reads_them(
-    tree: Path, task: str | None, run: str | None
-) -> None:
-    for root in (str(tree), str(tree / "link_dir"), str(tree / "missing-root")):
-        assert Receipts().of(root, task, run) == _exact_receipts(root, task, run), root
-
-
-
-def test_contract_of_reads_contracts_as_the_store_does() -> None:
-    assert contract_of(None, None) == Contract()
-    both = contract_of(
-        '{"completion_contract": {"required_paths": ["a/b.txt", "./c//d"]}}',
-        '{"completion_contract": {"required_paths": ["e"], "missing_policy": "park"}}',
-    )
-    assert both == Contract(("a/b.txt", "c/d", "e"), MissingPolicy.PARK)
-    # A broken contract never breaks the list (parkbench.core.store.queries.to_row's rule).
-    assert contract_of('{"completion_contract": 3}', None) == Contract()
-    assert contract_of('{"completion_contract": {"required_paths": ["../x"]}}', None) == (
-        Contract()
-    )
+@given(path=_paths)
+def test_a_plain_path_is_one_normalize_path_returns_unchanged(path: str) -> None:
+    if _PLAIN_PATH.fullmatch(path):
+        assert normalize_path(path) == path
 
 
 @pytest.fixture(scope="module")
@@ -397,3 +323,27 @@ def test_the_cached_timestamps_are_the_cli_timestamps(ms: int) -> None:
 def test_hand_written_json_strings_decode_to_the_text(text: str) -> None:
     encoded = ascii_string(text)
     assert encoded.isascii() and json.loads(encoded) == text
+
+
+def test_a_page_deep_in_the_parked_list_seeks_its_key_on_sqlite(tmp_path: Path) -> None:
+    """The keyset condition lets SQLite start at the key (an index range), not walk the
+    parked list from its start and filter: with bound parameters it did the latter, and a
+    page 90,000 runs deep cost four times the first."""
+    from parkbench.core.store import queries
+
+    with Store.open(f"sqlite:///{tmp_path / 'plan.db'}") as store:
+        def plan(conn: sa.Connection) -> str:
+            captured: list[tuple[str, object]] = []
+
+            @sa.event.listens_for(conn, "before_cursor_execute")
+            def keep(_conn: object, _cursor: object, statement: str, parameters: object,
+                     _context: object, _many: bool) -> None:
+                captured.append((statement, parameters))
+
+            queries.parked_runs(conn, (1_788_220_800_000, 7), 10)
+            statement, parameters = captured[-1]
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            return " | ".join(str(row[-1]) for row in rows)
+
+        described = store.read(plan)
+    assert "USING INDEX ix_runs_status_changed (status=? AND status_changed_at>?)" in described

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from parkbench.tui.textsafe import one_line, safe_text
+from parkbench.tui.timefmt import iso  # also output.iso, for the commands
 
 if TYPE_CHECKING:
     from parkbench.core.errors import ParkbenchError
@@ -69,15 +70,6 @@ def _default(value: object) -> object:
 def emit_json(document: object) -> None:
     sys.stdout.write(dumps(document) + "\n")
     sys.stdout.flush()
-
-
-def iso(value: datetime | int | None) -> str | None:
-    """UTC ISO-8601 with a Z; ints are epoch milliseconds."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        value = datetime.fromtimestamp(value / 1000, tz=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def short_time(ms: int | None, *, year: bool = True) -> str:

@@ -1,32 +1,27 @@
 """``parkbench snapshot``: the review screens as files, and a gate on parked work, for CI.
 
-Writes, into ``--out``, per screen a ``<screen>.svg`` and a plain ``<screen>.txt`` (rendered
-headlessly by :mod:`parkbench.tui.snapshot.headless`: the real app, no terminal), and ``summary.json``
-(:mod:`parkbench.tui.snapshot.summary`: counts by status and every parked run with its receipts
-checked on disk). With ``--fail-on-attention`` it exits 1 once everything is written if any
-run needs attention; every other failure keeps the CLI's stable codes.
+Writes, into ``--out``, per screen a ``<screen>.svg`` and a plain ``<screen>.txt``
+(rendered headlessly by :mod:`parkbench.tui.snapshot.headless`: the real app, no terminal),
+and ``summary.json`` (:mod:`parkbench.tui.snapshot.summary`: counts by status and every
+parked run with its receipts checked on disk). With ``--fail-on-attention`` it exits 1 once
+everything is written if any run needs attention; every other failure keeps the CLI's
+stable codes.
 
-The summary and the screens are independent reads, so where the platform can fork (and
-nothing else runs yet) the summary is written by a child process on a second core while
-this one renders; otherwise one after the other. The child is forked before this process
-imports SQLAlchemy or Textual: on SQLite it needs neither, and starts writing at once.
-Same database, ``--now`` and ``--size``: byte-identical files.
+One process, one read-only store: the summary is read first (its counts are the gate's),
+then the screens are rendered; summary.json appears (renamed from ``summary.json.part``)
+only once everything is written. Same database, ``--now`` and ``--size``: byte-identical
+files.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import json
 import os
 import re
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from parkbench.core.errors import ERROR_CLASSES, ParkbenchError, ValidationError
+from parkbench.core.errors import ValidationError
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import (
     DbOption,
@@ -126,11 +121,7 @@ def snapshot(
         screens=parse_screens(screens),
     )
     limit = parse_limit(summary_limit)
-    report = take_snapshot(opts.db, Path(out), view, summary_limit=limit, parallel=_can_fork())
-    # Everything is written and the process is about to end: its last collections would
-    # walk every object Textual and SQLAlchemy made (a tenth of a second or more) only to
-    # free memory the exit frees anyway.
-    gc.freeze()
+    report = take_snapshot(opts.db, Path(out), view, summary_limit=limit)
     parked = report["needs_attention"]
     gate = None
     if fail_on_attention:
@@ -185,19 +176,16 @@ def parse_screens(text: str) -> tuple[str, ...]:
 
 
 def take_snapshot(
-    db: str | None,
-    out: Path,
-    view: View,
-    *,
-    summary_limit: int | None = None,
-    parallel: bool = False,
+    db: str | None, out: Path, view: View, *, summary_limit: int | None = None
 ) -> dict[str, Any]:
     """Write the screens and summary.json into ``out``; return what was written and the
-    counts. ``parallel``: write the summary in a forked child process meanwhile."""
+    counts."""
     from parkbench.core.db.info import resolve_url
-    from parkbench.tui.cli.output import iso
+    from parkbench.core.store import Store
+    from parkbench.tui.snapshot.headless import render_screens, write_captures
     from parkbench.tui.snapshot.options import SCREEN_DESCRIPTIONS
-    from parkbench.tui.snapshot.summary import close_summary
+    from parkbench.tui.snapshot.summary import close_summary, write_summary
+    from parkbench.tui.timefmt import iso
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -206,8 +194,6 @@ def take_snapshot(
             f"cannot create --out {out}: {error.strerror or error}",
             hint="pass a directory you can write to",
         ) from None
-    url = resolve_url(db)
-    part = out / f"{SUMMARY}.part"
     header = {
         "now": iso(view.now_ms),
         "size": f"{view.size[0]}x{view.size[1]}",
@@ -216,110 +202,35 @@ def take_snapshot(
             "filter": view.search,
         },
     }
-    finish_summary = _start_summary(url, part, header, summary_limit, parallel=parallel)
-    try:
-        # SQLAlchemy and Textual load here, while the summary is being written beside it.
-        from parkbench.core.store import Store
-        from parkbench.tui.snapshot.headless import render_screens, write_captures
-
-        with Store.open(url, read_only=True) as store:
-            captures = render_screens(store, view)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            finish_summary()  # the child is always reaped; the first failure is reported
-        part.unlink(missing_ok=True)
-        raise
-    totals = finish_summary()
-    written = write_captures(captures, out)
-    for capture in captures:
-        if capture.skipped:
-            for suffix in ("svg", "txt"):  # a stale file would contradict the summary
-                (out / f"{capture.name}.{suffix}").unlink(missing_ok=True)
-    screens = {
-        name: {**files, "shows": SCREEN_DESCRIPTIONS[name]} for name, files in written.items()
-    }
-    with part.open("a", encoding="utf-8", newline="\n") as tail:
-        close_summary(tail, {"screens": screens})
+    part = out / f"{SUMMARY}.part"
+    with Store.open(resolve_url(db), read_only=True) as store:
+        try:
+            with part.open("w", encoding="utf-8", newline="\n") as summary:
+                totals = write_summary(store, summary, header, limit=summary_limit)
+                captures = render_screens(store, view)
+                written = write_captures(captures, out)
+                for capture in captures:
+                    if capture.skipped:  # a stale file would contradict the summary
+                        for suffix in ("svg", "txt"):
+                            (out / f"{capture.name}.{suffix}").unlink(missing_ok=True)
+                screens = {
+                    name: {**files, "shows": SCREEN_DESCRIPTIONS[name]}
+                    for name, files in written.items()
+                }
+                close_summary(summary, {"screens": screens})
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
     os.replace(part, out / SUMMARY)
     files = [f for entry in written.values() for k, f in entry.items() if k in ("svg", "txt")]
     return {
         "out": str(out),
         "files": [*files, SUMMARY],
         "screens": written,
-        "counts": totals["counts"],
-        "needs_attention": totals["parked"],
-        "listed": totals["listed"],
+        "counts": totals.counts,
+        "needs_attention": totals.parked,
+        "listed": totals.listed,
     }
-
-
-# -- the summary, beside the rendering -------------------------------------------------
-
-
-def _can_fork() -> bool:
-    """Fork only from a process with one thread (the CLI's, before Textual starts)."""
-    return hasattr(os, "fork") and threading.active_count() == 1
-
-
-def _write_summary_file(
-    url: str, part: Path, header: dict[str, object], limit: int | None, *, share: bool = False
-) -> dict[str, Any]:
-    from parkbench.tui.snapshot.summary import write_summary_file
-
-    totals = write_summary_file(url, part, header, limit=limit, share=share)
-    return {"counts": totals.counts, "parked": totals.parked, "listed": totals.listed}
-
-
-def _start_summary(
-    url: str, part: Path, header: dict[str, object], limit: int | None, *, parallel: bool
-) -> Callable[[], dict[str, Any]]:
-    """Begin writing the summary; the returned function waits for it (and re-raises)."""
-    if not parallel:
-        result = _write_summary_file(url, part, header, limit)
-        return lambda: result
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: write, report through the pipe, leave without cleanup
-        os.close(read_end)
-        # Short-lived, and every object it makes is freed by its count: no cycle to find.
-        gc.disable()
-        code = 0
-        try:
-            # A helper process writes half of the list beside it (parkbench.tui.snapshot.sqlite).
-            body: dict[str, Any] = {
-                "ok": _write_summary_file(url, part, header, limit, share=True)
-            }
-        except ParkbenchError as error:
-            body = {"error": error.to_dict()}
-        except BaseException as error:  # reported by the parent, as the CLI reports bugs
-            body = {"crash": f"{type(error).__name__}: {error}"}
-            code = 1
-        try:
-            with os.fdopen(write_end, "w", encoding="utf-8") as pipe:
-                pipe.write(json.dumps(body))
-        finally:
-            os._exit(code)
-    os.close(write_end)
-
-    def wait() -> dict[str, Any]:
-        with os.fdopen(read_end, encoding="utf-8") as pipe:
-            text = pipe.read()
-        os.waitpid(pid, 0)
-        body = json.loads(text) if text else {"crash": "the summary process died"}
-        if "ok" in body:
-            return dict(body["ok"])
-        if "error" in body:
-            raise _rebuilt(body["error"])
-        raise RuntimeError(f"writing {SUMMARY} failed: {body['crash']}")
-
-    return wait
-
-
-def _rebuilt(error: dict[str, Any]) -> ParkbenchError:
-    """The child's ParkbenchError, with its code (so its exit status) intact."""
-    by_code = {cls.code: cls for cls in ERROR_CLASSES}
-    cls = by_code.get(str(error.get("code")), ParkbenchError)
-    details = error.get("details") or {}
-    return cls(str(error.get("message", "")), str(error.get("hint") or "") or None, **details)
 
 
 def _print_report(report: dict[str, Any]) -> None:

@@ -10,25 +10,20 @@ Byte-identical output for the same database, clock and size:
 - the app gets a fixed ``now``, no live change feed and an empty keymap (a reviewer's own
   keymap file must not change a CI artifact); headless, it has no animation and no
   blinking cursor;
-- the export is Textual's own (the compositor's full render, as ``export_screenshot``
-  does) with segments simplified and a fixed SVG id prefix per screen (Rich otherwise
-  derives it from a hash of the content);
+- the export is Textual's public ``App.export_screenshot`` (segments simplified), with a
+  fixed SVG id prefix per screen instead of Rich's hash of the content (so a change in one
+  cell does not rename every class of the file); the plain text is read back from that SVG
+  (:func:`svg_text_lines`: Textual has no public text export);
 - screens are visited in one fixed order and each is closed again, so a screen's files do
   not depend on which other screens were asked for.
 
-It has to be quick (``parkbench snapshot`` with 100,000 parked runs: 2 s for everything),
-so nothing is done that no file shows, and nothing waits longer than it must:
+Nothing waits longer than it must: :func:`_settle` waits for the app by condition
+(messages handled, workers done, the main screen not busy), never by ``Pilot.pause()``'s
+20 ms sleeps until the process looks idle.
 
-- headless, Textual still renders every frame of the main screen and throws it away, and
-  rebuilds the footer's keys at each bindings change; :class:`_Frames` renders the screen
-  only when it is exported and rebuilds the footer once, just before, from the bindings as
-  they are then (the same files: the snapshot tests compare them);
-- :func:`_settle` waits for the app by condition (messages handled, workers done, the main
-  screen not busy), never by ``Pilot.pause()``'s 20 ms sleeps until the process looks idle.
-
-Untrusted text: the app already shows it escaped (:mod:`parkbench.tui.textsafe`); as a last line of
-defence every exported segment is passed through the same escaping, so no control, bidi or
-XML-illegal character reaches a file, and Rich's SVG export escapes ``<``, ``&`` and quotes.
+Untrusted text: the app already shows it escaped (:mod:`parkbench.tui.textsafe`); as a last
+line of defence both files go through the same escaping, so no control, bidi or XML-illegal
+character reaches a file, and Rich's SVG export escapes ``<``, ``&`` and quotes.
 
 Regenerate the README screenshots (demo data, fixed seed and clock) with::
 
@@ -39,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
+import html
 import os
 import re
 from collections.abc import Callable
@@ -55,14 +50,10 @@ from parkbench.tui.messages import CoreFailed, DetailLoaded
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.snapshot.options import SCREEN_DESCRIPTIONS, SCREENS, View
 from parkbench.tui.textsafe import UNSAFE_CHARS, escape_char
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.segment import Segment
+from rich.cells import cell_len, set_cell_size
 from textual import events
-from textual.dom import DOMNode
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerCancelled, WorkerState
 
 #: Seconds to wait for the screens to load before giving up.
@@ -75,8 +66,9 @@ __all__ = [
     "render_screens", "write_captures",
 ]
 
-# What never reaches a file: the terminal-unsafe set, plus what XML 1.0 forbids.
-_UNSAFE = re.compile(f"[{UNSAFE_CHARS}\ufffe\uffff]")
+# What never reaches a file: the terminal-unsafe set, plus what XML 1.0 forbids (the files'
+# own line feeds aside).
+_UNSAFE = re.compile(f"(?!\n)[{UNSAFE_CHARS}\ufffe\uffff]")
 
 
 class SnapshotError(ParkbenchError):
@@ -134,9 +126,8 @@ async def capture_screens(store: Store, view: View) -> list[Capture]:
             os.environ["NO_COLOR"] = no_color
     watch = _Watch()
     captures: list[Capture] = []
-    frames = _Frames(app.main)
     async with app.run_test(size=view.size, message_hook=watch) as pilot:
-        session = _Session(pilot, app, app.main, watch, frames)
+        session = _Session(pilot, app, app.main, watch)
         main = app.main
         await session.settle()
         if view.status is not RunStatus.NEEDS_ATTENTION or view.search.strip():
@@ -154,56 +145,6 @@ async def capture_screens(store: Store, view: View) -> list[Capture]:
     return captures
 
 
-class _Frames:
-    """Skips the main screen's frames and footer rebuilds that no file shows.
-
-    Textual renders each frame of the top screen even headless, where the frame is thrown
-    away; :func:`export` renders the screen itself. And the footer rebuilds its keys (new
-    widgets, styled anew) at every bindings change; here it hears of them only from
-    :meth:`ready`, once, just before a screen is exported (its own handler, as the screen's
-    ``bindings_updated_signal`` would call it).
-    """
-
-    def __init__(self, main: MainScreen) -> None:
-        self.main = main
-        self.footer: Footer | None = None
-        self.stale = False
-        if not (hasattr(main, "_compositor_refresh") and hasattr(main, "_dirty_widgets")):
-            return  # Textual's internals moved: render every frame, as Textual would (slower)
-        render = main._compositor_refresh
-
-        def compositor_refresh() -> None:
-            if main.app.screen is main and not main.app.is_inline:
-                main._dirty_widgets.clear()  # nothing to show: the export renders it all
-            else:
-                render()  # under a modal: the modal's frame needs it
-
-        main._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
-        signal = main.bindings_updated_signal
-        subscribe = signal.subscribe
-
-        def subscribe_footer(
-            node: DOMNode, callback: Callable[[Screen[Any]], object], immediate: bool = False
-        ) -> None:
-            if isinstance(node, Footer):  # the footer subscribes when it is mounted
-                self.footer, self.stale, callback = node, True, self._bindings_changed
-            subscribe(node, callback, immediate)
-
-        signal.subscribe = subscribe_footer  # type: ignore[method-assign]
-
-    def _bindings_changed(self, _screen: Screen[Any]) -> None:
-        self.stale = True
-
-    def ready(self) -> bool:
-        """Tell the footer the bindings changed, if they did; True if it was told."""
-        footer = self.footer
-        if footer is None or not self.stale:
-            return False
-        self.stale = False
-        footer.call_next(footer.bindings_changed, self.main)
-        return True
-
-
 @dataclass
 class _Session:
     """The running app, and how to wait for it and export it."""
@@ -212,16 +153,13 @@ class _Session:
     app: ParkbenchApp
     main: MainScreen
     watch: _Watch
-    frames: _Frames
 
     async def settle(self) -> None:
         await _settle(self.pilot, self.watch)
 
     async def export(self, name: str) -> Capture:
-        """Settle, bring the footer up to date, and export the screen as it is then."""
+        """Settle, and export the screen as it is then."""
         await self.settle()
-        if self.frames.ready():
-            await self.settle()  # the footer's rebuild: new keys mounted, messages posted
         return export(self.app, name)
 
 
@@ -310,50 +248,79 @@ async def _settle(pilot: Pilot[Any], watch: _Watch, timeout: float = SETTLE_TIME
 # -- export ---------------------------------------------------------------------------
 
 
-class _Literal:
-    """Renders ``renderable`` with every unsafe character in its text made visible."""
-
-    def __init__(self, renderable: RenderableType) -> None:
-        self.renderable = renderable
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for segment in console.render(self.renderable, options):
-            text = segment.text
-            if segment.control or text == "\n" or not _UNSAFE.search(text):
-                yield segment
-            else:
-                yield Segment(_UNSAFE.sub(lambda m: escape_char(m.group()), text), segment.style)
+#: Rich's SVG geometry (``Console.export_svg``, default font): a cell is 20 * 0.61 px wide.
+_CELL_WIDTH = 20 * 0.61
 
 
 def export(app: ParkbenchApp, name: str) -> Capture:
     """The app's current screen (with the screens under a modal) as SVG and plain text."""
+    prefix = f"parkbench-{name}"
+    svg = _with_id_prefix(
+        app.export_screenshot(title=f"Parkbench · {name}", simplify=True), prefix
+    )
     width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        record=True,
-        legacy_windows=False,
-        safe_box=False,
-        markup=False,
-        emoji=False,
-        highlight=False,
-    )
-    # What App.export_screenshot renders, with simplified segments (fewer, canonical SVG
-    # text runs) and a fixed id prefix instead of a hash of the content.
-    update = app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens, simplify=True
-    )
-    console.print(_Literal(update))
-    text = console.export_text(clear=False, styles=False)
-    svg = console.export_svg(title=f"Parkbench · {name}", unique_id=f"parkbench-{name}")
+    lines = svg_text_lines(svg, prefix, height)
+    # An escape is longer than the character it shows: the line is cut at the screen's edge.
+    text = "".join(set_cell_size(_visible(line), width).rstrip() + "\n" for line in lines)
     # Columns are aligned with runs of no-break spaces; renderers other than browsers
     # (rsvg, image viewers) collapse them unless told to keep whitespace as it is.
-    svg = svg.replace("<svg ", '<svg xml:space="preserve" ', 1)
-    lines = text.split("\n")[:height]
-    return Capture(name, svg=svg, text="".join(line.rstrip() + "\n" for line in lines))
+    svg = _visible(svg.replace("<svg ", '<svg xml:space="preserve" ', 1))
+    return Capture(name, svg=svg, text=text)
+
+
+def _visible(text: str) -> str:
+    """``text`` with every unsafe character made a visible escape (line feeds kept)."""
+    return _UNSAFE.sub(lambda m: escape_char(m.group()), text)
+
+
+_RICH_ID = re.compile(r"(?<![\w-])terminal-\d+(?=-)")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _with_id_prefix(svg: str, prefix: str) -> str:
+    """Rich's SVG with its id prefix (``terminal-`` and a hash of the content) replaced by
+    ``prefix``, in the style sheet and in tags only: never in the text drawn."""
+    found = _RICH_ID.search(svg)
+    if found is None:
+        raise SnapshotError("the screenshot has no Rich id prefix: Textual's export changed")
+    rich_id = found.group()
+    head, end, body = svg.partition("</style>")
+    body = _TAG.sub(lambda tag: tag.group().replace(rich_id, prefix), body)
+    return head.replace(rich_id, prefix) + end + body
+
+
+def svg_text_lines(svg: str, prefix: str, height: int) -> list[str]:
+    """The screen's ``height`` lines of text, read back from an SVG that Rich's
+    ``Console.export_svg`` wrote with the id ``prefix``.
+
+    Why: Textual's only public export of a screen is ``App.export_screenshot`` (SVG); the
+    text it draws is the text the screen shows. Each run of text is a ``<text>`` element
+    clipped to its line, at ``x`` = its first cell times the cell width; runs of spaces
+    are left out (their gaps are filled again with spaces), and a line's line feed is a
+    run past its last column. test_snapshot_headless checks
+    this reading against the screen (columns, wide characters, entities), so a change in
+    Rich's format fails a test instead of writing a wrong file.
+    """
+    pattern = re.compile(
+        rf'<text class="{re.escape(prefix)}-r\d+" x="([0-9.e+]+)" y="[^"]*" '
+        rf'textLength="[^"]*" clip-path="url\(#{re.escape(prefix)}-line-(\d+)\)">([^<]*)</text>'
+    )
+    runs: list[list[tuple[int, str]]] = [[] for _ in range(height)]
+    for x, line, content in pattern.findall(svg):
+        row = int(line)
+        if row < height:
+            # Rich writes a space as &#160; and escapes the rest as HTML does; each line's
+            # end of line is a run of its own, past the last column.
+            text = html.unescape(content.replace("&#160;", " ")).replace("\n", "")
+            runs[row].append((round(float(x) / _CELL_WIDTH), text))
+    lines = []
+    for pieces in runs:
+        parts, at = [], 0
+        for column, text in sorted(pieces):
+            parts.append(" " * max(0, column - at) + text)
+            at = max(at, column) + cell_len(text)
+        lines.append("".join(parts))
+    return lines
 
 
 def write_captures(captures: list[Capture], out: Path) -> dict[str, dict[str, str]]:

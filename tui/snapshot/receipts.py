@@ -1,20 +1,17 @@
-"""summary.json's receipts: each parked run's contract read and its paths checked on disk.
+"""summary.json's receipts: each parked run's required paths checked on disk.
 
-:class:`Receipts` gives the ``"receipts"`` JSON and the number present for one run, the
-answer ``parkbench show`` and the TUI give (:func:`parkbench.core.contracts.parse_contract` and
-:func:`parkbench.core.contracts.check_path`), at a fraction of their cost per run:
+The contract comes from the store, read by its own rule
+(:func:`parkbench.core.store.queries.parked_runs`); :func:`receipts_of` checks its paths
+and gives the ``"receipts"`` JSON and the number present, the answer ``parkbench show`` and
+the TUI give (:func:`parkbench.core.contracts.check_path`), with fewer syscalls:
 
-- the common contract (``required_paths`` of plain relative paths, a known policy) is read
-  straight from the parsed JSON; anything else goes through :func:`contract_of`, the
-  store's own rule, so an unusual contract is never read differently;
 - :class:`ReceiptChecker` lists each directory once and answers a plain case (a regular
   file, or nothing, in a directory reached without symlinks) from that listing; every
-  other case is :func:`check_path`'s;
-- the JSON is written by hand with the C string encoder (test_snapshot_summary checks it
-  against the generic encoder, and the fast reading against the exact one).
+  other case is :func:`check_path`'s (test_snapshot_summary checks the two agree);
+- the JSON is written by hand with the C string encoder (the tests check it against the
+  generic encoder).
 
-No database and no Textual here: the summary's writer process imports only this and the
-standard library.
+No database and no Textual here.
 """
 
 from __future__ import annotations
@@ -26,16 +23,12 @@ import sys
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 
-from parkbench.core import inputs
 from parkbench.core.contracts import (
-    CONTRACT_KEY,
     ArtifactCheck,
     ArtifactState,
     Contract,
-    MissingPolicy,
     check_path,
     normalize_path,
-    parse_contract,
 )
 from parkbench.core.errors import ValidationError
 from parkbench.core.tokens import TOKEN_PREFIX
@@ -47,25 +40,14 @@ ascii_string: Callable[[str], str] = encode_basestring_ascii
 # Case-insensitive file systems: a name missing from a listing may still exist under
 # another case or normalisation, so there only check_path may call it missing.
 _LISTING_IS_EXACT = sys.platform not in ("darwin", "win32")
+#: Paths that normalize_path returns unchanged, told apart without calling it (ASCII name
+#: characters, no empty, "." or ".." part, not absolute, no claim token inside; the tests
+#: check every match against normalize_path). Anything else asks :func:`_normal`.
+_PLAIN_PATH = re.compile(
+    rf"(?!.*{re.escape(TOKEN_PREFIX)})(?:(?!\.\.?/)[A-Za-z0-9_.\-]+/)*(?!\.\.?\Z)[A-Za-z0-9_.\-]+"
+)
 _FILE = "file"
 _OTHER = "other"
-_POLICIES = frozenset(policy.value for policy in MissingPolicy)
-#: JSON's C scanner: json.loads without the Python around it (a third of its cost here).
-_scan_json: Callable[[str, int], tuple[object, int]] = json.JSONDecoder().scan_once
-#: A path that normalize_path returns unchanged (ASCII name characters, no empty, "." or
-#: ".." part, not absolute); a claim token inside is checked apart.
-_NORMAL_PATH = re.compile(r"(?:(?!\.\.?/)[A-Za-z0-9_.\-]+/)*(?!\.\.?\Z)[A-Za-z0-9_.\-]+")
-
-
-def contract_of(task_metadata: str | None, run_metadata: str | None) -> Contract:
-    """The run's completion contract, as :func:`parkbench.core.store.queries.to_row` reads it (metadata
-    that does not mention one arrives as None and is not parsed at all)."""
-    if task_metadata is None and run_metadata is None:
-        return Contract()
-    try:
-        return parse_contract(inputs.load(task_metadata), inputs.load(run_metadata))
-    except (ValidationError, ValueError, TypeError, AttributeError):
-        return Contract()  # to_row's rule: one odd row never breaks a list
 
 
 class ReceiptChecker:
@@ -86,7 +68,7 @@ class ReceiptChecker:
     def check(self, root: str, relative: str) -> ArtifactCheck:
         """``check_path(root, relative)`` for a path from a parsed :class:`Contract` (so
         already normalised by :func:`normalize_path`; anything else takes the slow way)."""
-        if _normal(relative):
+        if _PLAIN_PATH.fullmatch(relative) or _normal(relative):
             state = self.plain_state(root, relative)
             if state is not None:
                 return ArtifactCheck(relative, state)
@@ -167,69 +149,9 @@ def _encode_check(check: ArtifactCheck) -> str:
     return f'{{"path": {ascii_string(check.path)}, "state": "{check.state.value}"{detail}}}'
 
 
-class Receipts:
-    """The ``"receipts"`` JSON and the count present, per run, from its raw metadata."""
-
-    def __init__(self) -> None:
-        self.checker = ReceiptChecker()
-
-    def of(
-        self, root: str, task_metadata: str | None, run_metadata: str | None
-    ) -> tuple[str, int]:
-        """``root``: the run's workspace root; the metadata as stored (JSON text)."""
-        paths = _plain_contract(task_metadata, run_metadata)
-        if paths is None:  # anything unusual: the store's own reading, the checker's rule
-            required = contract_of(task_metadata, run_metadata).required
-            checks = self.checker.check_all(root, required)
-            return encode_checks(checks), sum(c.state is ArtifactState.PRESENT for c in checks)
-        if not paths:
-            return "[]", 0
-        parts = []
-        present = 0
-        plain_state = self.checker.plain_state
-        for path in paths:
-            state = plain_state(root, path)
-            if state is ArtifactState.PRESENT:
-                parts.append(f'{{"path": {ascii_string(path)}, "state": "present"}}')
-                present += 1
-            elif state is ArtifactState.MISSING:
-                parts.append(f'{{"path": {ascii_string(path)}, "state": "missing"}}')
-            else:
-                check = check_path(root, path)
-                parts.append(_encode_check(check))
-                present += check.state is ArtifactState.PRESENT
-        return "[" + ", ".join(parts) + "]", present
-
-
-def _plain_contract(*metadatas: str | None) -> tuple[str, ...] | None:
-    """The required paths of the usual contract (``required_paths`` of paths already in
-    normal form, a known policy), read as :func:`parse_contract` reads them; None for
-    anything else, which :func:`contract_of` then decides."""
-    required: dict[str, None] = {}
-    for text in metadatas:
-        if text is None:
-            continue
-        try:  # json.loads without its wrapper; any oddity (spaces, extra data): slow way
-            metadata, end = _scan_json(text, 0)
-        except (StopIteration, ValueError):
-            return None
-        if end != len(text) or type(metadata) is not dict:
-            return None
-        section = metadata.get(CONTRACT_KEY)
-        if section is None:
-            continue
-        if type(section) is not dict or "required_artifacts" in section:
-            return None
-        policy = section.get("missing_policy")
-        if policy is not None and (type(policy) is not str or policy not in _POLICIES):
-            return None
-        paths = section.get("required_paths", [])
-        if type(paths) is not list:
-            return None
-        for path in paths:
-            if type(path) is not str or not _NORMAL_PATH.fullmatch(path) or (
-                TOKEN_PREFIX in path
-            ):
-                return None
-            required[path] = None
-    return tuple(required)
+def receipts_of(checker: ReceiptChecker, root: str, contract: Contract) -> tuple[str, int]:
+    """The ``"receipts"`` JSON of a run whose workspace is ``root``, and how many are present."""
+    if not contract.required:
+        return "[]", 0
+    checks = checker.check_all(root, contract.required)
+    return encode_checks(checks), sum(check.state is ArtifactState.PRESENT for check in checks)

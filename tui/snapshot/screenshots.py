@@ -1,7 +1,7 @@
 """Regenerate ``screenshots/`` (the README's images) from demo data: one command.
 
-    python -m parkbench.tui.snapshot.screenshots            # writes screenshots/ in the current checkout
-    python -m parkbench.tui.snapshot.screenshots --out DIR  # anywhere else (the staleness test does this)
+    python -m parkbench.tui.snapshot.screenshots            # writes screenshots/ here
+    python -m parkbench.tui.snapshot.screenshots --out DIR  # anywhere else (the staleness test)
 
 It is exactly::
 
