@@ -1,10 +1,14 @@
 """The ``parkbench`` command line: the worker, reviewer and scripting contract.
 
 Layout: one module per command group, each exposing ``register(app: typer.Typer)``:
-:mod:`parkbench.tui.cli.worker` (``enqueue``, ``lease ...``), :mod:`parkbench.tui.cli.review` (``requeue``,
-``fail``, ``release``), :mod:`parkbench.tui.cli.read` (``list``, ``show``, ``stats``) and
-:mod:`parkbench.tui.cli.ops` (``recover``, ``db ...``, ``demo``). :mod:`parkbench.tui.cli.output` renders JSON,
-tables and the error envelope; :mod:`parkbench.tui.cli.common` holds the shared options.
+:mod:`parkbench.tui.cli.worker` (``enqueue``, ``lease ...``),
+:mod:`parkbench.tui.cli.review` (``requeue``, ``fail``, ``release``),
+:mod:`parkbench.tui.cli.read` (``list``, ``show``, ``stats``) and
+:mod:`parkbench.tui.cli.ops` (``recover``, ``db ...``, ``demo``).
+:mod:`parkbench.tui.cli.output` renders JSON, tables and the error envelope;
+:mod:`parkbench.tui.cli.common` holds the shared options, :mod:`parkbench.tui.cli.config`
+the config file and its profiles, :mod:`parkbench.tui.cli.help` the help pages and what a
+group does without a subcommand, :mod:`parkbench.tui.cli.examples` each command's examples.
 
 Every command is loaded on demand: :data:`COMMANDS` maps each name to the module that
 registers it, and only that module is imported and turned into click commands when the
@@ -18,8 +22,9 @@ module does not exist). It may import Textual or watchfiles at the top.
 
 Errors: every failure ends in :meth:`ParkbenchGroup.main`, which writes the envelope
 (``{"error": {...}}`` on stderr with ``--json``, ``error[code]: ...`` without) and exits with
-the stable code from :data:`parkbench.core.errors.EXIT_CODES`; usage errors are ``validation`` (2),
-anything unexpected is 1 with no traceback unless ``PARKBENCH_DEBUG=1``.
+the stable code from :data:`parkbench.core.errors.EXIT_CODES`; usage errors (typer's
+``TyperException`` family) are ``validation`` (2), anything unexpected is 1 with no
+traceback unless ``PARKBENCH_DEBUG=1``. Only typer's public API is used (no private hooks).
 """
 
 from __future__ import annotations
