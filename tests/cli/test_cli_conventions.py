@@ -15,7 +15,7 @@ from pathlib import Path
 import parkbench.tui.cli
 import pytest
 import typer
-from clitest_support import clean_env, entry_point, invoke, run
+from clitest_support import clean_env, entry_point, invoke
 from parkbench.tui.cli import NEEDS_TERMINAL
 
 ROOT = Path(parkbench.tui.cli.__file__).resolve().parents[2]
@@ -161,11 +161,6 @@ def test_completion_answers_through_the_environment_protocol() -> None:
     assert done.stdout.split() == ["claim", "complete"]
 
 
-def test_show_completion_prints_a_script() -> None:
-    done = run("--show-completion", "bash")
-    assert done.code == 0 and "_PARKBENCH_COMPLETE" in done.stdout
-
-
 # -- -v / -q -------------------------------------------------------------------------------
 
 
@@ -214,6 +209,18 @@ def test_quiet_drops_notes_but_never_errors(tmp_path: Path) -> None:
     assert hushed.code == 0 and hushed.stderr == ""
     failed = invoke("-q", "--db", db, "show", "999")
     assert failed.code == 4 and failed.stderr.startswith("error[not_found]")
+
+
+def test_quiet_keeps_the_debug_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from parkbench.core.store import Store
+
+    def broken(self: Store) -> None:
+        raise RuntimeError("something nobody planned for")
+
+    monkeypatch.setattr(Store, "counts_by_status", broken)
+    done = invoke("-q", "--db", str(tmp_path / "t.db"), "stats", env={"PARKBENCH_DEBUG": "1"})
+    assert done.code == 1 and "Traceback (most recent call last)" in done.stderr
+    assert "error[internal]: unexpected RuntimeError" in done.stderr
 
 
 def test_verbose_and_quiet_together_are_refused() -> None:
