@@ -16,9 +16,9 @@ import parkbench.tui.cli
 import pytest
 import typer
 from clitest_support import clean_env, entry_point, invoke
-from parkbench.tui.cli import NEEDS_TERMINAL
 
 ROOT = Path(parkbench.tui.cli.__file__).resolve().parents[2]
+NEEDS_TERMINAL = "the review app needs a terminal; use `parkbench list` or `parkbench snapshot`"
 
 
 def every_command_path() -> list[tuple[str, ...]]:
