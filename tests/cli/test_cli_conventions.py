@@ -272,6 +272,11 @@ def test_the_config_names_a_default_profile(tmp_path: Path) -> None:
     assert (chosen["path"], chosen["profile"]) == ("/srv/ci.db", "ci")
 
 
+def test_a_relative_path_in_the_config_is_relative_to_the_file(tmp_path: Path) -> None:
+    env: dict[str, str | None] = write_config(tmp_path, 'db = "data/p.db"\n')
+    assert db_path(env=env)["path"] == str(tmp_path / "data" / "p.db")
+
+
 def test_no_config_file_means_the_built_in_default(tmp_path: Path) -> None:
     env: dict[str, str | None] = {"PARKBENCH_CONFIG": str(tmp_path / "absent.toml")}
     chosen = db_path(env=env)

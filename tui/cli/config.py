@@ -3,7 +3,8 @@
 ``config.toml`` in the platformdirs user config folder (``~/.config/parkbench/`` on Linux),
 or the file ``$PARKBENCH_CONFIG`` names::
 
-    db = "~/parkbench.db"          # the default database (a path or a SQLAlchemy URL)
+    db = "~/parkbench.db"          # the default database (a path or a SQLAlchemy URL; a
+                                   # relative path is relative to this file's folder)
     profile = "team"               # optional: the profile used when --profile is not given
 
     [profiles.team]
@@ -63,6 +64,14 @@ def _text(path: Path, value: object, where: str) -> str:
     return value.strip()
 
 
+def _database(path: Path, value: object, where: str) -> str:
+    """A URL as written; a relative file path is relative to the config file, not the cwd."""
+    text = _text(path, value, where)
+    if "://" in text:
+        return text
+    return str(path.parent / Path(text).expanduser())
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read and check the config file; an absent file is an empty config."""
     import tomllib
@@ -81,7 +90,7 @@ def load_config(path: Path | None = None) -> Config:
     unknown = sorted(set(document) - KEYS)
     if unknown:
         raise _invalid(path, f"unknown key(s) {', '.join(unknown)}; known: db, profile, profiles")
-    db = _text(path, document["db"], "db") if "db" in document else None
+    db = _database(path, document["db"], "db") if "db" in document else None
     profile = _text(path, document["profile"], "profile") if "profile" in document else None
     tables = document.get("profiles", {})
     if not isinstance(tables, dict):
@@ -90,7 +99,7 @@ def load_config(path: Path | None = None) -> Config:
     for name, table in tables.items():
         if not isinstance(table, dict) or set(table) != {"db"}:
             raise _invalid(path, f'[profiles.{name}] must hold exactly db = "URL"')
-        profiles[name] = _text(path, table["db"], f"profiles.{name}.db")
+        profiles[name] = _database(path, table["db"], f"profiles.{name}.db")
     if profile is not None and profile not in profiles:
         raise _invalid(path, f"profile = {profile!r} names no [profiles.{profile}] table")
     return Config(path=path, exists=True, db=db, profile=profile, profiles=profiles)
