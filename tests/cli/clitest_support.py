@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 
 #: Variables a developer's shell might carry that would change what a test sees.
 SCRUBBED = ("PARKBENCH_DB", "PARKBENCH_TOKEN", "PARKBENCH_DEBUG", "COLUMNS", "NO_COLOR")
+#: A developer's own config file must not leak into the tests: point at one that is absent.
+NO_CONFIG = {"PARKBENCH_CONFIG": "/nonexistent/parkbench-test-config.toml"}
 
 
 def entry_point() -> list[str]:
@@ -24,6 +26,7 @@ def entry_point() -> list[str]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+    env.update(NO_CONFIG)
     env.update(extra)
     return env
 
@@ -79,6 +82,7 @@ def invoke(*args: str, stdin: str | None = None, env: dict[str, str | None] | No
            ) -> Result:
     """Run the same command tree in-process through typer's runner (fast, for breadth)."""
     scrub: dict[str, str | None] = dict.fromkeys(SCRUBBED)
+    scrub.update(NO_CONFIG)
     scrub.update(env or {})
     done = _runner.invoke(app, list(args), input=stdin, env=scrub, catch_exceptions=False)
     return Result(done.exit_code, done.stdout, done.stderr)

@@ -39,7 +39,8 @@ def test_db_path_does_not_create_anything(tmp_path: Path) -> None:
     target = tmp_path / "later.db"
     done = invoke("db", "path", "--db", str(target), "--json")
     assert done.json() == {"url": f"sqlite:///{target}", "backend": "sqlite",
-                           "path": str(target), "exists": False}
+                           "path": str(target), "exists": False,
+                           "source": "--db", "profile": None, "config": None}
     assert not target.exists()
     assert invoke("db", "path", "--db", str(target)).stdout == f"{target}\n"
     via_env = invoke("db", "path", "--json", env={"PARKBENCH_DB": f"sqlite:///{target}"})

@@ -16,8 +16,8 @@ import pytest
 from clitest_support import clean_env, entry_point, invoke, run
 from parkbench.core.store import Store
 
-# SQLModel (and pydantic) are the schema now (parkbench.core.models): every store-using command
-# loads them; the UI stack stays out of the worker commands.
+# SQLModel (and pydantic) are the schema now (parkbench.core.models), and typer converts
+# options through pydantic: every store-using command loads them. The UI stack stays out.
 HEAVY = ("textual", "rich", "watchfiles", "parkbench.tui.app")
 
 
@@ -164,6 +164,7 @@ def test_no_arguments_opens_the_review_app(monkeypatch: pytest.MonkeyPatch) -> N
         return 0
 
     _fake_module(monkeypatch, "parkbench.tui.app", run_app=run_app)
+    monkeypatch.setattr(parkbench.tui.cli, "has_terminal", lambda: True)
     assert invoke().code == 0
     assert invoke("--read-only", "--db", "sqlite:///x.db").code == 0
     assert calls == [(None, False), ("sqlite:///x.db", True)]
@@ -171,6 +172,7 @@ def test_no_arguments_opens_the_review_app(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_no_arguments_without_the_app_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "parkbench.tui.app", None)  # importing it now fails
+    monkeypatch.setattr(parkbench.tui.cli, "has_terminal", lambda: True)
     done = invoke()
     assert done.code == 0 and "parkbench list" in done.stderr
 

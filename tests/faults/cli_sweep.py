@@ -8,16 +8,16 @@ argument. :func:`verdict` says what is wrong with one outcome, in words, or noth
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 import typer
 from parkbench.core.errors import EXIT_CODES
 from parkbench.tui.cli import app
-from typer._click import core as click_core
 from typer.testing import CliRunner
 
 from faults.strategies import raw_controls
@@ -62,7 +62,7 @@ def leaf_commands() -> Iterator[tuple[tuple[str, ...], Any]]:
         command: Any, path: tuple[str, ...], parent: Any
     ) -> Iterator[tuple[tuple[str, ...], Any]]:
         if hasattr(command, "list_commands"):
-            ctx = click_core.Context(
+            ctx = typer.Context(
                 command, parent=parent, info_name=path[-1] if path else "parkbench"
             )
             for name in command.list_commands(ctx):
@@ -73,8 +73,15 @@ def leaf_commands() -> Iterator[tuple[tuple[str, ...], Any]]:
     yield from walk(root, (), None)
 
 
-def _kind(param: Any) -> type:
-    annotation = param.type_descriptor.annotation
+def _annotation(click_command: Any, param: Any) -> Any:
+    """The type a parameter was declared with, read from the command function's signature."""
+    hints = get_type_hints(inspect.unwrap(click_command.callback), include_extras=True)
+    annotation = hints.get(param.name, str)
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
+def _kind(click_command: Any, param: Any) -> type:
+    annotation = _annotation(click_command, param)
     origin = getattr(annotation, "__origin__", None)
     if origin is list or annotation is list or param.nargs == -1:
         return list
@@ -89,7 +96,7 @@ def variants(
 ) -> Iterator[Variant]:
     """The bad argument lists for one command (``plausible`` fills what is not varied)."""
     params = [p for p in click_command.params if not set(p.opts) & SKIPPED_OPTIONS]
-    params = [p for p in params if _kind(p) is not bool]
+    params = [p for p in params if _kind(click_command, p) is not bool]
     long_running = command in FAILURES_ONLY or "ctrl-c" in (click_command.help or "").lower()
 
     def argv(overrides: dict[Any, str | None]) -> tuple[str, ...]:
@@ -106,8 +113,8 @@ def variants(
         if param.required or (param.opts[0] in plausible and not long_running):
             yield Variant(command, "missing", argv({param: None}))
         special = SPECIAL_VALUES.get(param.opts[0], ())
-        generic = BAD_VALUES[_kind(param)]
-        if long_running and _kind(param) in (str, Path):
+        generic = BAD_VALUES[_kind(click_command, param)]
+        if long_running and _kind(click_command, param) in (str, Path):
             generic = ()  # a plausible text or path would just run the long command
         for value in special + generic:
             yield Variant(command, "malformed", argv({param: value}))
@@ -133,6 +140,7 @@ def invoke(
         ("PARKBENCH_DB", "PARKBENCH_TOKEN", "PARKBENCH_DEBUG")
     )
     scrub |= {"NO_COLOR": None, "COLUMNS": "100"}  # stdout is not a terminal: no colour
+    scrub |= {"PARKBENCH_CONFIG": "/nonexistent/parkbench-test-config.toml"}
     scrub.update(env or {})
     done = _runner.invoke(app, args, input="", env=scrub, catch_exceptions=False)
     return Outcome(done.exit_code, done.stdout, done.stderr)

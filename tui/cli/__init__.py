@@ -1,10 +1,14 @@
 """The ``parkbench`` command line: the worker, reviewer and scripting contract.
 
 Layout: one module per command group, each exposing ``register(app: typer.Typer)``:
-:mod:`parkbench.tui.cli.worker` (``enqueue``, ``lease ...``), :mod:`parkbench.tui.cli.review` (``requeue``,
-``fail``, ``release``), :mod:`parkbench.tui.cli.read` (``list``, ``show``, ``stats``) and
-:mod:`parkbench.tui.cli.ops` (``recover``, ``db ...``, ``demo``). :mod:`parkbench.tui.cli.output` renders JSON,
-tables and the error envelope; :mod:`parkbench.tui.cli.common` holds the shared options.
+:mod:`parkbench.tui.cli.worker` (``enqueue``, ``lease ...``),
+:mod:`parkbench.tui.cli.review` (``requeue``, ``fail``, ``release``),
+:mod:`parkbench.tui.cli.read` (``list``, ``show``, ``stats``) and
+:mod:`parkbench.tui.cli.ops` (``recover``, ``db ...``, ``demo``).
+:mod:`parkbench.tui.cli.output` renders JSON, tables and the error envelope;
+:mod:`parkbench.tui.cli.common` holds the shared options, :mod:`parkbench.tui.cli.config`
+the config file and its profiles, :mod:`parkbench.tui.cli.help` the help pages and what a
+group does without a subcommand, :mod:`parkbench.tui.cli.examples` each command's examples.
 
 Every command is loaded on demand: :data:`COMMANDS` maps each name to the module that
 registers it, and only that module is imported and turned into click commands when the
@@ -18,8 +22,9 @@ module does not exist). It may import Textual or watchfiles at the top.
 
 Errors: every failure ends in :meth:`ParkbenchGroup.main`, which writes the envelope
 (``{"error": {...}}`` on stderr with ``--json``, ``error[code]: ...`` without) and exits with
-the stable code from :data:`parkbench.core.errors.EXIT_CODES`; usage errors are ``validation`` (2),
-anything unexpected is 1 with no traceback unless ``PARKBENCH_DEBUG=1``.
+the stable code from :data:`parkbench.core.errors.EXIT_CODES`; usage errors (typer's
+``TyperException`` family) are ``validation`` (2), anything unexpected is 1 with no
+traceback unless ``PARKBENCH_DEBUG=1``. Only typer's public API is used (no private hooks).
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from parkbench.core.errors import ParkbenchError
-from parkbench.tui.cli import output
-from parkbench.tui.cli.common import ACTIVE, DbOption, Globals, JsonOption
+from parkbench.core.errors import ParkbenchError, ValidationError
+from parkbench.tui.cli import examples, output
+from parkbench.tui.cli.common import ACTIVE, DbOption, Globals, JsonOption, cli
+from parkbench.tui.cli.help import CliTyper, CommandGroup
 from typer.core import TyperGroup
 
 #: Command name -> the module (in tui/cli/) that registers it, in help order.
@@ -54,7 +60,7 @@ COMMANDS: dict[str, str] = {
 LAZY_COMMANDS: tuple[str, ...] = ("watch", "snapshot", "work")
 
 
-class ParkbenchGroup(TyperGroup):
+class ParkbenchGroup(CommandGroup):
     """The root command: commands built on demand, and where every error ends."""
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -92,11 +98,8 @@ def run(
     extra: dict[str, Any],
 ) -> int:
     """Invoke the command tree; turn every outcome into an exit status (and envelope)."""
-    from parkbench.tui.cli import coerce
-    from typer._click.exceptions import ClickException
-
     ACTIVE.clear()
-    coerce.install(command)
+    output.reset_verbosity()
     try:
         result = super(ParkbenchGroup, command).main(  # type: ignore[misc]
             args=argv,
@@ -108,21 +111,24 @@ def run(
         return result if isinstance(result, int) and not isinstance(result, bool) else 0
     except ParkbenchError as error:
         return output.report_error(error, json_mode=_json_mode(argv))
-    except ClickException as error:
+    except typer.Abort:
+        return output.report_usage(
+            "aborted: no input", "run it on a terminal, or pass --yes", json_mode=_json_mode(argv)
+        )
+    except typer.TyperException as error:
+        # Typer's usage errors (bad option, missing argument, unknown command) derive from it.
         return output.report_usage(
             error.format_message(),
             _usage_hint(error, prog_name),
             json_mode=_json_mode(argv),
-        )
-    except typer.Abort:
-        return output.report_usage(
-            "aborted: no input", "run it on a terminal, or pass --yes", json_mode=_json_mode(argv)
         )
     except BrokenPipeError:
         _silence_stdout()
         return output.EXIT_UNEXPECTED
     except Exception as error:
         return output.report_unexpected(error, json_mode=_json_mode(argv))
+    finally:
+        output.reset_verbosity()
 
 
 def _json_mode(argv: list[str]) -> bool:
@@ -158,13 +164,11 @@ _LOADED: dict[str, dict[str, Any]] = {}
 def _load(module_name: str) -> dict[str, Any]:
     """The click commands one module registers, built once per process."""
     if module_name not in _LOADED:
-        from parkbench.tui.cli import coerce
-
         module = importlib.import_module(f"parkbench.tui.cli.{module_name}")
-        holder = typer.Typer()
+        holder = CliTyper()
         module.register(holder)
         built = typer.main.get_command(holder)
-        coerce.install(built)
+        examples.attach(built, holder_is_group=isinstance(built, TyperGroup))
         commands = getattr(built, "commands", None)
         _LOADED[module_name] = dict(commands) if commands else {built.name: built}
     return _LOADED[module_name]
@@ -176,7 +180,8 @@ def build_app() -> typer.Typer:
         cls=ParkbenchGroup,
         help="Review task runs that autonomous workers have parked. "
         "Without a command, opens the review app.",
-        add_completion=False,
+        epilog=examples.ROOT,
+        add_completion=True,
         context_settings={"help_option_names": ["-h", "--help"]},
         pretty_exceptions_enable=False,
     )
@@ -184,10 +189,37 @@ def build_app() -> typer.Typer:
     return app
 
 
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="Use the database of [profiles.NAME] in the config file "
+        "($PARKBENCH_CONFIG, else config.toml in the user config directory).",
+        show_default=False,
+    ),
+]
+VerboseOption = Annotated[
+    int,
+    typer.Option(
+        "--verbose", "-v", count=True, help="Log what Parkbench does on stderr (-vv: debug)."
+    ),
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No notes on stderr (errors are still shown).")
+]
+
+#: What the review app says when it cannot run (no terminal, or a program asked for JSON).
+NEEDS_TERMINAL = "the review app needs a terminal; use `parkbench list` or `parkbench snapshot`"
+
+
 def root(
     ctx: typer.Context,
     db: DbOption = None,
     json_mode: JsonOption = False,
+    profile: ProfileOption = None,
+    verbose: VerboseOption = 0,
+    quiet: QuietOption = False,
     read_only: Annotated[
         bool,
         typer.Option("--read-only", help="Open the review app without write actions."),
@@ -202,9 +234,26 @@ def root(
 
         output.print_lines([f"parkbench {dist_version('parkbench')}"])
         raise typer.Exit(0)
-    ctx.obj = Globals(db=db, json=json_mode)
+    if verbose and quiet:
+        raise ValidationError("-v and -q contradict each other", hint="pass one of them")
+    output.set_verbosity(verbose=verbose, quiet=quiet)
+    ctx.obj = Globals(db=db, json=json_mode, profile=profile)
     if ctx.invoked_subcommand is None:
-        raise typer.Exit(open_review_app(db, read_only=read_only))
+        if json_mode or not has_terminal():
+            raise ValidationError(
+                NEEDS_TERMINAL, hint="run `parkbench` on a terminal; `parkbench --help` lists "
+                "the commands"
+            )
+        opts = cli(ctx, None, json_mode)
+        raise typer.Exit(open_review_app(opts.db, read_only=read_only))
+
+
+def has_terminal() -> bool:
+    """Whether the review app can run: a full-screen app needs a terminal on both ends."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
 
 
 def open_review_app(db: str | None, *, read_only: bool) -> int:

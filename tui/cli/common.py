@@ -2,7 +2,8 @@
 
 ``--db`` and ``--json`` are accepted both before the command (``parkbench --db X list``) and
 on it (``parkbench list --db X``); the command's own value wins, then the global one, then
-``PARKBENCH_DB`` (read by :func:`parkbench.core.db.engine.resolve_url`), then the default file.
+``PARKBENCH_DB`` (read by :func:`parkbench.core.db.engine.resolve_url`), then ``--profile``
+and the config file (:mod:`parkbench.tui.cli.config`), then the default file.
 
 Nothing heavy is imported at module level: :mod:`parkbench.core.store` pulls in SQLAlchemy and is
 loaded only by commands that open the database.
@@ -10,6 +11,7 @@ loaded only by commands that open the database.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from parkbench.core.errors import ValidationError
+from parkbench.tui.cli.config import DbChoice, choose_db
 
 if TYPE_CHECKING:
     from parkbench.core.store import Store
@@ -30,7 +33,8 @@ DbOption = Annotated[
         "--db",
         metavar="URL",
         help="Database: a SQLAlchemy URL or a SQLite file path "
-        "(default: $PARKBENCH_DB, else the file in the user data directory).",
+        "(default: $PARKBENCH_DB, else --profile or the config file's db, else the file "
+        "in the user data directory).",
         show_default=False,
     ),
 ]
@@ -61,6 +65,7 @@ class Globals:
 
     db: str | None = None
     json: bool = False
+    profile: str | None = None
 
 
 #: Set by whichever command runs, so the error handler knows the output mode it parsed.
@@ -73,6 +78,8 @@ class Cli:
 
     db: str | None
     json: bool
+    #: How ``db`` was chosen (tui/cli/config.py): --db, PARKBENCH_DB, profile, config, default.
+    choice: DbChoice | None = None
 
     def open_store(self, *, reads_only: bool = False) -> Store:
         """Open the database; a command that only reads falls back to a read-only open.
@@ -99,7 +106,14 @@ class Cli:
 def cli(ctx: typer.Context, db: str | None, json_mode: bool) -> Cli:
     root = ctx.find_root().obj
     globals_ = root if isinstance(root, Globals) else Globals()
-    resolved = Cli(db=db or globals_.db, json=json_mode or globals_.json)
+    choice = choose_db(db or globals_.db, globals_.profile)
+    logging.getLogger("parkbench.tui.cli").info(
+        "database chosen by %s%s (config file: %s)",
+        choice.source,
+        f" {choice.profile}" if choice.profile else "",
+        choice.config or "none read",
+    )
+    resolved = Cli(db=choice.db, json=json_mode or globals_.json, choice=choice)
     ACTIVE["json"] = resolved.json
     return resolved
 

@@ -9,9 +9,10 @@ import typer
 from parkbench.core.errors import ValidationError
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import DbOption, JsonOption, cli, parse_time_ms
+from parkbench.tui.cli.help import sub_app
 from parkbench.tui.textsafe import safe_text
 
-db_app = typer.Typer(name="db", help="Where the database is, and its schema.", no_args_is_help=True)
+db_app = sub_app("db", "Where the database is, and its schema.")
 
 NowOption = Annotated[
     str | None,
@@ -77,16 +78,27 @@ def db_path(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = Fal
         ) from None
     backend = parsed.get_backend_name()
     path = parsed.database if backend == "sqlite" and parsed.database else None
+    choice = opts.choice
+    config = choice.config if choice else None
     document = {
         "url": redact_url(url),
         "backend": backend,
         "path": path,
         "exists": Path(path).exists() if path else None,
+        # Why this database: --db, PARKBENCH_DB, profile, config or default.
+        "source": choice.source if choice else "--db",
+        "profile": choice.profile if choice else None,
+        "config": str(config) if config else None,
     }
     if opts.json:
         output.emit_json(document)
     else:
         output.print_lines([safe_text(path or redact_url(url))])
+        from parkbench.tui.cli.config import config_path
+
+        chosen = f"profile {choice.profile}" if choice and choice.profile else document["source"]
+        where = config or f"{config_path()} (absent)"
+        output.note(f"chosen by: {chosen}; config file: {where}")
 
 
 @db_app.command("upgrade")

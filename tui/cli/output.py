@@ -12,6 +12,7 @@ Rich is imported lazily: ``lease claim`` in a worker loop must not pay for it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -168,9 +169,42 @@ def print_lines(lines: Iterable[str]) -> None:
 
 
 def note(message: str) -> None:
-    """A human-facing remark on stderr (never part of a machine-readable stdout)."""
+    """A human-facing remark on stderr (never part of a machine-readable stdout); -q drops it."""
+    if VERBOSITY["quiet"]:
+        return
     sys.stderr.write(safe_text(message) + "\n")
     sys.stderr.flush()
+
+
+# -- -v / -q -------------------------------------------------------------------------------
+
+#: Set from the root's -q/-v for the command that runs (reset by each run).
+VERBOSITY: dict[str, int] = {"quiet": 0, "verbose": 0}
+#: The stderr handler -v gave Parkbench's loggers, removed again when the run ends.
+_LOG_HANDLERS: list[logging.Handler] = []
+LOG_FORMAT = "parkbench: %(levelname)s %(name)s: %(message)s"
+
+
+def set_verbosity(*, verbose: int = 0, quiet: bool = False) -> None:
+    """-q drops notes (never errors); -v logs ``parkbench.*`` at INFO on stderr, -vv DEBUG."""
+    reset_verbosity()
+    VERBOSITY.update(quiet=int(quiet), verbose=verbose)
+    if not verbose:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logger = logging.getLogger("parkbench")
+    logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+    logger.addHandler(handler)
+    _LOG_HANDLERS.append(handler)
+
+
+def reset_verbosity() -> None:
+    VERBOSITY.update(quiet=0, verbose=0)
+    logger = logging.getLogger("parkbench")
+    while _LOG_HANDLERS:
+        logger.removeHandler(_LOG_HANDLERS.pop())
+    logger.setLevel(logging.NOTSET)
 
 
 # -- errors ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from parkbench.tui.cli.common import (
     cli,
     read_token,
 )
+from parkbench.tui.cli.help import sub_app
 from parkbench.tui.textsafe import one_line, safe_text
 
 if TYPE_CHECKING:
@@ -33,11 +34,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-lease_app = typer.Typer(
-    name="lease",
-    help="Worker side of a lease: claim work, keep it alive, finish it.",
-    no_args_is_help=True,
-)
+lease_app = sub_app("lease", "Worker side of a lease: claim work, keep it alive, finish it.")
 
 ReasonOption = Annotated[
     str, typer.Option("--reason", metavar="TEXT", help="Why (required; shown to reviewers).")
@@ -89,8 +86,10 @@ def enqueue(
             "--workspace", metavar="DIR", help="Workspace root (must exist).", show_default=False
         ),
     ] = None,
-    priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
-    max_attempts: Annotated[int, typer.Option(help="Attempts before a failure is final.")] = 3,
+    priority: Annotated[int, typer.Option(metavar="N", help="Higher runs first.")] = 0,
+    max_attempts: Annotated[
+        int, typer.Option(metavar="N", help="Attempts before a failure is final.")
+    ] = 3,
     require: Annotated[
         list[str] | None,
         typer.Option(
