@@ -16,6 +16,9 @@ EXAMPLES: dict[str, str] = {
     "enqueue": """\
 parkbench enqueue "nightly build" --workspace ~/work/site --require out/report.json
 parkbench enqueue "migrate" --workspace . --priority 5 --max-attempts 1 --json""",
+    "work": """\
+parkbench work --worker ci-1 -- ./run-task.sh
+parkbench work --worker agent-7 --wait --json -- python agent.py""",
     "lease": """\
 parkbench lease claim --worker w1 --json
 parkbench lease complete 42 --token -  < token.txt""",

@@ -29,19 +29,8 @@ if TYPE_CHECKING:
 #: Seconds between re-claims while waiting, whatever the change feed says (the floor).
 DEFAULT_POLL_S = 5.0
 
-EPILOG = """Examples:
-
-  parkbench work --worker ci-1 -- ./run-task.sh
-
-  parkbench work --worker agent-7 --wait --json -- python agent.py
-
-The command runs in the run's workspace with PARKBENCH_DB, PARKBENCH_RUN_ID, PARKBENCH_TOKEN
-and PARKBENCH_CLAIM (a file holding the claim document) in its environment. Exit 0 completes
-the run, 75 releases it, anything else fails it with the end of the command's stderr."""
-
-
 def register(app: typer.Typer) -> None:
-    app.command("work", rich_help_panel="Worker", epilog=EPILOG)(work)
+    app.command("work", rich_help_panel="Worker")(work)
 
 
 def work(
@@ -67,7 +56,12 @@ def work(
     db: DbOption = None,
     json_mode: JsonOption = False,
 ) -> None:
-    """Claim runs and run COMMAND for each one, settling the run from how it ended."""
+    """Claim runs and run COMMAND for each one, settling the run from how it ended.
+
+    COMMAND runs in the run's workspace with PARKBENCH_DB, PARKBENCH_RUN_ID, PARKBENCH_TOKEN and
+    PARKBENCH_CLAIM (a file holding the claim document) in its environment. Exit 0 completes
+    the run, 75 releases it, anything else fails it with the end of the command's stderr.
+    """
     from parkbench.core.db.info import resolve_url
     from parkbench.core.db.notify import change_feed_for
     from parkbench.core.supervise import RELEASED, Supervisor
