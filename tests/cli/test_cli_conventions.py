@@ -51,9 +51,11 @@ def test_help_pages_show_metavars_and_examples_not_types() -> None:
         assert "{" not in page.split("Examples:")[0], (path, page)
         assert "Examples:" in page and "parkbench " in page.split("Examples:")[1], path
     enqueue = invoke("enqueue", "--help").stdout
-    assert "Usage: parkbench enqueue [OPTIONS] TITLE" in enqueue
+    # TITLE and --workspace may come from a --from file instead.
+    assert "Usage: parkbench enqueue [OPTIONS] [TITLE]" in enqueue
     assert re.search(r"--priority N\s+Higher runs first\. \[default: 0\]", enqueue)
-    assert re.search(r"--workspace DIR\s+Workspace root .*\[required\]", enqueue)
+    assert re.search(r"--workspace DIR\s+Workspace root", enqueue)
+    assert re.search(r"--from FILE\s+Enqueue every task of a JSON-lines file", enqueue)
     requeue = invoke("requeue", "--help").stdout
     assert re.search(r"\n  RUN\.\.\.\s+Run ids\.", requeue)
     assert re.search(r"\n  -y, --yes\s+Do not ask", requeue)  # a flag: no value shown
