@@ -3,6 +3,8 @@
 SQLite always runs. PostgreSQL runs when PARKBENCH_TEST_PG_URL points at a server (`.ci/run`
 starts a throwaway one); each test gets a fresh database. Without the variable, PostgreSQL
 tests are skipped locally with a hint — and fail under CI=true, where skipping would hide them.
+Every PostgreSQL skip goes through testkit.skip_postgres, which enforces that. (An explicit
+``--backend=sqlite`` is a request, not a missing server: it skips PostgreSQL everywhere.)
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from pathlib import Path
 
 import pytest
 from parkbench.core.store import Store
-from testkit import PG_ENV, FakeClock, create_pg_database, drop_pg_database
+from testkit import (
+    PG_ENV,
+    FakeClock,
+    create_pg_database,
+    drop_pg_database,
+    pg_admin_url_or_skip,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,9 +48,7 @@ def backend(request: pytest.FixtureRequest, pg_admin_url: str | None) -> str:
     if not _wanted(request.config, name):
         pytest.skip(f"--backend={request.config.getoption('--backend')}")
     if name == "postgres" and not pg_admin_url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{PG_ENV} is not set under CI: PostgreSQL tests must not be skipped")
-        pytest.skip(f"PostgreSQL not configured: run `bash .ci/run`, or set {PG_ENV}")
+        pg_admin_url_or_skip()  # skips locally, fails under CI
     return name
 
 

@@ -7,13 +7,40 @@ conftest as ``conftest``), so the shared clock and PostgreSQL database helpers l
 
 from __future__ import annotations
 
+import os
 import uuid
+from typing import NoReturn
 
+import pytest
 import sqlalchemy as sa
 
 PG_ENV = "PARKBENCH_TEST_PG_URL"
 #: 2026-09-01T00:00:00Z: every test starts on the same instant.
 T0_MS = 1_788_220_800_000
+
+
+def under_ci() -> bool:
+    """CI=true (GitHub Actions, GitLab, .ci/run): any value but empty, 0, false or no."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def skip_postgres(reason: str) -> NoReturn:
+    """Every PostgreSQL test that cannot run goes through here: skipped locally with
+    ``reason``, failed under CI, where a skipped PostgreSQL test would hide a broken server."""
+    if under_ci():
+        pytest.fail(f"{reason} (under CI PostgreSQL tests must not be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pg_admin_url_or_skip() -> str:
+    """The admin URL of the test server (``PARKBENCH_TEST_PG_URL``), or :func:`skip_postgres`."""
+    url = os.environ.get(PG_ENV, "").strip()
+    if not url:
+        skip_postgres(
+            f"PostgreSQL not configured: run `bash .ci/run`, or "
+            f"`export {PG_ENV}=$(bash .ci/pg.sh start)` and rerun pytest"
+        )
+    return url
 
 
 class FakeClock:

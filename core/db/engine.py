@@ -15,7 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 import sqlalchemy as sa
-from parkbench.core.db.info import (  # re-exported: parkbench.core.db.engine is where callers look for them
+from parkbench.core.db.info import (
+    # re-exported: parkbench.core.db.engine is where callers look for them
     ENV_BUSY_TIMEOUT,
     ENV_DB,
     HEAD_REVISION,
@@ -29,6 +30,7 @@ from parkbench.core.db.info import (  # re-exported: parkbench.core.db.engine is
     out_of_range,
     redact_url,
     resolve_url,
+    sqlite_path,
     sqlite_session_pragmas,
     system_clock,
     to_datetime,
@@ -58,6 +60,7 @@ __all__ = [
     "redact_url",
     "require_psycopg",
     "resolve_url",
+    "sqlite_path",
     "system_clock",
     "to_datetime",
     "translate",
@@ -91,7 +94,9 @@ def _sqlite_engine(url: sa.URL, read_only: bool = False) -> Engine:
     timeout_ms = busy_timeout_ms()
     options: dict[str, object] = {}
     if database and database != ":memory:" and not database.startswith("file:"):
-        path = Path(database).expanduser().absolute()
+        path = sqlite_path(database)
+        # The driver opens exactly the file checked here: sqlite3 itself never expands `~`.
+        url = url.set(database=str(path))
         if not path.parent.is_dir():
             raise DatabaseError(
                 f"database directory {path.parent} does not exist",

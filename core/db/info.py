@@ -37,8 +37,20 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("parkbench", appauthor=False)) / "parkbench.db"
 
 
+def sqlite_path(database: str) -> Path:
+    """The file a SQLite database name means: ``~`` expanded as a shell user expects, made
+    absolute. The one place this is decided, for bare ``--db`` paths, ``sqlite:///`` URLs
+    (:func:`resolve_url`) and the engine (:func:`parkbench.core.db.engine.make_engine`)."""
+    return Path(database).expanduser().absolute()
+
+
 def resolve_url(url: str | None = None) -> str:
-    """``--db`` wins, then ``PARKBENCH_DB``, then the file in the user data directory."""
+    """``--db`` wins, then ``PARKBENCH_DB``, then the file in the user data directory.
+
+    A bare path and a plain ``sqlite:///PATH`` URL both come back as ``sqlite:///`` and the
+    absolute, ``~``-expanded path, so every command on ``--db ~/x.db`` or
+    ``--db sqlite:///~/x.db`` names the same file in its messages and opens it.
+    """
     url = url or os.environ.get(ENV_DB) or ""
     if not url.strip():
         path = default_db_path()
@@ -47,8 +59,9 @@ def resolve_url(url: str | None = None) -> str:
     url = url.strip()
     if "://" not in url:
         # A bare path is friendlier than a URL for the embedded default.
-        return f"sqlite:///{Path(url).expanduser().absolute()}"
-    return url
+        return f"sqlite:///{sqlite_path(url)}"
+    file = sqlite_file(url)
+    return url if file is None else f"sqlite:///{file}"
 
 
 def busy_timeout_ms() -> int:
@@ -131,7 +144,7 @@ def sqlite_file(url: str) -> Path | None:
         return None
     if any(sign in database for sign in "?%#"):
         return None  # options or escapes: let SQLAlchemy's URL parser read them
-    return Path(database).expanduser().absolute()
+    return sqlite_path(database)
 
 
 def sqlite_schema_is_current(conn: sqlite3.Connection) -> bool:

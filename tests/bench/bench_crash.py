@@ -3,11 +3,14 @@
     .venv/bin/python tests/bench/bench_crash.py                      # SQLite, 2,000 kills
     .venv/bin/python tests/bench/bench_crash.py --backend postgres   # needs PARKBENCH_TEST_PG_URL
     .venv/bin/python tests/bench/bench_crash.py --kills 5000 --parallel 6 --seed 7
+    .venv/bin/python tests/bench/bench_crash.py --cli-kills 0       # skip the CLI victims
 
 Prints the kill count, where the kills landed (inside a transaction, committing, between
 transactions; which operation), the integrity and invariant verdicts, what the expiry sweep
-recovered, and exits non-zero if any check failed. Not a speed benchmark: the kill rate is
-reported only to size runs. See tests/bench/README.md.
+recovered, and exits non-zero if any check failed. After the forked Store workers it kills
+``--cli-kills`` real ``parkbench lease claim`` processes (faults.cli_crash). Kill sites are
+read from the database at each kill (faults.killsite), never reported by the victim. Not a
+speed benchmark: the kill rate is reported only to size runs. See tests/bench/README.md.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the faults package
 
-from faults import crashlab, invariants, recovery
+from faults import cli_crash, crashlab, invariants, recovery
 from parkbench.core.store import Store
 from testkit import PG_ENV, create_pg_database, drop_pg_database
 
@@ -53,6 +56,16 @@ def run(url: str, workspace: Path, args: argparse.Namespace) -> bool:
     ok = not kills.unexpected_exits and kills.kills >= args.kills
     for line in kills.unexpected_exits[:20]:
         print(f"    ! {line}")
+    if args.cli_kills:
+        print(f"killing {args.cli_kills} `parkbench lease claim` processes ...")
+        cli_kills, commands = cli_crash.cli_kill_loop(
+            url, kills=args.cli_kills, seed=args.seed, deadline_s=args.deadline
+        )
+        print(f"  {cli_kills.summary()}")
+        ok &= not cli_kills.unexpected_exits and cli_kills.kills >= args.cli_kills
+        ok &= all(c[:3] == (str(cli_crash.PARKBENCH), "lease", "claim") for c in commands)
+        for line in cli_kills.unexpected_exits[:20]:
+            print(f"    ! {line}")
     with Store.open(url) as store:
         if store.engine.dialect.name == "sqlite":
             with store.engine.connect() as conn:
@@ -75,6 +88,7 @@ def main() -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--kills", type=int, default=2000)
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--cli-kills", type=int, default=100, help="parkbench CLI victims")
     parser.add_argument("--tasks", type=int, default=400, help="tasks seeded before the kills")
     parser.add_argument("--seed", type=int, default=20260901)
     parser.add_argument("--deadline", type=float, default=1800.0, help="give up after (s)")

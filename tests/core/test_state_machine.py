@@ -53,7 +53,7 @@ from parkbench.core.models import events, runs
 from parkbench.core.records import Expectation
 from parkbench.core.store import Store
 from parkbench.core.store.base import DEFAULT_LEASE_S, MAX_LINEAGE_DEPTH, SWEEP_INTERVAL_MS
-from testkit import T0_MS, FakeClock, create_pg_database, drop_pg_database
+from testkit import T0_MS, FakeClock, create_pg_database, drop_pg_database, pg_admin_url_or_skip
 
 Q, C, N = RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION
 ERRORS: dict[str, type[ParkbenchError]] = {
@@ -596,9 +596,8 @@ def test_lease_rules_hold_under_random_operations_sqlite(tmp_path: Path) -> None
     _run(Backend(fresh), max_examples=60, steps=40)
 
 
-def test_lease_rules_hold_under_random_operations_postgres(pg_admin_url: str | None) -> None:
-    if not pg_admin_url:
-        pytest.skip("PostgreSQL not configured: set PARKBENCH_TEST_PG_URL")
+def test_lease_rules_hold_under_random_operations_postgres() -> None:
+    pg_admin_url = pg_admin_url_or_skip()  # fails under CI=true instead of skipping
     url = create_pg_database(pg_admin_url)
     try:
         Store.open(url).close()

@@ -11,6 +11,15 @@ Every child tells the parent when its store is open; the parent then lets it wor
 random 5-80 ms and kills it with SIGKILL, wherever it is: between transactions, inside
 one, in the middle of a WAL append or a commit. A child that dies of anything else (an
 exception, a ``database`` error) is a failure the caller reports.
+
+The children run the production write path untouched: public :class:`Store` methods on a
+store opened exactly as the CLI opens it, with no event listener, wrapper or tracer (the
+old lab's begin/commit listeners are gone; they switched the store off the direct path the
+CLI took). Where a kill landed is read from outside at the kill (:mod:`faults.killsite`:
+SIGSTOP, then SQLite's WAL write lock or PostgreSQL's ``pg_stat_activity``, then
+SIGKILL). The only thing a child records itself is which Store call it is in, in shared
+memory, before and after the call. :mod:`faults.cli_crash` kills real ``parkbench``
+CLI processes the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +34,6 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -37,6 +45,8 @@ from parkbench.core.lifecycle import REVIEWER_ACTIONS, ActorKind, RunStatus, all
 from parkbench.core.records import Claim, Expectation, RunFilter
 from parkbench.core.store import Store
 from sqlalchemy import event
+
+from faults import killsite
 
 LEASES_S = (0.05, 0.2, 1.0, 30.0, 300.0)
 PRESENT_RECEIPT = "receipts/ok.txt"
@@ -75,14 +85,8 @@ def seed_database(url: str, workspace: Path, tasks: int, seed: int) -> None:
 
 # -- children ------------------------------------------------------------------------------
 
-#: What a child was doing when it died, as it last recorded it in shared memory.
-IDLE, IN_TRANSACTION, COMMITTING, ROLLING_BACK = 0, 1, 2, 3
-PHASES = {
-    IDLE: "between transactions",
-    IN_TRANSACTION: "inside a transaction",
-    COMMITTING: "committing",
-    ROLLING_BACK: "rolling back",
-}
+#: ``Shared.doing`` between Store calls; otherwise the index of the call into OPS.
+IDLE = -1
 OPS = (
     "open", "enqueue", "enqueue_again", "claim", "heartbeat", "complete", "fail", "release",
     "block", "review", "sweep",
@@ -94,24 +98,14 @@ class Shared:
     """Per-child slots in shared memory, readable by the parent after the child is dead."""
 
     ops: Any  # transitions completed
-    phase: Any  # IDLE / IN_TRANSACTION / COMMITTING / ROLLING_BACK
-    doing: Any  # index into OPS
+    doing: Any  # index into OPS while inside a Store call, else IDLE
 
 
-class _Child:
+class Child:
     def __init__(self, kind: str, store: Store, rng: random.Random, slot: int, shared: Shared):
         self.kind, self.store, self.rng, self.slot, self.shared = kind, store, rng, slot, shared
         self.name = f"{kind}-{slot}"
         self.held: list[Claim] = []
-        for name, value in (("begin", IN_TRANSACTION), ("commit", COMMITTING)):
-            event.listen(store.engine, name, self._mark(value))
-        event.listen(store.engine, "rollback", self._mark(ROLLING_BACK))
-
-    def _mark(self, value: int) -> Callable[..., None]:
-        def listener(*_args: object) -> None:
-            self.shared.phase[self.slot] = value
-
-        return listener
 
     def doing(self, op: str) -> None:
         self.shared.doing[self.slot] = OPS.index(op)
@@ -125,8 +119,9 @@ class _Child:
         except ParkbenchError as error:
             if error.code == "database":
                 raise
+        finally:
+            self.shared.doing[self.slot] = IDLE
         self.shared.ops[self.slot] += 1
-        self.shared.phase[self.slot] = IDLE
 
     def _worker_step(self, workspace: Path) -> None:
         store, rng, roll = self.store, self.rng, self.rng.random()
@@ -212,7 +207,8 @@ def child_main(
     """
     rng = random.Random(seed)
     try:
-        child = _Child(kind, Store.open(url), rng, slot, shared)
+        store = Store.open(killsite.application_name(url, child_name(slot)))
+        child = Child(kind, store, rng, slot, shared)
         early = rng.random() < 0.5
         if early:
             ready.send_bytes(b"r")
@@ -227,6 +223,11 @@ def child_main(
         os._exit(3)
 
 
+def child_name(slot: int) -> str:
+    """The child's PostgreSQL application_name, by which :mod:`faults.killsite` finds it."""
+    return f"crash-{slot}"
+
+
 def claim_and_die_after_the_first_write(url: str) -> None:
     """Claim, and SIGKILL this process the moment its first write statement has run.
 
@@ -234,6 +235,9 @@ def claim_and_die_after_the_first_write(url: str) -> None:
     (SQLite), that is between the two, before COMMIT: the transaction must vanish whole.
     Where one statement writes both (PostgreSQL's single-statement worker writes), it is
     right after that statement: both are there, or neither.
+
+    The listener only observes and kills: since the restructure the store has one
+    execution path per backend, so attaching it cannot change which path runs.
     """
     store = Store.open(url)
     store.recover_expired()  # sweep now, so claim_next's own write is the first one
@@ -255,9 +259,23 @@ class KillReport:
     started: int = 0
     seconds: float = 0.0
     ops_before_kill: list[int] = field(default_factory=list)
+    #: faults.killsite's reading at each kill: holding the write lock, between transactions...
     killed_while: dict[str, int] = field(default_factory=dict)
-    killed_during: dict[str, int] = field(default_factory=dict)  # op, when not idle
+    #: the Store call each interrupted kill landed in (the child's own marker)
+    killed_during: dict[str, int] = field(default_factory=dict)
     unexpected_exits: list[str] = field(default_factory=list)
+
+    @property
+    def interrupted(self) -> int:
+        """Kills that landed inside a write transaction (or statement) of the store."""
+        return sum(self.killed_while.get(site, 0) for site in killsite.INTERRUPTED)
+
+    def record(self, site: str, op: str | None) -> None:
+        self.kills += 1
+        self.killed_while[site] = self.killed_while.get(site, 0) + 1
+        if site in killsite.INTERRUPTED:
+            where = op or "outside any Store call"
+            self.killed_during[where] = self.killed_during.get(where, 0) + 1
 
     def summary(self) -> str:
         ops = self.ops_before_kill or [0]
@@ -268,7 +286,7 @@ class KillReport:
             f"{sum(1 for o in ops if o == 0)} killed before their first transition completed; "
             "killed "
             + ", ".join(f"{n} {where}" for where, n in sorted(self.killed_while.items()))
-            + "; mid-operation: "
+            + "; interrupted writes by call: "
             + ", ".join(f"{op} {n}" for op, n in sorted(self.killed_during.items()))
         )
 
@@ -304,7 +322,8 @@ def kill_loop(
     ctx = _fork_context()
     rng = random.Random(seed)
     slots = kills + parallel * 4 + 64
-    shared = Shared(ctx.RawArray("q", slots), ctx.RawArray("b", slots), ctx.RawArray("b", slots))
+    shared = Shared(ctx.RawArray("q", slots), ctx.RawArray("b", slots))
+    site = killsite.KillSite(url)
     report = KillReport()
     live: dict[int, tuple[mp.process.BaseProcess, Connection, float | None]] = {}
     began = time.monotonic()
@@ -325,8 +344,9 @@ def kill_loop(
                 send.close()
                 live[slot] = (proc, receive, None)
                 report.started += 1
-            _advance(live, rng, kill_after_ms, report, shared)
+            _advance(live, rng, kill_after_ms, report, shared, site)
     finally:
+        site.close()
         for proc, receive, _ in live.values():
             proc.kill()
             proc.join()
@@ -335,7 +355,9 @@ def kill_loop(
     return report
 
 
-def _advance(live, rng: random.Random, kill_after_ms, report: KillReport, shared: Shared):
+def _advance(
+    live, rng: random.Random, kill_after_ms, report: KillReport, shared: Shared, site: Any
+) -> None:
     """Wait for a child to get ready or for the next kill to fall due, then act on it."""
     now = time.monotonic()
     due = [at for _, _, at in live.values() if at is not None]
@@ -356,18 +378,13 @@ def _advance(live, rng: random.Random, kill_after_ms, report: KillReport, shared
     for slot, (proc, receive, at) in list(live.items()):
         if at is None or at > now:
             continue
-        if proc.is_alive():
-            os.kill(proc.pid, signal.SIGKILL)
+        where = site.stop_read_kill(proc.pid, child_name(slot)) if proc.is_alive() else None
+        doing = shared.doing[slot]
         proc.join()
         receive.close()
         del live[slot]
-        if proc.exitcode == -signal.SIGKILL:
-            report.kills += 1
+        if proc.exitcode == -signal.SIGKILL and where is not None:
+            report.record(where, OPS[doing] if doing != IDLE else None)
             report.ops_before_kill.append(shared.ops[slot])
-            where = PHASES[shared.phase[slot]]
-            report.killed_while[where] = report.killed_while.get(where, 0) + 1
-            if shared.phase[slot] != IDLE:
-                op = OPS[shared.doing[slot]]
-                report.killed_during[op] = report.killed_during.get(op, 0) + 1
         else:
             report.unexpected_exits.append(f"child {slot} exited with {proc.exitcode}")

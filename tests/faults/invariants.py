@@ -1,8 +1,8 @@
 """What must hold in a Parkbench database after any crash, read straight from the tables.
 
-Deliberately independent of :class:`parkbench.core.store.Store`'s read side: rows and events are read
-with plain SQL and checked against the spec's rules, so a bug in the store's queries cannot
-hide a bug in its writes.
+Deliberately independent of :class:`parkbench.core.store.Store`'s read side: rows and
+events are read with plain SQL and checked against the spec's rules, so a bug in the
+store's queries cannot hide a bug in its writes.
 """
 
 from __future__ import annotations

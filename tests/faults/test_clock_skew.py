@@ -1,12 +1,13 @@
 """Clock skew: a worker or sweeper whose clock is minutes off must not bend a lease.
 
-Lease times come from one clock (parkbench.core.db.engine.database_clock): on PostgreSQL the server's (each
-process measures its offset to the server once and corrects every reading), on SQLite the
-machine's (WAL needs every process on the one machine, so they share its clock). Here a
-process's own clock is skewed by monkeypatching parkbench.core.db.engine.system_clock - what the machine
-reports - and the store it opens with the *default* clock must still act on server time:
-no lease outliving its expiry, none expiring early. A store built with the skewed clock
-itself (``Store(engine, clock=...)``) shows what would happen without the correction.
+Lease times come from one clock (parkbench.core.db.engine.database_clock): on PostgreSQL the
+server's (each process measures its offset to the server once and corrects every reading),
+on SQLite the machine's (WAL needs every process on the one machine, so they share its
+clock). Here a process's own clock is skewed by monkeypatching
+parkbench.core.db.engine.system_clock - what the machine reports - and the store it opens
+with the *default* clock must still act on server time: no lease outliving its expiry, none
+expiring early. A store built with the skewed clock itself (``Store(engine, clock=...)``)
+shows what would happen without the correction.
 """
 
 from __future__ import annotations
@@ -129,5 +130,6 @@ def test_a_lease_that_expired_is_not_revived_by_a_slow_clock(
 def test_sqlite_leases_use_the_machine_clock(db_url: str) -> None:
     """One machine, one clock: every process on it reads the same time, nothing to correct."""
     with Store.open(db_url) as store:
-        assert parkbench.core.db.engine.database_clock(store.engine) is parkbench.core.db.engine.system_clock
+        engine_module = parkbench.core.db.engine
+        assert engine_module.database_clock(store.engine) is engine_module.system_clock
         assert abs(store.clock() - time.time() * 1000) < 1_000

@@ -6,28 +6,18 @@ set; under CI they fail instead, because a skipped PostgreSQL test would hide a 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from parkbench.core.store import Store
+from testkit import pg_admin_url_or_skip
 
 from pg.pgtest_support import create_database, drop_database
-
-PG_ENV = "PARKBENCH_TEST_PG_URL"
 
 
 @pytest.fixture(scope="session")
 def pg_admin() -> str:
-    url = os.environ.get(PG_ENV, "").strip()
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{PG_ENV} is not set under CI: PostgreSQL tests must not be skipped")
-        pytest.skip(
-            f"PostgreSQL not configured: run `bash .ci/run`, or "
-            f"`export {PG_ENV}=$(bash .ci/pg.sh start)` and rerun pytest"
-        )
-    return url
+    return pg_admin_url_or_skip()  # skips locally, fails under CI
 
 
 @pytest.fixture

@@ -2,12 +2,17 @@
 fixed clock, and ways to await it (workers, conditions) instead of sleeping.
 
 Not a test module (no ``test_`` prefix); imported by name like tests/core/coretest_support.
+Only Textual's public API is used (App.run_test, Pilot.press/pause, App.is_running,
+App.return_code, App.export_screenshot, MessagePump.call_later/wait_for_refresh): the
+private attributes the helpers once read (``app._exit``, ``app._driver``,
+``screen._compositor``, ``app._background_screens``) timed out on Python 3.12 and 3.13.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import html
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +21,7 @@ from typing import Any
 from parkbench.core.store import Store
 from parkbench.tui.app import ParkbenchApp
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS
-from rich.console import Console
+from rich.cells import cell_len
 from textual.app import App
 from textual.message import Message
 from textual.notifications import Notification, Notify
@@ -60,8 +65,9 @@ def make_app(store: Store, **options: Any) -> ParkbenchApp:
 
 
 async def refreshed(app: App[Any]) -> None:
-    """Wait for the screen's next refresh (not at all once the app is closing)."""
-    if app.is_running and not app._exit:
+    """Wait for the screen's next refresh (not at all once the app is closing: exit()
+    sets the return code)."""
+    if app.is_running and app.return_code is None:
         await asyncio.wait_for(app.screen.wait_for_refresh(), 10)
 
 
@@ -125,22 +131,30 @@ async def wait_until(
         await pilot.pause(0.02)
 
 
+#: One <text> element of Rich's SVG export: its x, its line (clip path) and its text.
+_SVG_TEXT = re.compile(
+    r'<text [^>]*?x="([0-9.]+)"[^>]*?clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>'
+)
+_SVG_LINE_WIDTH = re.compile(r'<clipPath id="[^"]*-line-0">\s*<rect [^>]*?width="([0-9.]+)"')
+
+
 def screen_text(app: App[Any]) -> str:
-    """The screen as plain text: what export_screenshot draws, minus the styling."""
+    """The screen as plain text: what App.export_screenshot draws, minus the styling.
+
+    Rich's SVG puts each run of text at ``x = column * char_width`` on a clip path named
+    after its line (blank runs are left out), so the text is put back in its cells.
+    """
+    svg = app.export_screenshot()
     width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        record=True,
-        legacy_windows=False,
-    )
-    console.print(
-        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    )
-    return console.export_text()
+    found = _SVG_LINE_WIDTH.search(svg)
+    assert found, "export_screenshot's SVG has no line clip paths"
+    char_width = float(found.group(1)) / width
+    lines: list[str] = [""] * height
+    for x, line, chunk in _SVG_TEXT.findall(svg):
+        column, row = round(float(x) / char_width), int(line)
+        text = html.unescape(chunk).replace("\u00a0", " ").rstrip("\n")
+        lines[row] += " " * max(0, column - cell_len(lines[row])) + text
+    return "".join(line + " " * max(0, width - cell_len(line)) + "\n" for line in lines)
 
 
 @asynccontextmanager
@@ -159,21 +173,13 @@ async def running(
         yield pilot, notices
 
 
-def _send(app: App[Any], key: str, char: str | None) -> None:
-    from textual import events
-
-    event = events.Key(key, char)
-    event.set_sender(app)
-    app._driver.send_message(event)
-
-
 async def press(pilot: Pilot, *keys: str) -> None:
-    """Press ``keys`` through the driver, as a terminal delivers them, then wait until
-    they are handled. (Pilot.press also waits for the whole process, worker threads
-    included, to go idle after every key: correct, but slow on a busy machine.)"""
+    """Press ``keys`` with Pilot.press, as a terminal delivers them, then wait until they
+    are handled, a screen they pushed is mounted and painted, and what they scheduled
+    after that paint has run."""
     app = pilot.app
     for key in keys:
-        _send(app, key, key if len(key) == 1 else None)
+        await pilot.press(key)
         await drain(app)
         await drain(app)  # a screen pushed by the key is mounted by now
         await refreshed(app)  # ... and laid out and painted
@@ -181,9 +187,8 @@ async def press(pilot: Pilot, *keys: str) -> None:
 
 
 async def type_text(pilot: Pilot, text: str) -> None:
-    """Type ``text`` key by key through the driver."""
+    """Type ``text`` key by key (Pilot.press maps " " to space, "/" to slash, ...)."""
     app = pilot.app
-    for char in text:
-        _send(app, "space" if char == " " else char, char)
+    await pilot.press(*text)
     await drain(app)
     await refreshed(app)
