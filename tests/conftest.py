@@ -10,6 +10,7 @@ Every PostgreSQL skip goes through testkit.skip_postgres, which enforces that. (
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,31 @@ from testkit import (
     drop_pg_database,
     pg_admin_url_or_skip,
 )
+
+
+REPO = Path(__file__).resolve().parents[1]
+#: What sys.path held before pytest set up the repository root as a test package.
+_PATH_AT_START = frozenset(sys.path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkout_parent_off_sys_path() -> None:
+    """Undo what pytest's prepend import mode does to the repository root.
+
+    The root is the ``parkbench`` package (it has ``__init__.py``), so pytest sets it up as a
+    test package: it imports it under the checkout folder's name and puts the folder's
+    *parent* first on ``sys.path``. Every sibling folder then shadows real packages, for this
+    process and for every process it spawns (a worktree named ``sqlmodel`` beside the
+    checkout broke ``import sqlmodel`` in the crash lab's workers). Parkbench itself is
+    imported from its installation, so the entry serves nothing: take it out again.
+    """
+    parent = str(REPO.parent)
+    if parent not in _PATH_AT_START:
+        while parent in sys.path:
+            sys.path.remove(parent)
+    stray = sys.modules.get(REPO.name)
+    if stray is not None and getattr(stray, "__file__", None) == str(REPO / "__init__.py"):
+        del sys.modules[REPO.name]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -162,3 +162,10 @@ def test_pytest_runs_from_the_sdist(unpacked_sdist: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout.splitlines()[-1]
+
+
+def test_the_checkout_folder_is_not_importable_as_a_package() -> None:
+    # conftest's _checkout_parent_off_sys_path: siblings of the checkout must not shadow
+    # real packages in tests or in the processes they spawn.
+    assert str(REPO.parent) not in sys.path or str(REPO.parent) in {"", "."}
+    assert REPO.name not in sys.modules or REPO.name == "parkbench"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import sqlite3
 import time
-from pathlib import Path
 from types import ModuleType
 
 import sqlalchemy as sa
