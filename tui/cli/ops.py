@@ -30,9 +30,22 @@ def register(app: typer.Typer) -> None:
     app.command("demo", rich_help_panel="Operations")(demo)
 
 
+#: How far ``recover --now`` may be ahead of the database clock without ``--force``: room
+#: for clocks a little apart, not for a sweep that expires every lease still live.
+MAX_NOW_AHEAD_MS = 60_000
+
+
 def recover(
     ctx: typer.Context,
     now: NowOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Sweep as of a --now more than a minute ahead of the database clock "
+            "(expires leases that are still live).",
+        ),
+    ] = False,
     db: DbOption = None,
     json_mode: JsonOption = False,
 ) -> None:
@@ -40,6 +53,8 @@ def recover(
     opts = cli(ctx, db, json_mode)
     at = parse_time_ms(now) if now is not None else None
     with opts.open_store() as store:
+        if at is not None and not force:
+            _refuse_far_future(at, store.clock(), now or "")
         recovered = store.recover_expired(now=at)
     if opts.json:
         output.emit_json(
@@ -58,6 +73,27 @@ def recover(
             f"{len(recovered.runtime_parked)} parked (max runtime)"
         ]
     )
+
+
+def _refuse_far_future(at: int, clock_ms: int, given: str) -> None:
+    ahead_ms = at - clock_ms
+    if ahead_ms <= MAX_NOW_AHEAD_MS:
+        return
+    raise ValidationError(
+        f"--now {given!r} is {_duration(ahead_ms)} ahead of the database clock "
+        f"({output.iso(clock_ms)}): sweeping as of then would expire leases that are live now",
+        hint="leave --now out to sweep as of the database clock, pass a time at most 60 s "
+        "ahead, or add --force to sweep as of that time anyway",
+        ahead_ms=ahead_ms,
+    )
+
+
+def _duration(ms: int) -> str:
+    seconds = ms // 1000
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds} s"
 
 
 @db_app.command("path")
