@@ -17,6 +17,7 @@ from parkbench.core.db.info import (  # re-exported: parkbench.core.db.engine is
     ENV_BUSY_TIMEOUT,
     ENV_DB,
     HEAD_REVISION,
+    MISSING_DB_HINT,
     SQLITE_BUSY_TIMEOUT_MS,
     Clock,
     busy_timeout_ms,
@@ -32,7 +33,7 @@ from parkbench.core.db.info import (  # re-exported: parkbench.core.db.engine is
     to_datetime,
     translate,
 )
-from parkbench.core.errors import DatabaseError, ValidationError
+from parkbench.core.errors import DatabaseError, NotFoundError, ValidationError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError
@@ -41,6 +42,7 @@ __all__ = [
     "ENV_BUSY_TIMEOUT",
     "ENV_DB",
     "HEAD_REVISION",
+    "MISSING_DB_HINT",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Clock",
     "busy_timeout_ms",
@@ -61,9 +63,15 @@ __all__ = [
 
 
 def make_engine(
-    url: str, *, application_name: str = "parkbench", read_only: bool = False
+    url: str,
+    *,
+    application_name: str = "parkbench",
+    read_only: bool = False,
+    must_exist: bool = False,
 ) -> Engine:
-    """An engine for ``url``. ``read_only`` opens it so that nothing can be written."""
+    """An engine for ``url``. ``read_only`` opens it so that nothing can be written;
+    ``must_exist`` refuses (``not_found``) a SQLite file that is not there yet, before
+    connecting would create it."""
     try:
         parsed = sa.engine.make_url(url)
     except (ArgumentError, ValueError) as error:  # ValueError: e.g. a non-numeric port
@@ -73,7 +81,7 @@ def make_engine(
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, read_only)
+        return _sqlite_engine(parsed, read_only, must_exist)
     if backend in ("postgresql", "postgres"):
         return _postgres_engine(_psycopg_url(parsed), application_name, read_only)
     raise ValidationError(
@@ -82,12 +90,14 @@ def make_engine(
     )
 
 
-def _sqlite_engine(url: sa.URL, read_only: bool = False) -> Engine:
+def _sqlite_engine(url: sa.URL, read_only: bool = False, must_exist: bool = False) -> Engine:
     database = url.database or ""
     timeout_ms = busy_timeout_ms()
     options: dict[str, object] = {}
     if database and database != ":memory:" and not database.startswith("file:"):
         path = Path(database).expanduser().absolute()
+        if must_exist and not path.is_file():
+            raise NotFoundError(f"there is no database at {path}", hint=MISSING_DB_HINT)
         if not path.parent.is_dir():
             raise DatabaseError(
                 f"database directory {path.parent} does not exist",

@@ -69,7 +69,8 @@ def ensure_schema(engine: Engine, *, create: bool = True) -> str:
     if revision is None and not create:
         raise DatabaseError(
             f"database {redact_url(str(engine.url))} has no Parkbench schema",
-            hint="create it with `parkbench db upgrade`",
+            hint="check --db / PARKBENCH_DB with `parkbench db path`; if this is the "
+            "database to use, create the schema with `parkbench db upgrade`",
         )
     # Only now, with the version known to be ours, may the file itself be changed.
     enable_wal(engine)

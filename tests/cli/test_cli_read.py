@@ -146,6 +146,7 @@ def test_show_human_output(db_url: str, workspace: Path) -> None:
 
 
 def test_show_unknown_run_is_not_found(db_url: str) -> None:
+    Store.open(db_url).close()
     done = invoke("show", "424242", "--db", db_url, "--json")
     assert done.code == 4 and done.error()["code"] == "not_found" and done.stdout == ""
     human = invoke("show", "424242", "--db", db_url)
@@ -171,6 +172,7 @@ def test_db_and_json_accepted_before_the_command(db_url: str, workspace: Path) -
     assert invoke("stats", "--json", env={"PARKBENCH_DB": db_url}).json()["total"] == 1
     # the command's own --db wins over the global one and over PARKBENCH_DB
     elsewhere = f"sqlite:///{workspace.parent / 'empty.db'}"
+    Store.open(elsewhere).close()
     assert invoke("--db", db_url, "stats", "--db", elsewhere, "--json").json()["total"] == 0
     assert invoke("stats", "--db", elsewhere, "--json",
                   env={"PARKBENCH_DB": db_url}).json()["total"] == 0

@@ -103,7 +103,7 @@ def db_path(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = Fal
     from parkbench.core.db.engine import redact_url, resolve_url
 
     opts = cli(ctx, db, json_mode)
-    url = resolve_url(opts.db)
+    url = resolve_url(opts.db, make_default_dir=False)  # it only says where; creates nothing
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
@@ -180,7 +180,7 @@ def demo(
 
     opts = cli(ctx, db, json_mode)
     base = parse_time_ms(now) if now is not None else demo_data.DEMO_NOW_MS
-    with opts.open_store() as store:
+    with opts.open_store(create=True) as store:
         existing = sum(store.counts_by_status().values())
         if existing and not append:
             raise ValidationError(
