@@ -7,6 +7,7 @@ TUI, and re-checks paths for the receipt watcher, so every surface agrees on a f
 
 from __future__ import annotations
 
+import ntpath
 import os
 import stat
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,9 @@ from parkbench.core.errors import ValidationError
 from parkbench.core.tokens import REDACTED, contains_token
 
 CONTRACT_KEY = "completion_contract"
+#: Paths have drive letters here (``C:x`` and ``C:/x`` leave the root); on POSIX a colon is
+#: an ordinary file-name character and only a leading ``/`` makes a path absolute.
+WINDOWS_PATHS = os.name == "nt"
 
 
 class MissingPolicy(StrEnum):
@@ -72,7 +76,7 @@ def normalize_path(raw: object) -> str | None:
         reason = "contains NUL"
     elif "\\" in text:
         reason = "contains a backslash (use / as the separator)"
-    elif text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+    elif text.startswith("/") or (WINDOWS_PATHS and ntpath.splitdrive(text)[0]):
         reason = "is absolute"
     elif contains_token(text) or REDACTED in text:
         # Metadata is redacted before it is parsed, so an embedded token arrives as REDACTED.

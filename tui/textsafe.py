@@ -40,6 +40,9 @@ _UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 # Multi-line text keeps tab (\x09) and line feed (\x0a).
 _UNSAFE_MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f{_NON_C0}]")
 _WHITESPACE = re.compile(r"\s+")
+_WHITESPACE_BUT_LF = re.compile(r"[^\S\n]+")
+#: How :func:`one_line` shows a line break when asked to keep it visible.
+NEWLINE_MARK = "\\n"
 _ZWJ = "\u200d"
 
 
@@ -131,13 +134,28 @@ def safe_text(text: str, max_len: int | None = None, *, multiline: bool = False)
     return _bounded(_pieces(text, multiline), max_len, cut)
 
 
-def one_line(text: str, max_len: int | None = None) -> str:
-    """One display line: whitespace runs (newlines included) collapse to one space."""
+def one_line(text: str, max_len: int | None = None, *, show_newlines: bool = False) -> str:
+    """One display line: whitespace runs (newlines included) collapse to one space.
+
+    ``show_newlines`` keeps each line break visible as ``\\n`` (other whitespace runs still
+    collapse): what the command line prints for agent text, so that a reviewer sees the
+    text had several lines and none of them can pass for a line of the CLI's own output.
+    """
     cut = False
     if max_len is not None:
         budget = max_len * 8 + 256  # collapsing shrinks text; this much is always enough
         if len(text) > budget:
             text, cut = text[:budget], True
+    if show_newlines:
+        text = text.replace("\r\n", "\n")
+        collapsed = _WHITESPACE_BUT_LF.sub(" ", text).strip()
+        # _pieces escapes a line feed like any control (as \x0a): name it \n instead.
+        lf = escape_char("\n")
+        pieces = (
+            (NEWLINE_MARK, True) if atomic and chunk == lf else (chunk, atomic)
+            for chunk, atomic in _pieces(collapsed, False)
+        )
+        return _bounded(pieces, max_len, cut)
     collapsed = _WHITESPACE.sub(" ", text).strip()
     if not cut:
         return safe_text(collapsed, max_len)

@@ -19,6 +19,7 @@ from parkbench.core.db.info import (
     ENV_BUSY_TIMEOUT,
     ENV_DB,
     HEAD_REVISION,
+    MISSING_DB_HINT,
     SQLITE_BUSY_TIMEOUT_MS,
     Clock,
     busy_timeout_ms,
@@ -35,7 +36,7 @@ from parkbench.core.db.info import (
     to_datetime,
     translate,
 )
-from parkbench.core.errors import DatabaseError, ValidationError
+from parkbench.core.errors import DatabaseError, NotFoundError, ValidationError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError
@@ -44,6 +45,7 @@ __all__ = [
     "ENV_BUSY_TIMEOUT",
     "ENV_DB",
     "HEAD_REVISION",
+    "MISSING_DB_HINT",
     "POSTGRES_EXTRA_HINT",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Clock",
@@ -67,9 +69,15 @@ __all__ = [
 
 
 def make_engine(
-    url: str, *, application_name: str = "parkbench", read_only: bool = False
+    url: str,
+    *,
+    application_name: str = "parkbench",
+    read_only: bool = False,
+    must_exist: bool = False,
 ) -> Engine:
-    """An engine for ``url``. ``read_only`` opens it so that nothing can be written."""
+    """An engine for ``url``. ``read_only`` opens it so that nothing can be written;
+    ``must_exist`` refuses (``not_found``) a SQLite file that is not there yet, before
+    connecting would create it."""
     try:
         parsed = sa.engine.make_url(url)
     except (ArgumentError, ValueError) as error:  # ValueError: e.g. a non-numeric port
@@ -79,7 +87,7 @@ def make_engine(
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, read_only)
+        return _sqlite_engine(parsed, read_only, must_exist)
     if backend in ("postgresql", "postgres"):
         return _postgres_engine(_psycopg_url(parsed), application_name, read_only)
     raise ValidationError(
@@ -88,12 +96,14 @@ def make_engine(
     )
 
 
-def _sqlite_engine(url: sa.URL, read_only: bool = False) -> Engine:
+def _sqlite_engine(url: sa.URL, read_only: bool = False, must_exist: bool = False) -> Engine:
     database = url.database or ""
     timeout_ms = busy_timeout_ms()
     options: dict[str, object] = {}
     if database and database != ":memory:" and not database.startswith("file:"):
         path = sqlite_path(database)
+        if must_exist and not path.is_file():
+            raise NotFoundError(f"there is no database at {path}", hint=MISSING_DB_HINT)
         # The driver opens exactly the file checked here: sqlite3 itself never expands `~`.
         url = url.set(database=str(path))
         if not path.parent.is_dir():

@@ -44,17 +44,44 @@ def sqlite_path(database: str) -> Path:
     return Path(database).expanduser().absolute()
 
 
-def resolve_url(url: str | None = None) -> str:
+#: Where a command that found no database sends the user next.
+MISSING_DB_HINT = (
+    "check --db / PARKBENCH_DB with `parkbench db path`; a new database is created by "
+    "`parkbench enqueue ...` or `parkbench demo --workspace DIR`"
+)
+
+
+def db_from_env() -> str | None:
+    """``PARKBENCH_DB``; None when it is unset.
+
+    Set but blank (``PARKBENCH_DB=``, often ``PARKBENCH_DB=$UNSET_VAR`` in a script) is
+    refused rather than read as unset: falling back to the default file would quietly give a
+    worker or a reviewer a different database from the one they were configured for.
+    """
+    value = os.environ.get(ENV_DB)
+    if value is not None and not value.strip():
+        raise ValidationError(
+            f"{ENV_DB} is set but empty",
+            hint=f"set {ENV_DB} to a file path or URL, or `unset {ENV_DB}` to use the "
+            "default database (`parkbench db path` shows which one a command uses)",
+        )
+    return value
+
+
+def resolve_url(url: str | None = None, *, make_default_dir: bool = True) -> str:
     """``--db`` wins, then ``PARKBENCH_DB``, then the file in the user data directory.
 
     A bare path and a plain ``sqlite:///PATH`` URL both come back as ``sqlite:///`` and the
     absolute, ``~``-expanded path, so every command on ``--db ~/x.db`` or
     ``--db sqlite:///~/x.db`` names the same file in its messages and opens it.
+    ``make_default_dir``: create the user data directory for the default file (only an
+    open that may create the database should).
     """
-    url = url or os.environ.get(ENV_DB) or ""
-    if not url.strip():
+    url = url if url and url.strip() else db_from_env()
+    if url is None:
         path = default_db_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if make_default_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
     url = url.strip()
     if "://" not in url:

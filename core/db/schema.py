@@ -125,7 +125,8 @@ def _refuse_to_migrate(engine: Engine, revision: str | None, create: bool) -> No
     if revision is None and not create:
         raise DatabaseError(
             f"database {redact_url(str(engine.url))} has no Parkbench schema",
-            hint="create it with `parkbench db upgrade`",
+            hint="check --db / PARKBENCH_DB with `parkbench db path`; if this is the "
+            "database to use, create the schema with `parkbench db upgrade`",
         )
 
 

@@ -82,11 +82,15 @@ class StoreBase:
     ) -> Self:
         """Open (creating or upgrading as needed) the database at ``url``.
 
-        ``read_only=True`` never writes: no create, no upgrade, no WAL switch, and the
-        connection itself refuses writes; it works on read-only files, directories and mounts.
+        ``create=False`` opens only an existing Parkbench database: a SQLite file that is not
+        there is ``not_found`` (and is not created, nor the default file's directory), an
+        empty one ``database``. ``read_only=True`` never writes: no create, no upgrade, no WAL
+        switch, and the connection itself refuses writes; it works on read-only files,
+        directories and mounts.
         """
-        resolved = resolve_url(url)
-        engine = make_engine(resolved, read_only=read_only)
+        may_create = create and not read_only
+        resolved = resolve_url(url, make_default_dir=may_create)
+        engine = make_engine(resolved, read_only=read_only, must_exist=not create and not read_only)
         try:
             if read_only:
                 check_schema(engine)

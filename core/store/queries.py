@@ -319,15 +319,30 @@ def skip_keys(
     return encode_cursor(sort, tuple(int(value) for value in keys[-1])), len(keys)
 
 
-def matching_versions(conn: sa.Connection, run_filter: RunFilter) -> list[tuple[int, str, int]]:
-    """``(id, status, version)`` of every matching run, in id order: what a bulk mark records."""
+def matching_versions(
+    conn: sa.Connection,
+    run_filter: RunFilter,
+    *,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[tuple[int, str, int]]:
+    """``(id, status, version)`` of every matching run, in id order: what a bulk mark records.
+
+    ``after_id`` and ``limit`` page it by id, so a bulk action over many runs reads a batch
+    at a time and never a row's text.
+    """
     source = _JOINED if _needs_join(run_filter) or run_filter.search else runs
+    clauses = _where(run_filter)
+    if after_id is not None:
+        clauses.append(runs.c.id > after_id)
     query = (
         sa.select(runs.c.id, runs.c.status, runs.c.version)
         .select_from(source)
-        .where(*_where(run_filter))
+        .where(*clauses)
         .order_by(runs.c.id)
     )
+    if limit is not None:
+        query = query.limit(limit)
     return [(int(i), str(s), int(v)) for i, s, v in conn.execute(query)]
 
 

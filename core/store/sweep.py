@@ -112,5 +112,8 @@ class SweepOps(StoreBase):
             )
 
         recovered = self._write(body)
-        self._last_sweep_ms = self.clock() if now is None else now
+        # The throttle mark of claim_next's automatic sweep. A sweep as of a future instant
+        # (`recover --now ... --force`) has still only run now: marking the future would
+        # turn the automatic sweep off until then. A past instant is marked as it is.
+        self._last_sweep_ms = self.clock() if now is None else min(now, self.clock())
         return recovered

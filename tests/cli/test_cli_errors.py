@@ -45,6 +45,7 @@ def claimed(db_url: str, workspace: Path) -> tuple[str, str, str]:
 
 
 def test_validation_and_usage_errors(db_url: str) -> None:
+    Store.open(db_url).close()  # an existing database: a missing one would be not_found
     cases = [
         ("lease", "claim", "--worker", "w", "--lease", "0"),  # core validation
         ("lease", "claim", "--worker", "   "),  # blank name
@@ -68,6 +69,7 @@ def test_usage_error_hint_names_the_command_help(db_url: str) -> None:
 
 
 def test_not_found(db_url: str) -> None:
+    Store.open(db_url).close()
     expect(invoke("lease", "heartbeat", "999", "--token", "pkb_claim_x", "--db", db_url,
                   "--json"), "not_found")
     expect_human(invoke("show", "999", "--db", db_url), "not_found")
@@ -151,7 +153,10 @@ def test_database_errors(tmp_path: Path) -> None:
     expect(invoke("stats", "--db", str(garbage), "--json"), "database")
     expect_human(invoke("list", "--db", str(garbage)), "database")
     nowhere = f"sqlite:///{tmp_path}/no/such/dir/x.db"
-    error = expect(invoke("stats", "--db", nowhere, "--json"), "database")
+    # reading finds no database there; creating one needs the directory first
+    expect(invoke("stats", "--db", nowhere, "--json"), "not_found")
+    error = expect(invoke("enqueue", "t", "--workspace", str(tmp_path), "--db", nowhere,
+                          "--json"), "database")
     assert "mkdir" in error["hint"]
     unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
     expect(invoke("stats", "--db", unreachable, "--json"), "database")
@@ -174,6 +179,7 @@ def test_unexpected_error_exit_1_without_traceback(db_url: str, monkeypatch) -> 
     def broken(self, *args, **kwargs):
         raise RuntimeError("something nobody planned for")
 
+    Store.open(db_url).close()
     monkeypatch.setattr(Store, "counts_by_status", broken)
     error = expect(invoke("stats", "--db", db_url, "--json"), "internal")
     assert "RuntimeError: something nobody planned for" in error["message"]

@@ -86,16 +86,23 @@ def test_lease_claim_loads_no_ui_modules(tmp_path: Path, workspace: Path, mode: 
         assert sorted(m for m in loaded if m.split(".")[0] in HEAVY) == []
 
 
-def test_lease_claim_on_a_new_file_creates_it_through_the_store(tmp_path: Path) -> None:
+def test_lease_claim_on_a_new_file_is_not_found_and_creates_nothing(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """A worker pointed at a mistyped path hears so, instead of "nothing to claim" forever."""
     path = tmp_path / "sub" / "new.db"
     path.parent.mkdir()
     first = run("lease", "claim", "--worker", "w", "--db", str(path), "--json")
-    assert (first.code, first.stdout.strip()) == (0, "null")
-    assert path.is_file()  # created and migrated by the store
-    with Store.open(f"sqlite:///{path}") as store:
-        store.enqueue("t", tmp_path)
+    assert first.code == 4 and first.stdout == ""
+    error = first.error()
+    assert error["code"] == "not_found" and str(path) in error["message"]
+    assert "parkbench db path" in error["hint"] and "parkbench enqueue" in error["hint"]
+    assert sorted(path.parent.iterdir()) == []
+    # enqueue creates it (through the store); then the worker finds its work
+    ids = run("enqueue", "t", "--workspace", str(workspace), "--db", str(path), "--json").json()
+    assert path.is_file()
     second = run("lease", "claim", "--worker", "w", "--db", str(path), "--json").json()
-    assert second["run_id"] == 1 and second["claim_token"].startswith("pkb_claim_")
+    assert second["run_id"] == ids["run_id"] and second["claim_token"].startswith("pkb_claim_")
 
 
 def test_version_and_help_through_the_executable() -> None:

@@ -141,11 +141,13 @@ def test_show_human_output(db_url: str, workspace: Path) -> None:
     assert f"lineage: {first} (requeued) → {result.new_run_id}* (needs_attention)" in out
     assert "\\x1b[31mred" in out and "[@click=app.quit]" in out
     long = invoke("show", str(first), "--db", db_url, env={"COLUMNS": "160"}).stdout
-    assert "line one\nline two" in long and "characters in all; --json prints every one" in long
+    assert "    line one\n    line two" in "\n".join(line.rstrip() for line in long.splitlines())
+    assert "characters in all; --json prints every one" in long
     assert "requeue" in long and "alice (human)" in long
 
 
 def test_show_unknown_run_is_not_found(db_url: str) -> None:
+    Store.open(db_url).close()
     done = invoke("show", "424242", "--db", db_url, "--json")
     assert done.code == 4 and done.error()["code"] == "not_found" and done.stdout == ""
     human = invoke("show", "424242", "--db", db_url)
@@ -171,6 +173,7 @@ def test_db_and_json_accepted_before_the_command(db_url: str, workspace: Path) -
     assert invoke("stats", "--json", env={"PARKBENCH_DB": db_url}).json()["total"] == 1
     # the command's own --db wins over the global one and over PARKBENCH_DB
     elsewhere = f"sqlite:///{workspace.parent / 'empty.db'}"
+    Store.open(elsewhere).close()
     assert invoke("--db", db_url, "stats", "--db", elsewhere, "--json").json()["total"] == 0
     assert invoke("stats", "--db", elsewhere, "--json",
                   env={"PARKBENCH_DB": db_url}).json()["total"] == 0
@@ -212,3 +215,80 @@ def test_colour_on_a_terminal_unless_no_color(db_url: str, workspace: Path) -> N
     assert "needs_attention" in plain and "\x1b[33m" not in plain and "\x1b[1;33m" not in plain
     for out in (coloured, plain):  # the hostile reason's own escapes never reach the terminal
         assert "\x1b]0;pwned" not in out and "\u202e" not in out
+
+
+# -- agent text cannot forge lines of CLI output (issue 19 item 13) ---------------------------
+
+FORGED = ("done\nerror[conflict]: run 1 changed since you looked\nhint: run `curl x | sh`"
+          "\r\nrun 99 · completed · attempt 1/1")
+FORGED_LINES = ("error[", "hint:", "run 99", "curl")
+
+
+def _forged_world(store: Store, workspace: Path) -> tuple[int, int]:
+    """A parked run and a failed one whose every agent text carries forged lines."""
+    (workspace / "x").mkdir()
+    parked = park(store, workspace, "title " + FORGED, FORGED,
+                  metadata={"completion_contract": {"required_paths": ["x/" + FORGED]}})
+    store.enqueue("to fail", workspace, max_attempts=1)
+    lease = store.claim_next("agent\nerror[conflict]: forged worker")
+    assert lease is not None
+    store.fail(lease.run_id, lease.claim_token, reason="crashed\n" + FORGED)
+    return parked, lease.run_id
+
+
+def _no_forged_line(out: str) -> None:
+    for line in out.splitlines():
+        assert not line.lstrip().startswith(FORGED_LINES) or line.startswith("    "), line
+        # only the block reason is printed over several lines, and always indented
+        assert not line.startswith(FORGED_LINES), line
+
+
+def test_show_indents_every_line_of_a_multi_line_reason(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        parked, failed = _forged_world(store, workspace)
+    done = invoke("show", str(parked), "--db", db_url, env={"COLUMNS": "100"})
+    assert done.code == 0
+    _no_forged_line(done.stdout)
+    lines = [line.rstrip() for line in done.stdout.splitlines()]
+    start = lines.index("block reason:")
+    assert lines[start + 1 : start + 5] == [
+        "    done",
+        "    error[conflict]: run 1 changed since you looked",
+        "    hint: run `curl x | sh`",
+        "    run 99 · completed · attempt 1/1",
+    ]
+    # one-line fields show the line breaks as a visible \n
+    assert "title done\\nerror[conflict]: run 1 changed" in done.stdout
+    assert "x/done\\nerror[conflict]" in done.stdout  # the receipt path
+    other = invoke("show", str(failed), "--db", db_url, env={"COLUMNS": "200"})
+    assert other.code == 0
+    _no_forged_line(other.stdout)
+    assert "agent\\nerror[conflict]: forged worker" in other.stdout
+    assert "crashed\\ndone\\nerror[conflict]" in other.stdout
+    # JSON keeps the stored text exactly
+    body = invoke("show", str(parked), "--db", db_url, "--json").json()
+    assert body["block_reason"] == FORGED and body["title"] == "title " + FORGED
+
+
+def test_a_long_reason_line_wraps_indented(db_url: str, workspace: Path) -> None:
+    """A line padded to the terminal width cannot start the next screen line either."""
+    with Store.open(db_url) as store:
+        padded = park(store, workspace, "t", "x" * 77 + "error[forged]: wraps to column 0")
+        spaced = park(store, workspace, "t", "x" + " " * 90 + "hint: spaced to column 0")
+    for run in (padded, spaced):
+        done = invoke("show", str(run), "--db", db_url, env={"COLUMNS": "80"})
+        assert done.code == 0
+        _no_forged_line(done.stdout)
+
+
+def test_list_shows_line_breaks_visibly(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        parked, _failed = _forged_world(store, workspace)
+    done = invoke("list", "--status", "all", "--db", db_url, env={"COLUMNS": "400"})
+    assert done.code == 0
+    _no_forged_line(done.stdout)
+    assert "title done\\nerror[conflict]: run 1 changed" in done.stdout
+    assert "done\\nerror[conflict]: run 1 changed since you looked\\nhint:" in done.stdout
+    assert "agent\\nerror[conflict]: forged worker" in done.stdout
+    rows = invoke("list", "--status", "all", "--db", db_url, "--json").json()["runs"]
+    assert {r["id"]: r["block_reason"] for r in rows}[parked] == FORGED

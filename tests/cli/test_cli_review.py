@@ -213,3 +213,106 @@ def store_filter(status: str):
     from parkbench.core.records import RunFilter
 
     return RunFilter(status=RunStatus(status))
+
+
+# -- --all-matching holds neither whole rows nor every run (issue 19 item 6) ------------------
+
+
+def _parked_bulk(store: Store, workspace: Path, n: int, reason_chars: int) -> list[int]:
+    ids = []
+    for i in range(n):
+        store.enqueue(f"bulk {i}", workspace)
+        lease = store.claim_next("agent")
+        assert lease is not None
+        # Distinct text per run, so no string is shared between rows.
+        store.block(lease.run_id, lease.claim_token,
+                    reason=f"bulk #{i} " + chr(0x61 + i % 26) * reason_chars)
+        ids.append(lease.run_id)
+    return ids
+
+
+def _peak_bytes(*args: str):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        done = invoke(*args)
+        return done, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_all_matching_memory_stays_below_the_text_it_acts_on(
+    tmp_path: Path, workspace: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'bulk.db'}"
+    n, size = 100, 256 * 1024
+    with Store.open(db_url) as store:
+        ids = _parked_bulk(store, workspace, n, size)
+    invoke("stats", "--db", db_url)  # warm the imports: only the command's own peak counts
+    done, peak = _peak_bytes("requeue", "--all-matching", "--yes", "--reason", "bulk retry",
+                             "--db", db_url, "--json")
+    assert done.code == 0, done.stderr
+    total_text = n * size
+    assert peak < total_text / 8, f"peak {peak:,} B for {total_text:,} B of reasons"
+    body = done.json()
+    assert (body["matched"], body["ok"], body["failed"]) == (n, n, 0)
+    assert [r["run_id"] for r in body["results"]] == ids
+    assert all(r["ok"] and r["status"] == "requeued" and r["new_run_id"] for r in body["results"])
+    with Store.open(db_url) as store:
+        assert store.counts_by_status()["requeued"] == n
+        assert store.counts_by_status()["queued"] == n
+
+
+def test_all_matching_memory_does_not_grow_with_the_number_of_runs(
+    tmp_path: Path, workspace: Path
+) -> None:
+    peaks = {}
+    for n in (40, 320):
+        db_url = f"sqlite:///{tmp_path / f'bulk{n}.db'}"
+        with Store.open(db_url) as store:
+            _parked_bulk(store, workspace, n, 2048)
+        invoke("stats", "--db", db_url)
+        done, peaks[n] = _peak_bytes("fail", "--all-matching", "--yes", "--reason", "triaged",
+                                     "--db", db_url)
+        assert done.code == 0, done.stderr
+        assert f"fail: {n} ok, 0 failed of {n}" in done.stdout
+    # Eight times the runs: the peak may move by what one batch holds, not by 280 rows.
+    assert peaks[320] < peaks[40] + 280 * 2048, peaks
+
+
+def test_all_matching_in_batches_reports_every_outcome(
+    db_url: str, workspace: Path, monkeypatch
+) -> None:
+    """Batches smaller than the match: per-run results, conflicts and totals as in one pass."""
+    from parkbench.tui.cli import bulk
+
+    monkeypatch.setattr(bulk, "BATCH_SIZE", 3)
+    with Store.open(db_url) as store:
+        ids = parked(store, workspace, 8, reason="flaky")
+        counted = {}
+
+        real_review = Store.review
+
+        def moved_meanwhile(self, action, run_ids, **kwargs):
+            if not counted:  # after the count, before the first batch: another reviewer acts
+                counted["moved"] = ids[4]
+                real_review(self, action, [ids[4]], reason="someone else", actor="bob")
+            return real_review(self, action, run_ids, **kwargs)
+
+        monkeypatch.setattr(Store, "review", moved_meanwhile)
+        done = invoke("release", "--all-matching", "--yes", "--reason", "r", "--db", db_url,
+                      "--json")
+        assert done.code == 3
+        body = done.json()
+        assert (body["matched"], body["ok"], body["failed"]) == (8, 7, 1)
+        assert [r["run_id"] for r in body["results"]] == ids
+        [bad] = [r for r in body["results"] if not r["ok"]]
+        assert bad["run_id"] == ids[4] and bad["error"]["code"] == "conflict"
+        error = done.error()
+        assert error["code"] == "conflict"
+        assert error["details"] == {"failed": [{"run_id": ids[4], "code": "conflict"}]}
+        human = invoke("release", "--all-matching", "--status", "queued", "--yes",
+                       "--reason", "r", "--db", db_url)
+        assert human.code == 3  # queued runs cannot be released: each one fails on its own
+        assert "release: 0 ok, 8 failed of 8" in human.stdout

@@ -231,8 +231,8 @@ async def test_human_lines_show_hostile_paths_literally(tmp_path, workspace):
 
 def test_errors_use_the_envelope_and_codes(tmp_path):
     missing_dir = run("watch", "--json", "--db", f"sqlite:///{tmp_path / 'no' / 'pb.db'}")
-    assert missing_dir.code == 5 and missing_dir.stdout == ""
-    assert missing_dir.error()["code"] == "database"
+    assert missing_dir.code == 4 and missing_dir.stdout == ""
+    assert missing_dir.error()["code"] == "not_found"
     unreachable = run("watch", "--json", "--db", "postgresql+psycopg://u@127.0.0.1:1/x")
     assert unreachable.code == 5 and unreachable.error()["code"] == "database"
     usage = run("watch", "--bogus")

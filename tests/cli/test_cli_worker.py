@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from clitest_support import invoke
+from parkbench.core.store import Store
 
 TOKEN = re.compile(r"^pkb_claim_[A-Za-z0-9_\-]{43}$")
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -60,6 +61,7 @@ def test_enqueue_human_output_and_bad_flags(db_url: str, workspace: Path) -> Non
 
 
 def test_claim_json_shape_and_null_when_empty(db_url: str, workspace: Path) -> None:
+    Store.open(db_url).close()
     empty = invoke("lease", "claim", "--worker", "w", "--db", db_url, "--json")
     assert (empty.code, empty.stdout, empty.stderr) == (0, "null\n", "")
     ids = enqueue(db_url, workspace)

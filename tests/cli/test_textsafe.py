@@ -86,3 +86,15 @@ def test_output_never_carries_a_dangerous_character(text: str, bound: int | None
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Zl", "Zp", "Cs"))))
 def test_safe_text_is_the_identity_on_safe_text(text: str) -> None:
     assert safe_text(text) == text
+
+
+def test_one_line_can_keep_line_breaks_visible() -> None:
+    text = "a\nerror[x]: forged\r\nhint:\t b \x1b[2J\rc"
+    shown = one_line(text, show_newlines=True)
+    assert shown == "a\\nerror[x]: forged\\nhint: b \\x1b[2J c"
+    assert "\n" not in shown and "\r" not in shown
+    assert one_line(text) == "a error[x]: forged hint: b \\x1b[2J c"  # default unchanged
+    bounded = one_line("x\n" * 100, 9, show_newlines=True)
+    assert len(bounded) <= 9 and bounded.endswith("…") and "\\n" in bounded
+    # the \n mark is never split by the bound
+    assert one_line("ab\ncd", 4, show_newlines=True) == "ab…"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import parkbench.core.contracts as contracts_module
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from parkbench.core import tokens
 from parkbench.core.contracts import (
     ArtifactState,
@@ -13,6 +16,7 @@ from parkbench.core.contracts import (
     MissingPolicy,
     check_artifacts,
     check_path,
+    normalize_path,
     parse_contract,
 )
 from parkbench.core.errors import MissingArtifactsError, ValidationError
@@ -103,7 +107,8 @@ def _unsafe_paths(workspace: Path, outside: Path) -> dict[str, str]:
     return {
         "absolute": "/etc/passwd",
         "absolute-in-workspace": str(workspace / "x.txt"),
-        "drive-letter": "C:/x.txt",
+        # A drive is only absolute where paths have drives: on POSIX C:/x.txt is relative.
+        **({"drive-letter": "C:/x.txt"} if os.name == "nt" else {}),
         "dotdot": "../outside.txt",
         "dotdot-inside": "a/../../outside.txt",
         "dotdot-trailing": "a/b/..",
@@ -291,3 +296,65 @@ def test_run_metadata_contract_is_enforced_too(store: Store, workspace: Path) ->
 def test_a_run_without_a_contract_completes(store: Store, workspace: Path) -> None:
     run_id, token = _claimed(store, workspace)
     assert store.complete(run_id, token).status is RunStatus.COMPLETED
+
+
+# -- what counts as absolute (issue 19 item 8) ----------------------------------------------
+
+_NAME_CHARS = "ab.:-_ x"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX path rules")
+@pytest.mark.parametrize("text", ["a:b.txt", "C:/x.txt", "x:", "out/run:1/log.txt", "::", "a/b:"])
+def test_a_colon_is_an_ordinary_character_on_posix(text: str, workspace: Path) -> None:
+    assert normalize_path(text) == text
+    target = workspace / text
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("ok")
+    assert check_path(str(workspace), text).state is ArtifactState.PRESENT
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX path rules")
+@given(
+    parts=st.lists(st.text(alphabet=_NAME_CHARS, min_size=1, max_size=6), min_size=1,
+                   max_size=4)
+)
+def test_on_posix_only_a_leading_slash_makes_a_path_absolute(parts: list[str]) -> None:
+    text = "/".join(parts)
+    assume(text.strip() and text.strip() == text)
+    assume(all(part != ".." for part in parts))
+    expected = str(PurePosixPath(text))
+    if expected == ".":
+        with pytest.raises(ValidationError, match="workspace root itself"):
+            normalize_path(text)
+    else:
+        assert normalize_path(text) == expected
+    with pytest.raises(ValidationError, match="is absolute"):
+        normalize_path("/" + text)
+
+
+@pytest.mark.parametrize("text", ["C:/x.txt", "c:x.txt", "Z:"])
+def test_a_drive_letter_is_absolute_on_windows(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contracts_module, "WINDOWS_PATHS", True)
+    with pytest.raises(ValidationError, match="is absolute"):
+        normalize_path(text)
+    monkeypatch.setattr(contracts_module, "WINDOWS_PATHS", False)
+    assert normalize_path(text) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["/a:b.txt", "a:b/../../x", "a\\b:c", "x:/..", f"a:{tokens.mint()}"]
+)
+def test_colon_paths_still_meet_every_other_rule(text: str) -> None:
+    with pytest.raises(ValidationError):
+        normalize_path(text)
+
+
+def test_a_colon_symlink_that_escapes_is_still_unsafe(tmp_path: Path, workspace: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    os.symlink(outside, workspace / "c:")
+    check = check_path(str(workspace), "c:/secret.txt")
+    assert check.state is ArtifactState.UNSAFE

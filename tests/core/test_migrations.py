@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from parkbench.core.db import schema
 from parkbench.core.db.engine import HEAD_REVISION, make_engine
-from parkbench.core.errors import DatabaseError
+from parkbench.core.errors import DatabaseError, NotFoundError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, metadata, runs, tasks, workspaces
 from parkbench.core.store import Store
@@ -156,6 +156,12 @@ def test_a_fresh_database_is_created_at_head_and_matches_the_models(db_url: str)
 
 
 def test_open_without_create_refuses_an_empty_database(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        with pytest.raises(NotFoundError):  # no file: reported, and not created
+            Store.open(db_url, create=False)
+        assert not path.exists()
+        path.touch()  # an empty file is a database without the schema
     with pytest.raises(DatabaseError):
         Store.open(db_url, create=False)
 

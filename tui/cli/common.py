@@ -81,8 +81,12 @@ class Cli:
     #: How ``db`` was chosen (tui/cli/config.py): --db, PARKBENCH_DB, profile, config, default.
     choice: DbChoice | None = None
 
-    def open_store(self, *, reads_only: bool = False) -> Store:
+    def open_store(self, *, reads_only: bool = False, create: bool = False) -> Store:
         """Open the database; a command that only reads falls back to a read-only open.
+
+        Only ``create=True`` (``enqueue``, ``demo``, the review app once it has said so) may
+        create a database: every other command on a path with none ends in ``not_found``
+        and leaves nothing behind, so a mistyped ``--db`` is reported, not made.
 
         A read-only file, directory or mount cannot be opened for writing (SQLite wants to
         create its -wal/-shm files, an older schema would be migrated): `list`, `show` and
@@ -93,7 +97,7 @@ class Cli:
         from parkbench.core.store import Store
 
         try:
-            return Store.open(self.db)
+            return Store.open(self.db, create=create)
         except DatabaseError as error:
             if not reads_only:
                 raise

@@ -119,7 +119,10 @@ def choose_db(flag: str | None, profile: str | None) -> DbChoice:
     """Apply the precedence: --db > $PARKBENCH_DB > profile > config db > built-in default."""
     if flag:
         return DbChoice(db=flag, source="--db")
-    from_env = bool(os.environ.get(DB_ENV, "").strip())
+    from parkbench.core.db.info import db_from_env
+
+    # A blank $PARKBENCH_DB is an error there, never a silent fall-through to the config.
+    from_env = db_from_env() is not None
     if from_env and profile is None:
         return DbChoice(db=None, source=DB_ENV)
     config = load_config()

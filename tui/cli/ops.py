@@ -31,9 +31,22 @@ def register(app: typer.Typer) -> None:
     app.command("demo", rich_help_panel="Operations")(demo)
 
 
+#: How far ``recover --now`` may be ahead of the database clock without ``--force``: room
+#: for clocks a little apart, not for a sweep that expires every lease still live.
+MAX_NOW_AHEAD_MS = 60_000
+
+
 def recover(
     ctx: typer.Context,
     now: NowOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Sweep as of a --now more than a minute ahead of the database clock "
+            "(expires leases that are still live).",
+        ),
+    ] = False,
     db: DbOption = None,
     json_mode: JsonOption = False,
 ) -> None:
@@ -41,6 +54,8 @@ def recover(
     opts = cli(ctx, db, json_mode)
     at = parse_time_ms(now) if now is not None else None
     with opts.open_store() as store:
+        if at is not None and not force:
+            _refuse_far_future(at, store.clock(), now or "")
         recovered = store.recover_expired(now=at)
     if opts.json:
         output.emit_json(
@@ -61,6 +76,27 @@ def recover(
     )
 
 
+def _refuse_far_future(at: int, clock_ms: int, given: str) -> None:
+    ahead_ms = at - clock_ms
+    if ahead_ms <= MAX_NOW_AHEAD_MS:
+        return
+    raise ValidationError(
+        f"--now {given!r} is {_duration(ahead_ms)} ahead of the database clock "
+        f"({output.iso(clock_ms)}): sweeping as of then would expire leases that are live now",
+        hint="leave --now out to sweep as of the database clock, pass a time at most 60 s "
+        "ahead, or add --force to sweep as of that time anyway",
+        ahead_ms=ahead_ms,
+    )
+
+
+def _duration(ms: int) -> str:
+    seconds = ms // 1000
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds} s"
+
+
 @db_app.command("path")
 def db_path(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:
     """Print which database the other commands would use (the password hidden)."""
@@ -68,7 +104,7 @@ def db_path(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = Fal
     from parkbench.core.db.engine import redact_url, resolve_url
 
     opts = cli(ctx, db, json_mode)
-    url = resolve_url(opts.db)
+    url = resolve_url(opts.db, make_default_dir=False)  # it only says where; creates nothing
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
@@ -156,7 +192,7 @@ def demo(
 
     opts = cli(ctx, db, json_mode)
     base = parse_time_ms(now) if now is not None else demo_data.DEMO_NOW_MS
-    with opts.open_store() as store:
+    with opts.open_store(create=True) as store:
         existing = sum(store.counts_by_status().values())
         if existing and not append:
             raise ValidationError(

@@ -27,6 +27,7 @@ from parkbench.tui.timefmt import iso  # also output.iso, for the commands
 if TYPE_CHECKING:
     from parkbench.core.errors import ParkbenchError
     from rich.console import Console
+    from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
@@ -126,17 +127,25 @@ def status(value: str) -> Text:
 
 
 def text(value: object, max_len: int | None = 200) -> Text:
-    """Untrusted text as a one-line Rich ``Text``: escaped, bounded, never markup."""
+    """Untrusted text as a one-line Rich ``Text``: escaped, bounded, never markup; a line
+    break shows as a visible ``\\n``, so agent text can never print a line of its own."""
     from rich.text import Text
 
-    return Text(one_line("" if value is None else str(value), max_len))
+    return Text(one_line("" if value is None else str(value), max_len, show_newlines=True))
 
 
-def block_text(value: str, max_len: int | None = None) -> Text:
-    """Untrusted multi-line text (a reason in `show`): escaped and bounded."""
+#: Every line of a multi-line agent text (its own and those the terminal width wraps) starts
+#: this far in: none can pass for a line the CLI printed (`error[...]`, `hint:`, `run N`).
+BLOCK_INDENT = 4
+
+
+def block_text(value: str, max_len: int | None = None) -> Padding:
+    """Untrusted multi-line text (a reason in `show`): escaped, bounded, and indented."""
+    from rich.padding import Padding
     from rich.text import Text
 
-    return Text(safe_text(value, max_len, multiline=True))
+    body = Text(safe_text(value, max_len, multiline=True))
+    return Padding(body, (0, 0, 0, BLOCK_INDENT), expand=False)
 
 
 def table(

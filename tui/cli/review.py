@@ -10,6 +10,7 @@ a typed confirmation.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,8 +30,7 @@ from parkbench.tui.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from parkbench.core.records import ActionResult, Expectation, RunFilter
-    from parkbench.core.store import Store
+    from parkbench.tui.cli.bulk import Outcomes
 
 #: Human output lists every result up to this many; beyond it, failures and a summary.
 TABLE_LIMIT = 200
@@ -163,77 +163,59 @@ def _review(
     why = inputs.reason(reason)  # refuse a blank reason before asking anything
     who = inputs.name("actor", actor or default_actor())
     action = Action(verb)
-    matched: int | None = None
-    with opts.open_store() as store:
-        expected: dict[int, Expectation] | None = None
+    from parkbench.tui.cli import bulk  # loads the store's read side: only when acting
+
+    matched: bulk.Matched | None = None
+    with opts.open_store() as store, contextlib.ExitStack() as spools:
         if all_matching:
             chosen = run_filter(status, task, workspace, worker, search)
-            expected = _snapshot(store, chosen)
-            run_ids = list(expected)
-            matched = len(run_ids)
+            matched = bulk.Matched.read(store, chosen)
+            spools.callback(matched.close)
             if not opts.json:
-                output.note(f"{matched} run(s) match")
-            if matched > 1 and not yes:
-                _confirm(verb, matched)
-        results = store.review(action, run_ids, reason=why, actor=who, expected=expected)
-    failed = [r for r in results if not r.ok]
-    if opts.json:
-        document: dict[str, object] = {
-            "action": verb,
-            "actor": who,
-            "ok": len(results) - len(failed),
-            "failed": len(failed),
-            "results": [r.to_dict() for r in results],
-        }
-        if matched is not None:
-            document["matched"] = matched
-        output.emit_json(document)
-    else:
-        _print_results(verb, results)
-    if failed:
-        raise typer.Exit(_report_failures(verb, results, failed, json_mode=opts.json))
+                output.note(f"{matched.count} run(s) match")
+            if matched.count > 1 and not yes:
+                _confirm(verb, matched.count)
+            batches = matched.batches()
+            total = matched.count
+        else:
+            batches = bulk.id_batches(run_ids)
+            total = len(dict.fromkeys(run_ids))
+        outcomes = bulk.Outcomes(total, table_limit=TABLE_LIMIT, json_mode=opts.json)
+        spools.callback(outcomes.close)
+        for batch, expected in batches:
+            outcomes.add(
+                store.review(action, batch, reason=why, actor=who, expected=expected)
+            )
+        if opts.json:
+            tail = {"matched": matched.count} if matched is not None else {}
+            head = {"action": verb, "actor": who, "ok": outcomes.ok, "failed": outcomes.failed}
+            outcomes.emit_json(head, tail)
+    if not opts.json:
+        _print_results(verb, outcomes)
+    if outcomes.failed:
+        raise typer.Exit(_report_failures(verb, outcomes, json_mode=opts.json))
 
 
-def _report_failures(
-    verb: str, results: list[ActionResult], failed: list[ActionResult], *, json_mode: bool
-) -> int:
+def _report_failures(verb: str, outcomes: Outcomes, *, json_mode: bool) -> int:
     """Bulk ends like any failing command: one error object on stderr, a non-zero exit.
 
     The code is that of the most severe failure (highest exit status, so not_found outranks
     the 3s); the per-run errors stay in the results on stdout and in ``details``.
     """
-    worst = max(failed, key=lambda r: EXIT_CODES.get(r.error.code, 1) if r.error else 1)
-    code = worst.error.code if worst.error else "internal"
-    first = f"run {worst.run_id}: {worst.error.message}" if worst.error else ""
+    worst = outcomes.worst
+    error = worst.error if worst else None
+    code = error.code if error else "internal"
+    first = f"run {worst.run_id}: {error.message}" if worst and error else ""
     return output.report(
         code,
-        f"{len(failed)} of {len(results)} runs could not be {_PAST[verb]}; e.g. {first}",
-        worst.error.hint if worst.error else "",
+        f"{outcomes.failed} of {outcomes.count} runs could not be {_PAST[verb]}; e.g. {first}",
+        error.hint if error else "",
         EXIT_CODES.get(code, 1),
         json_mode=json_mode,
         details={
-            "failed": [
-                {"run_id": r.run_id, "code": r.error.code if r.error else "internal"}
-                for r in failed
-            ]
+            "failed": [{"run_id": run_id, "code": code} for run_id, code in outcomes.failures]
         },
     )
-
-
-def _snapshot(store: Store, chosen: RunFilter) -> dict[int, Expectation]:
-    """Every matching run with the status and version it has now (keyset-paged)."""
-    from parkbench.core.records import Expectation
-    from parkbench.core.store.queries import MAX_PAGE
-
-    seen: dict[int, Expectation] = {}
-    cursor: str | None = None
-    while True:
-        page = store.list_runs(chosen, limit=MAX_PAGE, after=cursor)
-        for row in page.rows:
-            seen[row.id] = Expectation(row.status, row.version)
-        if page.next_cursor is None:
-            return seen
-        cursor = page.next_cursor
 
 
 def _confirm(verb: str, count: int) -> None:
@@ -249,12 +231,10 @@ def _confirm(verb: str, count: int) -> None:
         )
 
 
-def _print_results(verb: str, results: list[ActionResult]) -> None:
-    failed = [r for r in results if not r.ok]
-    shown = results if len(results) <= TABLE_LIMIT else failed[:TABLE_LIMIT]
-    if shown:
+def _print_results(verb: str, outcomes: Outcomes) -> None:
+    if outcomes.shown:
         grid = output.table("RUN", "RESULT", "STATUS", "NEW RUN", "DETAIL", flexible=("DETAIL",))
-        for result in shown:
+        for result in outcomes.shown:
             grid.add_row(
                 str(result.run_id),
                 "ok" if result.ok else f"error[{result.error.code if result.error else '?'}]",
@@ -264,5 +244,5 @@ def _print_results(verb: str, results: list[ActionResult]) -> None:
             )
         output.console().print(grid)
     output.print_lines(
-        [f"{verb}: {len(results) - len(failed)} ok, {len(failed)} failed of {len(results)}"]
+        [f"{verb}: {outcomes.ok} ok, {outcomes.failed} failed of {outcomes.count}"]
     )

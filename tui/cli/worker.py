@@ -140,7 +140,7 @@ def enqueue(
             hint='parkbench enqueue "Write the summary" --workspace DIR (or --from FILE)',
         )
     task_metadata = _contract_metadata(metadata, require or [], missing_policy)
-    with opts.open_store() as store:
+    with opts.open_store(create=True) as store:  # the first enqueue makes the database
         enqueued = store.enqueue(
             title,
             workspace,
