@@ -16,6 +16,7 @@ import parkbench.tui.cli
 import pytest
 import typer
 from clitest_support import clean_env, entry_point, invoke
+from parkbench.core.store import Store
 
 ROOT = Path(parkbench.tui.cli.__file__).resolve().parents[2]
 NEEDS_TERMINAL = "the review app needs a terminal; use `parkbench list` or `parkbench snapshot`"
@@ -205,6 +206,7 @@ def test_verbose_gives_core_loggers_a_stderr_handler() -> None:
 
 def test_quiet_drops_notes_but_never_errors(tmp_path: Path) -> None:
     db = str(tmp_path / "q.db")
+    Store.open(db).close()  # lease claim never creates a database
     noted = invoke("--db", db, "lease", "claim", "--worker", "w1")
     assert noted.code == 0 and "nothing to claim" in noted.stderr
     hushed = invoke("-q", "--db", db, "lease", "claim", "--worker", "w1")
@@ -220,6 +222,7 @@ def test_quiet_keeps_the_debug_traceback(tmp_path: Path, monkeypatch: pytest.Mon
         raise RuntimeError("something nobody planned for")
 
     monkeypatch.setattr(Store, "counts_by_status", broken)
+    Store.open(str(tmp_path / "t.db")).close()
     done = invoke("-q", "--db", str(tmp_path / "t.db"), "stats", env={"PARKBENCH_DEBUG": "1"})
     assert done.code == 1 and "Traceback (most recent call last)" in done.stderr
     assert "error[internal]: unexpected RuntimeError" in done.stderr

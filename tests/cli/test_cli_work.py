@@ -255,6 +255,7 @@ def test_four_waiting_workers_drain_200_runs_without_a_double_claim(
 
 
 def test_wait_picks_up_work_enqueued_later(db_url: str, workspace: Path) -> None:
+    Store.open(db_url).close()  # an empty queue (work never creates a database)
     worker = _start_work(db_url, "--wait", "--once", command=_py("pass"))
     try:
         assert worker.stdout is not None
@@ -269,6 +270,7 @@ def test_wait_picks_up_work_enqueued_later(db_url: str, workspace: Path) -> None
 
 
 def test_bad_arguments_are_validation_errors(db_url: str) -> None:
+    Store.open(db_url).close()
     both = run("work", "--worker", "w", "--db", db_url, "--once", "--max-runs", "2", "--json",
                "--", PY, "-c", "pass")
     assert both.code == 2 and "exclusive" in both.error()["message"]

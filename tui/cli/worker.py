@@ -205,7 +205,7 @@ def _enqueue_file(
         ]
         errors.sort(key=lambda e: e.line)
         _report_line_errors(errors, total, path, opts.json)
-    with opts.open_store() as store:
+    with opts.open_store(create=True) as store:  # like a single enqueue, it may create it
         try:
             enqueued = store.enqueue_many(new_tasks)
         except ValidationError as error:  # the core's checks (workspace, contract, ranges)
