@@ -72,6 +72,15 @@ def test_claim_json_shape_and_null_when_empty(db_url: str, workspace: Path) -> N
     assert human.code == 0 and human.stdout == "" and "nothing to claim" in human.stderr
 
 
+def test_claim_refuses_a_lease_below_one_second(db_url: str, workspace: Path) -> None:
+    ids = enqueue(db_url, workspace)
+    tiny = invoke("lease", "claim", "--worker", "w", "--db", db_url, "--json", "--lease", "0.0004")
+    assert tiny.code == 2 and tiny.error()["code"] == "validation" and tiny.stdout == ""
+    assert "between 1 and" in tiny.error()["message"]
+    # The refused claim took nothing: the run is still there for a valid one.
+    assert claim(db_url, "w", "--lease", "1")["run_id"] == ids["run_id"]
+
+
 def test_human_claim_prints_the_token_once(db_url: str, workspace: Path) -> None:
     enqueue(db_url, workspace)
     done = invoke("lease", "claim", "--worker", "w", "--db", db_url)

@@ -570,12 +570,14 @@ def test_lease_default_and_maximum(store: Store, workspace: Path, clock) -> None
     assert claim is not None and claim.lease_until_ms == clock() + 300_000
     day = 24 * 3600
     assert store.heartbeat(claim.run_id, claim.claim_token, lease_s=day) == clock() + day * 1000
-    for bad in (day + 1, 0, -5):
-        with pytest.raises(ValidationError):
+    # Below the documented 1 s minimum too: a 0.4 ms lease would end as it was granted.
+    for bad in (day + 1, 0, -5, 0.0004, 0.999, float("nan")):
+        with pytest.raises(ValidationError, match="between 1 and"):
             store.heartbeat(claim.run_id, claim.claim_token, lease_s=bad)
         with pytest.raises(ValidationError):
             store.claim_next("w", lease_s=bad)
     assert store.counts_by_status()["queued"] == 1  # the refused claims took nothing
+    assert store.heartbeat(claim.run_id, claim.claim_token, lease_s=1) == clock() + 1000
     long_claim = store.claim_next("w", lease_s=day)
     assert long_claim is not None and long_claim.lease_until_ms == clock() + day * 1000
 
