@@ -233,7 +233,8 @@ def tell(b: Builder, task: Task) -> list[Run]:
         b.claim(run, claimed, claimed + 4 * MIN, claimed + 8 * MIN, claimed + 12 * MIN)
         sweep = run.int("runtime_deadline") + rng.randrange(1_000, 10 * MIN)
         b.park(run, sweep, "runtime_park", f"exceeded max runtime "
-               f"({(task.max_runtime_ms or 0) // 1000} s); the worker kept heartbeating past it",
+               f"({(task.max_runtime_ms or 0) // 1000} s); "
+               "the worker was still heartbeating when it ran out",
                kind="system", actor="sweeper")
         return [run]
     if story in ("blocked", "park_missing", "expire_park", "completed", "failed"):

@@ -42,13 +42,25 @@ def _park(
     )
 
 
+#: Parks for the max runtime only a run that was still going when it hit the limit: its
+#: lease reaches the deadline (claim and heartbeat cap it there, so never beyond) and a
+#: heartbeat after the claim set it so (``heartbeat_at`` moves past ``claimed_at``) — the
+#: worker was alive and asked for a lease past the limit. A claim capped at the deadline
+#: proves nothing (the worker may die at once); a lease that ends before the deadline ran
+#: out by itself. Those follow the expiry rules below: retried while attempts remain.
 OVER_RUNTIME = _park(
-    sa.and_(_CLAIMED, runs.c.runtime_deadline.is_not(None), runs.c.runtime_deadline <= _AT),
+    sa.and_(
+        _CLAIMED,
+        runs.c.runtime_deadline.is_not(None),
+        runs.c.runtime_deadline <= _AT,
+        runs.c.lease_until >= runs.c.runtime_deadline,
+        runs.c.heartbeat_at > runs.c.claimed_at,
+    ),
     "exceeded max runtime ("
     # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
     # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
     + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
-    + " s); the worker kept heartbeating past it",
+    + " s); the worker was still heartbeating when it ran out",
     Action.RUNTIME_PARK,
 )
 EXPIRE_RETRY = (

@@ -92,6 +92,8 @@ class ModelRun:
     lease_until: int | None = None
     deadline: int | None = None
     token: str | None = None  # the last claim's token (its hash stays on the row)
+    claimed_at: int | None = None
+    heartbeat_at: int | None = None
     events: int = 1
     depth: int = 0
     overridden: bool = False
@@ -139,7 +141,16 @@ class LeaseMachine(RuleBasedStateMachine):
             if run.status is not C:
                 continue
             assert run.lease_until is not None
-            if run.deadline is not None and run.deadline <= now:
+            # The max runtime parks only a run still heartbeating at the limit: a beat after
+            # the claim stretched its lease to the deadline. Any other lease simply ran out.
+            if (
+                run.deadline is not None
+                and run.deadline <= now
+                and run.lease_until >= run.deadline
+                and run.heartbeat_at is not None
+                and run.claimed_at is not None
+                and run.heartbeat_at > run.claimed_at
+            ):
                 run.status, run.block_reason = N, "runtime"
                 runtime.add(run.id)
             elif run.lease_until <= now and run.attempt < run.task.max_attempts:
@@ -295,6 +306,7 @@ class LeaseMachine(RuleBasedStateMachine):
         runtime = run.task.max_runtime_ms
         bounded = runtime is not None and runtime < lease_ms
         run.status, run.token = C, claim.claim_token
+        run.claimed_at = run.heartbeat_at = now
         run.lease_until = now + (runtime if bounded else lease_ms)  # type: ignore[operator]
         run.deadline = None if runtime is None else now + runtime
         run.version += 1
@@ -320,6 +332,7 @@ class LeaseMachine(RuleBasedStateMachine):
             new = now + lease_ms if run.deadline is None else min(now + lease_ms, run.deadline)
             assert until == new
             run.lease_until = new
+            run.heartbeat_at = now
             run.version += 1
             run.events += 1
 
@@ -532,6 +545,7 @@ class LeaseMachine(RuleBasedStateMachine):
             if status is C:
                 assert row.lease_until is not None and row.worker is not None
                 assert row.claim_token_hash == tokens.hash_token(model.token or "")
+                assert (row.claimed_at, row.heartbeat_at) == (model.claimed_at, model.heartbeat_at)
                 claimed_per_task[row.task_id] = claimed_per_task.get(row.task_id, 0) + 1
             else:
                 assert row.lease_until is None and row.runtime_deadline is None

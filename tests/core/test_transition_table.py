@@ -297,7 +297,13 @@ def test_sweep_from_every_status(store: Store, workspace: Path, clock, action: A
         Action.EXPIRE_PARK: {"max_attempts": 1},
         Action.RUNTIME_PARK: {"max_runtime_s": 60, "lease_s": 30},
     }[action]
-    made = {status: maker.make(status, **options)[0] for status in RunStatus}  # type: ignore[arg-type]
+    made_with_tokens = {status: maker.make(status, **options) for status in RunStatus}  # type: ignore[arg-type]
+    made = {status: run_id for status, (run_id, _) in made_with_tokens.items()}
+    if action is Action.RUNTIME_PARK:
+        # Only a worker still heartbeating at its max runtime parks for it: this beat asks
+        # at t=20 s for a lease to t=80 s and is cut to the 60 s limit.
+        clock.advance(20)
+        store.heartbeat(made[C], made_with_tokens[C][1], lease_s=60)
     before = {s: len(detail(store, r).events) for s, r in made.items()}
     clock.advance(3600)
     recovered = store.recover_expired()
@@ -614,6 +620,44 @@ def test_max_runtime_parks_a_heartbeating_run_via_recover_expired(
     assert "exceeded max runtime" in row.block_reason
     last = detail(store, run_id).events[-1]
     assert (last.action, last.actor_kind, last.to_status) == ("runtime_park", "system", N.value)
+
+
+def test_a_worker_that_dies_early_under_a_long_lease_is_retried_not_runtime_parked(
+    store: Store, workspace: Path, clock
+) -> None:
+    # Max runtime 600 s, lease 900 s: the claim caps the lease at the 600 s limit. The
+    # worker dies at 30 s without a heartbeat; it never ran anywhere near its max runtime.
+    retried = store.enqueue("retried", workspace, max_runtime_s=600, max_attempts=2).run_id
+    last = store.enqueue("last try", workspace, max_runtime_s=600, max_attempts=1).run_id
+    for expected in (retried, last):
+        claim = store.claim_next("w", lease_s=900)
+        assert claim is not None and claim.run_id == expected
+        assert claim.lease_until_ms == clock() + 600_000
+    clock.advance(600)
+    recovered = store.recover_expired()
+    assert recovered.runtime_parked == ()
+    assert (recovered.requeued, recovered.parked) == ((retried,), (last,))
+    row = detail(store, retried).run
+    assert (row.status, row.attempt) == (Q, 2)
+    assert row.failure_reason is not None and "lease expired" in row.failure_reason
+    parked = detail(store, last).run
+    assert parked.status is N and parked.block_reason is not None
+    assert "lease expired on the last attempt" in parked.block_reason
+    assert "max runtime" not in parked.block_reason
+
+
+def test_a_lease_that_ran_out_before_the_max_runtime_follows_the_expiry_rules(
+    store: Store, workspace: Path, clock
+) -> None:
+    run_id = store.enqueue("t", workspace, max_runtime_s=600).run_id
+    claim = store.claim_next("w", lease_s=60)
+    assert claim is not None
+    clock.advance(30)
+    assert store.heartbeat(run_id, claim.claim_token, lease_s=60) == clock() + 60_000
+    clock.advance(3600)  # the sweep comes late, past the lease end and the max runtime
+    recovered = store.recover_expired()
+    assert (recovered.requeued, recovered.runtime_parked) == ((run_id,), ())
+    assert detail(store, run_id).events[-1].action == Action.EXPIRE_RETRY.value
 
 
 def test_a_heartbeat_just_before_the_sweep_instant_keeps_the_lease(
