@@ -68,6 +68,8 @@ class Run:
 
     row: dict[str, object]
     events: list[dict[str, object]] = field(default_factory=list)
+    #: Its heartbeats (run id, time, sequence), which write no event: for replaying it.
+    heartbeats: list[dict[str, object]] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> object:
         return self.row[key]
@@ -163,8 +165,11 @@ class Builder:
             until = beat + LEASE_MS
             if run["runtime_deadline"] is not None:
                 until = min(until, run.int("runtime_deadline"))
+            # As in the store: the lease only, no audit event and no version bump.
             run.row.update(heartbeat_at=beat, lease_until=until)
-            self.event(run, "worker", who, "heartbeat", "claimed", "claimed", beat, token=token)
+            run.heartbeats.append({"run_id": run["id"], "action": "heartbeat", "actor": who,
+                                   "created_at": beat, "_seq": self.sequence})
+            self.sequence += 1
 
     def finish(self, run: Run, at: int, action: str, target: str, reason: str | None = None,
                *, kind: str = "worker", actor: str | None = None, **values: object) -> None:

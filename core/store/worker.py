@@ -86,13 +86,16 @@ class WorkerOps(SweepOps):
         action: Action,
         now: int,
         values: Mapping[str, object],
-        audit: Mapping[str, object],
+        audit: Mapping[str, object] | None,
     ) -> None:
         """The conditional UPDATE (exactly the fence just checked) and its audit event, or
-        a precise error."""
+        a precise error. ``audit`` None: a heartbeat, which writes the lease only."""
         columns = tuple(sorted(values))
         params = fence.update_params(row, now, values)
-        if self.one_statement_writes:
+        if audit is None:
+            update = sql.fenced_update(columns, moves=False)
+            moved = conn.execute(update, params).rowcount == 1
+        elif self.one_statement_writes:
             params |= sql.event_params(audit) | {"e_task_id": audit["task_id"]}
             moved = conn.execute(sql.fenced_move(columns), params).first() is not None
         else:
@@ -101,7 +104,7 @@ class WorkerOps(SweepOps):
             # Changed under us (PostgreSQL only; SQLite holds the write lock): re-diagnose.
             self._fenced_row(conn, row.id, token, action, now)
             raise ConflictError(f"run {row.id} changed while {action.value} was applied")
-        if not self.one_statement_writes:
+        if audit is not None and not self.one_statement_writes:
             conn.execute(sql.EVENT_INSERT, dict(audit))
 
     def _fenced(
@@ -121,7 +124,8 @@ class WorkerOps(SweepOps):
             # The table, not the caller, says where the move leads.
             target = lifecycle.target(actor_kind, final_action, RunStatus.CLAIMED)
             values = {**values, "status": target.value}
-            audit = fence.fenced_event(
+            # A heartbeat is no state change: no audit event (and no version bump).
+            audit = None if final_action is Action.HEARTBEAT else fence.fenced_event(
                 row,
                 actor_kind=actor_kind,
                 action=final_action,

@@ -109,14 +109,20 @@ FENCED_ROW = (
     )
     .where(runs.c.id == sa.bindparam("p_run_id"))
 )
-_FENCED_UPDATES: dict[tuple[str, ...], sa.Update] = {}
+_FENCED_UPDATES: dict[tuple[tuple[str, ...], bool], sa.Update] = {}
 _FENCED_MOVES: dict[tuple[str, ...], sa.Select[Any]] = {}
 
 
-def fenced_update(columns: tuple[str, ...]) -> sa.Update:
-    """The fenced UPDATE setting ``columns``; one statement per column set, then reused."""
-    statement = _FENCED_UPDATES.get(columns)
+def fenced_update(columns: tuple[str, ...], *, moves: bool = True) -> sa.Update:
+    """The fenced UPDATE setting ``columns``; one statement per column set, then reused.
+
+    ``moves``: a state change, which bumps the version. A heartbeat (``moves=False``) only
+    extends the lease: the spec makes it no audit event and no version bump, so a reviewer
+    who saw the run a beat ago still acts on what they saw.
+    """
+    statement = _FENCED_UPDATES.get((columns, moves))
     if statement is None:
+        bump = {"version": runs.c.version + 1} if moves else {}
         statement = (
             runs.update()
             .where(
@@ -125,12 +131,9 @@ def fenced_update(columns: tuple[str, ...]) -> sa.Update:
                 runs.c.claim_token_hash == sa.bindparam("p_fence_hash"),
                 runs.c.lease_until > NOW,
             )
-            .values(
-                version=runs.c.version + 1,
-                **{column: sa.bindparam(f"v_{column}") for column in columns},
-            )
+            .values(**bump, **{column: sa.bindparam(f"v_{column}") for column in columns})
         )
-        _FENCED_UPDATES[columns] = statement
+        _FENCED_UPDATES[(columns, moves)] = statement
     return statement
 
 

@@ -185,7 +185,7 @@ def test_stories_match_the_real_store(replay_store: Any, workspace: Path) -> Non
 
 
 def _replay(store: Store, clock: FakeClock, task: Task, built: list[Run]) -> list[int]:
-    merged = sorted((e for run in built for e in run.events),
+    merged = sorted((e for run in built for e in (*run.events, *run.heartbeats)),
                     key=lambda e: (e["created_at"], e["_seq"]))
     ids: dict[object, int] = {}
     tokens: dict[int, str] = {}

@@ -242,8 +242,14 @@ def test_worker_action_from_every_status(store: Store, workspace: Path, action: 
             assert status_of(store, run_id) is status
             assert len(detail(store, run_id).events) == before
             continue
+        version = detail(store, run_id).run.version
         assert _worker_call(store, action, run_id, token) is transition.target
         assert status_of(store, run_id) is transition.target
+        if action is Action.HEARTBEAT:
+            # The spec: a heartbeat extends the lease only; not an audit event, no version bump.
+            assert len(detail(store, run_id).events) == before
+            assert detail(store, run_id).run.version == version
+            continue
         assert_one_event(
             store, run_id, before, actor=W, action=action, source=status, target=transition.target
         )
@@ -620,6 +626,26 @@ def test_max_runtime_parks_a_heartbeating_run_via_recover_expired(
     assert "exceeded max runtime" in row.block_reason
     last = detail(store, run_id).events[-1]
     assert (last.action, last.actor_kind, last.to_status) == ("runtime_park", "system", N.value)
+
+
+def test_a_heartbeat_moves_the_lease_only(store: Store, workspace: Path, clock) -> None:
+    run_id = store.enqueue("t", workspace).run_id
+    claim = store.claim_next("w", lease_s=60)
+    assert claim is not None
+    seen = detail(store, run_id)
+    for _ in range(3):
+        clock.advance(30)
+        assert store.heartbeat(run_id, claim.claim_token, lease_s=60) == clock() + 60_000
+    now = detail(store, run_id)
+    assert (now.run.version, len(now.events)) == (seen.run.version, len(seen.events))
+    assert now.run.lease_until_ms == clock() + 60_000
+    assert now.run.heartbeat_at_ms == clock()  # the last beat stays visible on the run
+    # A reviewer who looked before the beats still acts on what they saw (no conflict).
+    expected = {run_id: Expectation(C, seen.run.version)}
+    [released] = store.force_release(
+        [run_id], reason="taking it back", actor="rita", expected=expected
+    )
+    assert released.ok, released.error
 
 
 def test_a_worker_that_dies_early_under_a_long_lease_is_retried_not_runtime_parked(
