@@ -425,7 +425,7 @@ class LeaseMachine(RuleBasedStateMachine):
             return {run.id: Expectation(run.status, run.version - 1)}
         return {run.id: Expectation(C if run.status is not C else Q)}  # "wrong-status"
 
-    def _review(self, action: str, pick: int, aim: str, seen: str) -> None:
+    def _review(self, action: str, pick: int, aim: str, seen: str, force: bool = False) -> None:
         every = [self.runs[i] for i in sorted(self.runs)]
         wanted = {"parked": N, "claimed": C}.get(aim)
         pool = [r for r in every if r.status is wanted] or every
@@ -441,6 +441,8 @@ class LeaseMachine(RuleBasedStateMachine):
             outcome = "conflict"
         elif run.status not in sources or too_deep:
             outcome = "invalid_transition"
+        elif run.status is C and run.lease_until > self.clock() and not force:  # type: ignore[operator]
+            outcome = "invalid_transition"  # a live lease is taken only with force
         else:
             outcome = "ok"
         call = {
@@ -448,7 +450,10 @@ class LeaseMachine(RuleBasedStateMachine):
             "fail": self.store.force_fail,
             "release": self.store.force_release,
         }[action]
-        [result] = call([run.id], reason=" reviewed ", actor="rita", expected=expected_map)
+        options = {} if action == "requeue" else {"force": force}
+        [result] = call(
+            [run.id], reason=" reviewed ", actor="rita", expected=expected_map, **options
+        )
         event(f"review {action}: {outcome}")
         if outcome == "ok" and action == "requeue" and run.attempt + 1 > run.task.max_attempts:
             event("review requeue: attempt limit overridden")
@@ -481,13 +486,13 @@ class LeaseMachine(RuleBasedStateMachine):
     def requeue(self, pick: int, aim: str, seen: str) -> None:
         self._review("requeue", pick, aim, seen)
 
-    @rule(pick=st.integers(0, 1000), aim=REVIEW_TARGETS, seen=SEEN)
-    def force_fail(self, pick: int, aim: str, seen: str) -> None:
-        self._review("fail", pick, aim, seen)
+    @rule(pick=st.integers(0, 1000), aim=REVIEW_TARGETS, seen=SEEN, force=st.booleans())
+    def force_fail(self, pick: int, aim: str, seen: str, force: bool) -> None:
+        self._review("fail", pick, aim, seen, force)
 
-    @rule(pick=st.integers(0, 1000), aim=REVIEW_TARGETS, seen=SEEN)
-    def force_release(self, pick: int, aim: str, seen: str) -> None:
-        self._review("release", pick, aim, seen)
+    @rule(pick=st.integers(0, 1000), aim=REVIEW_TARGETS, seen=SEEN, force=st.booleans())
+    def force_release(self, pick: int, aim: str, seen: str, force: bool) -> None:
+        self._review("release", pick, aim, seen, force)
 
     @precondition(lambda self: any(r.status is N for r in self.runs.values()))
     @rule(pick=st.integers(0, 1000), seen=SEEN)

@@ -114,7 +114,7 @@ class RunMaker:
             for receipt in receipts:
                 receipt.unlink()
         elif status is RunStatus.FAILED:
-            assert store.force_fail([run_id], reason="setup", actor="setup")[0].ok
+            assert store.force_fail([run_id], reason="setup", actor="setup", force=True)[0].ok
         elif status is RunStatus.REQUEUED:
             store.block(run_id, token, reason="stuck")
             [requeued] = store.requeue([run_id], reason="setup", actor="setup")
@@ -350,8 +350,15 @@ def test_review_action_from_every_status_in_one_bulk_call(
     made = {status: maker.make(status)[0] for status in RunStatus}
     before = {s: len(detail(store, r).events) for s, r in made.items()}
     clock.advance(5)
+    # force: the claimed run's lease is live (taking it without force is refused; see
+    # test_taking_a_live_lease_from_a_worker_needs_force).
     results = store.review(
-        action, list(made.values()), reason="  a human decided  ", actor="rita", actor_kind=actor
+        action,
+        list(made.values()),
+        reason="  a human decided  ",
+        actor="rita",
+        actor_kind=actor,
+        force=True,
     )
     # One result per run, in order; the refused ones do not abort the rest.
     assert [r.run_id for r in results] == list(made.values())
@@ -411,6 +418,31 @@ def test_review_conflicts_when_the_run_changed_since_the_reviewer_looked(
 
 
 # -- enqueue ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verb", ["fail", "release"])
+def test_taking_a_live_lease_from_a_worker_needs_force(
+    store: Store, workspace: Path, clock, verb: str
+) -> None:
+    act = {"fail": store.force_fail, "release": store.force_release}[verb]
+    live = store.enqueue("live", workspace, priority=1).run_id
+    stale = store.enqueue("dead worker", workspace).run_id
+    assert store.claim_next("w1", lease_s=60) is not None
+    assert store.claim_next("w2", lease_s=10) is not None
+    clock.advance(30)  # w2's lease ran out; w1's has 30 s left
+    before = len(detail(store, live).events)
+    [refused] = act([live], reason="taking it", actor="rita")
+    assert not refused.ok and refused.error is not None
+    assert refused.error.code == "invalid_transition" and "--force" in refused.error.hint
+    assert status_of(store, live) is C and len(detail(store, live).events) == before
+    [forced] = act([live], reason="taking it", actor="rita", force=True)
+    assert forced.ok, forced.error
+    last = detail(store, live).events[-1]
+    assert last.action == verb and last.details is not None and last.details["lease_forced"]
+    # An expired lease belongs to nobody: no force needed, and the event says none was used.
+    [taken] = act([stale], reason="dead worker", actor="rita")
+    assert taken.ok, taken.error
+    assert "lease_forced" not in (detail(store, stale).events[-1].details or {})
 
 
 def test_enqueue_again_is_refused_while_the_task_has_an_open_run(
@@ -643,7 +675,7 @@ def test_a_heartbeat_moves_the_lease_only(store: Store, workspace: Path, clock) 
     # A reviewer who looked before the beats still acts on what they saw (no conflict).
     expected = {run_id: Expectation(C, seen.run.version)}
     [released] = store.force_release(
-        [run_id], reason="taking it back", actor="rita", expected=expected
+        [run_id], reason="taking it back", actor="rita", expected=expected, force=True
     )
     assert released.ok, released.error
 

@@ -65,6 +65,13 @@ AllMatchingOption = Annotated[
 YesOption = Annotated[
     bool, typer.Option("--yes", "-y", help="Do not ask before acting on more than one run.")
 ]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Also take claimed runs whose worker still holds a live lease (recorded).",
+    ),
+]
 
 _PAST = {"requeue": "requeued", "fail": "failed", "release": "released"}
 _HELP = {
@@ -89,6 +96,7 @@ def _command(verb: str):
         actor: ActorOption = None,
         all_matching: AllMatchingOption = False,
         yes: YesOption = False,
+        force: ForceOption = False,
         status: StatusOption = "needs_attention",
         task: TaskOption = None,
         workspace: WorkspaceFilter = None,
@@ -105,6 +113,7 @@ def _command(verb: str):
             actor=actor,
             all_matching=all_matching,
             yes=yes,
+            force=force,
             status=status,
             task=task,
             workspace=workspace,
@@ -127,6 +136,7 @@ def _review(
     actor: str | None,
     all_matching: bool,
     yes: bool,
+    force: bool,
     status: str,
     task: int | None,
     workspace: str | None,
@@ -175,7 +185,13 @@ def _review(
                 output.note(f"{matched} run(s) match")
             if matched > 1 and not yes:
                 _confirm(verb, matched)
-        results = store.review(action, run_ids, reason=why, actor=who, expected=expected)
+        else:
+            # Named runs: act only on the status and version read now, so a run that moves
+            # before the write comes back as `conflict` instead of being acted on blindly.
+            expected = _current(store, run_ids)
+        results = store.review(
+            action, run_ids, reason=why, actor=who, expected=expected, force=force
+        )
     failed = [r for r in results if not r.ok]
     if opts.json:
         document: dict[str, object] = {
@@ -234,6 +250,17 @@ def _snapshot(store: Store, chosen: RunFilter) -> dict[int, Expectation]:
         if page.next_cursor is None:
             return seen
         cursor = page.next_cursor
+
+
+def _current(store: Store, run_ids: list[int]) -> dict[int, Expectation]:
+    """The status and version each named run has now (a missing run has none: not_found)."""
+    from parkbench.core.lifecycle import RunStatus
+    from parkbench.core.records import Expectation, RunFilter
+    from parkbench.core.store.queries import matching_versions
+
+    chosen = RunFilter(status=None, run_ids=tuple(run_ids))
+    rows = store.read(lambda conn: matching_versions(conn, chosen))
+    return {run_id: Expectation(RunStatus(status), version) for run_id, status, version in rows}
 
 
 def _confirm(verb: str, count: int) -> None:
