@@ -197,7 +197,7 @@ class Builder:
                               kind="human", previous=first)
         second.events[-1]["reason"] = note
         second.row["metadata_json"] = first["metadata_json"]
-        first.row["finished_at"] = at
+        first.row.update(finished_at=at, block_reason=None)  # the events keep the old reason
         self.event(first, "human", reviewer, "requeue", "needs_attention", "requeued", at,
                    reason=note,  # from needs_attention: no lease, so no token prefix
                    details={"new_run_id": second["id"],
@@ -276,7 +276,7 @@ def tell(b: Builder, task: Task) -> list[Run]:
         b.claim(run, t[1])
         b.park(run, t[2], "block", b.texts.block_reason())
         note = rng.choice(words.REVIEW_NOTES)
-        run.row.update(failure_reason=note, finished_at=t[3])
+        run.row.update(failure_reason=note, block_reason=None, finished_at=t[3])
         b.event(run, "human", rng.choice(words.REVIEWERS), "fail", "needs_attention", "failed",
                 t[3], reason=note,
                 details={"operator_forced": True})

@@ -152,7 +152,9 @@ class ReviewOps(StoreBase):
         transition = find(actor_kind, action, status)
         if transition is None:
             raise invalid_transition(actor_kind, action, status, run_id)
-        values: dict[str, object] = {"status_changed_at": now}
+        # The reason shown is the current state's: leaving the parked state (or a verdict)
+        # drops the block reason; the events keep it.
+        values: dict[str, object] = {"status_changed_at": now, "block_reason": None}
         details: dict[str, object] = {}
         # The fence of the UPDATE below: the status and version just read, and for a claimed
         # run taken without force, a lease still over (a beat would not bump the version).
@@ -184,7 +186,7 @@ class ReviewOps(StoreBase):
             values |= {"failure_reason": why, "finished_at": now, **CLEAR_LEASE}
             details["operator_forced"] = True
         elif action is Action.RELEASE:
-            values |= {"queued_at": now, "worker": None, **CLEAR_LEASE}
+            values |= {"queued_at": now, "worker": None, "failure_reason": None, **CLEAR_LEASE}
         result = conn.execute(
             runs.update()
             .where(*fence)

@@ -43,6 +43,9 @@ def _claim_statement() -> sa.Update:
             claim_token_hash=sa.bindparam("p_token_hash"),
             claimed_at=NOW,
             heartbeat_at=NOW,
+            # A claimed run has no reason: the last block or failure is in its events.
+            block_reason=None,
+            failure_reason=None,
             status_changed_at=NOW,
             runtime_deadline=NOW + runs.c.max_runtime_ms,
             lease_until=sa.case((bounded, NOW + runs.c.max_runtime_ms), else_=NOW + LEASE_MS),

@@ -560,6 +560,10 @@ class LeaseMachine(RuleBasedStateMachine):
                 assert row.block_reason and row.blocked_at is not None
                 if model.block_reason not in (None, "runtime", "expired"):
                     assert row.block_reason == model.block_reason
+            else:  # the reason shown is the current state's: no block reason off the block
+                assert row.block_reason is None, (run_id, status, row.block_reason)
+            if status in (C, RunStatus.COMPLETED, RunStatus.REQUEUED):
+                assert row.failure_reason is None, (run_id, status, row.failure_reason)
             if status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.REQUEUED):
                 assert row.finished_at is not None
             if status in OPEN_STATUSES:
