@@ -394,7 +394,8 @@ def test_review_action_from_every_status_in_one_bulk_call(
             ]
         if action is Action.FAIL:
             assert row.failure_reason == "a human decided"
-            assert event.details == {"operator_forced": True}
+            forced = {"lease_forced": True} if status is C else {}  # its lease was live
+            assert event.details == {"operator_forced": True, **forced}
 
 
 def test_review_conflicts_when_the_run_changed_since_the_reviewer_looked(
