@@ -101,6 +101,7 @@ FENCED_ROW = (
         runs.c.attempt,
         runs.c.max_attempts,
         runs.c.runtime_deadline,
+        runs.c.version,
         runs.c.metadata_json,
         tasks.c.metadata_json.label("task_metadata_json"),
         workspaces.c.root.label("workspace_root"),
@@ -133,6 +134,9 @@ def fenced_update(columns: tuple[str, ...], *, moves: bool = True) -> sa.Update:
                 runs.c.status == RunStatus.CLAIMED.value,
                 runs.c.claim_token_hash == sa.bindparam("p_fence_hash"),
                 runs.c.lease_until > NOW,
+                # The version the decision was made on (complete() decides on receipts
+                # checked before its write transaction began).
+                runs.c.version == sa.bindparam("p_version"),
             )
             .values(**bump, **{column: sa.bindparam(f"v_{column}") for column in columns})
         )
