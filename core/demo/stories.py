@@ -197,7 +197,7 @@ class Builder:
                               kind="human", previous=first)
         second.events[-1]["reason"] = note
         second.row["metadata_json"] = first["metadata_json"]
-        first.row.update(finished_at=at, block_reason=None)  # the events keep the old reason
+        first.row["finished_at"] = at
         self.event(first, "human", reviewer, "requeue", "needs_attention", "requeued", at,
                    reason=note,  # from needs_attention: no lease, so no token prefix
                    details={"new_run_id": second["id"],

@@ -152,9 +152,7 @@ class ReviewOps(StoreBase):
         transition = find(actor_kind, action, status)
         if transition is None:
             raise invalid_transition(actor_kind, action, status, run_id)
-        # The reason shown is the current state's: leaving the parked state (or a verdict)
-        # drops the block reason; the events keep it.
-        values: dict[str, object] = {"status_changed_at": now, "block_reason": None}
+        values: dict[str, object] = {"status_changed_at": now}
         details: dict[str, object] = {}
         # The fence of the UPDATE below: the status and version just read, and for a claimed
         # run taken without force, a lease still over (a beat would not bump the version).
@@ -181,12 +179,18 @@ class ReviewOps(StoreBase):
                     f"the lineage limit is {MAX_LINEAGE_DEPTH}",
                     hint=f"fail it (`parkbench fail {run_id} --reason ...`) and enqueue anew",
                 )
+            # The source run ends as it was parked: its block reason stays the record of why
+            # (the fresh successor starts without one).
             values |= {"finished_at": now}
         elif action is Action.FAIL:
-            values |= {"failure_reason": why, "finished_at": now, **CLEAR_LEASE}
+            # The reason shown is the current state's: the verdict replaces a block reason
+            # (the events keep it).
+            values |= {"failure_reason": why, "block_reason": None, "finished_at": now}
+            values |= CLEAR_LEASE
             details["operator_forced"] = True
         elif action is Action.RELEASE:
-            values |= {"queued_at": now, "worker": None, "failure_reason": None, **CLEAR_LEASE}
+            values |= {"queued_at": now, "worker": None, **CLEAR_LEASE}
+            values |= {"block_reason": None, "failure_reason": None}  # back to the queue
         result = conn.execute(
             runs.update()
             .where(*fence)

@@ -48,8 +48,9 @@ def test_a_reviewer_verdict_replaces_the_block_reason(store: Store, workspace: P
     row = store.get_run(failed, check_disk=False).run
     assert (row.status, row.reason, row.block_reason) == (
         RunStatus.FAILED, "not worth it", None)
+    # The requeued source ended parked: it keeps why; its successor starts clean.
     source = store.get_run(requeued, check_disk=False).run
-    assert (source.status, source.block_reason) == (RunStatus.REQUEUED, None)
+    assert (source.status, source.block_reason) == (RunStatus.REQUEUED, "stuck on B")
     fresh = store.get_run(result.new_run_id, check_disk=False).run
     assert (fresh.block_reason, fresh.failure_reason) == (None, None)
-    assert store.count_runs(RunFilter(status=None, search="stuck on")) == 0
+    assert store.count_runs(RunFilter(status=None, search="stuck on A")) == 0

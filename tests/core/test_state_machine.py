@@ -560,7 +560,8 @@ class LeaseMachine(RuleBasedStateMachine):
                 assert row.block_reason and row.blocked_at is not None
                 if model.block_reason not in (None, "runtime", "expired"):
                     assert row.block_reason == model.block_reason
-            else:  # the reason shown is the current state's: no block reason off the block
+            elif status is not RunStatus.REQUEUED:  # a requeued run keeps why it was parked
+                # The reason shown is the current state's: no block reason off the block.
                 assert row.block_reason is None, (run_id, status, row.block_reason)
             if status in (C, RunStatus.COMPLETED, RunStatus.REQUEUED):
                 assert row.failure_reason is None, (run_id, status, row.failure_reason)
