@@ -18,6 +18,8 @@ MAX_NAME = 256
 MAX_REASON = 1024 * 1024
 MAX_JSON = 1024 * 1024
 DEFAULT_LEASE_S = 300
+#: The spec's bounds: a shorter lease would end about as soon as it was granted.
+MIN_LEASE_S = 1
 MAX_LEASE_S = 24 * 3600
 
 
@@ -142,11 +144,14 @@ def load(text: str | None) -> object:
 
 
 def lease_ms(lease_s: float | None, *, default_s: float, max_s: float) -> int:
-    """A lease length in milliseconds: ``lease_s`` seconds, or ``default_s`` when None."""
+    """A lease length in milliseconds: ``lease_s`` seconds, or ``default_s`` when None.
+
+    Refused outside [MIN_LEASE_S, ``max_s``] (NaN included: every comparison with it fails).
+    """
     lease = default_s if lease_s is None else lease_s
-    if not 0 < lease <= max_s:
+    if not MIN_LEASE_S <= lease <= max_s:
         raise ValidationError(
-            f"lease must be between 1 and {max_s:g} seconds, got {lease:g}",
-            hint=f"pass --lease SECONDS up to {max_s:g}",
+            f"lease must be between {MIN_LEASE_S} and {max_s:g} seconds, got {lease:g}",
+            hint=f"pass --lease SECONDS from {MIN_LEASE_S} to {max_s:g}",
         )
     return int(lease * 1000)

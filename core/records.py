@@ -233,6 +233,8 @@ class RunRow:
     status_changed_at_ms: int
     attempt_limit_overridden: bool
     contract: Contract
+    #: The last heartbeat (or the claim): heartbeats write no event, so this shows them.
+    heartbeat_at_ms: int | None = None
 
     @property
     def blocked_at(self) -> datetime | None:
@@ -267,6 +269,7 @@ class RunRow:
             "blocked_at": iso(self.blocked_at_ms),
             "finished_at": iso(self.finished_at_ms),
             "lease_until": iso(self.lease_until_ms),
+            "heartbeat_at": iso(self.heartbeat_at_ms),
             "required_artifacts": list(self.contract.required),
             "missing_policy": self.contract.missing_policy.value,
         }
@@ -318,8 +321,10 @@ class RunDetail:
     run_metadata: dict[str, object]
     result: object
     lineage: tuple[LineageEntry, ...]
+    #: The newest events (as many as asked for), oldest first; ``events_total`` counts all.
     events: tuple[EventRow, ...]
     artifacts: tuple[ArtifactCheck, ...]
+    events_total: int = 0
 
     def to_dict(self) -> dict[str, object]:
         body = self.run.to_dict()
@@ -333,6 +338,7 @@ class RunDetail:
                     for e in self.lineage
                 ],
                 "events": [e.to_dict() for e in self.events],
+                "events_total": self.events_total,
                 "artifacts": [a.to_dict() for a in self.artifacts],
             }
         )

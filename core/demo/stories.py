@@ -68,6 +68,8 @@ class Run:
 
     row: dict[str, object]
     events: list[dict[str, object]] = field(default_factory=list)
+    #: Its heartbeats (run id, time, sequence), which write no event: for replaying it.
+    heartbeats: list[dict[str, object]] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> object:
         return self.row[key]
@@ -163,8 +165,11 @@ class Builder:
             until = beat + LEASE_MS
             if run["runtime_deadline"] is not None:
                 until = min(until, run.int("runtime_deadline"))
+            # As in the store: the lease only, no audit event and no version bump.
             run.row.update(heartbeat_at=beat, lease_until=until)
-            self.event(run, "worker", who, "heartbeat", "claimed", "claimed", beat, token=token)
+            run.heartbeats.append({"run_id": run["id"], "action": "heartbeat", "actor": who,
+                                   "created_at": beat, "_seq": self.sequence})
+            self.sequence += 1
 
     def finish(self, run: Run, at: int, action: str, target: str, reason: str | None = None,
                *, kind: str = "worker", actor: str | None = None, **values: object) -> None:
@@ -233,7 +238,8 @@ def tell(b: Builder, task: Task) -> list[Run]:
         b.claim(run, claimed, claimed + 4 * MIN, claimed + 8 * MIN, claimed + 12 * MIN)
         sweep = run.int("runtime_deadline") + rng.randrange(1_000, 10 * MIN)
         b.park(run, sweep, "runtime_park", f"exceeded max runtime "
-               f"({(task.max_runtime_ms or 0) // 1000} s); the worker kept heartbeating past it",
+               f"({(task.max_runtime_ms or 0) // 1000} s); "
+               "the worker was still heartbeating when it ran out",
                kind="system", actor="sweeper")
         return [run]
     if story in ("blocked", "park_missing", "expire_park", "completed", "failed"):
@@ -270,7 +276,7 @@ def tell(b: Builder, task: Task) -> list[Run]:
         b.claim(run, t[1])
         b.park(run, t[2], "block", b.texts.block_reason())
         note = rng.choice(words.REVIEW_NOTES)
-        run.row.update(failure_reason=note, finished_at=t[3])
+        run.row.update(failure_reason=note, block_reason=None, finished_at=t[3])
         b.event(run, "human", rng.choice(words.REVIEWERS), "fail", "needs_attention", "failed",
                 t[3], reason=note,
                 details={"operator_forced": True})

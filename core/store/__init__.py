@@ -68,8 +68,17 @@ class Store(EnqueueOps, WorkerOps, ReviewOps):
     def counts_by_status(self) -> dict[str, int]:
         return self.read(queries.counts_by_status)
 
-    def get_run(self, run_id: int, *, check_disk: bool = True) -> RunDetail:
-        detail = self.read(lambda conn: queries.run_detail(conn, run_id))
+    def get_run(
+        self,
+        run_id: int,
+        *,
+        check_disk: bool = True,
+        events_limit: int | None = queries.DETAIL_EVENTS,
+    ) -> RunDetail:
+        """One run in full; its newest ``events_limit`` events (None: all) and their count."""
+        detail = self.read(
+            lambda conn: queries.run_detail(conn, run_id, events_limit=events_limit)
+        )
         return queries.with_artifacts(detail) if check_disk else detail
 
     def change_marker(self) -> int:

@@ -59,7 +59,8 @@ def heartbeat_values(row: Any, now: int, lease_ms: int) -> dict[str, int]:
 def update_params(row: Any, now: int, values: Mapping[str, object]) -> dict[str, object]:
     """Parameters of ``worker_sql.fenced_update``: the values, and the fence just checked."""
     params: dict[str, object] = {f"v_{column}": value for column, value in values.items()}
-    return params | {"p_id": row.id, "p_fence_hash": row.claim_token_hash, "p_now": now}
+    fenced = {"p_id": row.id, "p_fence_hash": row.claim_token_hash, "p_version": row.version}
+    return params | fenced | {"p_now": now}
 
 
 def fenced_event(

@@ -30,6 +30,9 @@ from parkbench.core.records import (
 )
 
 MAX_PAGE = 1000
+#: A run's detail loads at most this many of its newest events by default (a run's trail
+#: grows with every retry, release and requeue); ``events_total`` says how many there are.
+DETAIL_EVENTS = 200
 
 _ROW_COLUMNS = (
     runs,
@@ -204,6 +207,7 @@ def to_row(row: Any) -> RunRow:
         status_changed_at_ms=r["status_changed_at"],
         attempt_limit_overridden=bool(r["attempt_limit_overridden"]),
         contract=_contract_of(r["task_metadata_json"], r["metadata_json"]),
+        heartbeat_at_ms=r["heartbeat_at"],
     )
 
 
@@ -491,7 +495,15 @@ def last_change_summary(conn: sa.Connection, run_id: int) -> str:
     return f"{row.action} by {row.actor} ({row.actor_kind}); it is now {row.to_status}"
 
 
-def run_detail(conn: sa.Connection, run_id: int) -> RunDetail:
+def run_detail(
+    conn: sa.Connection, run_id: int, *, events_limit: int | None = DETAIL_EVENTS
+) -> RunDetail:
+    """One run in full, with its newest ``events_limit`` events (None: every one)."""
+    if events_limit is not None and events_limit < 0:
+        raise ValidationError(
+            f"the number of events to show must be 0 or more, got {events_limit}",
+            hint="pass --events N (N >= 0), or --all-events",
+        )
     raw = conn.execute(
         sa.select(*_ROW_COLUMNS).select_from(_JOINED).where(runs.c.id == run_id)
     ).first()
@@ -510,6 +522,9 @@ def run_detail(conn: sa.Connection, run_id: int) -> RunDetail:
             .order_by(runs.c.lineage_depth, runs.c.id)
         )
     )
+    newest = sa.select(events).where(events.c.run_id == run_id).order_by(events.c.id.desc())
+    if events_limit is not None:
+        newest = newest.limit(events_limit)
     trail = tuple(
         EventRow(
             id=e.id,
@@ -524,10 +539,12 @@ def run_detail(conn: sa.Connection, run_id: int) -> RunDetail:
             details=inputs.load(e.details_json),
             created_at_ms=e.created_at,
         )
-        for e in conn.execute(
-            sa.select(events).where(events.c.run_id == run_id).order_by(events.c.id)
-        )
+        for e in reversed(conn.execute(newest).all())
     )
+    total = len(trail)
+    if events_limit is not None and total >= events_limit:
+        count = sa.select(sa.func.count()).select_from(events).where(events.c.run_id == run_id)
+        total = int(conn.execute(count).scalar_one())
     return RunDetail(
         run=row,
         task_metadata=inputs.load(raw.task_metadata_json) or {},  # type: ignore[arg-type]
@@ -536,6 +553,7 @@ def run_detail(conn: sa.Connection, run_id: int) -> RunDetail:
         lineage=lineage,
         events=trail,
         artifacts=(),
+        events_total=total,
     )
 
 

@@ -60,8 +60,11 @@ class ReviewOps(StoreBase):
         reason: str,
         actor: str | None = None,
         expected: Mapping[int, Expectation] | None = None,
+        force: bool = False,
     ) -> list[ActionResult]:
-        return self.review(Action.FAIL, run_ids, reason=reason, actor=actor, expected=expected)
+        return self.review(
+            Action.FAIL, run_ids, reason=reason, actor=actor, expected=expected, force=force
+        )
 
     def force_release(
         self,
@@ -70,8 +73,11 @@ class ReviewOps(StoreBase):
         reason: str,
         actor: str | None = None,
         expected: Mapping[int, Expectation] | None = None,
+        force: bool = False,
     ) -> list[ActionResult]:
-        return self.review(Action.RELEASE, run_ids, reason=reason, actor=actor, expected=expected)
+        return self.review(
+            Action.RELEASE, run_ids, reason=reason, actor=actor, expected=expected, force=force
+        )
 
     def review(
         self,
@@ -82,11 +88,14 @@ class ReviewOps(StoreBase):
         actor: str | None = None,
         expected: Mapping[int, Expectation] | None = None,
         actor_kind: ActorKind = HUMAN,
+        force: bool = False,
     ) -> list[ActionResult]:
         """Apply a reviewer action to each run in its own transaction; one result per run.
 
         A bad run (gone, wrong state, changed since the reviewer looked) yields a failed
-        result and never aborts the others.
+        result and never aborts the others. A claimed run whose lease is still live belongs
+        to a worker that may be alive: failing or releasing it is refused unless ``force``
+        (and the event then says it was forced); an expired lease may be taken without it.
         """
         # Only the reviewer moves: review() must never become a token-free way to claim,
         # complete or sweep a run.
@@ -105,7 +114,7 @@ class ReviewOps(StoreBase):
                 results.append(
                     self._write(
                         lambda conn, rid=run_id, exp=seen: self._review_one(
-                            conn, action, rid, why, who, exp, actor_kind
+                            conn, action, rid, why, who, exp, actor_kind, force
                         )
                     )
                 )
@@ -124,6 +133,7 @@ class ReviewOps(StoreBase):
         who: str,
         seen: Expectation | None,
         actor_kind: ActorKind,
+        force: bool,
     ) -> ActionResult:
         now = self.clock()
         row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
@@ -144,6 +154,24 @@ class ReviewOps(StoreBase):
             raise invalid_transition(actor_kind, action, status, run_id)
         values: dict[str, object] = {"status_changed_at": now}
         details: dict[str, object] = {}
+        # The fence of the UPDATE below: the status and version just read, and for a claimed
+        # run taken without force, a lease still over (a beat would not bump the version).
+        fence = [runs.c.id == run_id, runs.c.status == row.status, runs.c.version == row.version]
+        if status is RunStatus.CLAIMED:
+            live = row.lease_until is not None and row.lease_until > now
+            if live and not force:
+                left = (row.lease_until - now) / 1000
+                raise InvalidTransitionError(
+                    f"cannot {action.value} run {run_id}: {row.worker or 'a worker'} holds a "
+                    f"live lease on it ({left:,.0f} s left)",
+                    hint=f"wait for the lease to run out (`parkbench recover`), or take it "
+                    f"anyway with `parkbench {action.value} {run_id} --force --reason ...`",
+                    status=status.value,
+                )
+            if live:
+                details["lease_forced"] = True
+            else:
+                fence.append(runs.c.lease_until <= now)
         if action is Action.REQUEUE:
             if row.lineage_depth + 1 >= MAX_LINEAGE_DEPTH:
                 raise InvalidTransitionError(
@@ -151,15 +179,21 @@ class ReviewOps(StoreBase):
                     f"the lineage limit is {MAX_LINEAGE_DEPTH}",
                     hint=f"fail it (`parkbench fail {run_id} --reason ...`) and enqueue anew",
                 )
+            # The source run ends as it was parked: its block reason stays the record of why
+            # (the fresh successor starts without one).
             values |= {"finished_at": now}
         elif action is Action.FAIL:
-            values |= {"failure_reason": why, "finished_at": now, **CLEAR_LEASE}
+            # The reason shown is the current state's: the verdict replaces a block reason
+            # (the events keep it).
+            values |= {"failure_reason": why, "block_reason": None, "finished_at": now}
+            values |= CLEAR_LEASE
             details["operator_forced"] = True
         elif action is Action.RELEASE:
             values |= {"queued_at": now, "worker": None, **CLEAR_LEASE}
+            values |= {"block_reason": None, "failure_reason": None}  # back to the queue
         result = conn.execute(
             runs.update()
-            .where(runs.c.id == run_id, runs.c.status == row.status, runs.c.version == row.version)
+            .where(*fence)
             .values(status=transition.target.value, version=runs.c.version + 1, **values)
         )
         if result.rowcount != 1:

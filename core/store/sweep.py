@@ -6,6 +6,8 @@ Each step is one conditional UPDATE on leases still past ``p_now``, built once a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from parkbench.core import lifecycle
 from parkbench.core.lifecycle import Action, RunStatus
@@ -15,21 +17,44 @@ from parkbench.core.store.audit import sweep_event
 from parkbench.core.store.base import CLEAR_LEASE, SYSTEM, StoreBase
 
 _AT = sa.bindparam("p_now", type_=sa.BigInteger)
-_CLAIMED = runs.c.status == RunStatus.CLAIMED.value
-_EXPIRED = sa.and_(_CLAIMED, runs.c.lease_until <= _AT)
+#: Which rows a step takes, as a condition on a ``runs`` table (or an alias of it).
+Condition = Callable[[sa.TableClause], sa.ColumnElement[bool]]
+
+
+def _expired(t: sa.TableClause) -> sa.ColumnElement[bool]:
+    return sa.and_(t.c.status == RunStatus.CLAIMED.value, t.c.lease_until <= _AT)
+
+
+def _locked_in_id_order(condition: Condition) -> sa.ColumnElement[bool]:
+    """The rows matching ``condition``, which this step locks in id order, skipping rows
+    other transactions hold.
+
+    PostgreSQL: two sweepers (or a sweeper and a worker) could otherwise lock overlapping
+    rows in different orders across the steps of their transactions and deadlock. In one
+    order and with SKIP LOCKED, a sweep never waits on a row at all: one held elsewhere is
+    left for the next sweep. The condition is checked again on the locked row itself (a
+    heartbeat that committed meanwhile keeps its lease). SQLite ignores the locking clause;
+    its write lock already serialises sweeps.
+    """
+    candidate = runs.alias("candidate")  # its own FROM, not correlated to the UPDATE's row
+    ids = (
+        sa.select(candidate.c.id)
+        .where(condition(candidate))
+        .order_by(candidate.c.id)
+        .with_for_update(skip_locked=True)
+    )
+    return sa.and_(runs.c.id.in_(ids.scalar_subquery()), condition(runs))
 
 
 def _to(action: Action) -> RunStatus:
     return lifecycle.target(SYSTEM, action, RunStatus.CLAIMED)
 
 
-def _park(
-    where: sa.ColumnElement[bool], reason: sa.ColumnElement[str], action: Action
-) -> sa.Update:
-    """Park the claimed runs matching ``where`` with ``reason`` (computed per row)."""
+def _park(condition: Condition, reason: sa.ColumnElement[str], action: Action) -> sa.Update:
+    """Park the claimed runs matching ``condition`` with ``reason`` (computed per row)."""
     return (
         runs.update()
-        .where(where)
+        .where(_locked_in_id_order(condition))
         .values(
             status=_to(action).value,
             block_reason=reason,
@@ -42,18 +67,30 @@ def _park(
     )
 
 
+#: Parks for the max runtime only a run that was still going when it hit the limit: its
+#: lease reaches the deadline (claim and heartbeat cap it there, so never beyond) and a
+#: heartbeat after the claim set it so (``heartbeat_at`` moves past ``claimed_at``) — the
+#: worker was alive and asked for a lease past the limit. A claim capped at the deadline
+#: proves nothing (the worker may die at once); a lease that ends before the deadline ran
+#: out by itself. Those follow the expiry rules below: retried while attempts remain.
 OVER_RUNTIME = _park(
-    sa.and_(_CLAIMED, runs.c.runtime_deadline.is_not(None), runs.c.runtime_deadline <= _AT),
+    lambda t: sa.and_(
+        t.c.status == RunStatus.CLAIMED.value,
+        t.c.runtime_deadline.is_not(None),
+        t.c.runtime_deadline <= _AT,
+        t.c.lease_until >= t.c.runtime_deadline,
+        t.c.heartbeat_at > t.c.claimed_at,
+    ),
     "exceeded max runtime ("
     # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
     # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
     + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
-    + " s); the worker kept heartbeating past it",
+    + " s); the worker was still heartbeating when it ran out",
     Action.RUNTIME_PARK,
 )
 EXPIRE_RETRY = (
     runs.update()
-    .where(_EXPIRED, runs.c.attempt < runs.c.max_attempts)
+    .where(_locked_in_id_order(lambda t: sa.and_(_expired(t), t.c.attempt < t.c.max_attempts)))
     .values(
         status=_to(Action.EXPIRE_RETRY).value,
         attempt=runs.c.attempt + 1,
@@ -67,7 +104,7 @@ EXPIRE_RETRY = (
     .returning(runs.c.id, runs.c.task_id, runs.c.failure_reason)
 )
 EXPIRE_PARK = _park(
-    sa.and_(_EXPIRED, runs.c.attempt >= runs.c.max_attempts),
+    lambda t: sa.and_(_expired(t), t.c.attempt >= t.c.max_attempts),
     "lease expired on the last attempt ("
     + sa.cast(runs.c.attempt, sa.Text)
     + " of "

@@ -35,6 +35,10 @@ from parkbench.core.store.handoff import claimed_context
 from parkbench.core.store.sweep import SweepOps
 
 
+class _Moved(Exception):
+    """The run's version moved between complete()'s receipt check and its write."""
+
+
 class WorkerOps(SweepOps):
     def claim_next(self, worker: str, *, lease_s: float | None = None) -> Claim | None:
         """Lease the best queued run (highest priority, then oldest) to ``worker``."""
@@ -98,13 +102,16 @@ class WorkerOps(SweepOps):
         action: Action,
         now: int,
         values: Mapping[str, object],
-        audit: Mapping[str, object],
+        audit: Mapping[str, object] | None,
     ) -> None:
         """The conditional UPDATE (exactly the fence just checked) and its audit event, or
-        a precise error."""
+        a precise error. ``audit`` None: a heartbeat, which writes the lease only."""
         columns = tuple(sorted(values))
         params = fence.update_params(row, now, values)
-        if self.one_statement_writes:
+        if audit is None:
+            update = sql.fenced_update(columns, moves=False)
+            moved = conn.execute(update, params).rowcount == 1
+        elif self.one_statement_writes:
             params |= sql.event_params(audit) | {"e_task_id": audit["task_id"]}
             moved = conn.execute(sql.fenced_move(columns), params).first() is not None
         else:
@@ -113,7 +120,7 @@ class WorkerOps(SweepOps):
             # Changed under us (PostgreSQL only; SQLite holds the write lock): re-diagnose.
             self._fenced_row(conn, row.id, token, action, now)
             raise ConflictError(f"run {row.id} changed while {action.value} was applied")
-        if not self.one_statement_writes:
+        if audit is not None and not self.one_statement_writes:
             conn.execute(sql.EVENT_INSERT, dict(audit))
 
     def _fenced(
@@ -133,7 +140,8 @@ class WorkerOps(SweepOps):
             # The table, not the caller, says where the move leads.
             target = lifecycle.target(actor_kind, final_action, RunStatus.CLAIMED)
             values = {**values, "status": target.value}
-            audit = fence.fenced_event(
+            # A heartbeat is no state change: no audit event (and no version bump).
+            audit = None if final_action is Action.HEARTBEAT else fence.fenced_event(
                 row,
                 actor_kind=actor_kind,
                 action=final_action,
@@ -161,16 +169,47 @@ class WorkerOps(SweepOps):
         return extended["until"]
 
     def complete(self, run_id: int, token: str, *, result: object = None) -> Completion:
-        """Complete if the contract is met; else refuse (reject) or park (park)."""
+        """Complete if the contract is met; else refuse (reject) or park (park).
+
+        The receipts are checked on disk OUTSIDE the write transaction (a slow or hung file
+        system must never hold SQLite's write lock), between a read of the run and a write
+        fenced on the version read. If the run moved in between, it is read and checked
+        once more; a second move is a ``conflict``.
+        """
         result_json = None if result is None else inputs.dump(inputs.json_value("result", result))
-        missing: list[str] = []
+        for _ in range(2):
+            seen = self.read(
+                lambda conn: self._fenced_row(conn, run_id, token, Action.COMPLETE, self.clock())
+            )
+            contract = contracts.parse_contract(
+                inputs.load(seen.task_metadata_json), inputs.load(seen.metadata_json)
+            )
+            checks = contracts.check_artifacts(seen.workspace_root, contract.required)
+            missing = contracts.missing_paths(checks)
+            if missing and contract.missing_policy is contracts.MissingPolicy.REJECT:
+                raise MissingArtifactsError(
+                    f"run {run_id} cannot complete: {len(missing)} required receipt(s) "
+                    f"missing: {', '.join(missing)}",
+                    hint=f"write them under {seen.workspace_root}, then complete again",
+                    missing=list(missing),
+                )
+            try:
+                return self._complete_checked(run_id, token, seen.version, missing, result_json)
+            except _Moved:
+                continue
+        raise ConflictError(
+            f"run {run_id} changed twice while its receipts were checked",
+            hint=f"inspect it with `parkbench show {run_id}`, then complete again",
+        )
+
+    def _complete_checked(
+        self, run_id: int, token: str, version: int, missing: list[str], result_json: str | None
+    ) -> Completion:
+        """The write of :meth:`complete`, for receipts checked at run ``version``."""
 
         def decide(row: Any, now: int):
-            contract = contracts.parse_contract(
-                inputs.load(row.task_metadata_json), inputs.load(row.metadata_json)
-            )
-            checks = contracts.check_artifacts(row.workspace_root, contract.required)
-            missing.extend(contracts.missing_paths(checks))
+            if row.version != version:
+                raise _Moved
             if not missing:
                 values = {
                     "result_json": result_json,
@@ -179,13 +218,6 @@ class WorkerOps(SweepOps):
                     **CLEAR_LEASE,
                 }
                 return Action.COMPLETE, values, None
-            if contract.missing_policy is contracts.MissingPolicy.REJECT:
-                raise MissingArtifactsError(
-                    f"run {run_id} cannot complete: {len(missing)} required receipt(s) "
-                    f"missing: {', '.join(missing)}",
-                    hint=f"write them under {row.workspace_root}, then complete again",
-                    missing=list(missing),
-                )
             reason = "missing receipts: " + ", ".join(missing)
             values = {
                 "block_reason": reason,

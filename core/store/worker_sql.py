@@ -43,6 +43,9 @@ def _claim_statement() -> sa.Update:
             claim_token_hash=sa.bindparam("p_token_hash"),
             claimed_at=NOW,
             heartbeat_at=NOW,
+            # A claimed run has no reason: the last block or failure is in its events.
+            block_reason=None,
+            failure_reason=None,
             status_changed_at=NOW,
             runtime_deadline=NOW + runs.c.max_runtime_ms,
             lease_until=sa.case((bounded, NOW + runs.c.max_runtime_ms), else_=NOW + LEASE_MS),
@@ -98,6 +101,7 @@ FENCED_ROW = (
         runs.c.attempt,
         runs.c.max_attempts,
         runs.c.runtime_deadline,
+        runs.c.version,
         runs.c.metadata_json,
         tasks.c.metadata_json.label("task_metadata_json"),
         workspaces.c.root.label("workspace_root"),
@@ -109,14 +113,20 @@ FENCED_ROW = (
     )
     .where(runs.c.id == sa.bindparam("p_run_id"))
 )
-_FENCED_UPDATES: dict[tuple[str, ...], sa.Update] = {}
+_FENCED_UPDATES: dict[tuple[tuple[str, ...], bool], sa.Update] = {}
 _FENCED_MOVES: dict[tuple[str, ...], sa.Select[Any]] = {}
 
 
-def fenced_update(columns: tuple[str, ...]) -> sa.Update:
-    """The fenced UPDATE setting ``columns``; one statement per column set, then reused."""
-    statement = _FENCED_UPDATES.get(columns)
+def fenced_update(columns: tuple[str, ...], *, moves: bool = True) -> sa.Update:
+    """The fenced UPDATE setting ``columns``; one statement per column set, then reused.
+
+    ``moves``: a state change, which bumps the version. A heartbeat (``moves=False``) only
+    extends the lease: the spec makes it no audit event and no version bump, so a reviewer
+    who saw the run a beat ago still acts on what they saw.
+    """
+    statement = _FENCED_UPDATES.get((columns, moves))
     if statement is None:
+        bump = {"version": runs.c.version + 1} if moves else {}
         statement = (
             runs.update()
             .where(
@@ -124,13 +134,13 @@ def fenced_update(columns: tuple[str, ...]) -> sa.Update:
                 runs.c.status == RunStatus.CLAIMED.value,
                 runs.c.claim_token_hash == sa.bindparam("p_fence_hash"),
                 runs.c.lease_until > NOW,
+                # The version the decision was made on (complete() decides on receipts
+                # checked before its write transaction began).
+                runs.c.version == sa.bindparam("p_version"),
             )
-            .values(
-                version=runs.c.version + 1,
-                **{column: sa.bindparam(f"v_{column}") for column in columns},
-            )
+            .values(**bump, **{column: sa.bindparam(f"v_{column}") for column in columns})
         )
-        _FENCED_UPDATES[columns] = statement
+        _FENCED_UPDATES[(columns, moves)] = statement
     return statement
 
 

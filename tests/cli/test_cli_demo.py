@@ -181,11 +181,12 @@ def test_stories_match_the_real_store(replay_store: Any, workspace: Path) -> Non
                                                        strict=True)))
             open_ids = [i for i in real_ids if store.get_run(i, check_disk=False).run.status
                         in (RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION)]
-            store.force_fail(open_ids, reason="clear the way for the next story", actor="test")
+            store.force_fail(open_ids, reason="clear the way for the next story", actor="test",
+                             force=True)
 
 
 def _replay(store: Store, clock: FakeClock, task: Task, built: list[Run]) -> list[int]:
-    merged = sorted((e for run in built for e in run.events),
+    merged = sorted((e for run in built for e in (*run.events, *run.heartbeats)),
                     key=lambda e: (e["created_at"], e["_seq"]))
     ids: dict[object, int] = {}
     tokens: dict[int, str] = {}

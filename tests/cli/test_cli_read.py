@@ -146,6 +146,28 @@ def test_show_human_output(db_url: str, workspace: Path) -> None:
     assert "requeue" in long and "alice (human)" in long
 
 
+def test_show_pages_its_events(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        run_id = store.enqueue("busy", workspace).run_id
+        for _ in range(15):  # 1 + 30 events
+            lease = store.claim_next("w")
+            assert lease is not None
+            store.release(run_id, lease.claim_token)
+    run = str(run_id)
+    shown = invoke("show", run, "--db", db_url, "--json").json()
+    assert shown["events_total"] == 31 and len(shown["events"]) == 20
+    assert shown["events"][-1]["action"] == "release"
+    few = invoke("show", run, "--events", "3", "--db", db_url, "--json").json()
+    assert [e["id"] for e in few["events"]] == [e["id"] for e in shown["events"][-3:]]
+    every = invoke("show", run, "--all-events", "--db", db_url, "--json").json()
+    assert len(every["events"]) == every["events_total"] == 31
+    human = invoke("show", run, "--events", "3", "--db", db_url)
+    assert human.code == 0 and "last 3 of 31 events" in human.stdout
+    assert "--all-events" in human.stdout
+    bad = invoke("show", run, "--events", "-1", "--db", db_url, "--json")
+    assert bad.code == 2
+
+
 def test_show_unknown_run_is_not_found(db_url: str) -> None:
     Store.open(db_url).close()
     done = invoke("show", "424242", "--db", db_url, "--json")

@@ -316,3 +316,46 @@ def test_all_matching_in_batches_reports_every_outcome(
                        "--reason", "r", "--db", db_url)
         assert human.code == 3  # queued runs cannot be released: each one fails on its own
         assert "release: 0 ok, 8 failed of 8" in human.stdout
+
+
+def _claimed(store: Store, workspace: Path, lease_s: float = 600) -> tuple[int, str]:
+    store.enqueue("held", workspace)
+    lease = store.claim_next("agent", lease_s=lease_s)
+    assert lease is not None
+    return lease.run_id, lease.claim_token
+
+
+def test_taking_a_live_lease_needs_force(db_url: str, workspace: Path) -> None:
+    with Store.open(db_url) as store:
+        run, _ = _claimed(store, workspace)
+        for verb in ("release", "fail"):
+            refused = invoke(verb, str(run), "--reason", "stuck?", "--db", db_url, "--json")
+            assert refused.code == 3 and refused.error()["code"] == "invalid_transition"
+            assert "--force" in refused.error()["hint"]
+            assert store.get_run(run).run.status.value == "claimed"
+        done = invoke("release", str(run), "--reason", "worker is gone", "--force",
+                      "--db", db_url, "--json")
+        assert done.code == 0 and done.json()["results"][0]["status"] == "queued"
+        last = store.get_run(run).events[-1]
+        assert last.action == "release" and last.details == {"lease_forced": True}
+
+
+def test_a_single_run_command_fences_on_the_version_it_read(
+    db_url: str, workspace: Path, monkeypatch
+) -> None:
+    """The run moves between the command's read and its write: conflict, nothing changed."""
+    from parkbench.core.store.review import ReviewOps
+
+    with Store.open(db_url) as store:
+        run, token = _claimed(store, workspace)
+        real_review = ReviewOps.review
+
+        def review_after_a_move(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            store.block(run, token, reason="the worker parked it meanwhile")
+            return real_review(self, *args, **kwargs)
+
+        monkeypatch.setattr(ReviewOps, "review", review_after_a_move)
+        moved = invoke("release", str(run), "--reason", "worker is gone", "--force",
+                       "--db", db_url, "--json")
+        assert moved.code == 3 and moved.error()["code"] == "conflict"
+        assert store.get_run(run).run.status.value == "needs_attention"

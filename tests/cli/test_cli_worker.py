@@ -104,6 +104,15 @@ def test_the_next_attempt_hears_the_reviewers_answer(db_url: str, workspace: Pat
     assert ISO.match(handoff["decision"]["at"])
 
 
+def test_claim_refuses_a_lease_below_one_second(db_url: str, workspace: Path) -> None:
+    ids = enqueue(db_url, workspace)
+    tiny = invoke("lease", "claim", "--worker", "w", "--db", db_url, "--json", "--lease", "0.0004")
+    assert tiny.code == 2 and tiny.error()["code"] == "validation" and tiny.stdout == ""
+    assert "between 1 and" in tiny.error()["message"]
+    # The refused claim took nothing: the run is still there for a valid one.
+    assert claim(db_url, "w", "--lease", "1")["run_id"] == ids["run_id"]
+
+
 def test_human_claim_prints_the_token_once(db_url: str, workspace: Path) -> None:
     enqueue(db_url, workspace)
     done = invoke("lease", "claim", "--worker", "w", "--db", db_url)

@@ -10,7 +10,8 @@ database is compared with the model and the invariants are checked:
 - at most one active lease per run and per task, at most one open run per task;
 - no raw token and no token-like text anywhere in any table;
 - attempts never exceed max_attempts except through a recorded human requeue;
-- every transition wrote exactly one event, and each run's events chain from -> to.
+- every transition wrote exactly one event (a heartbeat none), and each run's events chain
+  from -> to.
 
 SQLite (a file per example) runs by default; PostgreSQL runs the same machine with fewer
 examples when PARKBENCH_TEST_PG_URL is set.
@@ -92,6 +93,8 @@ class ModelRun:
     lease_until: int | None = None
     deadline: int | None = None
     token: str | None = None  # the last claim's token (its hash stays on the row)
+    claimed_at: int | None = None
+    heartbeat_at: int | None = None
     events: int = 1
     depth: int = 0
     overridden: bool = False
@@ -139,7 +142,16 @@ class LeaseMachine(RuleBasedStateMachine):
             if run.status is not C:
                 continue
             assert run.lease_until is not None
-            if run.deadline is not None and run.deadline <= now:
+            # The max runtime parks only a run still heartbeating at the limit: a beat after
+            # the claim stretched its lease to the deadline. Any other lease simply ran out.
+            if (
+                run.deadline is not None
+                and run.deadline <= now
+                and run.lease_until >= run.deadline
+                and run.heartbeat_at is not None
+                and run.claimed_at is not None
+                and run.heartbeat_at > run.claimed_at
+            ):
                 run.status, run.block_reason = N, "runtime"
                 runtime.add(run.id)
             elif run.lease_until <= now and run.attempt < run.task.max_attempts:
@@ -295,6 +307,7 @@ class LeaseMachine(RuleBasedStateMachine):
         runtime = run.task.max_runtime_ms
         bounded = runtime is not None and runtime < lease_ms
         run.status, run.token = C, claim.claim_token
+        run.claimed_at = run.heartbeat_at = now
         run.lease_until = now + (runtime if bounded else lease_ms)  # type: ignore[operator]
         run.deadline = None if runtime is None else now + runtime
         run.version += 1
@@ -319,9 +332,9 @@ class LeaseMachine(RuleBasedStateMachine):
             lease_ms = (DEFAULT_LEASE_S if lease_s is None else lease_s) * 1000
             new = now + lease_ms if run.deadline is None else min(now + lease_ms, run.deadline)
             assert until == new
+            # The lease only: a heartbeat writes no event and keeps the version.
             run.lease_until = new
-            run.version += 1
-            run.events += 1
+            run.heartbeat_at = now
 
     @precondition(lambda self: self._claimed_ever())
     @rule(pick=st.integers(0, 1000), aim=TARGETS, which=WHICH)
@@ -412,7 +425,7 @@ class LeaseMachine(RuleBasedStateMachine):
             return {run.id: Expectation(run.status, run.version - 1)}
         return {run.id: Expectation(C if run.status is not C else Q)}  # "wrong-status"
 
-    def _review(self, action: str, pick: int, aim: str, seen: str) -> None:
+    def _review(self, action: str, pick: int, aim: str, seen: str, force: bool = False) -> None:
         every = [self.runs[i] for i in sorted(self.runs)]
         wanted = {"parked": N, "claimed": C}.get(aim)
         pool = [r for r in every if r.status is wanted] or every
@@ -428,6 +441,8 @@ class LeaseMachine(RuleBasedStateMachine):
             outcome = "conflict"
         elif run.status not in sources or too_deep:
             outcome = "invalid_transition"
+        elif run.status is C and run.lease_until > self.clock() and not force:  # type: ignore[operator]
+            outcome = "invalid_transition"  # a live lease is taken only with force
         else:
             outcome = "ok"
         call = {
@@ -435,7 +450,10 @@ class LeaseMachine(RuleBasedStateMachine):
             "fail": self.store.force_fail,
             "release": self.store.force_release,
         }[action]
-        [result] = call([run.id], reason=" reviewed ", actor="rita", expected=expected_map)
+        options = {} if action == "requeue" else {"force": force}
+        [result] = call(
+            [run.id], reason=" reviewed ", actor="rita", expected=expected_map, **options
+        )
         event(f"review {action}: {outcome}")
         if outcome == "ok" and action == "requeue" and run.attempt + 1 > run.task.max_attempts:
             event("review requeue: attempt limit overridden")
@@ -468,13 +486,13 @@ class LeaseMachine(RuleBasedStateMachine):
     def requeue(self, pick: int, aim: str, seen: str) -> None:
         self._review("requeue", pick, aim, seen)
 
-    @rule(pick=st.integers(0, 1000), aim=REVIEW_TARGETS, seen=SEEN)
-    def force_fail(self, pick: int, aim: str, seen: str) -> None:
-        self._review("fail", pick, aim, seen)
+    @rule(pick=st.integers(0, 1000), aim=REVIEW_TARGETS, seen=SEEN, force=st.booleans())
+    def force_fail(self, pick: int, aim: str, seen: str, force: bool) -> None:
+        self._review("fail", pick, aim, seen, force)
 
-    @rule(pick=st.integers(0, 1000), aim=REVIEW_TARGETS, seen=SEEN)
-    def force_release(self, pick: int, aim: str, seen: str) -> None:
-        self._review("release", pick, aim, seen)
+    @rule(pick=st.integers(0, 1000), aim=REVIEW_TARGETS, seen=SEEN, force=st.booleans())
+    def force_release(self, pick: int, aim: str, seen: str, force: bool) -> None:
+        self._review("release", pick, aim, seen, force)
 
     @precondition(lambda self: any(r.status is N for r in self.runs.values()))
     @rule(pick=st.integers(0, 1000), seen=SEEN)
@@ -532,6 +550,7 @@ class LeaseMachine(RuleBasedStateMachine):
             if status is C:
                 assert row.lease_until is not None and row.worker is not None
                 assert row.claim_token_hash == tokens.hash_token(model.token or "")
+                assert (row.claimed_at, row.heartbeat_at) == (model.claimed_at, model.heartbeat_at)
                 claimed_per_task[row.task_id] = claimed_per_task.get(row.task_id, 0) + 1
             else:
                 assert row.lease_until is None and row.runtime_deadline is None
@@ -541,6 +560,11 @@ class LeaseMachine(RuleBasedStateMachine):
                 assert row.block_reason and row.blocked_at is not None
                 if model.block_reason not in (None, "runtime", "expired"):
                     assert row.block_reason == model.block_reason
+            elif status is not RunStatus.REQUEUED:  # a requeued run keeps why it was parked
+                # The reason shown is the current state's: no block reason off the block.
+                assert row.block_reason is None, (run_id, status, row.block_reason)
+            if status in (C, RunStatus.COMPLETED, RunStatus.REQUEUED):
+                assert row.failure_reason is None, (run_id, status, row.failure_reason)
             if status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.REQUEUED):
                 assert row.finished_at is not None
             if status in OPEN_STATUSES:

@@ -114,7 +114,7 @@ class RunMaker:
             for receipt in receipts:
                 receipt.unlink()
         elif status is RunStatus.FAILED:
-            assert store.force_fail([run_id], reason="setup", actor="setup")[0].ok
+            assert store.force_fail([run_id], reason="setup", actor="setup", force=True)[0].ok
         elif status is RunStatus.REQUEUED:
             store.block(run_id, token, reason="stuck")
             [requeued] = store.requeue([run_id], reason="setup", actor="setup")
@@ -242,8 +242,14 @@ def test_worker_action_from_every_status(store: Store, workspace: Path, action: 
             assert status_of(store, run_id) is status
             assert len(detail(store, run_id).events) == before
             continue
+        version = detail(store, run_id).run.version
         assert _worker_call(store, action, run_id, token) is transition.target
         assert status_of(store, run_id) is transition.target
+        if action is Action.HEARTBEAT:
+            # The spec: a heartbeat extends the lease only; not an audit event, no version bump.
+            assert len(detail(store, run_id).events) == before
+            assert detail(store, run_id).run.version == version
+            continue
         assert_one_event(
             store, run_id, before, actor=W, action=action, source=status, target=transition.target
         )
@@ -297,7 +303,13 @@ def test_sweep_from_every_status(store: Store, workspace: Path, clock, action: A
         Action.EXPIRE_PARK: {"max_attempts": 1},
         Action.RUNTIME_PARK: {"max_runtime_s": 60, "lease_s": 30},
     }[action]
-    made = {status: maker.make(status, **options)[0] for status in RunStatus}  # type: ignore[arg-type]
+    made_with_tokens = {status: maker.make(status, **options) for status in RunStatus}  # type: ignore[arg-type]
+    made = {status: run_id for status, (run_id, _) in made_with_tokens.items()}
+    if action is Action.RUNTIME_PARK:
+        # Only a worker still heartbeating at its max runtime parks for it: this beat asks
+        # at t=20 s for a lease to t=80 s and is cut to the 60 s limit.
+        clock.advance(20)
+        store.heartbeat(made[C], made_with_tokens[C][1], lease_s=60)
     before = {s: len(detail(store, r).events) for s, r in made.items()}
     clock.advance(3600)
     recovered = store.recover_expired()
@@ -338,8 +350,15 @@ def test_review_action_from_every_status_in_one_bulk_call(
     made = {status: maker.make(status)[0] for status in RunStatus}
     before = {s: len(detail(store, r).events) for s, r in made.items()}
     clock.advance(5)
+    # force: the claimed run's lease is live (taking it without force is refused; see
+    # test_taking_a_live_lease_from_a_worker_needs_force).
     results = store.review(
-        action, list(made.values()), reason="  a human decided  ", actor="rita", actor_kind=actor
+        action,
+        list(made.values()),
+        reason="  a human decided  ",
+        actor="rita",
+        actor_kind=actor,
+        force=True,
     )
     # One result per run, in order; the refused ones do not abort the rest.
     assert [r.run_id for r in results] == list(made.values())
@@ -375,7 +394,8 @@ def test_review_action_from_every_status_in_one_bulk_call(
             ]
         if action is Action.FAIL:
             assert row.failure_reason == "a human decided"
-            assert event.details == {"operator_forced": True}
+            forced = {"lease_forced": True} if status is C else {}  # its lease was live
+            assert event.details == {"operator_forced": True, **forced}
 
 
 def test_review_conflicts_when_the_run_changed_since_the_reviewer_looked(
@@ -399,6 +419,31 @@ def test_review_conflicts_when_the_run_changed_since_the_reviewer_looked(
 
 
 # -- enqueue ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verb", ["fail", "release"])
+def test_taking_a_live_lease_from_a_worker_needs_force(
+    store: Store, workspace: Path, clock, verb: str
+) -> None:
+    act = {"fail": store.force_fail, "release": store.force_release}[verb]
+    live = store.enqueue("live", workspace, priority=1).run_id
+    stale = store.enqueue("dead worker", workspace).run_id
+    assert store.claim_next("w1", lease_s=60) is not None
+    assert store.claim_next("w2", lease_s=10) is not None
+    clock.advance(30)  # w2's lease ran out; w1's has 30 s left
+    before = len(detail(store, live).events)
+    [refused] = act([live], reason="taking it", actor="rita")
+    assert not refused.ok and refused.error is not None
+    assert refused.error.code == "invalid_transition" and "--force" in refused.error.hint
+    assert status_of(store, live) is C and len(detail(store, live).events) == before
+    [forced] = act([live], reason="taking it", actor="rita", force=True)
+    assert forced.ok, forced.error
+    last = detail(store, live).events[-1]
+    assert last.action == verb and last.details is not None and last.details["lease_forced"]
+    # An expired lease belongs to nobody: no force needed, and the event says none was used.
+    [taken] = act([stale], reason="dead worker", actor="rita")
+    assert taken.ok, taken.error
+    assert "lease_forced" not in (detail(store, stale).events[-1].details or {})
 
 
 def test_enqueue_again_is_refused_while_the_task_has_an_open_run(
@@ -570,12 +615,14 @@ def test_lease_default_and_maximum(store: Store, workspace: Path, clock) -> None
     assert claim is not None and claim.lease_until_ms == clock() + 300_000
     day = 24 * 3600
     assert store.heartbeat(claim.run_id, claim.claim_token, lease_s=day) == clock() + day * 1000
-    for bad in (day + 1, 0, -5):
-        with pytest.raises(ValidationError):
+    # Below the documented 1 s minimum too: a 0.4 ms lease would end as it was granted.
+    for bad in (day + 1, 0, -5, 0.0004, 0.999, float("nan")):
+        with pytest.raises(ValidationError, match="between 1 and"):
             store.heartbeat(claim.run_id, claim.claim_token, lease_s=bad)
         with pytest.raises(ValidationError):
             store.claim_next("w", lease_s=bad)
     assert store.counts_by_status()["queued"] == 1  # the refused claims took nothing
+    assert store.heartbeat(claim.run_id, claim.claim_token, lease_s=1) == clock() + 1000
     long_claim = store.claim_next("w", lease_s=day)
     assert long_claim is not None and long_claim.lease_until_ms == clock() + day * 1000
 
@@ -612,6 +659,64 @@ def test_max_runtime_parks_a_heartbeating_run_via_recover_expired(
     assert "exceeded max runtime" in row.block_reason
     last = detail(store, run_id).events[-1]
     assert (last.action, last.actor_kind, last.to_status) == ("runtime_park", "system", N.value)
+
+
+def test_a_heartbeat_moves_the_lease_only(store: Store, workspace: Path, clock) -> None:
+    run_id = store.enqueue("t", workspace).run_id
+    claim = store.claim_next("w", lease_s=60)
+    assert claim is not None
+    seen = detail(store, run_id)
+    for _ in range(3):
+        clock.advance(30)
+        assert store.heartbeat(run_id, claim.claim_token, lease_s=60) == clock() + 60_000
+    now = detail(store, run_id)
+    assert (now.run.version, len(now.events)) == (seen.run.version, len(seen.events))
+    assert now.run.lease_until_ms == clock() + 60_000
+    assert now.run.heartbeat_at_ms == clock()  # the last beat stays visible on the run
+    # A reviewer who looked before the beats still acts on what they saw (no conflict).
+    expected = {run_id: Expectation(C, seen.run.version)}
+    [released] = store.force_release(
+        [run_id], reason="taking it back", actor="rita", expected=expected, force=True
+    )
+    assert released.ok, released.error
+
+
+def test_a_worker_that_dies_early_under_a_long_lease_is_retried_not_runtime_parked(
+    store: Store, workspace: Path, clock
+) -> None:
+    # Max runtime 600 s, lease 900 s: the claim caps the lease at the 600 s limit. The
+    # worker dies at 30 s without a heartbeat; it never ran anywhere near its max runtime.
+    retried = store.enqueue("retried", workspace, max_runtime_s=600, max_attempts=2).run_id
+    last = store.enqueue("last try", workspace, max_runtime_s=600, max_attempts=1).run_id
+    for expected in (retried, last):
+        claim = store.claim_next("w", lease_s=900)
+        assert claim is not None and claim.run_id == expected
+        assert claim.lease_until_ms == clock() + 600_000
+    clock.advance(600)
+    recovered = store.recover_expired()
+    assert recovered.runtime_parked == ()
+    assert (recovered.requeued, recovered.parked) == ((retried,), (last,))
+    row = detail(store, retried).run
+    assert (row.status, row.attempt) == (Q, 2)
+    assert row.failure_reason is not None and "lease expired" in row.failure_reason
+    parked = detail(store, last).run
+    assert parked.status is N and parked.block_reason is not None
+    assert "lease expired on the last attempt" in parked.block_reason
+    assert "max runtime" not in parked.block_reason
+
+
+def test_a_lease_that_ran_out_before_the_max_runtime_follows_the_expiry_rules(
+    store: Store, workspace: Path, clock
+) -> None:
+    run_id = store.enqueue("t", workspace, max_runtime_s=600).run_id
+    claim = store.claim_next("w", lease_s=60)
+    assert claim is not None
+    clock.advance(30)
+    assert store.heartbeat(run_id, claim.claim_token, lease_s=60) == clock() + 60_000
+    clock.advance(3600)  # the sweep comes late, past the lease end and the max runtime
+    recovered = store.recover_expired()
+    assert (recovered.requeued, recovered.runtime_parked) == ((run_id,), ())
+    assert detail(store, run_id).events[-1].action == Action.EXPIRE_RETRY.value
 
 
 def test_a_heartbeat_just_before_the_sweep_instant_keeps_the_lease(

@@ -119,6 +119,11 @@ def _check_run(report: Report, run: Any, trail: list[Any]) -> None:
         not run.block_reason or not run.block_reason.strip() or run.blocked_at is None
     ):
         report.add(f"parked run {rid} has no block reason or blocked_at")
+    # The reason shown is the current state's (issue 19): a block reason only while parked
+    # (or on a requeued run, which ended parked).
+    parked = (RunStatus.NEEDS_ATTENTION.value, RunStatus.REQUEUED.value)
+    if run.status not in parked and run.block_reason is not None:
+        report.add(f"{run.status} run {rid} still carries a block reason")
     if run.status in _TERMINAL_FINISHED and run.finished_at is None:
         report.add(f"{run.status} run {rid} has no finished_at")
     if run.attempt > run.max_attempts and not run.attempt_limit_overridden:

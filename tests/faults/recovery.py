@@ -22,15 +22,16 @@ class RecoveryCheck:
 def sweep_past_every_lease(store: Store) -> RecoveryCheck:
     """Run the expiry sweep at an instant past every lease; check each run's fate.
 
-    The spec: a run over its max runtime parks; else it goes back to the queue (as a new
-    attempt) while attempts remain, and parks with a reason saying so on its last attempt.
+    The spec: a run over its max runtime parks (one still heartbeating at the limit: a beat
+    after the claim stretched its lease to the deadline); else it goes back to the queue (as
+    a new attempt) while attempts remain, and parks with a reason saying so on its last one.
     """
     check = RecoveryCheck()
     with store.engine.connect() as conn:
         claimed = conn.execute(
             sa.text(
-                "SELECT id, attempt, max_attempts, lease_until, runtime_deadline "
-                "FROM runs WHERE status = 'claimed'"
+                "SELECT id, attempt, max_attempts, lease_until, runtime_deadline, "
+                "claimed_at, heartbeat_at FROM runs WHERE status = 'claimed'"
             )
         ).all()
     check.expired = len(claimed)
@@ -42,6 +43,8 @@ def sweep_past_every_lease(store: Store) -> RecoveryCheck:
     expected_fate = {
         r.id: "runtime"
         if r.runtime_deadline is not None
+        and r.lease_until >= r.runtime_deadline
+        and r.heartbeat_at > r.claimed_at
         else ("requeued" if r.attempt < r.max_attempts else "parked")
         for r in claimed
     }

@@ -192,7 +192,11 @@ def act_in_step(url: str, role: str, plan: list[tuple[Any, ...]], barrier: Any, 
                         "fail": store.force_fail,
                         "release": store.force_release,
                     }[action]
-                    [result] = review([run_id], reason=f"{role} decided", expected=expected)
+                    # force: the claimed runs' leases are live; the race is what is tested.
+                    options = {} if action == "requeue" else {"force": True}
+                    [result] = review(
+                        [run_id], reason=f"{role} decided", expected=expected, **options
+                    )
                     outcomes.append("ok" if result.ok else result.error.code)
                 except Exception as error:
                     outcomes.append(getattr(error, "code", repr(error)))

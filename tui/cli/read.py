@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: ``show`` prints at most this much of a reason; ``--json`` has all of it.
 SHOW_REASON_CHARS = 4000
+#: ``show`` lists this many of the newest events unless told otherwise.
+SHOW_EVENTS = 20
 
 
 def register(app: typer.Typer) -> None:
@@ -96,13 +98,20 @@ def _print_page(page: Page, status: str) -> None:
 def show(
     ctx: typer.Context,
     run: RunArgument,
+    events: Annotated[
+        int,
+        typer.Option("--events", metavar="N", help="Show the newest N audit events."),
+    ] = SHOW_EVENTS,
+    all_events: Annotated[
+        bool, typer.Option("--all-events", help="Show every audit event of the run.")
+    ] = False,
     db: DbOption = None,
     json_mode: JsonOption = False,
 ) -> None:
     """One run in full: status, reason, lineage, audit events, receipts checked on disk now."""
     opts = cli(ctx, db, json_mode)
     with opts.open_store(reads_only=True) as store:
-        detail = store.get_run(run)
+        detail = store.get_run(run, events_limit=None if all_events else events)
     if opts.json:
         output.emit_json(detail.to_dict())
         return
@@ -168,6 +177,13 @@ def _print_detail(detail: RunDetail) -> None:
             output.text(event.reason or "", 100),
         )
     out.print(events)
+    if detail.events_total > len(detail.events):
+        out.print(
+            Text(
+                f"(the last {len(detail.events)} of {detail.events_total:,} events; "
+                "--events N or --all-events for more)"
+            )
+        )
 
 
 def stats(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:

@@ -30,6 +30,8 @@ from parkbench.tui.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from parkbench.core.records import Expectation
+    from parkbench.core.store import Store
     from parkbench.tui.cli.bulk import Outcomes
 
 #: Human output lists every result up to this many; beyond it, failures and a summary.
@@ -65,6 +67,13 @@ AllMatchingOption = Annotated[
 YesOption = Annotated[
     bool, typer.Option("--yes", "-y", help="Do not ask before acting on more than one run.")
 ]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Also take claimed runs whose worker still holds a live lease (recorded).",
+    ),
+]
 
 _PAST = {"requeue": "requeued", "fail": "failed", "release": "released"}
 _HELP = {
@@ -89,6 +98,7 @@ def _command(verb: str):
         actor: ActorOption = None,
         all_matching: AllMatchingOption = False,
         yes: YesOption = False,
+        force: ForceOption = False,
         status: StatusOption = "needs_attention",
         task: TaskOption = None,
         workspace: WorkspaceFilter = None,
@@ -105,6 +115,7 @@ def _command(verb: str):
             actor=actor,
             all_matching=all_matching,
             yes=yes,
+            force=force,
             status=status,
             task=task,
             workspace=workspace,
@@ -127,6 +138,7 @@ def _review(
     actor: str | None,
     all_matching: bool,
     yes: bool,
+    force: bool,
     status: str,
     task: int | None,
     workspace: str | None,
@@ -178,13 +190,19 @@ def _review(
             batches = matched.batches()
             total = matched.count
         else:
-            batches = bulk.id_batches(run_ids)
+            # Named runs: act only on the status and version read now, so a run that moves
+            # before the write comes back as `conflict` instead of being acted on blindly.
+            batches = (
+                (batch, _current(store, batch)) for batch, _ in bulk.id_batches(run_ids)
+            )
             total = len(dict.fromkeys(run_ids))
         outcomes = bulk.Outcomes(total, table_limit=TABLE_LIMIT, json_mode=opts.json)
         spools.callback(outcomes.close)
         for batch, expected in batches:
             outcomes.add(
-                store.review(action, batch, reason=why, actor=who, expected=expected)
+                store.review(
+                    action, batch, reason=why, actor=who, expected=expected, force=force
+                )
             )
         if opts.json:
             tail = {"matched": matched.count} if matched is not None else {}
@@ -216,6 +234,17 @@ def _report_failures(verb: str, outcomes: Outcomes, *, json_mode: bool) -> int:
             "failed": [{"run_id": run_id, "code": code} for run_id, code in outcomes.failures]
         },
     )
+
+
+def _current(store: Store, run_ids: list[int]) -> dict[int, Expectation]:
+    """The status and version each named run has now (a missing run has none: not_found)."""
+    from parkbench.core.lifecycle import RunStatus
+    from parkbench.core.records import Expectation, RunFilter
+    from parkbench.core.store.queries import matching_versions
+
+    chosen = RunFilter(status=None, run_ids=tuple(run_ids))
+    rows = store.read(lambda conn: matching_versions(conn, chosen))
+    return {run_id: Expectation(RunStatus(status), version) for run_id, status, version in rows}
 
 
 def _confirm(verb: str, count: int) -> None:

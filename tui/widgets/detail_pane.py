@@ -157,10 +157,12 @@ class DetailPane(VerticalScroll, can_focus=True):
             )
 
         events = detail.events
-        self._heading(text, f"Events ({len(events)})")
+        # The store loads the newest events only; events_total counts them all.
+        total = max(detail.events_total, len(events))
+        self._heading(text, f"Events ({total})")
         shown = events[-EVENTS_MAX:]
-        if len(events) > len(shown):
-            text.append(f"… {len(events) - len(shown)} earlier events not shown\n", style=dim)
+        if total > len(shown):
+            text.append(f"… {total - len(shown)} earlier events not shown\n", style=dim)
         now = self.now_ms()
         for event in shown:
             moved = f"{event.from_status or '∅'} → {event.to_status}"
