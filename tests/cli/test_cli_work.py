@@ -204,7 +204,8 @@ def test_a_reviewer_acting_while_the_command_runs_stops_it(db_url: str, workspac
     try:
         _wait_for(lambda: (workspace / "started").exists())
         with Store.open(db_url) as store:
-            (result,) = store.force_fail([run_id], reason="wrong task", actor="alice")
+            (result,) = store.force_fail([run_id], reason="wrong task", actor="alice",
+                                          force=True)
             assert result.ok, result.error
         stdout, stderr = worker.communicate(timeout=60)
     finally:

@@ -121,7 +121,8 @@ def test_a_reviewer_taking_the_run_stops_the_heartbeat_and_is_reported(
     store.enqueue("Taken away", workspace)
     lease = store.claim("agent-1", lease_s=1)
     assert lease is not None
-    store.force_release([lease.run_id], reason="worker looks dead", actor="alice")
+    store.force_release([lease.run_id], reason="worker looks dead", actor="alice",
+                          force=True)
     beats, outcomes = _watch_heartbeats(store, monkeypatch, after=1)
     with lease:
         assert beats.wait(10)
@@ -138,7 +139,7 @@ def test_the_token_never_shows_in_repr_or_logs(
     lease = store.claim("agent-1", lease_s=1)
     assert lease is not None
     token = lease.claim.claim_token
-    store.force_release([lease.run_id], reason="taken", actor="alice")
+    store.force_release([lease.run_id], reason="taken", actor="alice", force=True)
     caplog.set_level(logging.DEBUG)
     # The body ended without a verdict, but the run is no longer this lease's to release:
     # the exit says so instead of pretending it gave the work back.
