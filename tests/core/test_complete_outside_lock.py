@@ -31,14 +31,14 @@ def _during_check(monkeypatch: pytest.MonkeyPatch, action: Any) -> list[object]:
     seen: list[object] = []
     started: list[bool] = []
 
-    def slow_check(root: str, paths: Any) -> Any:
+    def slow_check(root: str, paths: Any, **options: Any) -> Any:
         if not started:  # only the first call: the action may check receipts itself
             started.append(True)
             try:
                 seen.append(action())
             except Exception as error:  # recorded: the test asserts on it
                 seen.append(error)
-        return real(root, paths)
+        return real(root, paths, **options)
 
     monkeypatch.setattr(contracts, "check_artifacts", slow_check)
     return seen
