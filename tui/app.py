@@ -280,7 +280,16 @@ def run_app(store_url: str | None, *, read_only: bool = False) -> int:
     """Open the store at ``store_url`` (None: $PARKBENCH_DB or the default file) and run."""
     store = Store.open(store_url)
     try:
-        result = ParkbenchApp(store, read_only=read_only).run()
+        app = ParkbenchApp(store, read_only=read_only)
+        result = app.run()
     finally:
         store.close()
+    return exit_status(app.return_code, result)
+
+
+def exit_status(return_code: int | None, result: int | None) -> int:
+    """The process's exit status: an unhandled exception (Textual has printed its
+    traceback and set ``return_code`` to 1) must never end as a silent 0."""
+    if return_code:
+        return return_code
     return 0 if result is None else int(result)

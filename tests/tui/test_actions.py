@@ -190,6 +190,6 @@ async def test_list_keeps_filter_and_cursor_after_an_action(store, workspace, cl
         await press(pilot, "enter")
         await settle(pilot)
         runs = app.main.runs
-        assert runs.query.search == "zebra"
+        assert runs.view_query.search == "zebra"
         assert [row.id for row in runs.window.rows] == [kept[0], kept[1], kept[3]]
         assert runs.cursor == 2 and runs.highlighted.id == kept[3]

@@ -274,8 +274,8 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        if event.value != self.runs.query.search:
-            self.set_query(replace(self.runs.query, search=event.value))
+        if event.value != self.runs.view_query.search:
+            self.set_query(replace(self.runs.view_query, search=event.value))
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -296,20 +296,20 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         self.runs.focus()
 
     def action_cycle_sort(self) -> None:
-        query = self.runs.query
+        query = self.runs.view_query
         following = SORT_CYCLE[(SORT_CYCLE.index(query.sort) + 1) % len(SORT_CYCLE)]
         self.set_query(replace(query, sort=following), keep_cursor=True)
 
     def action_cycle_status(self) -> None:
-        query = self.runs.query
+        query = self.runs.view_query
         following = STATUS_CYCLE[(STATUS_CYCLE.index(query.status) + 1) % len(STATUS_CYCLE)]
         self.set_query(replace(query, status=following))
 
     def show_status(self, status: RunStatus | None) -> None:
-        self.set_query(replace(self.runs.query, status=status))
+        self.set_query(replace(self.runs.view_query, status=status))
 
     def show_sort(self, sort: SortKey) -> None:
-        self.set_query(replace(self.runs.query, sort=sort), keep_cursor=True)
+        self.set_query(replace(self.runs.view_query, sort=sort), keep_cursor=True)
 
     def action_refresh(self) -> None:
         self.store_changed(resync=True)
@@ -339,7 +339,7 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         if action == "mark_all":
             return not self.read_only
         if action == "clear_filter":
-            return bool(self.runs.query.search)
+            return bool(self.runs.view_query.search)
         if action == "toggle_ready":
             return self.ready_filter_available()
         return True
@@ -380,11 +380,11 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         if self.read_only:
             return
         self._mark_request += 1
-        self.count_matches(self.runs.query, self._mark_request)
+        self.count_matches(self.runs.view_query, self._mark_request)
 
     @on(MatchesCounted)
     def _matches_counted(self, message: MatchesCounted) -> None:
-        query = self.runs.query
+        query = self.runs.view_query
         if message.generation != self._mark_request:
             return
         if message.count == 0:

@@ -58,7 +58,7 @@ class LiveReceiptsView:
             if updated is not shown:
                 self.detail.show(updated)
         self.header.update_state(ready_to_requeue=live.ready_count)
-        query = self.runs.query
+        query = self.runs.view_query
         if query.run_ids is not None and ready_changed:
             self.set_query(replace(query, run_ids=self._ready_ids()), keep_cursor=True)
         self.sync_bindings()
@@ -89,11 +89,11 @@ class LiveReceiptsView:
 
     def ready_filter_available(self) -> bool:
         """Offered while the watcher runs (and always to turn the filter off)."""
-        return self.live.running or self.runs.query.run_ids is not None
+        return self.live.running or self.runs.view_query.run_ids is not None
 
     def action_toggle_ready(self) -> None:
         """Only the parked runs whose receipts are all present; again: every run."""
-        query = self.runs.query
+        query = self.runs.view_query
         if query.run_ids is not None:
             self.set_query(replace(query, run_ids=None), keep_cursor=True)
         elif self.live.running:

@@ -64,18 +64,18 @@ def main_screen_commands(screen: MainScreen) -> Iterable[Command]:
         if runs.marks:
             yield ("Clear marks", f"Unmark {len(runs.marks)} runs", runs.action_clear_marks)
     yield ("Filter runs", "Search title, reason, worker, workspace", screen.action_filter)
-    if runs.query.search:
+    if runs.view_query.search:
         yield ("Clear filter", "Show every run in this status", screen.action_clear_filter)
     for sort in SORT_CYCLE:
-        if sort is not runs.query.sort:
+        if sort is not runs.view_query.sort:
             yield (f"Sort by {SORT_LABELS[sort]}", "Change the list order",
                    lambda sort=sort: screen.show_sort(sort))
     for status in STATUS_CYCLE:
-        if status is not runs.query.status:
+        if status is not runs.view_query.status:
             yield (f"Show {status_label(status)}", "Browse runs in another status",
                    lambda status=status: screen.show_status(status))
     if screen.ready_filter_available():
-        yield (screen.ready_label(runs.query), "Parked runs whose receipts are all present",
+        yield (screen.ready_label(runs.view_query), "Parked runs whose receipts are all present",
                screen.action_toggle_ready)
     yield ("Refresh", "Reload the list, counts and detail", screen.action_refresh)
     yield ("Help", "Keys and binding ids", screen.app.action_help)

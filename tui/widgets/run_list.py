@@ -124,7 +124,9 @@ class RunList(ScrollView, can_focus=True):
     # -- reading --------------------------------------------------------------------
 
     @property
-    def query(self) -> ViewQuery:
+    def view_query(self) -> ViewQuery:
+        """What the list shows (status, search, sort). Not ``query``: that is Textual's
+        DOM query, which its double-click "select all" calls."""
         return self.window.query
 
     @property
