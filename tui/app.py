@@ -10,6 +10,7 @@ file system's timing, which keeps snapshots deterministic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -32,7 +33,13 @@ from parkbench.tui.widgets.run_window import MAX_WINDOW, PAGE
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import (
+    Worker,
+    WorkerCancelled,
+    WorkerFailed,
+    WorkerState,
+    get_current_worker,
+)
 
 #: How long an exiting app waits for its receipt watcher to finish stopping.
 WATCHER_STOP_S = 5.0
@@ -227,12 +234,15 @@ class ParkbenchApp(App[int]):
         self._stop_feed()
         # Textual cancels workers as the app exits but does not wait for them: let the
         # receipt watcher finish stopping (file watches retired, threads joined) first.
+        # Each wait ends in WorkerCancelled (the app cancelled it): caught here, or asyncio
+        # prints "Task exception was never retrieved" as the terminal is handed back.
         watchers = [worker for worker in self.workers if worker.group == WATCHER_GROUP]
         if watchers:
-            await asyncio.wait(
-                [asyncio.ensure_future(worker.wait()) for worker in watchers],
-                timeout=WATCHER_STOP_S,
-            )
+            # (a watcher that does not stop in time is left to the process exit)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*(_stopped(worker) for worker in watchers)), WATCHER_STOP_S
+                )
 
     async def action_quit(self) -> None:
         self._stop_feed()
@@ -274,6 +284,12 @@ class ParkbenchApp(App[int]):
         if owner is RunList and self.main.is_mounted:
             return self.main.runs.check_action(name, ()) is True
         return True
+
+
+async def _stopped(worker: Worker[object]) -> None:
+    """Wait for ``worker`` to end, however it ends."""
+    with contextlib.suppress(WorkerCancelled, WorkerFailed):
+        await worker.wait()
 
 
 def run_app(store_url: str | None, *, read_only: bool = False) -> int:
