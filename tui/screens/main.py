@@ -274,8 +274,12 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        if event.value != self.runs.view_query.search:
-            self.set_query(replace(self.runs.view_query, search=event.value))
+        query = self.runs.view_query
+        if event.value != query.search:
+            # Cleared: every run the filter showed is back in view, so the cursor stays
+            # on its run (a narrower search starts at the top, as a new list).
+            cleared = not event.value.strip() and bool(query.search.strip())
+            self.set_query(replace(query, search=event.value), keep_cursor=cleared)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
