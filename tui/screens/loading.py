@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import sqlalchemy as sa
 from parkbench.core.contracts import ArtifactState, check_artifacts
 from parkbench.core.lifecycle import Action, RunStatus
-from parkbench.core.records import ActionResult, Expectation, Page, RunRow
+from parkbench.core.records import ActionResult, Expectation, Page, RunFilter, RunRow
 from parkbench.core.store import Store, queries
 from parkbench.tui.widgets.run_window import Fetch, FetchKind, Loaded, ViewQuery
 
@@ -153,6 +153,25 @@ def matching_expectations(store: Store, query: ViewQuery) -> dict[int, Expectati
     """What a bulk mark records: each matching run as it is now."""
     rows = store.read(lambda conn: queries.matching_versions(conn, query.run_filter()))
     return {run_id: Expectation(RunStatus(status), version) for run_id, status, version in rows}
+
+
+#: Runs read per query by :func:`rows_by_id` (their ids are inlined in the statement).
+IDS_PER_READ = 500
+
+
+def rows_by_id(store: Store, run_ids: Sequence[int]) -> dict[int, RunRow]:
+    """The runs ``run_ids`` as they are now, any status; ids not in the store are absent."""
+
+    def read(conn: sa.Connection) -> dict[int, RunRow]:
+        found: dict[int, RunRow] = {}
+        for lo in range(0, len(run_ids), IDS_PER_READ):
+            chunk = tuple(run_ids[lo : lo + IDS_PER_READ])
+            run_filter = RunFilter(status=None, run_ids=chunk)
+            page = queries.list_runs(conn, run_filter, limit=len(chunk))
+            found.update((row.id, row) for row in page.rows)
+        return found
+
+    return store.read(read) if run_ids else {}
 
 
 def apply_action(

@@ -17,6 +17,7 @@ from parkbench.tui.live_receipts import LiveReceipts
 from parkbench.tui.messages import (
     ActionDone,
     DetailLoaded,
+    MarkedChecked,
     MatchesCounted,
     MatchesFetched,
     ReceiptsChecked,
@@ -29,6 +30,7 @@ from parkbench.tui.screens.actions import (
     ACTION_NAMES,
     action_modal,
     mark_all_question,
+    plural,
     summarize,
     targets,
 )
@@ -147,6 +149,12 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
 
     def set_query(self, query: ViewQuery, *, keep_cursor: bool = False) -> None:
         header = self.header
+        if query.status is not self.runs.view_query.status and self.runs.marks:
+            # Marks belong to a status view: an action never reaches runs out of sight.
+            count = len(self.runs.marks)
+            self.runs.action_clear_marks()
+            self.notify(f"{plural(count, 'mark')} cleared: marks belong to a status view",
+                        markup=False)
         header.update_state(status=query.status, sort=query.sort, search=query.search,
                             ready_only=query.run_ids is not None)
         if keep_cursor:
@@ -162,6 +170,10 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         self.runs.forget_receipts()
         self.runs.reanchor()
         self.load_status_counts()
+        marks = self.runs.marks
+        moved = tuple(marks) if resync else tuple(run_id for run_id in run_ids if run_id in marks)
+        if moved and self.runs.view_query.status is not None:
+            self.check_marks(self.runs.view_query.status, moved)
         row = self.runs.highlighted
         if resync or (row is not None and row.id in run_ids):
             self._schedule_detail(0)
@@ -259,6 +271,19 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         event.stop()
         self.header.update_state(marked=event.count)
         self.sync_bindings()
+
+    @on(MarkedChecked)
+    def _marked_checked(self, message: MarkedChecked) -> None:
+        """Marked runs that left the view (acted on elsewhere) are no longer marked."""
+        if message.status is not self.runs.view_query.status:
+            return  # the view changed meanwhile (and its marks were cleared)
+        left = [
+            run_id
+            for run_id in message.asked
+            if (row := message.rows.get(run_id)) is None or row.status is not message.status
+        ]
+        if left:
+            self.runs.unmark(left)
 
     @on(StatusCounts)
     def _status_counts(self, message: StatusCounts) -> None:
