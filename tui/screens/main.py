@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from parkbench.core.lifecycle import Action, RunStatus
-from parkbench.core.records import Expectation, SortKey
+from parkbench.core.records import Expectation, RunRow, SortKey
 from parkbench.core.store import Store
 from parkbench.tui.live_receipts import LiveReceipts
 from parkbench.tui.messages import (
     ActionDone,
+    ActionRowsLoaded,
     DetailLoaded,
     MarkedChecked,
     MatchesCounted,
@@ -38,6 +39,7 @@ from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
+from parkbench.tui.screens.reason_modal import LISTED
 from parkbench.tui.widgets.detail_pane import DetailPane
 from parkbench.tui.widgets.filter_bar import FilterBar
 from parkbench.tui.widgets.run_list import RunList
@@ -104,6 +106,11 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         self._detail_timer: Timer | None = None
         self._count_timer: Timer | None = None
         self._mark_request = 0
+        self._action_request = 0
+        #: (request, action, targets, skipped, rows on hand) while titles are read.
+        self._pending_action: (
+            tuple[int, Action, dict[int, Expectation], int, dict[int, RunRow]] | None
+        ) = None
         self._binding_state: tuple[object, ...] = ()
         # The screen's parts, kept at hand: check_action runs for every binding on every
         # key press and footer refresh, and a DOM query each time would show up.
@@ -389,6 +396,26 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         if not expected:
             return
         rows = {row.id: row for row in self.runs.window.rows if row.id in expected}
+        self._action_request += 1
+        self._pending_action = (self._action_request, action, expected, skipped, rows)
+        listed = list(expected)[:LISTED]
+        if missing := tuple(run_id for run_id in listed if run_id not in rows):
+            # Marked runs never scrolled into view: their titles are read first (a worker).
+            self.load_action_rows(self._action_request, missing)
+        else:
+            self._open_action_modal(self._action_request, {})
+
+    @on(ActionRowsLoaded)
+    def _action_rows_loaded(self, message: ActionRowsLoaded) -> None:
+        self._open_action_modal(message.request, message.rows)
+
+    def _open_action_modal(self, request: int, loaded: dict[int, RunRow]) -> None:
+        pending = self._pending_action
+        if pending is None or pending[0] != request:
+            return  # superseded by another key press
+        self._pending_action = None
+        _, action, expected, skipped, rows = pending
+        rows = {**rows, **loaded}
         modal = action_modal(action, expected, skipped, rows, marked=bool(self.runs.marks))
 
         def confirmed(reason: str | None) -> None:
