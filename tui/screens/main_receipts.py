@@ -38,11 +38,14 @@ class LiveReceiptsView:
         """Show what the watcher noted since the last call; the cursor stays where it is."""
         live = self.live
         pending, ready_changed = live.take()
-        window = self.runs.window
+        window, cached = self.runs.window, self.runs.receipts
+        # Rows on screen, and rows the list counted before (it would show that count again
+        # when the run comes back into view, e.g. under the ready filter).
         counts = {
             run_id: count
             for run_id in pending
-            if window.index_of(run_id) is not None and (count := live.counts(run_id)) is not None
+            if (window.index_of(run_id) is not None or run_id in cached)
+            and (count := live.counts(run_id)) is not None
         }
         if counts:
             self.runs.set_receipts(counts)
