@@ -42,6 +42,7 @@ from parkbench.tui.screens.palette import Command, main_screen_commands
 from parkbench.tui.screens.reason_modal import LISTED
 from parkbench.tui.widgets.detail_pane import DetailPane
 from parkbench.tui.widgets.filter_bar import FilterBar
+from parkbench.tui.widgets.fit_footer import FitFooter
 from parkbench.tui.widgets.run_list import RunList
 from parkbench.tui.widgets.run_window import (
     MAX_WINDOW,
@@ -58,7 +59,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import WorkerState
 
 #: Seconds the cursor must rest on a run before its detail (events, disk checks) loads.
@@ -125,7 +126,7 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         yield self.filter_bar
         yield self.runs
         yield self.detail
-        yield Footer(compact=True)
+        yield FitFooter()
 
     def on_mount(self) -> None:
         self.runs.marking_enabled = not self.read_only
