@@ -34,6 +34,7 @@ from parkbench.tui.screens.actions import (
     plural,
     summarize,
     targets,
+    view_actions,
 )
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
@@ -129,7 +130,7 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         yield FitFooter()
 
     def on_mount(self) -> None:
-        self.runs.marking_enabled = not self.read_only
+        self.runs.marking_enabled = self.marking_applies()
         self.header.update_state(read_only=self.read_only)
         self.detail.show_placeholder("loading…")
         # The first page was asked for when the screen was built, before Textual ran.
@@ -170,6 +171,7 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         else:
             header.update_state(shown=None)
             self.runs.show_query(query)
+        self.runs.marking_enabled = self.marking_applies()
         self.sync_bindings()
 
     def store_changed(self, run_ids: frozenset[int] = frozenset(), *, resync: bool = True) -> None:
@@ -372,14 +374,22 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ACTION_NAMES:
-            return not self.read_only and bool(self.targets(ACTION_NAMES[action])[0])
+            return (
+                not self.read_only
+                and ACTION_NAMES[action] in view_actions(self.runs.view_query.status)
+                and bool(self.targets(ACTION_NAMES[action])[0])
+            )
         if action == "mark_all":
-            return not self.read_only
+            return self.marking_applies()
         if action == "clear_filter":
             return bool(self.runs.view_query.search)
         if action == "toggle_ready":
             return self.ready_filter_available()
         return True
+
+    def marking_applies(self) -> bool:
+        """Marks are for actions: offered where this view has one to take."""
+        return not self.read_only and bool(view_actions(self.runs.view_query.status))
 
     def action_requeue(self) -> None:
         self.start_action(Action.REQUEUE)
@@ -434,7 +444,7 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
 
     def action_mark_all(self) -> None:
-        if self.read_only:
+        if not self.marking_applies():
             return
         self._mark_request += 1
         self.count_matches(self.runs.view_query, self._mark_request)

@@ -27,6 +27,14 @@ SORT_LABELS = {
 }
 
 
+def sort_label(sort: SortKey, status: RunStatus | None) -> str:
+    """The sort's name in ``status``'s view: "blocked time" only where runs are blocked
+    (elsewhere the same order is the time in that status, the "Since" column)."""
+    if sort is SortKey.BLOCKED and status is not RunStatus.NEEDS_ATTENTION:
+        return "time in status"
+    return SORT_LABELS[sort]
+
+
 def status_label(status: RunStatus | None) -> str:
     return "all statuses" if status is None else status.value.replace("_", " ")
 
@@ -139,7 +147,7 @@ class StatusHeader(Static):
             text.append("  only ", style=dim)
             text.append("ready to requeue")
         text.append("  sort ", style=dim)
-        text.append(SORT_LABELS[state.sort])
+        text.append(sort_label(state.sort, state.status))
         if state.search.strip():
             text.append("  filter ", style=dim)
             text.append(f"“{one_line(state.search, 60)}”")
