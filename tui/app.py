@@ -18,7 +18,7 @@ from parkbench.core.db.engine import from_datetime, system_clock
 from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
-from parkbench.tui.keymap import declared_bindings, load_keymap
+from parkbench.tui.keymap import declared_bindings, keymap_conflicts, load_keymap
 from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
 from parkbench.tui.messages import FeedStateChanged, StoreChanged
 from parkbench.tui.screens.confirm_modal import ConfirmModal
@@ -129,13 +129,28 @@ class ParkbenchApp(App[int]):
         known = declared_bindings(cls for _, cls in self._owners())
         if self._keymap_override is not None:
             self.keymap_note = "Keymap set by the caller."
-            self.set_keymap(self._keymap_override)
-            return
-        loaded = load_keymap(known)
-        self.keymap_note = f"Remap keys by id in {loaded.path} (or $PARKBENCH_KEYMAP)."
-        for problem in loaded.problems:
+            keymap, problems = dict(self._keymap_override), []
+        else:
+            loaded = load_keymap(known)
+            self.keymap_note = f"Remap keys by id in {loaded.path} (or $PARKBENCH_KEYMAP)."
+            keymap, problems = loaded.keymap, list(loaded.problems)
+        problems += keymap_conflicts(
+            known, {k: v for k, v in keymap.items() if k in known}, self._binding_scopes()
+        )
+        for problem in problems:
             self.notify(one_line(problem, 300), title="Keymap", severity="warning", markup=False)
-        self.set_keymap(loaded.keymap)
+        self.set_keymap(keymap)
+
+    def _binding_scopes(self) -> tuple[tuple[type, ...], ...]:
+        """Owners whose bindings are live at the same time (focused widget, screen, app)."""
+        app = type(self)
+        return (
+            (RunList, MainScreen, app),
+            (FilterBar, MainScreen, app),
+            (ReasonModal, app),
+            (ConfirmModal, app),
+            (HelpScreen, app),
+        )
 
     def _owners(self) -> tuple[tuple[str, type], ...]:
         return tuple(
