@@ -33,6 +33,7 @@ from parkbench.tui.widgets.run_window import MAX_WINDOW, PAGE
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.widgets import HelpPanel
 from textual.worker import (
     Worker,
     WorkerCancelled,
@@ -60,6 +61,9 @@ class ParkbenchApp(App[int]):
             show=False,  # the footer shows the palette key on its own, at the right
             tooltip="Every action, searchable",
         ),
+        # Textual's keys panel (palette: "Keys") closes with escape, like every other panel.
+        Binding("escape", "hide_help_panel", "Close keys panel", id="keys-panel-close",
+                show=False),
     ]
 
     #: (help section, class) for every class whose bindings the help screen lists.
@@ -98,6 +102,7 @@ class ParkbenchApp(App[int]):
         self._now = now
         self._keymap_override = keymap
         self.keymap_note = ""
+        self.applied_keymap: dict[str, str] = {}
         self.main = MainScreen(
             store,
             read_only=read_only,
@@ -139,7 +144,16 @@ class ParkbenchApp(App[int]):
         )
         for problem in problems:
             self.notify(one_line(problem, 300), title="Keymap", severity="warning", markup=False)
+        self.applied_keymap = keymap
         self.set_keymap(keymap)
+
+    def binding_keys(self, binding_id: str) -> tuple[str, ...]:
+        """The keys ``binding_id`` answers to, after the keymap."""
+        declared = declared_bindings(cls for _, cls in self._owners()).get(binding_id)
+        if declared is None:
+            return ()
+        keys = self.applied_keymap.get(binding_id, declared[1].key)
+        return tuple(key.strip() for key in keys.split(",") if key.strip())
 
     def _binding_scopes(self) -> tuple[tuple[type, ...], ...]:
         """Owners whose bindings are live at the same time (focused widget, screen, app)."""
@@ -264,6 +278,11 @@ class ParkbenchApp(App[int]):
         self.exit(0)
 
     # -- help ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hide_help_panel":
+            return bool(self.screen.query(HelpPanel))
+        return True
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -55,7 +55,7 @@ from parkbench.tui.widgets.run_window import (
     ViewQuery,
 )
 from parkbench.tui.widgets.status_header import StatusHeader
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -275,6 +275,29 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
             self.detail.show(self.live_detail(message.detail))
         elif message.error is not None:
             self.detail.show_placeholder(f"{message.error.code}: {message.error.message}")
+
+    @on(RunList.DetailWanted)
+    def _detail_wanted(self, event: RunList.DetailWanted) -> None:
+        event.stop()
+        self._schedule_detail(0)  # now, not after the cursor rests
+        self.detail.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """In read-only mode the review keys are unbound; say why instead of nothing."""
+        if not self.read_only:
+            return
+        for binding_id in ("run-requeue", "run-fail", "run-release", "run-mark-all"):
+            keys: tuple[str, ...] = getattr(self.app, "binding_keys", lambda _id: ())(binding_id)
+            if event.key in keys:
+                event.stop()
+                self.notify(
+                    "Read-only: reviewing actions are off. Open Parkbench without "
+                    "--read-only to act.",
+                    title="Parkbench",
+                    severity="warning",
+                    markup=False,
+                )
+                return
 
     @on(RunList.MarksChanged)
     def _marks_changed(self, event: RunList.MarksChanged) -> None:

@@ -64,6 +64,9 @@ def main_screen_commands(screen: MainScreen) -> Iterable[Command]:
                    screen.action_mark_all)
         if runs.marks:
             yield ("Clear marks", f"Unmark {len(runs.marks)} runs", runs.action_clear_marks)
+    if runs.highlighted is not None:
+        yield (f"Open run {runs.highlighted.id}", "Focus its detail pane (enter)",
+               runs.action_open_detail)
     yield ("Filter runs", "Search title, reason, worker, workspace", screen.action_filter)
     if runs.view_query.search:
         yield ("Clear filter", "Show every run in this status", screen.action_clear_filter)

@@ -53,6 +53,13 @@ def bounded(text: str, limit: int) -> str:
     )
 
 
+def attempt_text(run: RunRow) -> str:
+    """``2/3``, or ``2 (limit 1 overridden)`` past a limit a reviewer overrode."""
+    if run.attempt > run.max_attempts:
+        return f"{run.attempt} (limit {run.max_attempts} overridden)"
+    return f"{run.attempt}/{run.max_attempts}"
+
+
 class DetailPane(VerticalScroll, can_focus=True):
     """Scrollable details of one run; ``show(detail)`` replaces them."""
 
@@ -98,13 +105,11 @@ class DetailPane(VerticalScroll, can_focus=True):
         text.append(one_line(run.title, TITLE_MAX), style=self._style("detail--title"))
         text.append("\n")
         text.append(
-            f"run {run.id} · {run.status.value} · attempt {run.attempt}/{run.max_attempts}"
+            f"run {run.id} · {run.status.value} · attempt {attempt_text(run)}"
             f" · priority {run.priority} · task {run.task_id} · worker ",
             style=dim,
         )
         text.append(one_line(run.worker, 256) if run.worker else "-")
-        if run.attempt_limit_overridden:
-            text.append(" · attempt limit overridden", style=dim)
         text.append("\nworkspace ", style=dim)
         text.append(f"{safe_text(run.workspace_root)} ({safe_text(run.workspace_name)})")
         changed = "blocked" if run.blocked_at_ms == run.status_changed_at_ms else "changed"

@@ -56,6 +56,8 @@ class RunList(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last", show=False, id="list-last"),
         Binding("space", "toggle_mark", "Mark", id="run-mark", tooltip="Mark or unmark the run"),
         Binding("u", "clear_marks", "Unmark all", id="run-clear-marks"),
+        Binding("enter", "open_detail", "Detail", id="run-open-detail", show=False,
+                tooltip="Focus the run's detail pane (shift+tab goes back)"),
     ]
 
     COMPONENT_CLASSES = {
@@ -88,6 +90,9 @@ class RunList(ScrollView, can_focus=True):
         def __init__(self, run: RunRow | None) -> None:
             self.run = run
             super().__init__()
+
+    class DetailWanted(Message):
+        """Enter on a run: the screen focuses its detail."""
 
     class MarksChanged(Message):
         def __init__(self, count: int) -> None:
@@ -231,6 +236,8 @@ class RunList(ScrollView, can_focus=True):
             return self.marking_enabled and self.highlighted is not None
         if action == "clear_marks":
             return self.marking_enabled and bool(self.marks)
+        if action == "open_detail":
+            return self.highlighted is not None
         return True
 
     def action_cursor_down(self) -> None:
@@ -257,6 +264,10 @@ class RunList(ScrollView, can_focus=True):
         fetch = window.jump_to_end()
         self._asked = fetch
         self.post_message(self.FetchWanted(fetch))
+
+    def action_open_detail(self) -> None:
+        if self.highlighted is not None:
+            self.post_message(self.DetailWanted())
 
     def action_toggle_mark(self) -> None:
         row = self.highlighted
@@ -384,11 +395,11 @@ class RunList(ScrollView, can_focus=True):
         return styles
 
     def _layout(self, width: int) -> tuple[Column, ...]:
-        status = self.window.query.status
-        key = (width, status is None, status)
+        status, sort = self.window.query.status, self.window.query.sort
+        key = (width, status is None, status, sort)
         if key != self._columns_key:
             parked = status is not None and status.value == "needs_attention"
-            self._columns = layout(width, show_status=status is None, parked=parked)
+            self._columns = layout(width, show_status=status is None, parked=parked, sort=sort)
             self._columns_key = key
             self._strips.clear()
         return self._columns
