@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from parkbench.core.db.engine import from_datetime, system_clock
 from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
@@ -26,6 +27,7 @@ from parkbench.tui.screens.help import HelpRow, HelpScreen
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.palette import ParkbenchCommands
 from parkbench.tui.screens.reason_modal import ReasonModal
+from parkbench.tui.settings import load_theme, store_theme, theme_path
 from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.filter_bar import FilterBar
 from parkbench.tui.widgets.run_list import RunList
@@ -90,8 +92,14 @@ class ParkbenchApp(App[int]):
         page_size: int = PAGE,
         window_rows: int = MAX_WINDOW,
         receipts: bool | None = None,
+        theme_file: Path | None = None,
     ) -> None:
         super().__init__()
+        #: Where the chosen theme is kept (run_app: the user config dir); None: not kept.
+        self.theme_file = theme_file
+        saved = load_theme(theme_file) if theme_file is not None else None
+        if saved is not None and saved in self.available_themes:
+            self.theme = saved
         self.store = store
         self.read_only = read_only
         self.actor = actor
@@ -112,6 +120,21 @@ class ParkbenchApp(App[int]):
             window_rows=window_rows,
             live_receipts=self.live_receipts,
         )
+
+    def watch_theme(self, theme: str) -> None:
+        if self.theme_file is not None and self.is_running:
+            self.save_theme(theme)
+
+    @work(thread=True, exclusive=True, group="settings", exit_on_error=False)
+    def save_theme(self, theme: str) -> None:
+        assert self.theme_file is not None
+        try:
+            store_theme(self.theme_file, theme)
+        except OSError as error:
+            self.call_from_thread(
+                self.notify, one_line(f"theme not saved: {error}", 300), title="Parkbench",
+                severity="warning", markup=False,
+            )
 
     def now_ms(self) -> int:
         """Epoch milliseconds from the injected clock (tests, snapshots) or the system."""
@@ -330,7 +353,7 @@ def run_app(store_url: str | None, *, read_only: bool = False) -> int:
     """Open the store at ``store_url`` (None: $PARKBENCH_DB or the default file) and run."""
     store = Store.open(store_url)
     try:
-        app = ParkbenchApp(store, read_only=read_only)
+        app = ParkbenchApp(store, read_only=read_only, theme_file=theme_path())
         result = app.run()
     finally:
         store.close()

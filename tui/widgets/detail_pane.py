@@ -15,6 +15,7 @@ from parkbench.core.contracts import ArtifactState
 from parkbench.core.records import RunDetail, RunRow
 from parkbench.tui.textsafe import one_line, safe_text
 from parkbench.tui.widgets.run_columns import relative_time
+from parkbench.tui.widgets.theme_styles import component_style
 from rich.style import Style
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -93,7 +94,7 @@ class DetailPane(VerticalScroll, can_focus=True):
             self.scroll_home(animate=False, immediate=True)
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True)
+        return component_style(self, name)
 
     def _heading(self, text: Text, title: str) -> None:
         text.append(f"\n{title}\n", style=self._style("detail--heading"))

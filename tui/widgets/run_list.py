@@ -30,6 +30,7 @@ from parkbench.tui.widgets.run_window import (
     RunWindow,
     ViewQuery,
 )
+from parkbench.tui.widgets.theme_styles import component_style
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -383,14 +384,14 @@ class RunList(ScrollView, can_focus=True):
         ancestors, too slow to ask for on every line)."""
         styles = self._styles.get(on_cursor)
         if styles is None:
-            component = self.get_component_rich_style
             styles = self._styles[on_cursor] = RowStyles(
-                base=component("run-list--cursor") if on_cursor else self.rich_style,
-                dim=component("run-list--dim", partial=True),
-                marked=component("run-list--marked", partial=True),
-                missing=component("run-list--missing", partial=True),
-                complete=component("run-list--complete", partial=True),
-                status=component("run-list--status", partial=True),
+                base=self.get_component_rich_style("run-list--cursor") if on_cursor
+                else self.rich_style,
+                dim=component_style(self, "run-list--dim"),
+                marked=component_style(self, "run-list--marked"),
+                missing=component_style(self, "run-list--missing"),
+                complete=component_style(self, "run-list--complete"),
+                status=component_style(self, "run-list--status"),
             )
         return styles
 

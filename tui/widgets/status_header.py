@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import SortKey
 from parkbench.tui.textsafe import one_line
+from parkbench.tui.widgets.theme_styles import component_style
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
@@ -102,7 +104,9 @@ class StatusHeader(Static):
 
     def _counts_line(self, width: int, *, short: bool) -> Text:
         state = self.state
-        style = self.get_component_rich_style
+        def style(name: str, partial: bool = True) -> Style:
+            return component_style(self, name)
+
         dim = style("status-header--dim", partial=True)
         number = short_count if short else (lambda n: f"{n:,}")
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -126,7 +130,9 @@ class StatusHeader(Static):
 
     def _status_line(self) -> Text:
         state = self.state
-        style = self.get_component_rich_style
+        def style(name: str, partial: bool = True) -> Style:
+            return component_style(self, name)
+
         dim = style("status-header--dim", partial=True)
         warn = style("status-header--parked", partial=True)
         text = Text(no_wrap=True, overflow="ellipsis")
