@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from parkbench.core.db.engine import from_datetime, system_clock
+from parkbench.core.db.info import redact_url, sqlite_file
 from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
@@ -93,8 +95,14 @@ class ParkbenchApp(App[int]):
         window_rows: int = MAX_WINDOW,
         receipts: bool | None = None,
         theme_file: Path | None = None,
+        database: str = "",
+        open_note: str = "",
     ) -> None:
         super().__init__()
+        #: Which database is open (a path, or a URL without its password), for the help.
+        self.database = database
+        #: Said once the app is up (e.g. why it opened read-only by itself).
+        self.open_note = open_note
         #: Where the chosen theme is kept (run_app: the user config dir); None: not kept.
         self.theme_file = theme_file
         saved = load_theme(theme_file) if theme_file is not None else None
@@ -148,6 +156,9 @@ class ParkbenchApp(App[int]):
             self.animation_level = "none"
         self._apply_keymap()
         self.push_screen(self.main)
+        if self.open_note:
+            self.notify(one_line(self.open_note, 500), title="Parkbench", severity="warning",
+                        markup=False, timeout=10)
         if self.live:
             self.watch_changes()
         if self.receipts:
@@ -310,7 +321,10 @@ class ParkbenchApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.help_rows(), self.keymap_note))
+        note = self.keymap_note
+        if self.database:
+            note = f"Database: {self.database}{' (read-only)' if self.read_only else ''}. {note}"
+        self.push_screen(HelpScreen(self.help_rows(), note))
 
     def help_rows(self) -> list[HelpRow]:
         """Every binding with an id, its keys after the keymap, and whether it is live."""
@@ -351,13 +365,48 @@ async def _stopped(worker: Worker[object]) -> None:
 
 def run_app(store_url: str | None, *, read_only: bool = False) -> int:
     """Open the store at ``store_url`` (None: $PARKBENCH_DB or the default file) and run."""
-    store = Store.open(store_url)
+    store, read_only, note = open_for_review(store_url, read_only=read_only)
     try:
-        app = ParkbenchApp(store, read_only=read_only, theme_file=theme_path())
+        app = ParkbenchApp(
+            store, read_only=read_only, theme_file=theme_path(),
+            database=redact_url(str(store.url)), open_note=note,
+        )
         result = app.run()
     finally:
         store.close()
     return exit_status(app.return_code, result)
+
+
+def database_writable(url: str) -> bool:
+    """False for a SQLite file (or its directory, where the -wal/-shm files go) this
+    process cannot write; True otherwise (a server database says so when written)."""
+    path = sqlite_file(url)
+    if path is None or not path.exists():
+        return True
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def open_for_review(url: str | None, *, read_only: bool) -> tuple[Store, bool, str]:
+    """``(store, read_only, note)``. ``--read-only`` opens read-only (it works on files and
+    directories that cannot be written). Otherwise a database that cannot be written is
+    opened read-only *by itself*, and ``note`` says so. A missing database is an error,
+    never silently created (``parkbench demo`` and ``enqueue`` create one)."""
+    if read_only:
+        return Store.open(url, create=False, read_only=True), True, ""
+    try:
+        store = Store.open(url, create=False)
+    except ParkbenchError as error:
+        try:
+            store = Store.open(url, create=False, read_only=True)
+        except ParkbenchError:
+            raise error from None
+        return store, True, f"opened read-only: {error.message}"
+    if not database_writable(str(store.url)):
+        where = redact_url(str(store.url))
+        store.close()
+        store = Store.open(url, create=False, read_only=True)
+        return store, True, f"opened read-only: {where} cannot be written by this user"
+    return store, False, ""
 
 
 def exit_status(return_code: int | None, result: int | None) -> int:
