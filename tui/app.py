@@ -34,6 +34,7 @@ from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.filter_bar import FilterBar
 from parkbench.tui.widgets.run_list import RunList
 from parkbench.tui.widgets.run_window import MAX_WINDOW, PAGE
+from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
@@ -308,6 +309,29 @@ class ParkbenchApp(App[int]):
                 )
 
     async def action_quit(self) -> None:
+        main = self.main
+        if main.is_mounted and main.action_running:
+            if main.stop_after_batch.is_set():
+                return  # already stopping: the app quits when the batch is written
+            question = Text("A bulk action is still running.\n")
+            question.append("Stop it after the current batch and quit?", style="bold")
+            question.append("\nThe runs not reached yet stay as they are.", style="dim")
+            self.push_screen(ConfirmModal(question), self._quit_answered)
+            return
+        self._stop_feed()
+        self.exit(0)
+
+    def _quit_answered(self, stop: bool | None) -> None:
+        if not stop:
+            return
+        self.main.stop_after_batch.set()
+        self.notify("Stopping after the current batch, then quitting…", markup=False)
+        self._quit_when_idle()
+
+    @work(exclusive=True, group="quitting", exit_on_error=False)
+    async def _quit_when_idle(self) -> None:
+        actions = [worker for worker in self.workers if worker.group == "actions"]
+        await asyncio.gather(*(_stopped(worker) for worker in actions))
         self._stop_feed()
         self.exit(0)
 

@@ -7,7 +7,7 @@ messages; nothing in this module touches a widget.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from parkbench.core.contracts import ArtifactState, check_artifacts
@@ -174,6 +174,10 @@ def rows_by_id(store: Store, run_ids: Sequence[int]) -> dict[int, RunRow]:
     return store.read(read) if run_ids else {}
 
 
+#: Runs per store call of a bulk action: between two batches the reviewer may stop it.
+ACTION_BATCH = 200
+
+
 def apply_action(
     store: Store,
     action: Action,
@@ -181,6 +185,18 @@ def apply_action(
     *,
     reason: str,
     actor: str | None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> list[ActionResult]:
+    """``action`` on ``expected``, a batch (one store call) at a time; once
+    ``should_stop()`` says so, the runs not yet reached are left as they are."""
     run_ids: Sequence[int] = list(expected)
-    return store.review(action, run_ids, reason=reason, actor=actor, expected=dict(expected))
+    results: list[ActionResult] = []
+    for lo in range(0, len(run_ids), ACTION_BATCH):
+        if lo and should_stop():
+            break
+        batch = run_ids[lo : lo + ACTION_BATCH]
+        results += store.review(
+            action, batch, reason=reason, actor=actor,
+            expected={run_id: expected[run_id] for run_id in batch},
+        )
+    return results

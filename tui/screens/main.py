@@ -7,6 +7,7 @@ messages; the ``@on`` handlers here apply them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
@@ -108,6 +109,7 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         self._detail_timer: Timer | None = None
         self._count_timer: Timer | None = None
         self._mark_request = 0
+        self.stop_after_batch = threading.Event()
         self._action_request = 0
         #: (request, action, targets, skipped, rows on hand) while titles are read.
         self._pending_action: (
@@ -422,6 +424,13 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
 
     def action_release(self) -> None:
         self.start_action(Action.RELEASE)
+
+    @property
+    def action_running(self) -> bool:
+        return any(
+            worker.group == "actions" and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for worker in self.app.workers
+        )
 
     def start_action(self, action: Action) -> None:
         if self.read_only:

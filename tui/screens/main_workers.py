@@ -92,6 +92,8 @@ class StoreWorkers:
     store: Store
     actor: str | None
     runs: RunList
+    #: Set (from the UI thread) to end a running bulk action after its current batch.
+    stop_after_batch: threading.Event
 
     # Provided by the Screen this is mixed into.
     post_message: Callable[[Message], bool]
@@ -196,7 +198,8 @@ class StoreWorkers:
         # Not cancellable on purpose: once confirmed, every result is reported.
         try:
             results = loading.apply_action(
-                self.store, action, expected, reason=reason, actor=self.actor
+                self.store, action, expected, reason=reason, actor=self.actor,
+                should_stop=self.stop_after_batch.is_set,
             )
         except ParkbenchError as error:
             self.post_message(CoreFailed(f"{action.value} failed", error))
