@@ -3,7 +3,6 @@ marks, and the action dialog names every listed run by its title, loaded or not.
 
 from __future__ import annotations
 
-from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store
 from parkbench.tui.app import ParkbenchApp
 from parkbench.tui.messages import StoreChanged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import SortKey
+from parkbench.core.store import Store
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.help import HelpScreen
 from parkbench.tui.screens.main import MainScreen
@@ -279,5 +280,6 @@ def test_run_app_opens_the_store_and_runs(db_url, monkeypatch):
         return 0
 
     monkeypatch.setattr(app_module.ParkbenchApp, "run", fake_run)
+    Store.open(db_url).close()  # the app never creates a database (issue 15.7)
     assert app_module.run_app(db_url, read_only=True) == 0
     assert seen["read_only"] is True and seen["url"].split("://")[0] in db_url
