@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from parkbench.core.db.engine import from_datetime, system_clock
-from parkbench.core.db.info import redact_url, sqlite_file
+from parkbench.core.db.info import redact_url
 from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
 from parkbench.tui.keymap import declared_bindings, keymap_conflicts, load_keymap
 from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
 from parkbench.tui.messages import FeedStateChanged, StoreChanged
+from parkbench.tui.opening import open_for_review
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.help import HelpRow, HelpScreen
 from parkbench.tui.screens.main import MainScreen
@@ -399,38 +399,6 @@ def run_app(store_url: str | None, *, read_only: bool = False) -> int:
     finally:
         store.close()
     return exit_status(app.return_code, result)
-
-
-def database_writable(url: str) -> bool:
-    """False for a SQLite file (or its directory, where the -wal/-shm files go) this
-    process cannot write; True otherwise (a server database says so when written)."""
-    path = sqlite_file(url)
-    if path is None or not path.exists():
-        return True
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-
-
-def open_for_review(url: str | None, *, read_only: bool) -> tuple[Store, bool, str]:
-    """``(store, read_only, note)``. ``--read-only`` opens read-only (it works on files and
-    directories that cannot be written). Otherwise a database that cannot be written is
-    opened read-only *by itself*, and ``note`` says so. A missing database is an error,
-    never silently created (``parkbench demo`` and ``enqueue`` create one)."""
-    if read_only:
-        return Store.open(url, create=False, read_only=True), True, ""
-    try:
-        store = Store.open(url, create=False)
-    except ParkbenchError as error:
-        try:
-            store = Store.open(url, create=False, read_only=True)
-        except ParkbenchError:
-            raise error from None
-        return store, True, f"opened read-only: {error.message}"
-    if not database_writable(str(store.url)):
-        where = redact_url(str(store.url))
-        store.close()
-        store = Store.open(url, create=False, read_only=True)
-        return store, True, f"opened read-only: {where} cannot be written by this user"
-    return store, False, ""
 
 
 def exit_status(return_code: int | None, result: int | None) -> int:

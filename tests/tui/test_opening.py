@@ -11,6 +11,7 @@ import pytest
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
 from parkbench.tui import app as app_module
+from parkbench.tui import opening
 from parkbench.tui.app import ParkbenchApp
 from tuitest_support import make_app, press, running, screen_text
 
@@ -43,7 +44,7 @@ def test_read_only_flag_opens_the_store_read_only(db_file, monkeypatch):
 
 def test_an_unwritable_database_opens_read_only_and_says_so(db_file, monkeypatch):
     monkeypatch.setattr(app_module, "ParkbenchApp", _Opened)
-    monkeypatch.setattr(app_module, "database_writable", lambda _url: False)
+    monkeypatch.setattr(opening, "database_writable", lambda _url: False)
     assert app_module.run_app(db_file) == 0
     seen = _Opened.seen
     assert seen["store_read_only"] is True and seen["read_only"] is True
