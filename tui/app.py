@@ -10,29 +10,42 @@ file system's timing, which keeps snapshots deterministic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from parkbench.core.db.engine import from_datetime, system_clock
+from parkbench.core.db.info import redact_url
 from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
-from parkbench.tui.keymap import declared_bindings, load_keymap
+from parkbench.tui.keymap import declared_bindings, keymap_conflicts, load_keymap
 from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
 from parkbench.tui.messages import FeedStateChanged, StoreChanged
+from parkbench.tui.opening import open_for_review
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.help import HelpRow, HelpScreen
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.palette import ParkbenchCommands
 from parkbench.tui.screens.reason_modal import ReasonModal
+from parkbench.tui.settings import load_theme, store_theme, theme_path
 from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.filter_bar import FilterBar
 from parkbench.tui.widgets.run_list import RunList
 from parkbench.tui.widgets.run_window import MAX_WINDOW, PAGE
+from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.widgets import HelpPanel
+from textual.worker import (
+    Worker,
+    WorkerCancelled,
+    WorkerFailed,
+    WorkerState,
+    get_current_worker,
+)
 
 #: How long an exiting app waits for its receipt watcher to finish stopping.
 WATCHER_STOP_S = 5.0
@@ -53,6 +66,9 @@ class ParkbenchApp(App[int]):
             show=False,  # the footer shows the palette key on its own, at the right
             tooltip="Every action, searchable",
         ),
+        # Textual's keys panel (palette: "Keys") closes with escape, like every other panel.
+        Binding("escape", "hide_help_panel", "Close keys panel", id="keys-panel-close",
+                show=False),
     ]
 
     #: (help section, class) for every class whose bindings the help screen lists.
@@ -79,8 +95,20 @@ class ParkbenchApp(App[int]):
         page_size: int = PAGE,
         window_rows: int = MAX_WINDOW,
         receipts: bool | None = None,
+        theme_file: Path | None = None,
+        database: str = "",
+        open_note: str = "",
     ) -> None:
         super().__init__()
+        #: Which database is open (a path, or a URL without its password), for the help.
+        self.database = database
+        #: Said once the app is up (e.g. why it opened read-only by itself).
+        self.open_note = open_note
+        #: Where the chosen theme is kept (run_app: the user config dir); None: not kept.
+        self.theme_file = theme_file
+        saved = load_theme(theme_file) if theme_file is not None else None
+        if saved is not None and saved in self.available_themes:
+            self.theme = saved
         self.store = store
         self.read_only = read_only
         self.actor = actor
@@ -91,6 +119,7 @@ class ParkbenchApp(App[int]):
         self._now = now
         self._keymap_override = keymap
         self.keymap_note = ""
+        self.applied_keymap: dict[str, str] = {}
         self.main = MainScreen(
             store,
             read_only=read_only,
@@ -100,6 +129,21 @@ class ParkbenchApp(App[int]):
             window_rows=window_rows,
             live_receipts=self.live_receipts,
         )
+
+    def watch_theme(self, theme: str) -> None:
+        if self.theme_file is not None and self.is_running:
+            self.save_theme(theme)
+
+    @work(thread=True, exclusive=True, group="settings", exit_on_error=False)
+    def save_theme(self, theme: str) -> None:
+        assert self.theme_file is not None
+        try:
+            store_theme(self.theme_file, theme)
+        except OSError as error:
+            self.call_from_thread(
+                self.notify, one_line(f"theme not saved: {error}", 300), title="Parkbench",
+                severity="warning", markup=False,
+            )
 
     def now_ms(self) -> int:
         """Epoch milliseconds from the injected clock (tests, snapshots) or the system."""
@@ -113,6 +157,9 @@ class ParkbenchApp(App[int]):
             self.animation_level = "none"
         self._apply_keymap()
         self.push_screen(self.main)
+        if self.open_note:
+            self.notify(one_line(self.open_note, 500), title="Parkbench", severity="warning",
+                        markup=False, timeout=10)
         if self.live:
             self.watch_changes()
         if self.receipts:
@@ -122,13 +169,37 @@ class ParkbenchApp(App[int]):
         known = declared_bindings(cls for _, cls in self._owners())
         if self._keymap_override is not None:
             self.keymap_note = "Keymap set by the caller."
-            self.set_keymap(self._keymap_override)
-            return
-        loaded = load_keymap(known)
-        self.keymap_note = f"Remap keys by id in {loaded.path} (or $PARKBENCH_KEYMAP)."
-        for problem in loaded.problems:
+            keymap, problems = dict(self._keymap_override), []
+        else:
+            loaded = load_keymap(known)
+            self.keymap_note = f"Remap keys by id in {loaded.path} (or $PARKBENCH_KEYMAP)."
+            keymap, problems = loaded.keymap, list(loaded.problems)
+        problems += keymap_conflicts(
+            known, {k: v for k, v in keymap.items() if k in known}, self._binding_scopes()
+        )
+        for problem in problems:
             self.notify(one_line(problem, 300), title="Keymap", severity="warning", markup=False)
-        self.set_keymap(loaded.keymap)
+        self.applied_keymap = keymap
+        self.set_keymap(keymap)
+
+    def binding_keys(self, binding_id: str) -> tuple[str, ...]:
+        """The keys ``binding_id`` answers to, after the keymap."""
+        declared = declared_bindings(cls for _, cls in self._owners()).get(binding_id)
+        if declared is None:
+            return ()
+        keys = self.applied_keymap.get(binding_id, declared[1].key)
+        return tuple(key.strip() for key in keys.split(",") if key.strip())
+
+    def _binding_scopes(self) -> tuple[tuple[type, ...], ...]:
+        """Owners whose bindings are live at the same time (focused widget, screen, app)."""
+        app = type(self)
+        return (
+            (RunList, MainScreen, app),
+            (FilterBar, MainScreen, app),
+            (ReasonModal, app),
+            (ConfirmModal, app),
+            (HelpScreen, app),
+        )
 
     def _owners(self) -> tuple[tuple[str, type], ...]:
         return tuple(
@@ -227,23 +298,57 @@ class ParkbenchApp(App[int]):
         self._stop_feed()
         # Textual cancels workers as the app exits but does not wait for them: let the
         # receipt watcher finish stopping (file watches retired, threads joined) first.
+        # Each wait ends in WorkerCancelled (the app cancelled it): caught here, or asyncio
+        # prints "Task exception was never retrieved" as the terminal is handed back.
         watchers = [worker for worker in self.workers if worker.group == WATCHER_GROUP]
         if watchers:
-            await asyncio.wait(
-                [asyncio.ensure_future(worker.wait()) for worker in watchers],
-                timeout=WATCHER_STOP_S,
-            )
+            # (a watcher that does not stop in time is left to the process exit)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*(_stopped(worker) for worker in watchers)), WATCHER_STOP_S
+                )
 
     async def action_quit(self) -> None:
+        main = self.main
+        if main.is_mounted and main.action_running:
+            if main.stop_after_batch.is_set():
+                return  # already stopping: the app quits when the batch is written
+            question = Text("A bulk action is still running.\n")
+            question.append("Stop it after the current batch and quit?", style="bold")
+            question.append("\nThe runs not reached yet stay as they are.", style="dim")
+            self.push_screen(ConfirmModal(question), self._quit_answered)
+            return
+        self._stop_feed()
+        self.exit(0)
+
+    def _quit_answered(self, stop: bool | None) -> None:
+        if not stop:
+            return
+        self.main.stop_after_batch.set()
+        self.notify("Stopping after the current batch, then quitting…", markup=False)
+        self._quit_when_idle()
+
+    @work(exclusive=True, group="quitting", exit_on_error=False)
+    async def _quit_when_idle(self) -> None:
+        actions = [worker for worker in self.workers if worker.group == "actions"]
+        await asyncio.gather(*(_stopped(worker) for worker in actions))
         self._stop_feed()
         self.exit(0)
 
     # -- help ---------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hide_help_panel":
+            return bool(self.screen.query(HelpPanel))
+        return True
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.help_rows(), self.keymap_note))
+        note = self.keymap_note
+        if self.database:
+            note = f"Database: {self.database}{' (read-only)' if self.read_only else ''}. {note}"
+        self.push_screen(HelpScreen(self.help_rows(), note))
 
     def help_rows(self) -> list[HelpRow]:
         """Every binding with an id, its keys after the keymap, and whether it is live."""
@@ -276,11 +381,29 @@ class ParkbenchApp(App[int]):
         return True
 
 
+async def _stopped(worker: Worker[object]) -> None:
+    """Wait for ``worker`` to end, however it ends."""
+    with contextlib.suppress(WorkerCancelled, WorkerFailed):
+        await worker.wait()
+
+
 def run_app(store_url: str | None, *, read_only: bool = False) -> int:
     """Open the store at ``store_url`` (None: $PARKBENCH_DB or the default file) and run."""
-    store = Store.open(store_url)
+    store, read_only, note = open_for_review(store_url, read_only=read_only)
     try:
-        result = ParkbenchApp(store, read_only=read_only).run()
+        app = ParkbenchApp(
+            store, read_only=read_only, theme_file=theme_path(),
+            database=redact_url(str(store.url)), open_note=note,
+        )
+        result = app.run()
     finally:
         store.close()
+    return exit_status(app.return_code, result)
+
+
+def exit_status(return_code: int | None, result: int | None) -> int:
+    """The process's exit status: an unhandled exception (Textual has printed its
+    traceback and set ``return_code`` to 1) must never end as a silent 0."""
+    if return_code:
+        return return_code
     return 0 if result is None else int(result)

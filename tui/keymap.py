@@ -95,3 +95,42 @@ def load_keymap(known_ids: Iterable[str], path: Path | None = None) -> LoadedKey
     except (OSError, UnicodeDecodeError) as error:
         return LoadedKeymap(path, problems=[f"{path}: cannot read ({error})"])
     return parse_keymap(text, known_ids, path)
+
+
+def keymap_conflicts(
+    declared: dict[str, tuple[type, Binding]],
+    keymap: dict[str, str],
+    scopes: Iterable[Iterable[type]],
+) -> list[str]:
+    """Keys the keymap gives a binding that another binding active at the same time keeps
+    (Textual would silently let one of them win). ``scopes`` lists the owner classes whose
+    bindings are live together (the focused widget, its screen, the app)."""
+    def split(keys: str) -> set[str]:
+        return {key.strip() for key in keys.split(",") if key.strip()}
+
+    def keys_of(binding_id: str) -> set[str]:
+        return split(keymap.get(binding_id, declared[binding_id][1].key))
+
+    def added(binding_id: str) -> set[str]:  # keys the keymap gives it that it lacked
+        return keys_of(binding_id) - split(declared[binding_id][1].key)
+
+    problems: list[str] = []
+    seen: set[tuple[str, str, str]] = set()
+    for scope in scopes:
+        owners = set(scope)
+        ids = [bid for bid, (owner, _) in declared.items() if owner in owners]
+        for remapped in (bid for bid in ids if bid in keymap):
+            for other in ids:
+                if other == remapped:
+                    continue
+                for key in sorted(added(remapped) & keys_of(other)):
+                    pair = (key, *sorted((remapped, other)))
+                    if pair in seen:
+                        continue
+                    seen.add(pair)
+                    problems.append(
+                        f"keymap conflict: {key!r} is given to {remapped} but {other} has it "
+                        f"too (only one of them would get it); remap {other} as well or "
+                        f"pick another key"
+                    )
+    return problems

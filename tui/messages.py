@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from parkbench.core.db.notify import FeedState
 from parkbench.core.errors import ParkbenchError
-from parkbench.core.lifecycle import Action
-from parkbench.core.records import ActionResult, Expectation, RunDetail
+from parkbench.core.lifecycle import Action, RunStatus
+from parkbench.core.records import ActionResult, Expectation, RunDetail, RunRow
 from parkbench.tui.widgets.run_window import Loaded
 from textual.message import Message
 
@@ -87,6 +87,24 @@ class MatchesFetched(Message, bubble=False):
 
     generation: int
     expected: dict[int, Expectation] = field(default_factory=dict)
+
+
+@dataclass
+class MarkedChecked(Message, bubble=False):
+    """Marked runs as they are now (a run no longer in the store is absent): the screen
+    drops the marks of runs that left the ``status`` view."""
+
+    status: RunStatus | None
+    asked: tuple[int, ...]
+    rows: dict[int, RunRow]
+
+
+@dataclass
+class ActionRowsLoaded(Message, bubble=False):
+    """The rows (titles) an action's dialog lists that the list had not loaded."""
+
+    request: int
+    rows: dict[int, RunRow]
 
 
 @dataclass

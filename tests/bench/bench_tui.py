@@ -299,7 +299,7 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
             bar.value = term[:-1]
             bar.cursor_position = len(bar.value)
             await until(
-                lambda t=term[:-1]: runs.query.search == t
+                lambda t=term[:-1]: runs.view_query.search == t
                 and not runs.window.replacing
                 and runs.window.total_known
                 and not app.main.busy
@@ -311,7 +311,7 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
                 # the new query's first page is in (its old rows stay up until then)
                 lambda g=generation, t=term: runs.window.generation > g
                 and not runs.window.replacing
-                and runs.query.search == t,
+                and runs.view_query.search == t,
             )
             await until(lambda: runs.window.total_known, timeout=60)
             out["count"].append(time.perf_counter() - start)

@@ -150,11 +150,14 @@ async def test_marked_runs_in_another_state_are_skipped(store, parked):
     store.force_release([parked[1]], reason="back to queue", actor="bob")
     app = make_app(store)
     async with running(app) as (pilot, notices):
-        await press(pilot, "space")  # a parked run
-        await press(pilot, "s")  # browse queued runs
+        # Marks belong to a status view: mark both in "all statuses" (7 presses of `s`).
+        await press(pilot, *["s"] * 7)
         await settle(pilot)
-        assert app.main.runs.highlighted.id == parked[1]
-        await press(pilot, "space")
+        assert app.main.runs.view_query.status is None
+        for run_id in (parked[0], parked[1]):
+            while app.main.runs.highlighted.id != run_id:
+                await press(pilot, "down")
+            await press(pilot, "space")
         # requeue is only valid for the parked one: the modal says one is skipped
         await press(pilot, "r")
         assert app.screen.title_text == "Requeue 1 marked run"
@@ -190,6 +193,6 @@ async def test_list_keeps_filter_and_cursor_after_an_action(store, workspace, cl
         await press(pilot, "enter")
         await settle(pilot)
         runs = app.main.runs
-        assert runs.query.search == "zebra"
+        assert runs.view_query.search == "zebra"
         assert [row.id for row in runs.window.rows] == [kept[0], kept[1], kept[3]]
         assert runs.cursor == 2 and runs.highlighted.id == kept[3]

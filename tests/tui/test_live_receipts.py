@@ -194,6 +194,6 @@ async def test_without_the_watcher_nothing_depends_on_file_timing(store, parked)
         assert "ready to requeue" not in text and "R Ready" not in text
         await press(pilot, "R")
         await settle(pilot)
-        assert app.main.runs.query.run_ids is None and len(app.main.runs.window.rows) == 3
+        assert app.main.runs.view_query.run_ids is None and len(app.main.runs.window.rows) == 3
         [row] = [r for r in app.help_rows() if r.binding_id == "filter-ready"]
         assert (row.keys, row.available) == ("R", False)

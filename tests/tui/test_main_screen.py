@@ -28,7 +28,7 @@ async def test_list_shows_each_parked_run(store, parked):
         assert " - " in second and "disk full" in second and "59m ago" in second
         assert "1/1" in next(line for line in lines if "Translate docs" in line)
         # the header counts runs by status
-        assert "parked 3" in text and "queued 0" in text
+        assert "parked 3" in lines[0] and "queued" not in lines[0]  # zero counts left out
         assert "needs attention (3)" in text
 
 

@@ -62,6 +62,31 @@ def test_main_screen(snap_compare, snap_store):
     assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=["80x24", "60x20"])
+def test_main_screen_narrow(snap_compare, snap_store, size):
+    """Issue 15.4: the header, the status line and the footer fit small terminals."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("space", "down")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "solarized-light", "textual-dark", "nord"])
+def test_main_screen_theme(snap_compare, snap_store, theme):
+    """Issue 15.8: every colour comes from the theme; light themes stay readable."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.theme = theme
+        await settle(pilot)
+        await pilot.press("space", "down")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
 def test_detail_pane(snap_compare, snap_store):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import SortKey
+from parkbench.core.store import Store
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.help import HelpScreen
 from parkbench.tui.screens.main import MainScreen
@@ -43,7 +44,7 @@ async def test_filter_escape_and_enter(store, parked):
         await press(pilot, "escape")  # in the bar: clears and gives focus back
         await settle(pilot)
         assert isinstance(app.focused, RunList)
-        assert listed(app) == parked and app.main.runs.query.search == ""
+        assert listed(app) == parked and app.main.runs.view_query.search == ""
         # Enter keeps the filter; Escape on the list clears it
         await press(pilot, "slash")
         await type_text(pilot, "locale")  # matches a reason
@@ -70,17 +71,17 @@ async def test_sort_cycle_keeps_the_cursor_on_its_run(store, parked):
         assert runs.highlighted.id == parked[2]
         await press(pilot, "o")
         await settle(pilot)
-        assert runs.query.sort is SortKey.PRIORITY
+        assert runs.view_query.sort is SortKey.PRIORITY
         assert listed(app) == [parked[1], parked[0], parked[2]]  # priority 5 first
         assert runs.highlighted.id == parked[2]
         assert "sort priority" in screen_text(app)
         await press(pilot, "o")
         await settle(pilot)
-        assert runs.query.sort is SortKey.TASK and "sort task" in screen_text(app)
+        assert runs.view_query.sort is SortKey.TASK and "sort task" in screen_text(app)
         assert runs.highlighted.id == parked[2]
         await press(pilot, "o")
         await settle(pilot)
-        assert runs.query.sort is SortKey.BLOCKED
+        assert runs.view_query.sort is SortKey.BLOCKED
 
 
 async def test_status_switch_offers_only_valid_actions(store, parked):
@@ -94,7 +95,7 @@ async def test_status_switch_offers_only_valid_actions(store, parked):
         ]
         await press(pilot, "s")  # queued
         await settle(pilot)
-        assert main.runs.query.status is RunStatus.QUEUED and listed(app) == [parked[1]]
+        assert main.runs.view_query.status is RunStatus.QUEUED and listed(app) == [parked[1]]
         assert "view queued (1)" in screen_text(app)
         assert [main.check_action(a, ()) for a in ("requeue", "fail", "release")] == [
             False, True, False
@@ -105,19 +106,19 @@ async def test_status_switch_offers_only_valid_actions(store, parked):
         assert isinstance(app.screen, MainScreen)
         await press(pilot, "s", "s")  # claimed, then failed
         await settle(pilot)
-        assert main.runs.query.status is RunStatus.FAILED and listed(app) == [parked[2]]
+        assert main.runs.view_query.status is RunStatus.FAILED and listed(app) == [parked[2]]
         assert not any(main.check_action(a, ()) for a in ("requeue", "fail", "release"))
         await press(pilot, "f")
         assert isinstance(app.screen, MainScreen)
         for _ in range(4):  # completed, canceled, requeued, all statuses
             await press(pilot, "s")
         await settle(pilot)
-        assert main.runs.query.status is None
+        assert main.runs.view_query.status is None
         assert sorted(listed(app)) == sorted(parked)
         assert "Status" in screen_text(app).splitlines()[2]  # the status column appears
         await press(pilot, "s")
         await settle(pilot)
-        assert main.runs.query.status is RunStatus.NEEDS_ATTENTION
+        assert main.runs.view_query.status is RunStatus.NEEDS_ATTENTION
 
 
 async def test_marks_and_mark_all_after_a_filter(store, parked):
@@ -216,7 +217,7 @@ async def test_palette_runs_actions_by_name(store, parked):
         await settle(pilot)
         await press(pilot, "enter")
         await settle(pilot)
-        assert app.main.runs.query.status is RunStatus.QUEUED
+        assert app.main.runs.view_query.status is RunStatus.QUEUED
 
 
 async def test_read_only_hides_every_action(store, parked):
@@ -279,5 +280,6 @@ def test_run_app_opens_the_store_and_runs(db_url, monkeypatch):
         return 0
 
     monkeypatch.setattr(app_module.ParkbenchApp, "run", fake_run)
+    Store.open(db_url).close()  # the app never creates a database (issue 15.7)
     assert app_module.run_app(db_url, read_only=True) == 0
     assert seen["read_only"] is True and seen["url"].split("://")[0] in db_url

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from parkbench.core.lifecycle import Action, ActorKind, allowed_actions
+from parkbench.core.lifecycle import Action, ActorKind, RunStatus, allowed_actions
 from parkbench.core.records import ActionResult, Expectation, RunRow
 from parkbench.tui.screens.reason_modal import LISTED, ReasonModal
 from parkbench.tui.textsafe import one_line
@@ -55,6 +55,19 @@ def targets(
     if highlighted is not None and action in allowed_actions(ActorKind.HUMAN, highlighted.status):
         return {highlighted.id: Expectation(highlighted.status, highlighted.version)}, 0
     return {}, 0
+
+
+def view_actions(status: RunStatus | None) -> frozenset[Action]:
+    """The review actions a status view offers: those the lifecycle allows a reviewer on
+    runs in that status (every status: any of them). Views with none are for browsing:
+    no action, no marks."""
+    statuses = tuple(RunStatus) if status is None else (status,)
+    return frozenset(
+        action
+        for source in statuses
+        for action in allowed_actions(ActorKind.HUMAN, source)
+        if action in ACTION_LABELS
+    )
 
 
 def plural(count: int, noun: str) -> str:

@@ -7,12 +7,12 @@ messages; nothing in this module touches a widget.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from parkbench.core.contracts import ArtifactState, check_artifacts
 from parkbench.core.lifecycle import Action, RunStatus
-from parkbench.core.records import ActionResult, Expectation, Page, RunRow
+from parkbench.core.records import ActionResult, Expectation, Page, RunFilter, RunRow
 from parkbench.core.store import Store, queries
 from parkbench.tui.widgets.run_window import Fetch, FetchKind, Loaded, ViewQuery
 
@@ -155,6 +155,29 @@ def matching_expectations(store: Store, query: ViewQuery) -> dict[int, Expectati
     return {run_id: Expectation(RunStatus(status), version) for run_id, status, version in rows}
 
 
+#: Runs read per query by :func:`rows_by_id` (their ids are inlined in the statement).
+IDS_PER_READ = 500
+
+
+def rows_by_id(store: Store, run_ids: Sequence[int]) -> dict[int, RunRow]:
+    """The runs ``run_ids`` as they are now, any status; ids not in the store are absent."""
+
+    def read(conn: sa.Connection) -> dict[int, RunRow]:
+        found: dict[int, RunRow] = {}
+        for lo in range(0, len(run_ids), IDS_PER_READ):
+            chunk = tuple(run_ids[lo : lo + IDS_PER_READ])
+            run_filter = RunFilter(status=None, run_ids=chunk)
+            page = queries.list_runs(conn, run_filter, limit=len(chunk))
+            found.update((row.id, row) for row in page.rows)
+        return found
+
+    return store.read(read) if run_ids else {}
+
+
+#: Runs per store call of a bulk action: between two batches the reviewer may stop it.
+ACTION_BATCH = 200
+
+
 def apply_action(
     store: Store,
     action: Action,
@@ -162,6 +185,18 @@ def apply_action(
     *,
     reason: str,
     actor: str | None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> list[ActionResult]:
+    """``action`` on ``expected``, a batch (one store call) at a time; once
+    ``should_stop()`` says so, the runs not yet reached are left as they are."""
     run_ids: Sequence[int] = list(expected)
-    return store.review(action, run_ids, reason=reason, actor=actor, expected=dict(expected))
+    results: list[ActionResult] = []
+    for lo in range(0, len(run_ids), ACTION_BATCH):
+        if lo and should_stop():
+            break
+        batch = run_ids[lo : lo + ACTION_BATCH]
+        results += store.review(
+            action, batch, reason=reason, actor=actor,
+            expected={run_id: expected[run_id] for run_id in batch},
+        )
+    return results

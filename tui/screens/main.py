@@ -7,37 +7,34 @@ messages; the ``@on`` handlers here apply them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from parkbench.core.lifecycle import Action, RunStatus
-from parkbench.core.records import Expectation, SortKey
+from parkbench.core.records import Expectation, RunRow, SortKey
 from parkbench.core.store import Store
 from parkbench.tui.live_receipts import LiveReceipts
 from parkbench.tui.messages import (
-    ActionDone,
     DetailLoaded,
-    MatchesCounted,
-    MatchesFetched,
+    MarkedChecked,
     ReceiptsChecked,
     RowsCounted,
     RowsLoaded,
     StatusCounts,
 )
 from parkbench.tui.screens.actions import (
-    ACTION_LABELS,
     ACTION_NAMES,
-    action_modal,
-    mark_all_question,
-    summarize,
-    targets,
+    plural,
+    view_actions,
 )
-from parkbench.tui.screens.confirm_modal import ConfirmModal
+from parkbench.tui.screens.main_actions import ReviewActions
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
 from parkbench.tui.widgets.detail_pane import DetailPane
 from parkbench.tui.widgets.filter_bar import FilterBar
+from parkbench.tui.widgets.fit_footer import FitFooter
 from parkbench.tui.widgets.run_list import RunList
 from parkbench.tui.widgets.run_window import (
     MAX_WINDOW,
@@ -49,12 +46,12 @@ from parkbench.tui.widgets.run_window import (
     ViewQuery,
 )
 from parkbench.tui.widgets.status_header import StatusHeader
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import WorkerState
 
 #: Seconds the cursor must rest on a run before its detail (events, disk checks) loads.
@@ -65,7 +62,7 @@ COUNT_DELAY_S = 0.15
 SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "clear_filter", "toggle_ready")
 
 
-class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
+class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
     AUTO_FOCUS = "#runs"
 
     BINDINGS = [
@@ -102,6 +99,12 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         self._detail_timer: Timer | None = None
         self._count_timer: Timer | None = None
         self._mark_request = 0
+        self.stop_after_batch = threading.Event()
+        self._action_request = 0
+        #: (request, action, targets, skipped, rows on hand) while titles are read.
+        self._pending_action: (
+            tuple[int, Action, dict[int, Expectation], int, dict[int, RunRow]] | None
+        ) = None
         self._binding_state: tuple[object, ...] = ()
         # The screen's parts, kept at hand: check_action runs for every binding on every
         # key press and footer refresh, and a DOM query each time would show up.
@@ -116,10 +119,10 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         yield self.filter_bar
         yield self.runs
         yield self.detail
-        yield Footer(compact=True)
+        yield FitFooter()
 
     def on_mount(self) -> None:
-        self.runs.marking_enabled = not self.read_only
+        self.runs.marking_enabled = self.marking_applies()
         self.header.update_state(read_only=self.read_only)
         self.detail.show_placeholder("loading…")
         # The first page was asked for when the screen was built, before Textual ran.
@@ -147,6 +150,12 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
 
     def set_query(self, query: ViewQuery, *, keep_cursor: bool = False) -> None:
         header = self.header
+        if query.status is not self.runs.view_query.status and self.runs.marks:
+            # Marks belong to a status view: an action never reaches runs out of sight.
+            count = len(self.runs.marks)
+            self.runs.action_clear_marks()
+            self.notify(f"{plural(count, 'mark')} cleared: marks belong to a status view",
+                        markup=False)
         header.update_state(status=query.status, sort=query.sort, search=query.search,
                             ready_only=query.run_ids is not None)
         if keep_cursor:
@@ -154,6 +163,7 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         else:
             header.update_state(shown=None)
             self.runs.show_query(query)
+        self.runs.marking_enabled = self.marking_applies()
         self.sync_bindings()
 
     def store_changed(self, run_ids: frozenset[int] = frozenset(), *, resync: bool = True) -> None:
@@ -162,6 +172,10 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         self.runs.forget_receipts()
         self.runs.reanchor()
         self.load_status_counts()
+        marks = self.runs.marks
+        moved = tuple(marks) if resync else tuple(run_id for run_id in run_ids if run_id in marks)
+        if moved and self.runs.view_query.status is not None:
+            self.check_marks(self.runs.view_query.status, moved)
         row = self.runs.highlighted
         if resync or (row is not None and row.id in run_ids):
             self._schedule_detail(0)
@@ -254,11 +268,47 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         elif message.error is not None:
             self.detail.show_placeholder(f"{message.error.code}: {message.error.message}")
 
+    @on(RunList.DetailWanted)
+    def _detail_wanted(self, event: RunList.DetailWanted) -> None:
+        event.stop()
+        self._schedule_detail(0)  # now, not after the cursor rests
+        self.detail.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """In read-only mode the review keys are unbound; say why instead of nothing."""
+        if not self.read_only:
+            return
+        for binding_id in ("run-requeue", "run-fail", "run-release", "run-mark-all"):
+            keys: tuple[str, ...] = getattr(self.app, "binding_keys", lambda _id: ())(binding_id)
+            if event.key in keys:
+                event.stop()
+                self.notify(
+                    "Read-only: reviewing actions are off. Open Parkbench without "
+                    "--read-only to act.",
+                    title="Parkbench",
+                    severity="warning",
+                    markup=False,
+                )
+                return
+
     @on(RunList.MarksChanged)
     def _marks_changed(self, event: RunList.MarksChanged) -> None:
         event.stop()
         self.header.update_state(marked=event.count)
         self.sync_bindings()
+
+    @on(MarkedChecked)
+    def _marked_checked(self, message: MarkedChecked) -> None:
+        """Marked runs that left the view (acted on elsewhere) are no longer marked."""
+        if message.status is not self.runs.view_query.status:
+            return  # the view changed meanwhile (and its marks were cleared)
+        left = [
+            run_id
+            for run_id in message.asked
+            if (row := message.rows.get(run_id)) is None or row.status is not message.status
+        ]
+        if left:
+            self.runs.unmark(left)
 
     @on(StatusCounts)
     def _status_counts(self, message: StatusCounts) -> None:
@@ -274,8 +324,12 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        if event.value != self.runs.query.search:
-            self.set_query(replace(self.runs.query, search=event.value))
+        query = self.runs.view_query
+        if event.value != query.search:
+            # Cleared: every run the filter showed is back in view, so the cursor stays
+            # on its run (a narrower search starts at the top, as a new list).
+            cleared = not event.value.strip() and bool(query.search.strip())
+            self.set_query(replace(query, search=event.value), keep_cursor=cleared)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -296,20 +350,20 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
         self.runs.focus()
 
     def action_cycle_sort(self) -> None:
-        query = self.runs.query
+        query = self.runs.view_query
         following = SORT_CYCLE[(SORT_CYCLE.index(query.sort) + 1) % len(SORT_CYCLE)]
         self.set_query(replace(query, sort=following), keep_cursor=True)
 
     def action_cycle_status(self) -> None:
-        query = self.runs.query
+        query = self.runs.view_query
         following = STATUS_CYCLE[(STATUS_CYCLE.index(query.status) + 1) % len(STATUS_CYCLE)]
         self.set_query(replace(query, status=following))
 
     def show_status(self, status: RunStatus | None) -> None:
-        self.set_query(replace(self.runs.query, status=status))
+        self.set_query(replace(self.runs.view_query, status=status))
 
     def show_sort(self, sort: SortKey) -> None:
-        self.set_query(replace(self.runs.query, sort=sort), keep_cursor=True)
+        self.set_query(replace(self.runs.view_query, sort=sort), keep_cursor=True)
 
     def action_refresh(self) -> None:
         self.store_changed(resync=True)
@@ -326,84 +380,20 @@ class MainScreen(LiveReceiptsView, StoreWorkers, Screen[None]):
             self._binding_state = state
             self.refresh_bindings()
 
-    # -- review actions --------------------------------------------------------------
-
-    def targets(self, action: Action) -> tuple[dict[int, Expectation], int]:
-        """The runs ``action`` would touch as the reviewer saw them, and how many marked
-        runs it skips (see :func:`parkbench.tui.screens.actions.targets`)."""
-        return targets(action, self.runs.marks, self.runs.highlighted)
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ACTION_NAMES:
-            return not self.read_only and bool(self.targets(ACTION_NAMES[action])[0])
+            return (
+                not self.read_only
+                and ACTION_NAMES[action] in view_actions(self.runs.view_query.status)
+                and bool(self.targets(ACTION_NAMES[action])[0])
+            )
         if action == "mark_all":
-            return not self.read_only
+            return self.marking_applies()
         if action == "clear_filter":
-            return bool(self.runs.query.search)
+            return bool(self.runs.view_query.search)
         if action == "toggle_ready":
             return self.ready_filter_available()
         return True
-
-    def action_requeue(self) -> None:
-        self.start_action(Action.REQUEUE)
-
-    def action_fail(self) -> None:
-        self.start_action(Action.FAIL)
-
-    def action_release(self) -> None:
-        self.start_action(Action.RELEASE)
-
-    def start_action(self, action: Action) -> None:
-        if self.read_only:
-            return
-        expected, skipped = self.targets(action)
-        if not expected:
-            return
-        rows = {row.id: row for row in self.runs.window.rows if row.id in expected}
-        modal = action_modal(action, expected, skipped, rows, marked=bool(self.runs.marks))
-
-        def confirmed(reason: str | None) -> None:
-            if reason:
-                self.run_action(action, expected, reason)
-
-        self.app.push_screen(modal, callback=confirmed)
-
-    @on(ActionDone)
-    def _action_done(self, message: ActionDone) -> None:
-        summary, severity = summarize(message.action, message.results)
-        self.notify(summary, title=ACTION_LABELS[message.action][0], severity=severity,
-                    markup=False, timeout=8)
-        self.runs.unmark(result.run_id for result in message.results)
-        self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
-
-    def action_mark_all(self) -> None:
-        if self.read_only:
-            return
-        self._mark_request += 1
-        self.count_matches(self.runs.query, self._mark_request)
-
-    @on(MatchesCounted)
-    def _matches_counted(self, message: MatchesCounted) -> None:
-        query = self.runs.query
-        if message.generation != self._mark_request:
-            return
-        if message.count == 0:
-            self.notify("No runs match this view: nothing to mark.", markup=False)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.fetch_matches(query, message.generation)
-
-        self.app.push_screen(ConfirmModal(mark_all_question(message.count, query)), answered)
-
-    @on(MatchesFetched)
-    def _matches_fetched(self, message: MatchesFetched) -> None:
-        if message.generation != self._mark_request:
-            return
-        self.runs.set_marks(message.expected)
-        count = len(message.expected)
-        self.notify(f"{count:,} run{'s' if count != 1 else ''} marked", markup=False)
 
     def palette_commands(self) -> Iterable[Command]:
         return main_screen_commands(self)

@@ -38,11 +38,14 @@ class LiveReceiptsView:
         """Show what the watcher noted since the last call; the cursor stays where it is."""
         live = self.live
         pending, ready_changed = live.take()
-        window = self.runs.window
+        window, cached = self.runs.window, self.runs.receipts
+        # Rows on screen, and rows the list counted before (it would show that count again
+        # when the run comes back into view, e.g. under the ready filter).
         counts = {
             run_id: count
             for run_id in pending
-            if window.index_of(run_id) is not None and (count := live.counts(run_id)) is not None
+            if (window.index_of(run_id) is not None or run_id in cached)
+            and (count := live.counts(run_id)) is not None
         }
         if counts:
             self.runs.set_receipts(counts)
@@ -58,7 +61,7 @@ class LiveReceiptsView:
             if updated is not shown:
                 self.detail.show(updated)
         self.header.update_state(ready_to_requeue=live.ready_count)
-        query = self.runs.query
+        query = self.runs.view_query
         if query.run_ids is not None and ready_changed:
             self.set_query(replace(query, run_ids=self._ready_ids()), keep_cursor=True)
         self.sync_bindings()
@@ -89,11 +92,11 @@ class LiveReceiptsView:
 
     def ready_filter_available(self) -> bool:
         """Offered while the watcher runs (and always to turn the filter off)."""
-        return self.live.running or self.runs.query.run_ids is not None
+        return self.live.running or self.runs.view_query.run_ids is not None
 
     def action_toggle_ready(self) -> None:
         """Only the parked runs whose receipts are all present; again: every run."""
-        query = self.runs.query
+        query = self.runs.view_query
         if query.run_ids is not None:
             self.set_query(replace(query, run_ids=None), keep_cursor=True)
         elif self.live.running:

@@ -13,14 +13,16 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from parkbench.core.errors import ParkbenchError
-from parkbench.core.lifecycle import Action
+from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import Expectation, RunRow
 from parkbench.core.store import Store
 from parkbench.tui.live_receipts import WATCHER_GROUP
 from parkbench.tui.messages import (
     ActionDone,
+    ActionRowsLoaded,
     CoreFailed,
     DetailLoaded,
+    MarkedChecked,
     MatchesCounted,
     MatchesFetched,
     ReceiptsChecked,
@@ -90,6 +92,8 @@ class StoreWorkers:
     store: Store
     actor: str | None
     runs: RunList
+    #: Set (from the UI thread) to end a running bulk action after its current batch.
+    stop_after_batch: threading.Event
 
     # Provided by the Screen this is mixed into.
     post_message: Callable[[Message], bool]
@@ -178,12 +182,24 @@ class StoreWorkers:
         if expected is not None:
             self.post_message(MatchesFetched(request, expected))
 
+    @work(thread=True, exclusive=True, group="marks", exit_on_error=False)
+    def check_marks(self, status: RunStatus | None, run_ids: tuple[int, ...]) -> None:
+        rows = self._call("checking marked runs", lambda: loading.rows_by_id(self.store, run_ids))
+        if rows is not None:
+            self.post_message(MarkedChecked(status, run_ids, rows))
+
+    @work(thread=True, exclusive=True, group="action-rows", exit_on_error=False)
+    def load_action_rows(self, request: int, run_ids: tuple[int, ...]) -> None:
+        rows = self._call("reading runs", lambda: loading.rows_by_id(self.store, run_ids))
+        self.post_message(ActionRowsLoaded(request, rows or {}))  # the dialog opens anyway
+
     @work(thread=True, group="actions", exit_on_error=False)
     def run_action(self, action: Action, expected: dict[int, Expectation], reason: str) -> None:
         # Not cancellable on purpose: once confirmed, every result is reported.
         try:
             results = loading.apply_action(
-                self.store, action, expected, reason=reason, actor=self.actor
+                self.store, action, expected, reason=reason, actor=self.actor,
+                should_stop=self.stop_after_batch.is_set,
             )
         except ParkbenchError as error:
             self.post_message(CoreFailed(f"{action.value} failed", error))

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 #: Runs listed by id and title in the modal; the rest are counted.
 LISTED = 5
+
+
+class ReasonInput(Input):
+    """The reason field: a multi-line paste keeps every line, joined into one (Textual's
+    Input keeps only the first, silently), and the modal says so."""
+
+    class LinesJoined(Message):
+        def __init__(self, lines: int) -> None:
+            self.lines = lines
+            super().__init__()
+
+    def on_paste(self, event: events.Paste) -> None:
+        lines = [line.strip() for line in event.text.splitlines() if line.strip()]
+        if len(lines) <= 1:
+            return  # Input's own handling
+        event.prevent_default()  # not Input's: it would insert the first line only
+        event.stop()
+        joined = " ".join(lines)
+        selection = self.selection
+        if selection.is_empty:
+            self.insert_text_at_cursor(joined)
+        else:
+            self.replace(joined, *selection)
+        self.post_message(self.LinesJoined(len(lines)))
 
 
 class ReasonModal(ModalScreen[str | None]):
@@ -29,7 +54,9 @@ class ReasonModal(ModalScreen[str | None]):
         with Vertical(id="reason-dialog"):
             yield Static(Text(self.title_text), markup=False, id="reason-title")
             yield Static(self.targets, markup=False, id="reason-targets")
-            yield Input(placeholder="Reason (required)", id="reason-input", max_length=10_000)
+            yield ReasonInput(
+                placeholder="Reason (required)", id="reason-input", max_length=10_000
+            )
             yield Static("", markup=False, id="reason-error")
             yield Static(
                 Text("Enter confirms · Escape cancels"), markup=False, id="reason-hint"
@@ -40,6 +67,12 @@ class ReasonModal(ModalScreen[str | None]):
         if self.app.is_headless:
             field.cursor_blink = False
         field.focus()
+
+    @on(ReasonInput.LinesJoined)
+    def _lines_joined(self, event: ReasonInput.LinesJoined) -> None:
+        note = self.query_one("#reason-error", Static)
+        note.update(Text(f"{event.lines} pasted lines were joined into one line."))
+        note.add_class("-shown")
 
     @on(Input.Submitted, "#reason-input")
     def confirm(self, event: Input.Submitted) -> None:

@@ -15,6 +15,7 @@ from parkbench.core.contracts import ArtifactState
 from parkbench.core.records import RunDetail, RunRow
 from parkbench.tui.textsafe import one_line, safe_text
 from parkbench.tui.widgets.run_columns import relative_time
+from parkbench.tui.widgets.theme_styles import component_style
 from rich.style import Style
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -53,6 +54,13 @@ def bounded(text: str, limit: int) -> str:
     )
 
 
+def attempt_text(run: RunRow) -> str:
+    """``2/3``, or ``2 (limit 1 overridden)`` past a limit a reviewer overrode."""
+    if run.attempt > run.max_attempts:
+        return f"{run.attempt} (limit {run.max_attempts} overridden)"
+    return f"{run.attempt}/{run.max_attempts}"
+
+
 class DetailPane(VerticalScroll, can_focus=True):
     """Scrollable details of one run; ``show(detail)`` replaces them."""
 
@@ -86,7 +94,7 @@ class DetailPane(VerticalScroll, can_focus=True):
             self.scroll_home(animate=False, immediate=True)
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True)
+        return component_style(self, name)
 
     def _heading(self, text: Text, title: str) -> None:
         text.append(f"\n{title}\n", style=self._style("detail--heading"))
@@ -98,13 +106,11 @@ class DetailPane(VerticalScroll, can_focus=True):
         text.append(one_line(run.title, TITLE_MAX), style=self._style("detail--title"))
         text.append("\n")
         text.append(
-            f"run {run.id} · {run.status.value} · attempt {run.attempt}/{run.max_attempts}"
+            f"run {run.id} · {run.status.value} · attempt {attempt_text(run)}"
             f" · priority {run.priority} · task {run.task_id} · worker ",
             style=dim,
         )
         text.append(one_line(run.worker, 256) if run.worker else "-")
-        if run.attempt_limit_overridden:
-            text.append(" · attempt limit overridden", style=dim)
         text.append("\nworkspace ", style=dim)
         text.append(f"{safe_text(run.workspace_root)} ({safe_text(run.workspace_name)})")
         changed = "blocked" if run.blocked_at_ms == run.status_changed_at_ms else "changed"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from parkbench.core.records import RunRow
+from parkbench.core.records import RunRow, SortKey
 from parkbench.tui.textsafe import ELLIPSIS, one_line
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -69,25 +69,42 @@ _FIXED: dict[str, tuple[str, int, str]] = {
 }
 
 
-def layout(width: int, *, show_status: bool, parked: bool) -> tuple[Column, ...]:
+#: The column each sort orders by (priority has none).
+SORTED_COLUMN: dict[SortKey, str] = {SortKey.BLOCKED: "since", SortKey.TASK: "title"}
+#: Appended to the sorted column's label (every sort is ascending: oldest, first task).
+SORT_MARK = "▲"
+#: The Worker column grows by a cell per this many columns past 120, up to WORKER_MAX.
+WORKER_GROWTH, WORKER_MAX = 8, 28
+
+
+def layout(
+    width: int, *, show_status: bool, parked: bool, sort: SortKey | None = None
+) -> tuple[Column, ...]:
     """Columns for a list ``width`` cells wide; title and reason share what is left."""
     keys = ["mark", "id", "title", "attempt", "worker", "since", "receipts", "reason"]
     if show_status:
         keys.insert(3, "status")
-    fixed = sum(_FIXED[k][1] for k in keys if k in _FIXED)
+    worker = min(WORKER_MAX, _FIXED["worker"][1] + max(0, width - 120) // WORKER_GROWTH)
+    fixed = sum(_FIXED[k][1] for k in keys if k in _FIXED) + worker - _FIXED["worker"][1]
+    sorted_key = SORTED_COLUMN.get(sort) if sort is not None else None
     gaps = len(keys) - 1
     flexible = max(20, width - fixed - gaps)
     title_width = max(10, flexible * 2 // 5)
     columns: list[Column] = []
     for key in keys:
         if key == "title":
-            columns.append(Column("title", "Task", title_width))
+            label = "Task" + (SORT_MARK if sorted_key == "title" else "")
+            columns.append(Column("title", label, title_width))
         elif key == "reason":
             columns.append(Column("reason", "Reason", max(10, flexible - title_width)))
         else:
             label, size, justify = _FIXED[key]
             if key == "since" and not parked:
                 label = "Since"
+            if key == sorted_key:
+                label += SORT_MARK
+            if key == "worker":
+                size = worker
             columns.append(Column(key, label, size, justify))
     return tuple(columns)
 
@@ -131,7 +148,12 @@ def row_segments(
         "id": (str(row.id), styles.dim),
         "title": (one_line(row.title, CELL_TEXT_MAX), Style()),
         "status": (row.status.value, styles.status),
-        "attempt": (f"{row.attempt}/{row.max_attempts}", styles.dim),
+        # Past a limit a reviewer overrode: "2 !1" (the detail says "limit 1 overridden").
+        "attempt": (
+            f"{row.attempt} !{row.max_attempts}" if row.attempt > row.max_attempts
+            else f"{row.attempt}/{row.max_attempts}",
+            styles.marked if row.attempt > row.max_attempts else styles.dim,
+        ),
         "worker": (one_line(row.worker, CELL_TEXT_MAX) if row.worker else "-", Style()),
         "since": (relative_time(since_ms, now_ms), styles.dim),
         "receipts": (receipt_cell, receipt_style),

@@ -30,6 +30,7 @@ from parkbench.tui.widgets.run_window import (
     RunWindow,
     ViewQuery,
 )
+from parkbench.tui.widgets.theme_styles import component_style
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -56,6 +57,8 @@ class RunList(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last", show=False, id="list-last"),
         Binding("space", "toggle_mark", "Mark", id="run-mark", tooltip="Mark or unmark the run"),
         Binding("u", "clear_marks", "Unmark all", id="run-clear-marks"),
+        Binding("enter", "open_detail", "Detail", id="run-open-detail", show=False,
+                tooltip="Focus the run's detail pane (shift+tab goes back)"),
     ]
 
     COMPONENT_CLASSES = {
@@ -88,6 +91,9 @@ class RunList(ScrollView, can_focus=True):
         def __init__(self, run: RunRow | None) -> None:
             self.run = run
             super().__init__()
+
+    class DetailWanted(Message):
+        """Enter on a run: the screen focuses its detail."""
 
     class MarksChanged(Message):
         def __init__(self, count: int) -> None:
@@ -124,7 +130,9 @@ class RunList(ScrollView, can_focus=True):
     # -- reading --------------------------------------------------------------------
 
     @property
-    def query(self) -> ViewQuery:
+    def view_query(self) -> ViewQuery:
+        """What the list shows (status, search, sort). Not ``query``: that is Textual's
+        DOM query, which its double-click "select all" calls."""
         return self.window.query
 
     @property
@@ -229,6 +237,8 @@ class RunList(ScrollView, can_focus=True):
             return self.marking_enabled and self.highlighted is not None
         if action == "clear_marks":
             return self.marking_enabled and bool(self.marks)
+        if action == "open_detail":
+            return self.highlighted is not None
         return True
 
     def action_cursor_down(self) -> None:
@@ -255,6 +265,10 @@ class RunList(ScrollView, can_focus=True):
         fetch = window.jump_to_end()
         self._asked = fetch
         self.post_message(self.FetchWanted(fetch))
+
+    def action_open_detail(self) -> None:
+        if self.highlighted is not None:
+            self.post_message(self.DetailWanted())
 
     def action_toggle_mark(self) -> None:
         row = self.highlighted
@@ -370,23 +384,23 @@ class RunList(ScrollView, can_focus=True):
         ancestors, too slow to ask for on every line)."""
         styles = self._styles.get(on_cursor)
         if styles is None:
-            component = self.get_component_rich_style
             styles = self._styles[on_cursor] = RowStyles(
-                base=component("run-list--cursor") if on_cursor else self.rich_style,
-                dim=component("run-list--dim", partial=True),
-                marked=component("run-list--marked", partial=True),
-                missing=component("run-list--missing", partial=True),
-                complete=component("run-list--complete", partial=True),
-                status=component("run-list--status", partial=True),
+                base=self.get_component_rich_style("run-list--cursor") if on_cursor
+                else self.rich_style,
+                dim=component_style(self, "run-list--dim"),
+                marked=component_style(self, "run-list--marked"),
+                missing=component_style(self, "run-list--missing"),
+                complete=component_style(self, "run-list--complete"),
+                status=component_style(self, "run-list--status"),
             )
         return styles
 
     def _layout(self, width: int) -> tuple[Column, ...]:
-        status = self.window.query.status
-        key = (width, status is None, status)
+        status, sort = self.window.query.status, self.window.query.sort
+        key = (width, status is None, status, sort)
         if key != self._columns_key:
             parked = status is not None and status.value == "needs_attention"
-            self._columns = layout(width, show_status=status is None, parked=parked)
+            self._columns = layout(width, show_status=status is None, parked=parked, sort=sort)
             self._columns_key = key
             self._strips.clear()
         return self._columns

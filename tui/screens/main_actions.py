@@ -1,0 +1,140 @@
+"""The review screen's actions: requeue, fail, release on the cursor's run or the marked
+set, and mark all. Mixed into :class:`parkbench.tui.screens.main.MainScreen` (like its
+store workers): handlers use Textual's ``on_<message>`` names (``@on`` needs a message pump
+class). The dialog lists the runs by title; titles the list has not loaded are read by a
+worker first. Bulk actions run a batch at a time (see ``stop_after_batch``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from parkbench.core.lifecycle import Action
+from parkbench.core.records import Expectation, RunRow
+from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
+from parkbench.tui.screens.actions import (
+    ACTION_LABELS,
+    action_modal,
+    mark_all_question,
+    summarize,
+    targets,
+    view_actions,
+)
+from parkbench.tui.screens.confirm_modal import ConfirmModal
+from parkbench.tui.screens.reason_modal import LISTED
+from parkbench.tui.widgets.run_list import RunList
+from textual.worker import WorkerState
+
+
+class ReviewActions:
+    """Provided by MainScreen: the list, the mode, the workers and the screen's plumbing."""
+
+    runs: RunList
+    read_only: bool
+    stop_after_batch: threading.Event
+    _action_request: int
+    _pending_action: tuple[int, Action, dict[int, Expectation], int, dict[int, RunRow]] | None
+    _mark_request: int
+    app: Any
+    notify: Callable[..., None]
+    run_action: Callable[..., object]
+    load_action_rows: Callable[..., object]
+    count_matches: Callable[..., object]
+    fetch_matches: Callable[..., object]
+    store_changed: Callable[..., None]
+
+
+    def targets(self, action: Action) -> tuple[dict[int, Expectation], int]:
+        """The runs ``action`` would touch as the reviewer saw them, and how many marked
+        runs it skips (see :func:`parkbench.tui.screens.actions.targets`)."""
+        return targets(action, self.runs.marks, self.runs.highlighted)
+
+    def marking_applies(self) -> bool:
+        """Marks are for actions: offered where this view has one to take."""
+        return not self.read_only and bool(view_actions(self.runs.view_query.status))
+
+    def action_requeue(self) -> None:
+        self.start_action(Action.REQUEUE)
+
+    def action_fail(self) -> None:
+        self.start_action(Action.FAIL)
+
+    def action_release(self) -> None:
+        self.start_action(Action.RELEASE)
+
+    @property
+    def action_running(self) -> bool:
+        return any(
+            worker.group == "actions" and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for worker in self.app.workers
+        )
+
+    def start_action(self, action: Action) -> None:
+        if self.read_only:
+            return
+        expected, skipped = self.targets(action)
+        if not expected:
+            return
+        rows = {row.id: row for row in self.runs.window.rows if row.id in expected}
+        self._action_request += 1
+        self._pending_action = (self._action_request, action, expected, skipped, rows)
+        listed = list(expected)[:LISTED]
+        if missing := tuple(run_id for run_id in listed if run_id not in rows):
+            # Marked runs never scrolled into view: their titles are read first (a worker).
+            self.load_action_rows(self._action_request, missing)
+        else:
+            self._open_action_modal(self._action_request, {})
+
+    def on_action_rows_loaded(self, message: ActionRowsLoaded) -> None:
+        self._open_action_modal(message.request, message.rows)
+
+    def _open_action_modal(self, request: int, loaded: dict[int, RunRow]) -> None:
+        pending = self._pending_action
+        if pending is None or pending[0] != request:
+            return  # superseded by another key press
+        self._pending_action = None
+        _, action, expected, skipped, rows = pending
+        rows = {**rows, **loaded}
+        modal = action_modal(action, expected, skipped, rows, marked=bool(self.runs.marks))
+
+        def confirmed(reason: str | None) -> None:
+            if reason:
+                self.run_action(action, expected, reason)
+
+        self.app.push_screen(modal, callback=confirmed)
+
+    def on_action_done(self, message: ActionDone) -> None:
+        summary, severity = summarize(message.action, message.results)
+        self.notify(summary, title=ACTION_LABELS[message.action][0], severity=severity,
+                    markup=False, timeout=8)
+        self.runs.unmark(result.run_id for result in message.results)
+        self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
+
+    def action_mark_all(self) -> None:
+        if not self.marking_applies():
+            return
+        self._mark_request += 1
+        self.count_matches(self.runs.view_query, self._mark_request)
+
+    def on_matches_counted(self, message: MatchesCounted) -> None:
+        query = self.runs.view_query
+        if message.generation != self._mark_request:
+            return
+        if message.count == 0:
+            self.notify("No runs match this view: nothing to mark.", markup=False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.fetch_matches(query, message.generation)
+
+        self.app.push_screen(ConfirmModal(mark_all_question(message.count, query)), answered)
+
+    def on_matches_fetched(self, message: MatchesFetched) -> None:
+        if message.generation != self._mark_request:
+            return
+        self.runs.set_marks(message.expected)
+        count = len(message.expected)
+        self.notify(f"{count:,} run{'s' if count != 1 else ''} marked", markup=False)
