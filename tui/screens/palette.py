@@ -7,16 +7,16 @@ the footer never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
+from parkbench.core.lifecycle import Action, RunStatus
+from parkbench.core.records import Expectation, SortKey
 from parkbench.tui.screens.actions import ACTION_LABELS, ACTION_NAMES
-from parkbench.tui.widgets.run_window import SORT_CYCLE, STATUS_CYCLE
+from parkbench.tui.widgets.run_list import RunList
+from parkbench.tui.widgets.run_window import SORT_CYCLE, STATUS_CYCLE, ViewQuery
 from parkbench.tui.widgets.status_header import sort_label, status_label
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-
-if TYPE_CHECKING:
-    from parkbench.tui.screens.main import MainScreen
 
 Command = tuple[str, str, Callable[[], object]]
 
@@ -43,7 +43,28 @@ class ParkbenchCommands(Provider):
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
 
 
-def main_screen_commands(screen: MainScreen) -> Iterable[Command]:
+class ReviewScreen(Protocol):
+    """What the palette reads of the review screen (MainScreen), named here so that the
+    palette needs no import of the screen that imports it."""
+
+    runs: RunList
+    read_only: bool
+    app: Any
+
+    def targets(self, action: Action) -> tuple[Mapping[int, Expectation], int]: ...
+    def marking_applies(self) -> bool: ...
+    def show_sort(self, sort: SortKey) -> None: ...
+    def show_status(self, status: RunStatus | None) -> None: ...
+    def ready_filter_available(self) -> bool: ...
+    def ready_label(self, query: ViewQuery) -> str: ...
+    def action_filter(self) -> None: ...
+    def action_clear_filter(self) -> None: ...
+    def action_mark_all(self) -> None: ...
+    def action_toggle_ready(self) -> None: ...
+    def action_refresh(self) -> None: ...
+
+
+def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
     """What the review screen can do right now, named for the palette."""
     runs = screen.runs
     if not screen.read_only:
