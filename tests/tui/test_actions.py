@@ -20,7 +20,11 @@ async def test_requeue_confirm(store, parked):
         modal = app.screen
         assert isinstance(modal, ReasonModal)
         assert modal.title_text == f"Requeue run {parked[0]}"
-        assert "Touches 1 run" in screen_text(app)
+        shown = screen_text(app)
+        assert "Touches 1 run" in shown
+        # The requeue's reason is the agent's answer, and the prompt says so.
+        assert "answer handed to the next attempt" in shown
+        assert modal.query_one(Input).placeholder == "Answer for the next attempt (required)"
         await type_text(pilot, "key added")
         await press(pilot, "enter")
         await settle(pilot)
@@ -41,6 +45,7 @@ async def test_fail_and_release(store, parked):
     async with running(app) as (pilot, notices):
         await press(pilot, "f")
         assert app.screen.title_text == f"Fail run {parked[0]}"
+        assert "answer handed" not in screen_text(app)  # only a requeue hands anything on
         await type_text(pilot, "not worth it")
         await press(pilot, "enter")
         await settle(pilot)

@@ -106,6 +106,18 @@ def action_modal(
             f"{action.value} is not valid in their state.\n",
             style="italic",
         )
+    if action is Action.REQUEUE:
+        # The loop's last step: what the reviewer writes here is what the agent gets back.
+        body.append(
+            "Your reason is the answer handed to the next attempt: its worker reads it in "
+            "the claim's handoff.\n",
+            style="italic",
+        )
+        return ReasonModal(
+            action_title(action, expected, marked),
+            body,
+            placeholder="Answer for the next attempt (required)",
+        )
     return ReasonModal(action_title(action, expected, marked), body)
 
 

@@ -45,18 +45,19 @@ class ReasonModal(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal-cancel")]
 
-    def __init__(self, title: str, targets: Text) -> None:
+    def __init__(
+        self, title: str, targets: Text, *, placeholder: str = "Reason (required)"
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.targets = targets
+        self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-dialog"):
             yield Static(Text(self.title_text), markup=False, id="reason-title")
             yield Static(self.targets, markup=False, id="reason-targets")
-            yield ReasonInput(
-                placeholder="Reason (required)", id="reason-input", max_length=10_000
-            )
+            yield ReasonInput(placeholder=self.placeholder, id="reason-input", max_length=10_000)
             yield Static("", markup=False, id="reason-error")
             yield Static(
                 Text("Enter confirms · Escape cancels"), markup=False, id="reason-hint"
