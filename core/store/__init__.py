@@ -49,6 +49,7 @@ class Store(EnqueueOps, WorkerOps, ReviewOps):
         after: str | None = None,
         before: str | None = None,
         from_end: bool = False,
+        reverse: bool = False,
     ) -> Page:
         return self.read(
             lambda conn: queries.list_runs(
@@ -59,6 +60,7 @@ class Store(EnqueueOps, WorkerOps, ReviewOps):
                 after=after,
                 before=before,
                 from_end=from_end,
+                reverse=reverse,
             )
         )
 

@@ -211,6 +211,11 @@ def to_row(row: Any) -> RunRow:
     )
 
 
+def _order(sort: SortKey, forward: bool) -> list[sa.UnaryExpression[Any]]:
+    """ORDER BY for reading ``sort`` in its own direction (``forward``) or against it."""
+    return [(col.desc() if desc == forward else col.asc()) for col, desc in _ORDERS[sort]]
+
+
 def list_runs(
     conn: sa.Connection,
     run_filter: RunFilter,
@@ -220,8 +225,13 @@ def list_runs(
     after: str | None = None,
     before: str | None = None,
     from_end: bool = False,
+    reverse: bool = False,
 ) -> Page:
-    """One keyset page. ``after``/``before`` take cursors; ``from_end`` gives the last page."""
+    """One keyset page. ``after``/``before`` take cursors; ``from_end`` gives the last page.
+
+    ``reverse`` flips the whole order (every key's direction): the same keys and cursors,
+    read the other way, so "after" a cursor is what comes before it in the plain order.
+    """
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationError(
             f"limit must be between 1 and {MAX_PAGE}, got {limit}",
@@ -232,10 +242,10 @@ def list_runs(
     forward = not (before or from_end)
     clauses = _where(run_filter)
     if after:
-        clauses.append(_beyond(sort, decode_cursor(sort, after), forward=True))
+        clauses.append(_beyond(sort, decode_cursor(sort, after), forward=not reverse))
     if before:
-        clauses.append(_beyond(sort, decode_cursor(sort, before), forward=False))
-    order = [(col.desc() if desc == forward else col.asc()) for col, desc in _ORDERS[sort]]
+        clauses.append(_beyond(sort, decode_cursor(sort, before), forward=reverse))
+    order = _order(sort, forward != reverse)
     query = (
         sa.select(*_ROW_COLUMNS)
         .select_from(_JOINED)
@@ -275,11 +285,17 @@ def cursor_for(sort: SortKey, row: RunRow) -> str:
 
 
 def count_before(
-    conn: sa.Connection, run_filter: RunFilter, *, sort: SortKey, cursor: str
+    conn: sa.Connection,
+    run_filter: RunFilter,
+    *,
+    sort: SortKey,
+    cursor: str,
+    reverse: bool = False,
 ) -> int:
     """How many matching rows sort strictly before ``cursor``: the index of that position."""
     source = _JOINED if _needs_join(run_filter) or run_filter.search else runs
-    clauses = [*_where(run_filter), _beyond(sort, decode_cursor(sort, cursor), forward=False)]
+    key = decode_cursor(sort, cursor)
+    clauses = [*_where(run_filter), _beyond(sort, key, forward=reverse)]
     query = sa.select(sa.func.count()).select_from(source).where(*clauses)
     return int(conn.execute(query).scalar_one())
 
@@ -293,6 +309,7 @@ def skip_keys(
     after: str | None = None,
     before: str | None = None,
     from_end: bool = False,
+    reverse: bool = False,
 ) -> tuple[str | None, int]:
     """Pass over up to ``count`` rows reading only their sort keys; return the cursor of the
     last row passed and how many were passed (fewer at the end of the list).
@@ -306,10 +323,10 @@ def skip_keys(
     forward = not (before or from_end)
     clauses = _where(run_filter)
     if after:
-        clauses.append(_beyond(sort, decode_cursor(sort, after), forward=True))
+        clauses.append(_beyond(sort, decode_cursor(sort, after), forward=not reverse))
     if before:
-        clauses.append(_beyond(sort, decode_cursor(sort, before), forward=False))
-    order = [(col.desc() if desc == forward else col.asc()) for col, desc in _ORDERS[sort]]
+        clauses.append(_beyond(sort, decode_cursor(sort, before), forward=reverse))
+    order = _order(sort, forward != reverse)
     source = _JOINED if _needs_join(run_filter) or run_filter.search else runs
     keys = conn.execute(
         sa.select(*(runs.c[name] for name in _KEY_FIELDS[sort]))

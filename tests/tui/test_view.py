@@ -84,6 +84,30 @@ async def test_sort_cycle_keeps_the_cursor_on_its_run(store, parked):
         assert runs.view_query.sort is SortKey.BLOCKED
 
 
+async def test_reverse_sort_reads_the_list_the_other_way(store, parked):
+    app = make_app(store)
+    async with running(app) as (pilot, _notices):
+        runs = app.main.runs
+        assert listed(app) == parked and runs.highlighted.id == parked[0]
+        assert "Blocked▲" in screen_text(app)
+        await press(pilot, "O")
+        await settle(pilot)
+        assert runs.view_query.reverse and runs.view_query.sort is SortKey.BLOCKED
+        assert listed(app) == parked[::-1]  # most recently blocked first
+        assert runs.highlighted.id == parked[0]  # the cursor stays on its run
+        shown = screen_text(app)
+        assert "sort blocked time (reversed)" in shown and "Blocked▼" in shown
+        await press(pilot, "o")  # another sort keeps the direction
+        await settle(pilot)
+        assert runs.view_query.sort is SortKey.PRIORITY and runs.view_query.reverse
+        assert listed(app) == [parked[2], parked[0], parked[1]]  # priority 5 last
+        await press(pilot, "O")
+        await settle(pilot)
+        assert not runs.view_query.reverse
+        assert listed(app) == [parked[1], parked[0], parked[2]]
+        assert "(reversed)" not in screen_text(app)
+
+
 async def test_status_switch_offers_only_valid_actions(store, parked):
     store.force_release([parked[1]], reason="back", actor="bob")
     store.force_fail([parked[2]], reason="no", actor="bob")

@@ -38,7 +38,12 @@ def fetch_first(store: Store, fetch: Fetch) -> Loaded:
 
 def _page(conn: sa.Connection, fetch: Fetch, **where: object) -> Page:
     return queries.list_runs(
-        conn, fetch.query.run_filter(), sort=fetch.query.sort, limit=fetch.limit, **where
+        conn,
+        fetch.query.run_filter(),
+        sort=fetch.query.sort,
+        reverse=fetch.query.reverse,
+        limit=fetch.limit,
+        **where,
     )
 
 
@@ -75,7 +80,12 @@ def _fetch(conn: sa.Connection, fetch: Fetch) -> Loaded:
 
 def _skip(conn: sa.Connection, fetch: Fetch, count: int, **where: object) -> tuple[str | None, int]:
     return queries.skip_keys(
-        conn, fetch.query.run_filter(), sort=fetch.query.sort, count=count, **where
+        conn,
+        fetch.query.run_filter(),
+        sort=fetch.query.sort,
+        reverse=fetch.query.reverse,
+        count=count,
+        **where,
     )
 
 
@@ -110,16 +120,21 @@ def _walk_back(conn: sa.Connection, fetch: Fetch) -> Loaded:
 def _anchor(conn: sa.Connection, fetch: Fetch) -> Loaded:
     """The rows around a key the view showed, with its index and a fresh count."""
     assert fetch.cursor is not None
-    run_filter, sort = fetch.query.run_filter(), fetch.query.sort
+    run_filter, sort, reverse = fetch.query.run_filter(), fetch.query.sort, fetch.query.reverse
     total = queries.count_runs(conn, run_filter)
-    index = queries.count_before(conn, run_filter, sort=sort, cursor=fetch.cursor)
+    index = queries.count_before(
+        conn, run_filter, sort=sort, cursor=fetch.cursor, reverse=reverse
+    )
     before: tuple[RunRow, ...] = ()
     if index > 0:
         before = queries.list_runs(
-            conn, run_filter, sort=sort, limit=fetch.limit // 2, before=fetch.cursor
+            conn, run_filter, sort=sort, reverse=reverse, limit=fetch.limit // 2,
+            before=fetch.cursor,
         ).rows
     after_key = queries.cursor_for(sort, before[-1]) if before else None
-    page = queries.list_runs(conn, run_filter, sort=sort, limit=fetch.limit, after=after_key)
+    page = queries.list_runs(
+        conn, run_filter, sort=sort, reverse=reverse, limit=fetch.limit, after=after_key
+    )
     start = index - len(before)
     rows = before + page.rows
     cursor = index

@@ -73,6 +73,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="filter-clear"),
         Binding("o", "cycle_sort", "Sort", id="sort-cycle", tooltip="Blocked time, priority, task"),
+        Binding("O", "reverse_sort", "Reverse", id="sort-reverse", tooltip="Read the sort the other way"),
         Binding("s", "cycle_status", "Status", id="status-cycle", tooltip="Browse other statuses"),
         Binding("R", "toggle_ready", "Ready", id="filter-ready",
                 tooltip="Only runs whose receipts are all present (again: every run)"),
@@ -156,7 +157,8 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             self.runs.action_clear_marks()
             self.notify(f"{plural(count, 'mark')} cleared: marks belong to a status view",
                         markup=False)
-        header.update_state(status=query.status, sort=query.sort, search=query.search,
+        header.update_state(status=query.status, sort=query.sort, reverse=query.reverse,
+                            search=query.search,
                             ready_only=query.run_ids is not None)
         if keep_cursor:
             self.runs.reanchor(query)
@@ -353,6 +355,10 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         query = self.runs.view_query
         following = SORT_CYCLE[(SORT_CYCLE.index(query.sort) + 1) % len(SORT_CYCLE)]
         self.set_query(replace(query, sort=following), keep_cursor=True)
+
+    def action_reverse_sort(self) -> None:
+        query = self.runs.view_query
+        self.set_query(replace(query, reverse=not query.reverse), keep_cursor=True)
 
     def action_cycle_status(self) -> None:
         query = self.runs.view_query

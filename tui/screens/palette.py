@@ -62,6 +62,7 @@ class ReviewScreen(Protocol):
     def action_mark_all(self) -> None: ...
     def action_toggle_ready(self) -> None: ...
     def action_refresh(self) -> None: ...
+    def action_reverse_sort(self) -> None: ...
 
 
 def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
@@ -95,6 +96,11 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
         if sort is not runs.view_query.sort:
             yield (f"Sort by {sort_label(sort, runs.view_query.status)}", "Change the list order",
                    lambda sort=sort: screen.show_sort(sort))
+    yield (
+        "Sort in the original order" if runs.view_query.reverse else "Reverse the sort",
+        "Read the list the other way (O)",
+        screen.action_reverse_sort,
+    )
     for status in STATUS_CYCLE:
         if status is not runs.view_query.status:
             yield (f"Show {status_label(status)}", "Browse runs in another status",

@@ -71,14 +71,19 @@ _FIXED: dict[str, tuple[str, int, str]] = {
 
 #: The column each sort orders by (priority has none).
 SORTED_COLUMN: dict[SortKey, str] = {SortKey.BLOCKED: "since", SortKey.TASK: "title"}
-#: Appended to the sorted column's label (every sort is ascending: oldest, first task).
-SORT_MARK = "▲"
+#: Appended to the sorted column's label: ascending (oldest, first task), or reversed.
+SORT_MARK, REVERSED_MARK = "▲", "▼"
 #: The Worker column grows by a cell per this many columns past 120, up to WORKER_MAX.
 WORKER_GROWTH, WORKER_MAX = 8, 28
 
 
 def layout(
-    width: int, *, show_status: bool, parked: bool, sort: SortKey | None = None
+    width: int,
+    *,
+    show_status: bool,
+    parked: bool,
+    sort: SortKey | None = None,
+    reverse: bool = False,
 ) -> tuple[Column, ...]:
     """Columns for a list ``width`` cells wide; title and reason share what is left."""
     keys = ["mark", "id", "title", "attempt", "worker", "since", "receipts", "reason"]
@@ -87,13 +92,14 @@ def layout(
     worker = min(WORKER_MAX, _FIXED["worker"][1] + max(0, width - 120) // WORKER_GROWTH)
     fixed = sum(_FIXED[k][1] for k in keys if k in _FIXED) + worker - _FIXED["worker"][1]
     sorted_key = SORTED_COLUMN.get(sort) if sort is not None else None
+    mark = REVERSED_MARK if reverse else SORT_MARK
     gaps = len(keys) - 1
     flexible = max(20, width - fixed - gaps)
     title_width = max(10, flexible * 2 // 5)
     columns: list[Column] = []
     for key in keys:
         if key == "title":
-            label = "Task" + (SORT_MARK if sorted_key == "title" else "")
+            label = "Task" + (mark if sorted_key == "title" else "")
             columns.append(Column("title", label, title_width))
         elif key == "reason":
             columns.append(Column("reason", "Reason", max(10, flexible - title_width)))
@@ -102,7 +108,7 @@ def layout(
             if key == "since" and not parked:
                 label = "Since"
             if key == sorted_key:
-                label += SORT_MARK
+                label += mark
             if key == "worker":
                 size = worker
             columns.append(Column(key, label, size, justify))

@@ -397,10 +397,13 @@ class RunList(ScrollView, can_focus=True):
 
     def _layout(self, width: int) -> tuple[Column, ...]:
         status, sort = self.window.query.status, self.window.query.sort
-        key = (width, status is None, status, sort)
+        reverse = self.window.query.reverse
+        key = (width, status is None, status, sort, reverse)
         if key != self._columns_key:
             parked = status is not None and status.value == "needs_attention"
-            self._columns = layout(width, show_status=status is None, parked=parked, sort=sort)
+            self._columns = layout(
+                width, show_status=status is None, parked=parked, sort=sort, reverse=reverse
+            )
             self._columns_key = key
             self._strips.clear()
         return self._columns

@@ -51,6 +51,8 @@ class ViewQuery:
     status: RunStatus | None = RunStatus.NEEDS_ATTENTION
     search: str = ""
     sort: SortKey = SortKey.BLOCKED
+    #: The sort read the other way (newest first, lowest priority first, last task first).
+    reverse: bool = False
     #: Only these runs (the ready filter: runs whose receipts are all present), or any.
     run_ids: tuple[int, ...] | None = None
 

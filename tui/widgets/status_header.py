@@ -46,6 +46,7 @@ class HeaderState:
     counts: dict[str, int] | None = None
     status: RunStatus | None = RunStatus.NEEDS_ATTENTION
     sort: SortKey = SortKey.BLOCKED
+    reverse: bool = False
     search: str = ""
     shown: int | None = None  # rows in the current view, once counted
     marked: int = 0
@@ -154,6 +155,8 @@ class StatusHeader(Static):
             text.append("ready to requeue")
         text.append("  sort ", style=dim)
         text.append(sort_label(state.sort, state.status))
+        if state.reverse:
+            text.append(" (reversed)")
         if state.search.strip():
             text.append("  filter ", style=dim)
             text.append(f"“{one_line(state.search, 60)}”")
