@@ -12,6 +12,7 @@ import importlib
 import sqlite3
 import time
 from types import ModuleType
+from typing import TypedDict
 
 import sqlalchemy as sa
 from parkbench.core.db.info import (
@@ -39,6 +40,7 @@ from parkbench.core.db.info import (
 from parkbench.core.errors import DatabaseError, NotFoundError, ValidationError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError
 
 __all__ = [
@@ -152,8 +154,18 @@ def _sqlite_engine(url: sa.URL, read_only: bool = False, must_exist: bool = Fals
 
 #: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
 PG_PING_AFTER_IDLE_S = 5.0
+class Keepalives(TypedDict):
+    """libpq's TCP keepalive parameters (typed, so ``**PG_KEEPALIVES`` checks against
+    psycopg.connect's own keyword parameters)."""
+
+    keepalives: int
+    keepalives_idle: int
+    keepalives_interval: int
+    keepalives_count: int
+
+
 #: TCP keepalives: a long-lived TUI notices a vanished server in about a minute, not hours.
-PG_KEEPALIVES = {
+PG_KEEPALIVES: Keepalives = {
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,
@@ -220,7 +232,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(
-        dbapi_connection: object, record: sa.pool.ConnectionPoolEntry, _proxy: object
+        dbapi_connection: DBAPIConnection, record: sa.pool.ConnectionPoolEntry, _proxy: object
     ) -> None:
         since = record.info.get("parkbench_idle_since")
         if since is None or time.monotonic() - since < PG_PING_AFTER_IDLE_S:

@@ -120,8 +120,9 @@ class StoreBase:
         try:
             yield
         except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) == "22003":  # numeric value out of range
-                raise out_of_range(error.orig) from None
+            orig = error.orig
+            if orig is not None and getattr(orig, "sqlstate", None) == "22003":  # out of range
+                raise out_of_range(orig) from None
             raise translate(error, self.url) from None
         except OverflowError as error:  # SQLite binds at most 64-bit integers
             raise out_of_range(error) from None

@@ -182,7 +182,7 @@ class WorkerOps(SweepOps):
                 lambda conn: self._fenced_row(conn, run_id, token, Action.COMPLETE, self.clock())
             )
             contract = contracts.parse_contract(
-                inputs.load(seen.task_metadata_json), inputs.load(seen.metadata_json)
+                inputs.load_object(seen.task_metadata_json), inputs.load_object(seen.metadata_json)
             )
             checks = contracts.check_artifacts(seen.workspace_root, contract.required)
             missing = contracts.missing_paths(checks)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 
 import sqlalchemy as sa
 from parkbench.core.db.engine import is_sqlite
@@ -150,7 +151,7 @@ class ParkedFeed:
         after: tuple[int, int] | None = None
         while True:
             page = self.store.read(
-                lambda conn, after=after: queries.parked_versions(conn, after, self.page_size)
+                partial(queries.parked_versions, after=after, limit=self.page_size)
             )
             current.update((run_id, version) for _, run_id, version in page)
             if len(page) < self.page_size:
