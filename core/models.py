@@ -17,9 +17,10 @@ column ``BIGINT``; defaults are client-side, as the migrations create no server 
 
 from __future__ import annotations
 
-from parkbench.core.lifecycle import OPEN_STATUSES
 from sqlalchemy import BigInteger, Index, MetaData, Table, Text, text
 from sqlmodel import Field, SQLModel
+
+from parkbench.core.lifecycle import OPEN_STATUSES
 
 metadata: MetaData = SQLModel.metadata
 

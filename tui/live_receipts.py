@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from parkbench.core.contracts import ArtifactCheck, ArtifactState
 from textual.message import Message
+
+from parkbench.core.contracts import ArtifactCheck, ArtifactState
 
 if TYPE_CHECKING:
     from parkbench.core.watch import ReceiptWatcher, WatchRecord

@@ -15,6 +15,11 @@ from types import ModuleType
 from typing import TypedDict
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import ArgumentError
+
 from parkbench.core.db.info import (
     # re-exported: parkbench.core.db.engine is where callers look for them
     ENV_BUSY_TIMEOUT,
@@ -38,10 +43,6 @@ from parkbench.core.db.info import (
     translate,
 )
 from parkbench.core.errors import DatabaseError, NotFoundError, ValidationError
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import ArgumentError
 
 __all__ = [
     "ENV_BUSY_TIMEOUT",

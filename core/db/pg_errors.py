@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from parkbench.core.errors import DatabaseError
 from sqlalchemy.exc import ArgumentError
+
+from parkbench.core.errors import DatabaseError
 
 _PG_CREDENTIALS = (
     "password authentication failed",

@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.default import DefaultDialect
+
 from parkbench.core.demo import text as words
 from parkbench.core.demo.stories import Builder, Run, Task, new_task, pick_stories, tell
 from parkbench.core.errors import ValidationError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, tasks, workspaces
 from parkbench.core.models import runs as runs_table
-from sqlalchemy.engine import Engine
-from sqlalchemy.engine.default import DefaultDialect
 
 #: 2026-09-01T09:00:00Z: the default "now" of the demo world (``demo --now`` overrides it).
 DEMO_NOW_MS = 1_788_253_200_000

@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
 from parkbench.core import inputs
 from parkbench.core.db.engine import (
     damaged_data,
@@ -27,8 +30,6 @@ from parkbench.core.errors import (
 from parkbench.core.lifecycle import ActorKind, RunStatus
 from parkbench.core.models import events, runs
 from parkbench.core.store.audit import event_row
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 

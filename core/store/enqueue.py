@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
 from parkbench.core import contracts, inputs
 from parkbench.core.errors import InvalidTransitionError, NotFoundError, ValidationError
 from parkbench.core.lifecycle import Action, RunStatus
@@ -22,7 +24,6 @@ from parkbench.core.records import Enqueued
 from parkbench.core.store import queries
 from parkbench.core.store.audit import event_row
 from parkbench.core.store.base import WORKER, StoreBase, default_actor, insert_run, run_values
-from sqlalchemy.exc import IntegrityError
 
 INT32_MAX = 2**31 - 1
 #: A year: far beyond any real task, and small enough to stay exact in epoch milliseconds.

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+
 from parkbench.core import contracts, inputs
 from parkbench.core.errors import NotFoundError, ValidationError
 from parkbench.core.lifecycle import OPEN_STATUSES, RunStatus

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 
 import sqlalchemy as sa
+
 from parkbench.core import inputs
 from parkbench.core.errors import (
     ConflictError,

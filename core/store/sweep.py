@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlalchemy as sa
+
 from parkbench.core import lifecycle
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.models import events, runs

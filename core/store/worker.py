@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+
 from parkbench.core import contracts, inputs, lifecycle, tokens
 from parkbench.core.errors import (
     ConflictError,

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 
 import sqlalchemy as sa
+
 from parkbench.core.db.engine import is_sqlite
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import RunFilter, RunRow, SortKey

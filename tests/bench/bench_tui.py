@@ -200,9 +200,10 @@ async def empty_app() -> tuple[float, float]:
 
 
 async def datatable_first_paint(store: Store) -> tuple[float, float]:
-    from parkbench.core.records import RunFilter
     from textual.app import App, ComposeResult
     from textual.widgets import DataTable
+
+    from parkbench.core.records import RunFilter
 
     class Table(App[None]):
         def compose(self) -> ComposeResult:

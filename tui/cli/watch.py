@@ -24,15 +24,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import DbOption, JsonOption, cli
 from parkbench.tui.textsafe import one_line
 
 if TYPE_CHECKING:
-    from parkbench.core.store import Store
-    from parkbench.core.watch import ReceiptWatcher, WatchRecord
     from rich.console import Console
     from rich.text import Text
+
+    from parkbench.core.store import Store
+    from parkbench.core.watch import ReceiptWatcher, WatchRecord
 
 #: Longest path, root or message shown on one human line (JSON keeps every character).
 SHOWN_CHARS = 200
@@ -223,6 +225,8 @@ class HumanPrinter(Printer):
 
 def describe(record: WatchRecord) -> Text:
     """One human line for a record; every agent-supplied string escaped and bounded."""
+    from rich.text import Text
+
     from parkbench.core.watch import (
         AutoRequeued,
         ReadinessChange,
@@ -231,7 +235,6 @@ def describe(record: WatchRecord) -> Text:
         RunWatched,
         WorkspaceChange,
     )
-    from rich.text import Text
 
     line = Text()
     match record:
