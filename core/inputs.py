@@ -77,7 +77,9 @@ def json_object(field: str, value: Mapping[str, object] | str | None) -> dict[st
                 f"{field} is {len(value):,} characters of JSON; the limit is {MAX_JSON:,}",
                 hint=f"keep {field} small and put large data in workspace files",
             )
-        parsed = _parse(field, value, hint=f"""pass {field} as a JSON object, e.g. '{{"k": "v"}}'""")
+        parsed = _parse(
+            field, value, hint=f"""pass {field} as a JSON object, e.g. '{{"k": "v"}}'"""
+        )
     else:
         parsed = value
     if not isinstance(parsed, Mapping):

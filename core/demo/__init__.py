@@ -3,10 +3,11 @@
 Same seed and same ``now`` give the same rows, events, timestamps and receipt files: no
 wall clock and no global randomness are read. Rows are written in bulk (statements compiled
 by SQLAlchemy Core from the real tables, executed with the driver's ``executemany``, in one
-write transaction) rather than through :class:`~parkbench.core.store.Store`, which would spend one
-transaction per transition. Each run still comes from a *story*, the exact sequence of
-transitions the store would have made, applied the way the store applies them: see
-:mod:`parkbench.core.demo.stories`. Texts (see :mod:`parkbench.core.demo.text`) include hostile strings.
+write transaction) rather than through :class:`~parkbench.core.store.Store`, which would
+spend one transaction per transition. Each run still comes from a *story*, the exact
+sequence of transitions the store would have made, applied the way the store applies them:
+see :mod:`parkbench.core.demo.stories`. Texts (see :mod:`parkbench.core.demo.text`) include
+hostile strings.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 A story is the sequence of moves the store would have made for one task (enqueue, claim,
 heartbeats, block, requeue, ...). :class:`Builder` applies each move to an in-memory row the
-way :mod:`parkbench.core.store.worker`, :mod:`parkbench.core.store.review` and :mod:`parkbench.core.store.sweep` apply it to a real
-one (status, version bump, lease and token columns, reasons, details) and records the audit
-event the store would write. tests/cli/test_cli_demo.py replays every story through the real
-store at the same instants and compares rows and events.
+way :mod:`parkbench.core.store.worker`, :mod:`parkbench.core.store.review` and
+:mod:`parkbench.core.store.sweep` apply it to a real one (status, version bump, lease and
+token columns, reasons, details) and records the audit event the store would write.
+tests/cli/test_cli_demo.py replays every story through the real store at the same instants
+and compares rows and events.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ class Run:
 
 
 class Builder:
-    """Applies transitions to rows the way :mod:`parkbench.core.store.worker` & co. do, in memory."""
+    """Applies transitions to rows the way :mod:`parkbench.core.store.worker` & co. do, in
+    memory."""
 
     def __init__(self, rng: random.Random, now_ms: int, next_run_id: int) -> None:
         self.rng = rng

@@ -410,7 +410,8 @@ def main() -> None:
     report("  child CPU", [c for _, c, _ in launches], None)
     report("baseline: python -c pass", [interpreter("pass") for _ in range(args.reps)], None)
     report("baseline: import parkbench.core.store, textual",
-           [interpreter("import parkbench.core.store, textual.app") for _ in range(args.reps)], None)
+           [interpreter("import parkbench.core.store, textual.app") for _ in range(args.reps)],
+           None)
 
     figures = asyncio.run(interactive(store, args.reps))
     print("interaction (key -> first frame composed after it; UI-thread CPU for it)")

@@ -3,9 +3,10 @@
 With ``--json`` every line on stdout is one JSON object, flushed as it is written: first
 ``{"kind": "watching", ...}`` once every parked run's receipts have been checked (a script
 can start relying on the stream from there), then one object per change, as
-:mod:`parkbench.core.watch.records` defines them (``receipt``, ``ready``, ``workspace``, ``watched``,
-``dropped``, ``auto_requeue``). Without it, one readable line per change; paths, workspace
-roots and messages come from agents and are printed as literal, escaped text.
+:mod:`parkbench.core.watch.records` defines them (``receipt``, ``ready``, ``workspace``,
+``watched``, ``dropped``, ``auto_requeue``). Without it, one readable line per change;
+paths, workspace roots and messages come from agents and are printed as literal, escaped
+text.
 
 Ctrl-C (SIGINT) and SIGTERM stop the watcher cleanly (exit status 0): the signals are handled
 on the event loop, so a stop never cuts a line in half, and records already processed are
