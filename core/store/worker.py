@@ -35,6 +35,10 @@ from parkbench.core.store.base import (
 from parkbench.core.store.handoff import claimed_context
 from parkbench.core.store.sweep import SweepOps
 
+#: What a worker action decides for the fenced row: the final action, the columns it
+#: writes, and the reason its event records.
+Decision = tuple[Action, Mapping[str, object], str | None]
+
 
 class _Moved(Exception):
     """The run's version moved between complete()'s receipt check and its write."""
@@ -90,7 +94,9 @@ class WorkerOps(SweepOps):
 
     # -- worker: token-fenced transitions ---------------------------------------------
 
-    def _fenced_row(self, conn: sa.Connection, run_id: int, token: str, action: Action, now: int):
+    def _fenced_row(
+        self, conn: sa.Connection, run_id: int, token: str, action: Action, now: int
+    ) -> Any:
         """Load the run and check the spec's fence in its order; return the row."""
         row = conn.execute(sql.FENCED_ROW, {"p_run_id": run_id}).first()
         return fence.check(row, run_id, token, action, now)
@@ -129,7 +135,7 @@ class WorkerOps(SweepOps):
         run_id: int,
         token: str,
         action: Action,
-        decide: Callable[[Any, int], tuple[Action, dict[str, object], str | None]],
+        decide: Callable[[Any, int], Decision],
         actor_kind: ActorKind = WORKER,
     ) -> tuple[Action, RunStatus]:
         """Shared body of the worker actions. ``decide`` maps the row to the final move."""
@@ -161,7 +167,7 @@ class WorkerOps(SweepOps):
         lease_ms = self._lease_ms(lease_s)
         extended: dict[str, int] = {}
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             values = fence.heartbeat_values(row, now, lease_ms)
             extended["until"] = values["lease_until"]
             return Action.HEARTBEAT, values, None
@@ -208,7 +214,7 @@ class WorkerOps(SweepOps):
     ) -> Completion:
         """The write of :meth:`complete`, for receipts checked at run ``version``."""
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             if row.version != version:
                 raise _Moved
             if not missing:
@@ -236,7 +242,7 @@ class WorkerOps(SweepOps):
         """Fail this attempt: back to the queue while attempts remain, else ``failed``."""
         why = inputs.reason(reason)
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             if row.attempt < row.max_attempts:
                 values = {
                     "attempt": row.attempt + 1,
@@ -260,7 +266,7 @@ class WorkerOps(SweepOps):
     def release(self, run_id: int, token: str) -> RunStatus:
         """Give the work back without a verdict; the token dies, the attempt is kept."""
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             values = {
                 "queued_at": now,
                 "status_changed_at": now,
@@ -275,7 +281,7 @@ class WorkerOps(SweepOps):
         """Park the run for a human with a reason; lease and token are cleared."""
         why = inputs.reason(reason)
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             values = {
                 "block_reason": why,
                 "blocked_at": now,

@@ -61,7 +61,9 @@ class ParkedFeed:
         parked = RunFilter(status=RunStatus.NEEDS_ATTENTION)
         while True:
 
-            def page(conn: sa.Connection, after: str | None = cursor):
+            def page(
+                conn: sa.Connection, after: str | None = cursor
+            ) -> tuple[str | None, list[RunRow], dict[int, str], dict[int, int]]:
                 rows = queries.list_runs(
                     conn, parked, sort=SortKey.BLOCKED, limit=self.page_size, after=after
                 )
@@ -97,7 +99,7 @@ class ParkedFeed:
         marker: int | None = None
         while True:
 
-            def delta(conn: sa.Connection, after: int = after):
+            def delta(conn: sa.Connection, after: int = after) -> tuple[int, list[tuple[int, int]]]:
                 top = queries.change_marker(conn)
                 if top == self.marker and not lookback:
                     return top, []
@@ -125,7 +127,9 @@ class ParkedFeed:
         for start in range(0, len(wanted), self.page_size):
             chunk = tuple(wanted[start : start + self.page_size])
 
-            def rows(conn: sa.Connection, chunk: Sequence[int] = chunk):
+            def rows(
+                conn: sa.Connection, chunk: Sequence[int] = chunk
+            ) -> tuple[Sequence[RunRow], dict[int, str]]:
                 page = queries.list_runs(
                     conn,
                     RunFilter(status=RunStatus.NEEDS_ATTENTION, run_ids=tuple(chunk)),
