@@ -277,6 +277,8 @@ def enable_wal(engine: Engine) -> None:
     if not is_sqlite(engine):
         return
     with engine.connect() as conn:
+        # dbapi_connection is typed Optional (None once detached); a connection just checked
+        # out has one.
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             if cursor.execute("PRAGMA journal_mode").fetchone()[0] not in ("wal", "memory"):

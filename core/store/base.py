@@ -161,12 +161,13 @@ class StoreBase:
             # connection characteristics on every checkout, which costs more than the
             # round trips saved. Nothing is in progress here, so the switch is local.
             driver = conn.connection.driver_connection
+            # Typed Optional (None once detached); a connection just checked out has one.
             driver.autocommit = True  # type: ignore[union-attr]
             try:
                 return body(conn)
             finally:
                 try:
-                    driver.autocommit = False  # type: ignore[union-attr]
+                    driver.autocommit = False  # type: ignore[union-attr]  # as above
                 except Exception:  # the connection broke mid-call: never reuse it
                     conn.invalidate()
 
