@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import cast
 
 from parkbench.core.errors import ValidationError
 from parkbench.core.tokens import redact, redact_json
@@ -76,15 +77,20 @@ def json_object(field: str, value: Mapping[str, object] | str | None) -> dict[st
                 f"{field} is {len(value):,} characters of JSON; the limit is {MAX_JSON:,}",
                 hint=f"keep {field} small and put large data in workspace files",
             )
-        value = _parse(field, value, hint=f"""pass {field} as a JSON object, e.g. '{{"k": "v"}}'""")
-    if not isinstance(value, Mapping):
+        parsed = _parse(
+            field, value, hint=f"""pass {field} as a JSON object, e.g. '{{"k": "v"}}'"""
+        )
+    else:
+        parsed = value
+    if not isinstance(parsed, Mapping):
         raise ValidationError(
-            f"{field} must be a JSON object, got {type(value).__name__}",
+            f"{field} must be a JSON object, got {type(parsed).__name__}",
             hint=f"""pass {field} as a JSON object, e.g. '{{"key": "value"}}'""",
         )
-    redacted = _redacted(field, dict(value))
+    # redact_json maps a dict to a dict with str keys (it redacts str(key) for every key).
+    redacted = cast("dict[str, object]", _redacted(field, dict(parsed)))
     _encoded(field, redacted)
-    return redacted  # type: ignore[return-value]
+    return redacted
 
 
 def json_value(field: str, value: object) -> object:
@@ -141,6 +147,12 @@ def dump(value: object) -> str:
 
 def load(text: str | None) -> object:
     return None if text is None else json.loads(text)
+
+
+def load_object(text: str | None) -> dict[str, object] | None:
+    """:func:`load` for a column only ever written from :func:`json_object` (metadata, event
+    details): its text is a JSON object or NULL."""
+    return cast("dict[str, object] | None", load(text))
 
 
 def lease_ms(lease_s: float | None, *, default_s: float, max_s: float) -> int:

@@ -17,9 +17,10 @@ column ``BIGINT``; defaults are client-side, as the migrations create no server 
 
 from __future__ import annotations
 
-from parkbench.core.lifecycle import OPEN_STATUSES
 from sqlalchemy import BigInteger, Index, MetaData, Table, Text, text
 from sqlmodel import Field, SQLModel
+
+from parkbench.core.lifecycle import OPEN_STATUSES
 
 metadata: MetaData = SQLModel.metadata
 
@@ -96,11 +97,12 @@ class Event(SQLModel, table=True):
     created_at: int = Field(sa_type=BigInteger)
 
 
-# The tables themselves, for the store's Core-style statements.
-workspaces: Table = Workspace.__table__  # type: ignore[assignment]
-tasks: Table = Task.__table__  # type: ignore[assignment]
-runs: Table = Run.__table__  # type: ignore[assignment]
-events: Table = Event.__table__  # type: ignore[assignment]
+# The tables themselves, for the store's Core-style statements. SQLModel's metaclass sets
+# `__table__` on each table=True class at class creation; its stubs do not declare it.
+workspaces: Table = Workspace.__table__  # type: ignore[attr-defined]
+tasks: Table = Task.__table__  # type: ignore[attr-defined]
+runs: Table = Run.__table__  # type: ignore[attr-defined]
+events: Table = Event.__table__  # type: ignore[attr-defined]
 
 _open = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
 _OPEN_WHERE = text(f"status IN ({_open})")

@@ -114,7 +114,7 @@ class Claim:
 
     @property
     def lease_until(self) -> datetime:
-        return to_datetime(self.lease_until_ms)  # type: ignore[return-value]
+        return to_datetime(self.lease_until_ms)
 
     def to_dict(self) -> dict[str, object]:
         """The claim document (``lease claim --json``, ``PARKBENCH_CLAIM``): stable names."""

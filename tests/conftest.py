@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from parkbench.core.store import Store
 from testkit import (
     PG_ENV,
     FakeClock,
@@ -24,6 +23,7 @@ from testkit import (
     pg_admin_url_or_skip,
 )
 
+from parkbench.core.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 #: What sys.path held before pytest set up the repository root as a test package.

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import RunFilter
 from parkbench.core.store import Store

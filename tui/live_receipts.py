@@ -1,8 +1,8 @@
 """Live receipts in the review app: the receipt watcher's state, handed to the UI in batches.
 
-The app runs a :class:`parkbench.core.watch.ReceiptWatcher` in an async worker, on its own event loop
-(the watcher's file checks and database reads run in threads, so nothing here touches the
-disk on the UI thread). Each batch of records the watcher publishes is noted here and
+The app runs a :class:`parkbench.core.watch.ReceiptWatcher` in an async worker, on its own
+event loop (the watcher's file checks and database reads run in threads, so nothing here
+touches the disk on the UI thread). Each batch of records the watcher publishes is noted here and
 announced with one :class:`ReceiptsChanged` message; a message that finds another still
 queued is dropped, since the handler takes every run noted so far (:meth:`LiveReceipts.take`).
 The handlers then read the watcher's in-memory snapshot: receipt counts for the list, the
@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from parkbench.core.contracts import ArtifactCheck, ArtifactState
 from textual.message import Message
+
+from parkbench.core.contracts import ArtifactCheck, ArtifactState
 
 if TYPE_CHECKING:
     from parkbench.core.watch import ReceiptWatcher, WatchRecord

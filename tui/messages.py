@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from textual.message import Message
+
 from parkbench.core.db.notify import FeedState
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import ActionResult, Expectation, RunDetail, RunRow
 from parkbench.tui.widgets.run_window import Loaded
-from textual.message import Message
 
 
 @dataclass

@@ -12,8 +12,14 @@ import importlib
 import sqlite3
 import time
 from types import ModuleType
+from typing import TypedDict
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import ArgumentError
+
 from parkbench.core.db.info import (
     # re-exported: parkbench.core.db.engine is where callers look for them
     ENV_BUSY_TIMEOUT,
@@ -37,9 +43,6 @@ from parkbench.core.db.info import (
     translate,
 )
 from parkbench.core.errors import DatabaseError, NotFoundError, ValidationError
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError
 
 __all__ = [
     "ENV_BUSY_TIMEOUT",
@@ -152,8 +155,18 @@ def _sqlite_engine(url: sa.URL, read_only: bool = False, must_exist: bool = Fals
 
 #: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
 PG_PING_AFTER_IDLE_S = 5.0
+class Keepalives(TypedDict):
+    """libpq's TCP keepalive parameters (typed, so ``**PG_KEEPALIVES`` checks against
+    psycopg.connect's own keyword parameters)."""
+
+    keepalives: int
+    keepalives_idle: int
+    keepalives_interval: int
+    keepalives_count: int
+
+
 #: TCP keepalives: a long-lived TUI notices a vanished server in about a minute, not hours.
-PG_KEEPALIVES = {
+PG_KEEPALIVES: Keepalives = {
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,
@@ -220,7 +233,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(
-        dbapi_connection: object, record: sa.pool.ConnectionPoolEntry, _proxy: object
+        dbapi_connection: DBAPIConnection, record: sa.pool.ConnectionPoolEntry, _proxy: object
     ) -> None:
         since = record.info.get("parkbench_idle_since")
         if since is None or time.monotonic() - since < PG_PING_AFTER_IDLE_S:
@@ -264,6 +277,8 @@ def enable_wal(engine: Engine) -> None:
     if not is_sqlite(engine):
         return
     with engine.connect() as conn:
+        # dbapi_connection is typed Optional (None once detached); a connection just checked
+        # out has one.
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             if cursor.execute("PRAGMA journal_mode").fetchone()[0] not in ("wal", "memory"):

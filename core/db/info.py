@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote
 
 from parkbench.core.errors import DatabaseError, ValidationError
@@ -189,6 +189,12 @@ def system_clock() -> int:
     return time.time_ns() // 1_000_000
 
 
+@overload
+def to_datetime(ms: int) -> datetime: ...
+@overload
+def to_datetime(ms: None) -> None: ...
+@overload
+def to_datetime(ms: int | None) -> datetime | None: ...
 def to_datetime(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 

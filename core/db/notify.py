@@ -40,6 +40,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 
 import sqlalchemy as sa
+
 from parkbench.core.db.engine import PG_KEEPALIVES, is_sqlite, require_psycopg, translate
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.models import events

@@ -2,8 +2,9 @@
 
 libpq reports connection failures as text (no SQLSTATE), so they are recognised by their
 wording. Kinds: ``credentials``, ``missing_database``, ``server_full``, ``contention``,
-``config``, ``unreachable``, ``connection_lost``. :func:`parkbench.core.db.engine.translate` asks here first
-for psycopg errors and falls back to its generic wording for anything not recognised.
+``config``, ``unreachable``, ``connection_lost``. :func:`parkbench.core.db.engine.translate`
+asks here first for psycopg errors and falls back to its generic wording for anything not
+recognised.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from parkbench.core.errors import DatabaseError
 from sqlalchemy.exc import ArgumentError
+
+from parkbench.core.errors import DatabaseError
 
 _PG_CREDENTIALS = (
     "password authentication failed",

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
 from parkbench.core.db.engine import HEAD_REVISION, enable_wal, is_sqlite, redact_url
 from parkbench.core.errors import DatabaseError
-from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from alembic.config import Config

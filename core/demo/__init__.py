@@ -3,10 +3,11 @@
 Same seed and same ``now`` give the same rows, events, timestamps and receipt files: no
 wall clock and no global randomness are read. Rows are written in bulk (statements compiled
 by SQLAlchemy Core from the real tables, executed with the driver's ``executemany``, in one
-write transaction) rather than through :class:`~parkbench.core.store.Store`, which would spend one
-transaction per transition. Each run still comes from a *story*, the exact sequence of
-transitions the store would have made, applied the way the store applies them: see
-:mod:`parkbench.core.demo.stories`. Texts (see :mod:`parkbench.core.demo.text`) include hostile strings.
+write transaction) rather than through :class:`~parkbench.core.store.Store`, which would
+spend one transaction per transition. Each run still comes from a *story*, the exact
+sequence of transitions the store would have made, applied the way the store applies them:
+see :mod:`parkbench.core.demo.stories`. Texts (see :mod:`parkbench.core.demo.text`) include
+hostile strings.
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.default import DefaultDialect
+
 from parkbench.core.demo import text as words
 from parkbench.core.demo.stories import Builder, Run, Task, new_task, pick_stories, tell
 from parkbench.core.errors import ValidationError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, tasks, workspaces
 from parkbench.core.models import runs as runs_table
-from sqlalchemy.engine import Engine
 
 #: 2026-09-01T09:00:00Z: the default "now" of the demo world (``demo --now`` overrides it).
 DEMO_NOW_MS = 1_788_253_200_000
@@ -139,7 +143,9 @@ def _bulk_insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, obje
         return
     dialect = conn.dialect
     if dialect.positional:  # sqlite3 takes :name as well as ?, and dicts for it
-        dialect = type(dialect)(paramstyle="named")
+        # Every SQLAlchemy dialect is a DefaultDialect, whose constructor takes paramstyle
+        # (the Dialect interface that conn.dialect is typed as declares no constructor).
+        dialect = cast("type[DefaultDialect]", type(dialect))(paramstyle="named")
     sql = str(table.insert().compile(dialect=dialect, column_keys=list(rows[0])))
     for start in range(0, len(rows), 50_000):
         conn.exec_driver_sql(sql, rows[start : start + 50_000])

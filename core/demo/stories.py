@@ -2,10 +2,11 @@
 
 A story is the sequence of moves the store would have made for one task (enqueue, claim,
 heartbeats, block, requeue, ...). :class:`Builder` applies each move to an in-memory row the
-way :mod:`parkbench.core.store.worker`, :mod:`parkbench.core.store.review` and :mod:`parkbench.core.store.sweep` apply it to a real
-one (status, version bump, lease and token columns, reasons, details) and records the audit
-event the store would write. tests/cli/test_cli_demo.py replays every story through the real
-store at the same instants and compares rows and events.
+way :mod:`parkbench.core.store.worker`, :mod:`parkbench.core.store.review` and
+:mod:`parkbench.core.store.sweep` apply it to a real one (status, version bump, lease and
+token columns, reasons, details) and records the audit event the store would write.
+tests/cli/test_cli_demo.py replays every story through the real store at the same instants
+and compares rows and events.
 """
 
 from __future__ import annotations
@@ -75,11 +76,18 @@ class Run:
         return self.row[key]
 
     def int(self, key: str) -> int:
+        # The row holds ints under the integer columns; int(object) is not in the stubs.
         return int(self.row[key])  # type: ignore[call-overload]
+
+    def text(self, key: str) -> str | None:
+        """A nullable text column (its value is a str or None)."""
+        value = self.row[key]
+        return None if value is None else str(value)
 
 
 class Builder:
-    """Applies transitions to rows the way :mod:`parkbench.core.store.worker` & co. do, in memory."""
+    """Applies transitions to rows the way :mod:`parkbench.core.store.worker` & co. do, in
+    memory."""
 
     def __init__(self, rng: random.Random, now_ms: int, next_run_id: int) -> None:
         self.rng = rng
@@ -133,7 +141,7 @@ class Builder:
         return run
 
     def event(self, run: Run, kind: str, actor: str, action: str, source: str | None,
-              target: str, at: int, *, reason: str | None = None, token: object = None,
+              target: str, at: int, *, reason: str | None = None, token: str | None = None,
               details: dict[str, object] | None = None) -> None:
         if source is not None:  # every UPDATE after the insert bumps the version
             run.row["version"] = run.int("version") + 1
@@ -174,14 +182,15 @@ class Builder:
     def finish(self, run: Run, at: int, action: str, target: str, reason: str | None = None,
                *, kind: str = "worker", actor: str | None = None, **values: object) -> None:
         """A move out of ``claimed``: the lease ends, the token hash stays (as in the store)."""
-        token = run["claim_token_hash"] if kind == "worker" else None
+        token = run.text("claim_token_hash") if kind == "worker" else None
         who = actor or str(run["worker"])  # the row as it was: a retry clears the worker
         run.row.update(lease_until=None, runtime_deadline=None, **values)
         self.event(run, kind, who, action, "claimed", target, at, reason=reason, token=token)
 
-    def park(self, run: Run, at: int, action: str, reason: str, **kw: object) -> None:
-        self.finish(run, at, action, "needs_attention", reason, block_reason=reason,
-                    blocked_at=at, **kw)  # type: ignore[arg-type]
+    def park(self, run: Run, at: int, action: str, reason: str, *, kind: str = "worker",
+             actor: str | None = None) -> None:
+        self.finish(run, at, action, "needs_attention", reason, kind=kind, actor=actor,
+                    block_reason=reason, blocked_at=at)
 
     def complete(self, task: Task, run: Run, at: int) -> None:
         for path in task.required:

@@ -10,6 +10,7 @@ redact it).
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 PROJECTS = ("billing-service", "docs-site", "ml-pipeline", "mobile-app", "infra", "数据平台")
 WORKERS = (
@@ -114,14 +115,14 @@ class _Slots(dict):
 
     def __missing__(self, key: str) -> object:
         rng = self.rng
-        draw: dict[str, object] = {
+        draw: dict[str, Sequence[object]] = {
             "thing": _THINGS, "module": _MODULES, "package": _PACKAGES, "lang": _LANGS,
             "test": _TESTS, "api": _APIS, "month": _MONTHS,
             "branch": ("main", "release/2.4", "hotfix/refunds"), "project": PROJECTS[:5],
             "seconds": (60, 300, 3600),
         }
         if key in draw:
-            value = rng.choice(draw[key])  # type: ignore[arg-type]
+            value: object = rng.choice(draw[key])
         elif key == "rows":
             value = f"{rng.randrange(1, 900) * 1000:,}"
         else:

@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
 from parkbench.core import inputs
 from parkbench.core.db.engine import (
     damaged_data,
@@ -27,8 +30,6 @@ from parkbench.core.errors import (
 from parkbench.core.lifecycle import ActorKind, RunStatus
 from parkbench.core.models import events, runs
 from parkbench.core.store.audit import event_row
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 
@@ -120,8 +121,9 @@ class StoreBase:
         try:
             yield
         except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) == "22003":  # numeric value out of range
-                raise out_of_range(error.orig) from None
+            orig = error.orig
+            if orig is not None and getattr(orig, "sqlstate", None) == "22003":  # out of range
+                raise out_of_range(orig) from None
             raise translate(error, self.url) from None
         except OverflowError as error:  # SQLite binds at most 64-bit integers
             raise out_of_range(error) from None
@@ -159,12 +161,13 @@ class StoreBase:
             # connection characteristics on every checkout, which costs more than the
             # round trips saved. Nothing is in progress here, so the switch is local.
             driver = conn.connection.driver_connection
+            # Typed Optional (None once detached); a connection just checked out has one.
             driver.autocommit = True  # type: ignore[union-attr]
             try:
                 return body(conn)
             finally:
                 try:
-                    driver.autocommit = False  # type: ignore[union-attr]
+                    driver.autocommit = False  # type: ignore[union-attr]  # as above
                 except Exception:  # the connection broke mid-call: never reuse it
                     conn.invalidate()
 

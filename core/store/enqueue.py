@@ -12,17 +12,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
 from parkbench.core import contracts, inputs
 from parkbench.core.errors import InvalidTransitionError, NotFoundError, ValidationError
-from parkbench.core.lifecycle import Action, RunStatus
+from parkbench.core.lifecycle import Action, ActorKind, RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.records import Enqueued
 from parkbench.core.store import queries
 from parkbench.core.store.audit import event_row
 from parkbench.core.store.base import WORKER, StoreBase, default_actor, insert_run, run_values
-from sqlalchemy.exc import IntegrityError
 
 INT32_MAX = 2**31 - 1
 #: A year: far beyond any real task, and small enough to stay exact in epoch milliseconds.
@@ -212,7 +214,20 @@ def _first(error: ValidationError) -> ValidationError:
     return error
 
 
-def _enqueue_event(run_id: int, task_id: int, who: str, now: int) -> dict[str, object]:
+class _EnqueueEvent(TypedDict):
+    """The keyword arguments of :func:`event_row` for an enqueue."""
+
+    run_id: int
+    task_id: int
+    actor_kind: ActorKind
+    actor: str
+    action: Action
+    from_status: None
+    to_status: RunStatus
+    now: int
+
+
+def _enqueue_event(run_id: int, task_id: int, who: str, now: int) -> _EnqueueEvent:
     return {
         "run_id": run_id,
         "task_id": task_id,
@@ -266,7 +281,7 @@ def _insert_chunk(
     conn.execute(
         events.insert(),
         [
-            event_row(**_enqueue_event(run_id, task_id, who, now))  # type: ignore[arg-type]
+            event_row(**_enqueue_event(run_id, task_id, who, now))
             for task_id, run_id in zip(task_ids, run_ids, strict=True)
         ],
     )

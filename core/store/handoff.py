@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+
 from parkbench.core import contracts, inputs
 from parkbench.core.contracts import Contract
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus

@@ -82,7 +82,7 @@ class Lease:
 
     @property
     def lease_until(self) -> datetime:
-        return to_datetime(self._lease_until_ms)  # type: ignore[return-value]
+        return to_datetime(self._lease_until_ms)
 
     @property
     def settled(self) -> RunStatus | None:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+
 from parkbench.core import contracts, inputs
 from parkbench.core.errors import NotFoundError, ValidationError
 from parkbench.core.lifecycle import OPEN_STATUSES, RunStatus
@@ -135,7 +136,7 @@ def _where(run_filter: RunFilter) -> list[sa.ColumnElement[bool]]:
     if run_filter.run_ids is not None:
         # Inlined as literals (they are ints): a large set, such as the TUI's "ready to
         # requeue" filter, would pass the drivers' bind-parameter limits (PostgreSQL 65,535).
-        ids = sa.bindparam(
+        ids: sa.BindParameter[tuple[int, ...]] = sa.bindparam(
             "run_ids", tuple(run_filter.run_ids), expanding=True, literal_execute=True, unique=True
         )
         clauses.append(runs.c.id.in_(ids))
@@ -170,7 +171,9 @@ def _contract_of(task_metadata_json: str, metadata_json: str) -> contracts.Contr
     if key not in task_metadata_json and key not in metadata_json:
         return _NO_CONTRACT
     try:
-        return contracts.parse_contract(inputs.load(task_metadata_json), inputs.load(metadata_json))
+        return contracts.parse_contract(
+            inputs.load_object(task_metadata_json), inputs.load_object(metadata_json)
+        )
     except ValidationError:  # validated at enqueue; never let one odd row break a list
         return _NO_CONTRACT
 
@@ -553,7 +556,7 @@ def run_detail(
             to_status=e.to_status,
             reason=e.reason,
             token_hash_prefix=e.token_hash_prefix,
-            details=inputs.load(e.details_json),
+            details=inputs.load_object(e.details_json),
             created_at_ms=e.created_at,
         )
         for e in reversed(conn.execute(newest).all())
@@ -564,8 +567,8 @@ def run_detail(
         total = int(conn.execute(count).scalar_one())
     return RunDetail(
         run=row,
-        task_metadata=inputs.load(raw.task_metadata_json) or {},  # type: ignore[arg-type]
-        run_metadata=inputs.load(raw.metadata_json) or {},  # type: ignore[arg-type]
+        task_metadata=inputs.load_object(raw.task_metadata_json) or {},
+        run_metadata=inputs.load_object(raw.metadata_json) or {},
         result=inputs.load(raw.result_json),
         lineage=lineage,
         events=trail,

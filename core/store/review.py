@@ -7,8 +7,10 @@ so one stale or missing run never aborts the rest of a bulk action.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import sqlalchemy as sa
+
 from parkbench.core import inputs
 from parkbench.core.errors import (
     ConflictError,
@@ -113,8 +115,15 @@ class ReviewOps(StoreBase):
             try:
                 results.append(
                     self._write(
-                        lambda conn, rid=run_id, exp=seen: self._review_one(
-                            conn, action, rid, why, who, exp, actor_kind, force
+                        partial(
+                            self._review_one,
+                            action=action,
+                            run_id=run_id,
+                            why=why,
+                            who=who,
+                            seen=seen,
+                            actor_kind=actor_kind,
+                            force=force,
                         )
                     )
                 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlalchemy as sa
+
 from parkbench.core import lifecycle
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.models import events, runs
@@ -18,10 +19,10 @@ from parkbench.core.store.base import CLEAR_LEASE, SYSTEM, StoreBase
 
 _AT = sa.bindparam("p_now", type_=sa.BigInteger)
 #: Which rows a step takes, as a condition on a ``runs`` table (or an alias of it).
-Condition = Callable[[sa.TableClause], sa.ColumnElement[bool]]
+Condition = Callable[[sa.FromClause], sa.ColumnElement[bool]]
 
 
-def _expired(t: sa.TableClause) -> sa.ColumnElement[bool]:
+def _expired(t: sa.FromClause) -> sa.ColumnElement[bool]:
     return sa.and_(t.c.status == RunStatus.CLAIMED.value, t.c.lease_until <= _AT)
 
 

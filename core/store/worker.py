@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+
 from parkbench.core import contracts, inputs, lifecycle, tokens
 from parkbench.core.errors import (
     ConflictError,
@@ -33,6 +34,10 @@ from parkbench.core.store.base import (
 )
 from parkbench.core.store.handoff import claimed_context
 from parkbench.core.store.sweep import SweepOps
+
+#: What a worker action decides for the fenced row: the final action, the columns it
+#: writes, and the reason its event records.
+Decision = tuple[Action, Mapping[str, object], str | None]
 
 
 class _Moved(Exception):
@@ -89,7 +94,9 @@ class WorkerOps(SweepOps):
 
     # -- worker: token-fenced transitions ---------------------------------------------
 
-    def _fenced_row(self, conn: sa.Connection, run_id: int, token: str, action: Action, now: int):
+    def _fenced_row(
+        self, conn: sa.Connection, run_id: int, token: str, action: Action, now: int
+    ) -> Any:
         """Load the run and check the spec's fence in its order; return the row."""
         row = conn.execute(sql.FENCED_ROW, {"p_run_id": run_id}).first()
         return fence.check(row, run_id, token, action, now)
@@ -128,7 +135,7 @@ class WorkerOps(SweepOps):
         run_id: int,
         token: str,
         action: Action,
-        decide: Callable[[Any, int], tuple[Action, dict[str, object], str | None]],
+        decide: Callable[[Any, int], Decision],
         actor_kind: ActorKind = WORKER,
     ) -> tuple[Action, RunStatus]:
         """Shared body of the worker actions. ``decide`` maps the row to the final move."""
@@ -160,7 +167,7 @@ class WorkerOps(SweepOps):
         lease_ms = self._lease_ms(lease_s)
         extended: dict[str, int] = {}
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             values = fence.heartbeat_values(row, now, lease_ms)
             extended["until"] = values["lease_until"]
             return Action.HEARTBEAT, values, None
@@ -182,7 +189,7 @@ class WorkerOps(SweepOps):
                 lambda conn: self._fenced_row(conn, run_id, token, Action.COMPLETE, self.clock())
             )
             contract = contracts.parse_contract(
-                inputs.load(seen.task_metadata_json), inputs.load(seen.metadata_json)
+                inputs.load_object(seen.task_metadata_json), inputs.load_object(seen.metadata_json)
             )
             checks = contracts.check_artifacts(seen.workspace_root, contract.required)
             missing = contracts.missing_paths(checks)
@@ -207,7 +214,7 @@ class WorkerOps(SweepOps):
     ) -> Completion:
         """The write of :meth:`complete`, for receipts checked at run ``version``."""
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             if row.version != version:
                 raise _Moved
             if not missing:
@@ -235,7 +242,7 @@ class WorkerOps(SweepOps):
         """Fail this attempt: back to the queue while attempts remain, else ``failed``."""
         why = inputs.reason(reason)
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             if row.attempt < row.max_attempts:
                 values = {
                     "attempt": row.attempt + 1,
@@ -259,7 +266,7 @@ class WorkerOps(SweepOps):
     def release(self, run_id: int, token: str) -> RunStatus:
         """Give the work back without a verdict; the token dies, the attempt is kept."""
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             values = {
                 "queued_at": now,
                 "status_changed_at": now,
@@ -274,7 +281,7 @@ class WorkerOps(SweepOps):
         """Park the run for a human with a reason; lease and token are cleared."""
         why = inputs.reason(reason)
 
-        def decide(row: Any, now: int):
+        def decide(row: Any, now: int) -> Decision:
             values = {
                 "block_reason": why,
                 "blocked_at": now,

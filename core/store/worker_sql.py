@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 

@@ -3,8 +3,8 @@
 Polling the store's change marker (every ``poll_interval_s``) is what keeps the watcher
 correct on both backends, and it keeps running. On PostgreSQL a notification also arrives
 within milliseconds of each commit, so a run parked, requeued or failed elsewhere is picked
-up at once rather than on the next poll. On SQLite :mod:`parkbench.core.db.notify`'s feed would poll the
-very marker the watcher already polls, so no listener is started there.
+up at once rather than on the next poll. On SQLite :mod:`parkbench.core.db.notify`'s feed
+would poll the very marker the watcher already polls, so no listener is started there.
 
 The feed blocks, so it runs on a daemon thread of its own and hands batches to the watcher's
 thread-safe :meth:`~parkbench.core.watch.watcher.ReceiptWatcher.runs_changed`.

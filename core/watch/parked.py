@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 
 import sqlalchemy as sa
+
 from parkbench.core.db.engine import is_sqlite
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import RunFilter, RunRow, SortKey
@@ -59,7 +61,9 @@ class ParkedFeed:
         parked = RunFilter(status=RunStatus.NEEDS_ATTENTION)
         while True:
 
-            def page(conn: sa.Connection, after: str | None = cursor):
+            def page(
+                conn: sa.Connection, after: str | None = cursor
+            ) -> tuple[str | None, list[RunRow], dict[int, str], dict[int, int]]:
                 rows = queries.list_runs(
                     conn, parked, sort=SortKey.BLOCKED, limit=self.page_size, after=after
                 )
@@ -95,7 +99,7 @@ class ParkedFeed:
         marker: int | None = None
         while True:
 
-            def delta(conn: sa.Connection, after: int = after):
+            def delta(conn: sa.Connection, after: int = after) -> tuple[int, list[tuple[int, int]]]:
                 top = queries.change_marker(conn)
                 if top == self.marker and not lookback:
                     return top, []
@@ -123,7 +127,9 @@ class ParkedFeed:
         for start in range(0, len(wanted), self.page_size):
             chunk = tuple(wanted[start : start + self.page_size])
 
-            def rows(conn: sa.Connection, chunk: Sequence[int] = chunk):
+            def rows(
+                conn: sa.Connection, chunk: Sequence[int] = chunk
+            ) -> tuple[Sequence[RunRow], dict[int, str]]:
                 page = queries.list_runs(
                     conn,
                     RunFilter(status=RunStatus.NEEDS_ATTENTION, run_ids=tuple(chunk)),
@@ -150,7 +156,7 @@ class ParkedFeed:
         after: tuple[int, int] | None = None
         while True:
             page = self.store.read(
-                lambda conn, after=after: queries.parked_versions(conn, after, self.page_size)
+                partial(queries.parked_versions, after=after, limit=self.page_size)
             )
             current.update((run_id, version) for _, run_id, version in page)
             if len(page) < self.page_size:

@@ -48,6 +48,6 @@ def requeue_runs(store: Store, runs: list[ParkedRun], actor: str) -> list[AutoRe
             results.append(AutoRequeued(run.run_id, True, result.new_run_id))
         else:
             assert result.error is not None
-            error = result.error
-            results.append(AutoRequeued(run.run_id, False, None, error.code, error.message))
+            refused = result.error
+            results.append(AutoRequeued(run.run_id, False, None, refused.code, refused.message))
     return results

@@ -20,10 +20,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from watchfiles import Change, awatch
+
 from parkbench.core.watch import disk
 from parkbench.core.watch.disk import RootStatus
 from parkbench.core.watch.records import WorkspaceChange, WorkspaceState
-from watchfiles import Change, awatch
 
 log = logging.getLogger(__name__)
 

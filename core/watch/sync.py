@@ -71,6 +71,7 @@ def iter_changes(store: Store, **options: Any) -> Iterator[WatchRecord]:
                 return
             if isinstance(item, BaseException):
                 raise item
+            # The queue carries records, errors and _END; the last two are handled above.
             yield item  # type: ignore[misc]
     finally:
         ready.wait(_JOIN_S)

@@ -1,12 +1,12 @@
 """ReceiptWatcher: live receipt states for every parked run, from file-system events.
 
 Shape: one engine task owns all state and runs in steps. Watch tasks (``watchfiles.awatch``,
-see :mod:`parkbench.core.watch.roots`) hand it raw event batches; a ticker makes it poll the store for
-parked-set moves (:mod:`parkbench.core.watch.parked`) and probe the workspace roots; everything that
-blocks (``check_path``, database reads, the auto-requeue) runs in worker threads, so the
-event loop it shares with a TUI never stalls. Each step maps changed paths to the required
-paths they may affect (:mod:`parkbench.core.watch.index`), re-checks only those, and publishes the
-records that result as one batch.
+see :mod:`parkbench.core.watch.roots`) hand it raw event batches; a ticker makes it poll the
+store for parked-set moves (:mod:`parkbench.core.watch.parked`) and probe the workspace
+roots; everything that blocks (``check_path``, database reads, the auto-requeue) runs in
+worker threads, so the event loop it shares with a TUI never stalls. Each step maps changed
+paths to the required paths they may affect (:mod:`parkbench.core.watch.index`), re-checks
+only those, and publishes the records that result as one batch.
 """
 
 from __future__ import annotations
@@ -182,9 +182,9 @@ class ReceiptWatcher:
             self._loop.call_soon_threadsafe(self._set_nudged)
 
     def runs_changed(self, run_ids: Iterable[int] | None = None) -> None:
-        """These runs changed (e.g. a batch from :mod:`parkbench.core.db.notify`'s change feed): fetch
-        them now. ``None`` means changes may have been missed: reconcile the whole parked
-        set. Safe to call from any thread."""
+        """These runs changed (e.g. a batch from :mod:`parkbench.core.db.notify`'s change
+        feed): fetch them now. ``None`` means changes may have been missed: reconcile the
+        whole parked set. Safe to call from any thread."""
         if self._loop is not None:
             ids = None if run_ids is None else frozenset(run_ids)
             self._loop.call_soon_threadsafe(self._mark_dirty, ids)

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
+
 from parkbench.core import tokens
 from parkbench.core.db.engine import SQLITE_BUSY_TIMEOUT_MS, system_clock
 from parkbench.core.lifecycle import RunStatus

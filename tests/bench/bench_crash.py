@@ -25,8 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the faults package
 
 from faults import cli_crash, crashlab, invariants, recovery
-from parkbench.core.store import Store
 from testkit import PG_ENV, create_pg_database, drop_pg_database
+
+from parkbench.core.store import Store
 
 
 def _verdict(store: Store, label: str) -> bool:

@@ -29,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from parkbench.core.store import NewTask, Store  # noqa: E402
 from testkit import create_pg_database, drop_pg_database  # noqa: E402
+
+from parkbench.core.store import NewTask, Store  # noqa: E402
 
 
 def _timed(work: Callable[[], int]) -> tuple[float, float]:

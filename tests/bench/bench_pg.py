@@ -47,8 +47,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))  # the pg package: its helpers
 
 import sqlalchemy as sa  # noqa: E402
-from parkbench.core.store import Store  # noqa: E402
 from pg.pgtest_support import create_database, drop_database, seed_queued  # noqa: E402
+
+from parkbench.core.store import Store  # noqa: E402
 
 SPAWN = multiprocessing.get_context("spawn")
 _TICKS = os.sysconf("SC_CLK_TCK")

@@ -200,9 +200,10 @@ async def empty_app() -> tuple[float, float]:
 
 
 async def datatable_first_paint(store: Store) -> tuple[float, float]:
-    from parkbench.core.records import RunFilter
     from textual.app import App, ComposeResult
     from textual.widgets import DataTable
+
+    from parkbench.core.records import RunFilter
 
     class Table(App[None]):
         def compose(self) -> ComposeResult:
@@ -409,7 +410,8 @@ def main() -> None:
     report("  child CPU", [c for _, c, _ in launches], None)
     report("baseline: python -c pass", [interpreter("pass") for _ in range(args.reps)], None)
     report("baseline: import parkbench.core.store, textual",
-           [interpreter("import parkbench.core.store, textual.app") for _ in range(args.reps)], None)
+           [interpreter("import parkbench.core.store, textual.app") for _ in range(args.reps)],
+           None)
 
     figures = asyncio.run(interactive(store, args.reps))
     print("interaction (key -> first frame composed after it; UI-thread CPU for it)")

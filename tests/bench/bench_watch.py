@@ -43,12 +43,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+from watchfiles import awatch  # noqa: E402
+
 from parkbench.core.contracts import ArtifactState  # noqa: E402
 from parkbench.core.models import events, runs, tasks, workspaces  # noqa: E402
 from parkbench.core.store import Store  # noqa: E402
 from parkbench.core.watch import ReceiptChange, ReceiptWatcher  # noqa: E402
-from watchfiles import awatch  # noqa: E402
-
 from tests.testkit import create_pg_database, drop_pg_database  # noqa: E402
 
 NOW_MS = 1_788_220_800_000

@@ -49,6 +49,7 @@ from bench_watch import (  # noqa: E402
     watcher_latency,
     write_file,
 )
+
 from parkbench.core.store import Store  # noqa: E402
 
 # -- stream: the `parkbench watch --json` process -----------------------------------------

@@ -31,8 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from parkbench.core.store import Store  # noqa: E402
 from testkit import create_pg_database, drop_pg_database  # noqa: E402
+
+from parkbench.core.store import Store  # noqa: E402
 
 PARKBENCH = str(Path(sys.executable).with_name("parkbench"))
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("PARKBENCH_")}

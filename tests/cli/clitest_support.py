@@ -9,8 +9,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from parkbench.tui.cli import app
 from typer.testing import CliRunner
+
+from parkbench.tui.cli import app
 
 #: Variables a developer's shell might carry that would change what a test sees.
 SCRUBBED = ("PARKBENCH_DB", "PARKBENCH_TOKEN", "PARKBENCH_DEBUG", "COLUMNS", "NO_COLOR")

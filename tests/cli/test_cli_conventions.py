@@ -12,10 +12,11 @@ import sys
 import types
 from pathlib import Path
 
-import parkbench.tui.cli
 import pytest
 import typer
 from clitest_support import clean_env, entry_point, invoke
+
+import parkbench.tui.cli
 from parkbench.core.store import Store
 
 ROOT = Path(parkbench.tui.cli.__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from clitest_support import clean_env, run
+
 from parkbench.core.db.engine import make_engine, resolve_url
 from parkbench.core.store import Store
 

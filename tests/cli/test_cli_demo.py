@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from clitest_support import invoke
+from testkit import FakeClock
+
 from parkbench.core.demo import DEMO_NOW_MS
 from parkbench.core.demo.stories import STORIES, Builder, Run, Task, new_task, tell
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus, find
 from parkbench.core.models import events, runs
 from parkbench.core.store import Store
-from testkit import FakeClock
 
 
 def demo(db: str, workspace: Path, *extra: str) -> dict[str, Any]:

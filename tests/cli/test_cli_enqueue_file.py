@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from clitest_support import invoke
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import RunFilter
 from parkbench.core.store import Store

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from clitest_support import clean_env, entry_point, invoke, past_clock
+
 from parkbench.core.errors import EXIT_CODES
 from parkbench.core.store import Store
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from clitest_support import invoke, past_clock
-from parkbench.core.store import Store
 from testkit import FakeClock
+
+from parkbench.core.store import Store
 
 
 def test_recover_now_iso_and_epoch(db_url: str, workspace: Path) -> None:

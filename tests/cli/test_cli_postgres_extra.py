@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from clitest_support import clean_env, run
+
 from parkbench.core.errors import EXIT_CODES
 
 EXTRA = "pip install 'parkbench[postgres]'"

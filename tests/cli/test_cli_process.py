@@ -11,9 +11,10 @@ import types
 from collections import Counter
 from pathlib import Path
 
-import parkbench.tui.cli
 import pytest
 from clitest_support import clean_env, entry_point, invoke, run
+
+import parkbench.tui.cli
 from parkbench.core.store import Store
 
 # SQLModel (and pydantic) are the schema now (parkbench.core.models), and typer converts

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from clitest_support import invoke
+
 from parkbench.core.store import Store
 
 HOSTILE = "[bold red]x[/] [@click=app.quit] \x1b[31mred\x1b]0;pwned\x07 \u202eevil 数据 🚧"

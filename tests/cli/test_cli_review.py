@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from clitest_support import clean_env, entry_point, invoke
+
 from parkbench.core.store import Store
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from clitest_support import clean_env, entry_point, invoke, run
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from clitest_support import clean_env, entry_point, run
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events
 from parkbench.core.store import Store

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from clitest_support import invoke
+
 from parkbench.core.store import Store
 
 TOKEN = re.compile(r"^pkb_claim_[A-Za-z0-9_\-]{43}$")

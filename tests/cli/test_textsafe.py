@@ -8,6 +8,7 @@ import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from parkbench.tui.textsafe import ELLIPSIS, UNSAFE_CHARS, escape_char, one_line, safe_text
 
 UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from parkbench.core.models import events, runs, tasks, workspaces
 from sqlalchemy.engine import Engine
+
+from parkbench.core.models import events, runs, tasks, workspaces
 
 #: Every table Parkbench writes; scanned whole by the "no raw token anywhere" checks.
 TABLES = (workspaces, tasks, runs, events)

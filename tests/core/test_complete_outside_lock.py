@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from parkbench.core import contracts
 from parkbench.core.db.info import ENV_BUSY_TIMEOUT
 from parkbench.core.errors import InvalidTransitionError

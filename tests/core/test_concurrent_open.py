@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from parkbench.core.db.engine import HEAD_REVISION, make_engine
 from parkbench.core.models import metadata
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-import parkbench.core.contracts as contracts_module
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
+import parkbench.core.contracts as contracts_module
 from parkbench.core import tokens
 from parkbench.core.contracts import (
     ArtifactState,

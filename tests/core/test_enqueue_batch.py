@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from parkbench.core.errors import ValidationError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces

@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from testkit import FakeClock
+
 from parkbench.core.errors import ValidationError
 from parkbench.core.records import Claim
 from parkbench.core.store import Store
 from parkbench.core.store.handoff import derive
 from parkbench.core.tokens import REDACTED
-from testkit import FakeClock
 
 CONTRACT = {"completion_contract": {"required_paths": ["out/summary.md"], "missing_policy": "park"}}
 

@@ -58,5 +58,11 @@ def test_core_imports_no_ui_modules(tmp_path: Path) -> None:
     assert report["ui"] == []
     assert report["pg"] == []  # a SQLite user need not install the postgres extra
     # The probe really walked the package (a broken walk would pass vacuously).
-    for expected in ("parkbench.core.store", "parkbench.core.lifecycle", "parkbench.core.contracts", "parkbench.core.db.engine", "parkbench.core.tokens"):
+    for expected in (
+        "parkbench.core.store",
+        "parkbench.core.lifecycle",
+        "parkbench.core.contracts",
+        "parkbench.core.db.engine",
+        "parkbench.core.tokens",
+    ):
         assert expected in report["imported"]

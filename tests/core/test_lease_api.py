@@ -7,8 +7,9 @@ import logging
 import threading
 from pathlib import Path
 
-import parkbench
 import pytest
+
+import parkbench
 from parkbench.core.errors import InvalidTransitionError, MissingArtifactsError, ParkbenchError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Lease, Store

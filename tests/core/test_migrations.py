@@ -13,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+
 from parkbench.core.db import schema
 from parkbench.core.db.engine import HEAD_REVISION, make_engine
 from parkbench.core.errors import DatabaseError, NotFoundError

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from coretest_support import bulk_seed, claim_until_empty, race_reviewer, race_worker, wait_all
+
 from parkbench.core.db.engine import make_engine, system_clock
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from parkbench.core.errors import ValidationError
 from parkbench.core.store import Store
 

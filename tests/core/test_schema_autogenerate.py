@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
 from parkbench.core.db import schema
 from parkbench.core.db.engine import HEAD_REVISION, make_engine
 from parkbench.core.models import Event, Run, Task, Workspace, metadata, runs
-from sqlmodel import SQLModel
 
 COMPARE = {"compare_type": True, "compare_server_default": True}
 

@@ -40,6 +40,8 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from testkit import T0_MS, FakeClock, create_pg_database, drop_pg_database, pg_admin_url_or_skip
+
 from parkbench.core import tokens
 from parkbench.core.errors import (
     ConflictError,
@@ -54,7 +56,6 @@ from parkbench.core.models import events, runs
 from parkbench.core.records import Expectation
 from parkbench.core.store import Store
 from parkbench.core.store.base import DEFAULT_LEASE_S, MAX_LINEAGE_DEPTH, SWEEP_INTERVAL_MS
-from testkit import T0_MS, FakeClock, create_pg_database, drop_pg_database, pg_admin_url_or_skip
 
 Q, C, N = RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION
 ERRORS: dict[str, type[ParkbenchError]] = {

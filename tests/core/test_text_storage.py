@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from parkbench.core.errors import ValidationError
 from parkbench.core.inputs import MAX_TITLE
 from parkbench.core.lifecycle import RunStatus

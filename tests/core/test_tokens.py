@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from coretest_support import stored_texts
+
 from parkbench.core import tokens
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store

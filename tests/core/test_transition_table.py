@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from parkbench.core import lifecycle
 from parkbench.core.contracts import parse_contract
 from parkbench.core.errors import (

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 import typer
-from parkbench.core.errors import EXIT_CODES
-from parkbench.tui.cli import app
 from typer.testing import CliRunner
 
 from faults.strategies import raw_controls
+from parkbench.core.errors import EXIT_CODES
+from parkbench.tui.cli import app
 
 HOSTILE = "\x1b[2J\x1b]0;pwned\x07[bold][@click=app.quit]\u202e"
 BAD_VALUES: dict[type, tuple[str, ...]] = {

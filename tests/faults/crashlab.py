@@ -40,13 +40,13 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+
+from faults import killsite
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.lifecycle import REVIEWER_ACTIONS, ActorKind, RunStatus, allowed_actions
 from parkbench.core.records import Claim, Expectation, RunFilter
 from parkbench.core.store import Store
-from sqlalchemy import event
-
-from faults import killsite
 
 #: Leases start at the 1 s minimum: the short ones expire during the run, the long ones don't.
 LEASES_S = (1.0, 1.5, 2.0, 30.0, 300.0)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.records import Claim
 from parkbench.core.store import Store

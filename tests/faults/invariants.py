@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+
 from parkbench.core.lifecycle import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus
 
 _STATUSES = {s.value for s in RunStatus}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import Recovered

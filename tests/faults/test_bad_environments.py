@@ -16,9 +16,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from parkbench.core.errors import DatabaseError, ParkbenchError
-from parkbench.core.lifecycle import RunStatus
-from parkbench.core.store import Store
 
 from faults import invariants
 from faults.environments import (
@@ -29,6 +26,9 @@ from faults.environments import (
     sqlite_write_lock,
     table_rootpage,
 )
+from parkbench.core.errors import DatabaseError, ParkbenchError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 postgres_only = pytest.mark.parametrize("backend", ["postgres"], indirect=True)

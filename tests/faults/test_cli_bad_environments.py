@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from parkbench.core.store import Store
 
 from faults import cli_sweep, invariants
 from faults.environments import (
@@ -28,6 +27,7 @@ from faults.environments import (
     table_rootpage,
     tmpfs,
 )
+from parkbench.core.store import Store
 
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 READS = (("stats",), ("list",), ("show", "1"))

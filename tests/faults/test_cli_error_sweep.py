@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from parkbench.core.errors import EXIT_CODES
-from parkbench.core.store import Store
 
 from faults import cli_sweep
 from faults.environments import populate
+from parkbench.core.errors import EXIT_CODES
+from parkbench.core.store import Store
 
 FAKE_TOKEN = "pkb_claim_" + "A" * 43
 

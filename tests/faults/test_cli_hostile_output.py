@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
-from parkbench.core.store import Store
 
 from faults import cli_sweep
 from faults.strategies import (
@@ -25,6 +24,7 @@ from faults.strategies import (
     raw_controls,
     storable_text,
 )
+from parkbench.core.store import Store
 
 HOSTILE_SETTINGS = settings(
     deadline=None,

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import parkbench.core.db.engine
 import pytest
 import sqlalchemy as sa
+
+import parkbench.core.db.engine
 from parkbench.core.errors import LeaseExpiredError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store

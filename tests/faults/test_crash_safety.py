@@ -33,10 +33,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from parkbench.core.lifecycle import RunStatus
-from parkbench.core.store import Store
 
 from faults import cli_crash, crashlab, invariants, killsite, recovery
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
 KILLS = {"sqlite": 200, "postgres": 100}
 CLI_KILLS = {"sqlite": 24, "postgres": 12}

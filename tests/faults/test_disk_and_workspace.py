@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from parkbench.core.contracts import ArtifactState
-from parkbench.core.errors import DatabaseError, MissingArtifactsError, ValidationError
-from parkbench.core.lifecycle import RunStatus
-from parkbench.core.store import Store
 from sqlalchemy import event
 
 from faults import invariants
 from faults.environments import RECEIPT, assert_clear_error, fill_disk, populate, tmpfs
+from parkbench.core.contracts import ArtifactState
+from parkbench.core.errors import DatabaseError, MissingArtifactsError, ValidationError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 BIG = "x" * 20_000  # needs fresh pages: more than any slack left in a page or the WAL

@@ -18,11 +18,6 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from parkbench.core.contracts import ArtifactState
-from parkbench.core.errors import ValidationError
-from parkbench.core.inputs import MAX_NAME, MAX_REASON, MAX_TITLE
-from parkbench.core.store import Store
-from parkbench.core.tokens import REDACTED
 
 from faults import invariants
 from faults.environments import assert_clear_error
@@ -34,6 +29,11 @@ from faults.strategies import (
     text_around_token,
     unstorable_text,
 )
+from parkbench.core.contracts import ArtifactState
+from parkbench.core.errors import ValidationError
+from parkbench.core.inputs import MAX_NAME, MAX_REASON, MAX_TITLE
+from parkbench.core.store import Store
+from parkbench.core.tokens import REDACTED
 
 FIXTURES_OK = settings(
     deadline=None,

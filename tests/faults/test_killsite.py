@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from parkbench.core.store import Store
 
 from faults import killsite
+from parkbench.core.store import Store
 
 # A victim stand-in: opens the store as the CLI does, then runs a write transaction through
 # StoreBase._write that waits on stdin in its middle, so the probe can look at it there.

@@ -17,9 +17,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from parkbench.core.errors import DatabaseError
-from parkbench.core.lifecycle import RunStatus
-from parkbench.core.store import Store
 
 from faults import invariants
 from faults.environments import (
@@ -31,6 +28,9 @@ from faults.environments import (
     read_only_view,
     shared_dir,
 )
+from parkbench.core.errors import DatabaseError
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
 
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from parkbench.core.store import Store
 from testkit import pg_admin_url_or_skip
 
+from parkbench.core.store import Store
 from pg.pgtest_support import create_database, drop_database
 
 

@@ -16,8 +16,9 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from parkbench.core.models import events, runs, tasks, workspaces
 from sqlalchemy.engine import Engine
+
+from parkbench.core.models import events, runs, tasks, workspaces
 
 # -- databases ------------------------------------------------------------------------------
 

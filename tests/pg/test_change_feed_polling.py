@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from parkbench.core.db.notify import (
     MAX_BATCH_IDS,
     Changes,

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from testkit import skip_postgres
+
 from parkbench.core.db import engine as db
 from parkbench.core.errors import EXIT_CODES, DatabaseError, ValidationError
 from parkbench.core.store import Store
-from testkit import skip_postgres
-
 from pg.pgtest_support import terminate_backend
 
 PASSWORD_PROBE_ROLE = "parkbench_auth_probe"  # .ci/pg.sh makes pg_hba require its password

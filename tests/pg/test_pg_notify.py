@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from parkbench.core.db.notify import (
     CHANNEL,
     POLL_SLICE_S,
@@ -24,7 +25,6 @@ from parkbench.core.db.notify import (
 from parkbench.core.db.schema import MIGRATIONS_DIR
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store
-
 from pg.pgtest_support import Relay, terminate_backend
 
 # Generous bounds for a loaded CI machine; every wait returns as soon as its event arrives.

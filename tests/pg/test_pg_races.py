@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, runs
 from parkbench.core.store import Store
-
 from pg.pgtest_support import act_in_step, claim_until_empty, seed_queued
 
 SPAWN = multiprocessing.get_context("spawn")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+
 from parkbench.core.db import schema
 from parkbench.core.db.engine import HEAD_REVISION, make_engine
 from parkbench.core.db.notify import change_feed_for

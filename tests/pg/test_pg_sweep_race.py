@@ -11,11 +11,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from faults.invariants import check
+from testkit import FakeClock
+
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.models import runs
 from parkbench.core.store import Store
-from testkit import FakeClock
-
 from pg.pgtest_support import seed_queued
 
 RUNS = 600

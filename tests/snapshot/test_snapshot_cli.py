@@ -8,12 +8,13 @@ import shlex
 from pathlib import Path
 
 import pytest
+from snapshottest_support import SCRUBBED, assert_safe_svg, assert_safe_text, clean_env, run
+
 from parkbench.core.errors import ValidationError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store
 from parkbench.tui.cli.snapshot import parse_limit, parse_screens, parse_size, take_snapshot
 from parkbench.tui.snapshot.headless import SCREENS, View
-from snapshottest_support import SCRUBBED, assert_safe_svg, assert_safe_text, clean_env, run
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 DEMO_NOW = "2026-09-01T09:00:00Z"

@@ -8,17 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from parkbench.core.lifecycle import RunStatus
-from parkbench.core.store import Store
-from parkbench.tui.snapshot.headless import (
-    SCREENS,
-    Capture,
-    View,
-    _with_id_prefix,
-    render_screens,
-    svg_text_lines,
-    write_captures,
-)
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text
@@ -32,6 +21,18 @@ from snapshottest_support import (
     seed_hostile,
     seed_review,
     svg_text,
+)
+
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
+from parkbench.tui.snapshot.headless import (
+    SCREENS,
+    Capture,
+    View,
+    _with_id_prefix,
+    render_screens,
+    svg_text_lines,
+    write_captures,
 )
 
 

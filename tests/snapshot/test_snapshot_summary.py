@@ -13,6 +13,8 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from snapshottest_support import HOSTILE, park, seed_hostile, seed_review
+
 from parkbench.core.contracts import check_path, normalize_path
 from parkbench.core.errors import DatabaseError, ValidationError
 from parkbench.core.records import RunFilter
@@ -25,7 +27,6 @@ from parkbench.tui.snapshot.receipts import (
 )
 from parkbench.tui.snapshot.summary import Times, close_summary, write_summary
 from parkbench.tui.timefmt import iso
-from snapshottest_support import HOSTILE, park, seed_hostile, seed_review
 
 
 def summary_text(

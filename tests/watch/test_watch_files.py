@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from watchtest_support import as_root, park_missing, watching, write
+
 from parkbench.core.contracts import ArtifactState
 from parkbench.core.watch import ReadinessChange, ReceiptChange, WorkspaceChange, WorkspaceState
-from watchtest_support import as_root, park_missing, watching, write
 
 P, M = ArtifactState.PRESENT, ArtifactState.MISSING
 NAF, UNSAFE = ArtifactState.NOT_A_FILE, ArtifactState.UNSAFE

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from watchtest_support import park_missing, watching, write
+
 from parkbench.core.contracts import ArtifactState, check_path
 from parkbench.core.db.engine import is_sqlite
 from parkbench.core.store import Store
 from parkbench.core.watch import ReceiptChange, ReceiptWatcher, RunDropped, RunWatched
 from parkbench.core.watch.disk import check_paths
-from watchtest_support import park_missing, watching, write
 
 #: Far longer than any test: a change that arrives came through NOTIFY, not the poll.
 NO_POLL = {"poll_interval_s": 3600.0, "reconcile_interval_s": 3600.0}

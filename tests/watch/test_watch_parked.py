@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from watchtest_support import as_root, park_blocked, park_missing, watching, write
+
 from parkbench.core.contracts import ArtifactState
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import Expectation
 from parkbench.core.watch import ReceiptChange, RunDropped, RunWatched, WorkspaceState
 from parkbench.core.watch.parked import ParkedFeed
-from watchtest_support import as_root, park_blocked, park_missing, watching, write
 
 P, M = ArtifactState.PRESENT, ArtifactState.MISSING
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from watchtest_support import park_blocked, park_missing, watching, write
+
 from parkbench.core.contracts import ArtifactState
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import RunFilter
@@ -14,7 +16,6 @@ from parkbench.core.watch import (
     ReceiptChange,
     RunDropped,
 )
-from watchtest_support import park_blocked, park_missing, watching, write
 
 P = ArtifactState.PRESENT
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from parkbench.core.watch import ReadinessChange, WorkspaceState
 from watchtest_support import park_missing, watching, write
+
+from parkbench.core.watch import ReadinessChange, WorkspaceState
 
 
 async def test_one_hundred_workspaces(store, tmp_path):

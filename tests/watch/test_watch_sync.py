@@ -6,9 +6,10 @@ import signal
 import threading
 
 import pytest
+from watchtest_support import park_missing, write
+
 from parkbench.core.contracts import ArtifactState
 from parkbench.core.watch import ReceiptChange, RunWatched, iter_changes
-from watchtest_support import park_missing, write
 
 
 def watcher_threads() -> list[threading.Thread]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store
 from parkbench.core.watch import ReceiptWatcher, WatchRecord

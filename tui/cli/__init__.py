@@ -36,11 +36,12 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+
 from parkbench.core.errors import ParkbenchError, ValidationError
 from parkbench.tui.cli import examples, output
 from parkbench.tui.cli.common import ACTIVE, DbOption, Globals, JsonOption, cli
 from parkbench.tui.cli.help import CliTyper, CommandGroup
-from typer.core import TyperGroup
 
 #: Command name -> the module (in tui/cli/) that registers it, in help order.
 COMMANDS: dict[str, str] = {

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
 from parkbench.core.errors import ValidationError
 from parkbench.tui.cli.config import DbChoice, choose_db
 

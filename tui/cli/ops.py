@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from parkbench.core.errors import ValidationError
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import DbOption, JsonOption, cli, parse_time_ms
@@ -101,6 +102,7 @@ def _duration(ms: int) -> str:
 def db_path(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:
     """Print which database the other commands would use (the password hidden)."""
     import sqlalchemy as sa
+
     from parkbench.core.db.engine import redact_url, resolve_url
 
     opts = cli(ctx, db, json_mode)
@@ -140,9 +142,10 @@ def db_path(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = Fal
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:
     """Create the schema, or migrate an older one to this version (never a newer one)."""
+    from sqlalchemy.exc import DBAPIError
+
     from parkbench.core.db import schema
     from parkbench.core.db.engine import make_engine, redact_url, resolve_url, translate
-    from sqlalchemy.exc import DBAPIError
 
     opts = cli(ctx, db, json_mode)
     url = resolve_url(opts.db)

@@ -25,11 +25,12 @@ from parkbench.tui.textsafe import one_line, safe_text
 from parkbench.tui.timefmt import iso  # also output.iso, for the commands
 
 if TYPE_CHECKING:
-    from parkbench.core.errors import ParkbenchError
     from rich.console import Console
     from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
+
+    from parkbench.core.errors import ParkbenchError
 
 DEBUG_ENV = "PARKBENCH_DEBUG"
 #: Exit status for a failure that is not a ParkbenchError: a bug.

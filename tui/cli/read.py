@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import (
     DbOption,

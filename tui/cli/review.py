@@ -15,6 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
 from parkbench.core.errors import EXIT_CODES, ValidationError
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import (

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
 from parkbench.core.errors import ValidationError
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import (

@@ -3,9 +3,10 @@
 With ``--json`` every line on stdout is one JSON object, flushed as it is written: first
 ``{"kind": "watching", ...}`` once every parked run's receipts have been checked (a script
 can start relying on the stream from there), then one object per change, as
-:mod:`parkbench.core.watch.records` defines them (``receipt``, ``ready``, ``workspace``, ``watched``,
-``dropped``, ``auto_requeue``). Without it, one readable line per change; paths, workspace
-roots and messages come from agents and are printed as literal, escaped text.
+:mod:`parkbench.core.watch.records` defines them (``receipt``, ``ready``, ``workspace``,
+``watched``, ``dropped``, ``auto_requeue``). Without it, one readable line per change;
+paths, workspace roots and messages come from agents and are printed as literal, escaped
+text.
 
 Ctrl-C (SIGINT) and SIGTERM stop the watcher cleanly (exit status 0): the signals are handled
 on the event loop, so a stop never cuts a line in half, and records already processed are
@@ -24,15 +25,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import DbOption, JsonOption, cli
 from parkbench.tui.textsafe import one_line
 
 if TYPE_CHECKING:
-    from parkbench.core.store import Store
-    from parkbench.core.watch import ReceiptWatcher, WatchRecord
     from rich.console import Console
     from rich.text import Text
+
+    from parkbench.core.store import Store
+    from parkbench.core.watch import ReceiptWatcher, WatchRecord
 
 #: Longest path, root or message shown on one human line (JSON keeps every character).
 SHOWN_CHARS = 200
@@ -223,6 +226,8 @@ class HumanPrinter(Printer):
 
 def describe(record: WatchRecord) -> Text:
     """One human line for a record; every agent-supplied string escaped and bounded."""
+    from rich.text import Text
+
     from parkbench.core.watch import (
         AutoRequeued,
         ReadinessChange,
@@ -231,7 +236,6 @@ def describe(record: WatchRecord) -> Text:
         RunWatched,
         WorkspaceChange,
     )
-    from rich.text import Text
 
     line = Text()
     match record:

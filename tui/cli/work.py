@@ -17,6 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
 from parkbench.core.errors import ValidationError
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import DbOption, JsonOption, LeaseOption, cli

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
+
 from parkbench.core.errors import ValidationError
 from parkbench.tui.cli import output
 from parkbench.tui.cli.common import (

@@ -42,6 +42,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
+from textual import events
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.worker import Worker, WorkerCancelled, WorkerState
+
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.store import Store
@@ -50,11 +56,6 @@ from parkbench.tui.messages import CoreFailed, DetailLoaded
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.snapshot.options import SCREEN_DESCRIPTIONS, SCREENS, View
 from parkbench.tui.textsafe import UNSAFE_CHARS, escape_char
-from rich.cells import cell_len, set_cell_size
-from textual import events
-from textual.message import Message
-from textual.pilot import Pilot
-from textual.worker import Worker, WorkerCancelled, WorkerState
 
 #: Seconds to wait for the screens to load before giving up.
 SETTLE_TIMEOUT_S = 60.0

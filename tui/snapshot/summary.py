@@ -22,6 +22,7 @@ from parkbench.tui.timefmt import iso
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+
     from parkbench.core.store import Store
 
 #: Parked runs read per query.

@@ -6,6 +6,7 @@ what autogenerate writes, reviewed by hand (the NOTIFY trigger of 0003 is not me
 """
 
 from alembic import context
+
 from parkbench.core.models import metadata
 
 connection = context.config.attributes["connection"]
