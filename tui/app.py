@@ -15,6 +15,19 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from rich.text import Text
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.widgets import HelpPanel
+from textual.worker import (
+    Worker,
+    WorkerCancelled,
+    WorkerFailed,
+    WorkerState,
+    get_current_worker,
+)
+
 from parkbench.core.db.engine import from_datetime, system_clock
 from parkbench.core.db.info import redact_url
 from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
@@ -34,18 +47,6 @@ from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.filter_bar import FilterBar
 from parkbench.tui.widgets.run_list import RunList
 from parkbench.tui.widgets.run_window import MAX_WINDOW, PAGE
-from rich.text import Text
-from textual import on, work
-from textual.app import App
-from textual.binding import Binding
-from textual.widgets import HelpPanel
-from textual.worker import (
-    Worker,
-    WorkerCancelled,
-    WorkerFailed,
-    WorkerState,
-    get_current_worker,
-)
 
 #: How long an exiting app waits for its receipt watcher to finish stopping.
 WATCHER_STOP_S = 5.0
@@ -62,13 +63,16 @@ class ParkbenchApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark,f1", "help", "Help", id="help", key_display="?"),
         Binding(
-            "ctrl+p", "command_palette", "Palette", id="command-palette", priority=True,
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            id="command-palette",
+            priority=True,
             show=False,  # the footer shows the palette key on its own, at the right
             tooltip="Every action, searchable",
         ),
         # Textual's keys panel (palette: "Keys") closes with escape, like every other panel.
-        Binding("escape", "hide_help_panel", "Close keys panel", id="keys-panel-close",
-                show=False),
+        Binding("escape", "hide_help_panel", "Close keys panel", id="keys-panel-close", show=False),
     ]
 
     #: (help section, class) for every class whose bindings the help screen lists.
@@ -141,8 +145,11 @@ class ParkbenchApp(App[int]):
             store_theme(self.theme_file, theme)
         except OSError as error:
             self.call_from_thread(
-                self.notify, one_line(f"theme not saved: {error}", 300), title="Parkbench",
-                severity="warning", markup=False,
+                self.notify,
+                one_line(f"theme not saved: {error}", 300),
+                title="Parkbench",
+                severity="warning",
+                markup=False,
             )
 
     def now_ms(self) -> int:
@@ -158,8 +165,13 @@ class ParkbenchApp(App[int]):
         self._apply_keymap()
         self.push_screen(self.main)
         if self.open_note:
-            self.notify(one_line(self.open_note, 500), title="Parkbench", severity="warning",
-                        markup=False, timeout=10)
+            self.notify(
+                one_line(self.open_note, 500),
+                title="Parkbench",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
         if self.live:
             self.watch_changes()
         if self.receipts:
@@ -367,8 +379,13 @@ class ParkbenchApp(App[int]):
                     for i, key in enumerate(keys.split(","))
                 )
                 rows.append(
-                    HelpRow(section, shown, binding.description or binding.action, binding_id,
-                            self._binding_live(owner, binding.action))
+                    HelpRow(
+                        section,
+                        shown,
+                        binding.description or binding.action,
+                        binding_id,
+                        self._binding_live(owner, binding.action),
+                    )
                 )
         return rows
 
@@ -392,8 +409,11 @@ def run_app(store_url: str | None, *, read_only: bool = False) -> int:
     store, read_only, note = open_for_review(store_url, read_only=read_only)
     try:
         app = ParkbenchApp(
-            store, read_only=read_only, theme_file=theme_path(),
-            database=redact_url(str(store.url)), open_note=note,
+            store,
+            read_only=read_only,
+            theme_file=theme_path(),
+            database=redact_url(str(store.url)),
+            open_note=note,
         )
         result = app.run()
     finally:

@@ -69,7 +69,7 @@ def parse_keymap(text: str, known_ids: Iterable[str], path: Path) -> LoadedKeyma
         return loaded
     table = document.get("keymap", document)
     if not isinstance(table, dict):
-        loaded.problems.append(f"{path}: [keymap] must be a table of id = \"keys\"")
+        loaded.problems.append(f'{path}: [keymap] must be a table of id = "keys"')
         return loaded
     known = set(known_ids)
     for binding_id, value in table.items():
@@ -79,7 +79,7 @@ def parse_keymap(text: str, known_ids: Iterable[str], path: Path) -> LoadedKeyma
         if isinstance(value, list) and value and all(isinstance(k, str) for k in value):
             value = ",".join(value)
         if not isinstance(value, str) or not value.strip():
-            loaded.problems.append(f"{path}: {binding_id} must be a key string, e.g. \"ctrl+r\"")
+            loaded.problems.append(f'{path}: {binding_id} must be a key string, e.g. "ctrl+r"')
             continue
         loaded.keymap[binding_id] = ",".join(k.strip() for k in value.split(",") if k.strip())
     return loaded
@@ -105,6 +105,7 @@ def keymap_conflicts(
     """Keys the keymap gives a binding that another binding active at the same time keeps
     (Textual would silently let one of them win). ``scopes`` lists the owner classes whose
     bindings are live together (the focused widget, its screen, the app)."""
+
     def split(keys: str) -> set[str]:
         return {key.strip() for key in keys.split(",") if key.strip()}
 

@@ -155,6 +155,8 @@ def _sqlite_engine(url: sa.URL, read_only: bool = False, must_exist: bool = Fals
 
 #: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
 PG_PING_AFTER_IDLE_S = 5.0
+
+
 class Keepalives(TypedDict):
     """libpq's TCP keepalive parameters (typed, so ``**PG_KEEPALIVES`` checks against
     psycopg.connect's own keyword parameters)."""

@@ -134,8 +134,11 @@ def sqlite_session_pragmas(timeout_ms: int, *, read_only: bool = False) -> list[
         # Read-only stores (the TUI's reads, `parkbench snapshot`) map the file into memory:
         # a list in blocked-time order visits rows all over the table, and through SQLite's
         # small page cache each page would be read from the OS many times over.
-        *(["PRAGMA query_only = ON", f"PRAGMA mmap_size = {READ_ONLY_MMAP_BYTES}"]
-          if read_only else []),
+        *(
+            ["PRAGMA query_only = ON", f"PRAGMA mmap_size = {READ_ONLY_MMAP_BYTES}"]
+            if read_only
+            else []
+        ),
         "PRAGMA synchronous = NORMAL",
         "PRAGMA foreign_keys = ON",
     ]

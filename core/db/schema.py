@@ -80,8 +80,9 @@ def schema_lock(engine: Engine) -> Iterator[sa.Connection]:
         conn = conn.execution_options(parkbench_write=True)  # SQLite: BEGIN IMMEDIATE
         with conn.begin():
             if not is_sqlite(engine):
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                             {"key": SCHEMA_LOCK_KEY})
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY}
+                )
             yield conn
 
 

@@ -97,15 +97,25 @@ def generate(
             )
             for event in trail:
                 del event["_seq"]
-            _bulk_insert(conn, tasks, [
-                {"id": t.id, "title": t.title, "workspace_id": t.workspace_id,
-                 "priority": t.priority, "max_attempts": t.max_attempts,
-                 "max_runtime_ms": t.max_runtime_ms,
-                 "metadata_json": json.dumps(t.metadata, ensure_ascii=False, sort_keys=True,
-                                             separators=(",", ":")),
-                 "created_at": first_event_at}
-                for t, first_event_at in _task_times(built_tasks, built_runs)
-            ])
+            _bulk_insert(
+                conn,
+                tasks,
+                [
+                    {
+                        "id": t.id,
+                        "title": t.title,
+                        "workspace_id": t.workspace_id,
+                        "priority": t.priority,
+                        "max_attempts": t.max_attempts,
+                        "max_runtime_ms": t.max_runtime_ms,
+                        "metadata_json": json.dumps(
+                            t.metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+                        ),
+                        "created_at": first_event_at,
+                    }
+                    for t, first_event_at in _task_times(built_tasks, built_runs)
+                ],
+            )
             with _indexes_rebuilt_after(conn, first_run=builder_first_run):
                 _bulk_insert(conn, runs_table, [run.row for run in built_runs])
                 _bulk_insert(conn, events, trail)
@@ -119,9 +129,15 @@ def generate(
     for run in built_runs:
         by_status[str(run["status"])] += 1
     return DemoSummary(
-        runs=len(built_runs), tasks=len(built_tasks), events=len(trail), seed=seed,
-        now_ms=now_ms, workspaces=tuple(roots), by_status=by_status,
-        receipts_written=len(builder.written), receipts_missing=builder.missing,
+        runs=len(built_runs),
+        tasks=len(built_tasks),
+        events=len(trail),
+        seed=seed,
+        now_ms=now_ms,
+        workspaces=tuple(roots),
+        by_status=by_status,
+        receipts_written=len(builder.written),
+        receipts_missing=builder.missing,
     )
 
 
@@ -180,10 +196,12 @@ def _workspace_id(conn: sa.Connection, root: str, now_ms: int) -> int:
     found = conn.execute(sa.select(workspaces.c.id).where(workspaces.c.root == root)).scalar()
     if found is not None:
         return int(found)
-    return int(conn.execute(
-        workspaces.insert().returning(workspaces.c.id),
-        {"name": os.path.basename(root), "root": root, "created_at": now_ms},
-    ).scalar_one())
+    return int(
+        conn.execute(
+            workspaces.insert().returning(workspaces.c.id),
+            {"name": os.path.basename(root), "root": root, "created_at": now_ms},
+        ).scalar_one()
+    )
 
 
 __all__ = ["DEMO_NOW_MS", "DemoSummary", "generate"]

@@ -115,46 +115,100 @@ class Builder:
             out.append(at)
         return out
 
-    def new_run(self, task: Task, at: int, *, attempt: int = 1, actor: str | None = None,
-                kind: str = "worker", previous: Run | None = None) -> Run:
-        run = Run({
-            "id": self.next_run_id, "task_id": task.id, "workspace_id": task.workspace_id,
-            "attempt": attempt, "max_attempts": task.max_attempts, "priority": task.priority,
-            "status": "queued", "previous_run_id": None, "root_run_id": None,
-            "lineage_depth": 0, "worker": None, "claim_token_hash": None, "lease_until": None,
-            "heartbeat_at": None, "max_runtime_ms": task.max_runtime_ms,
-            "runtime_deadline": None, "block_reason": None, "failure_reason": None,
-            "result_json": None, "metadata_json": "{}", "attempt_limit_overridden": False,
-            "version": 1, "queued_at": at, "claimed_at": None, "blocked_at": None,
-            "finished_at": None, "status_changed_at": at,
-        })
+    def new_run(
+        self,
+        task: Task,
+        at: int,
+        *,
+        attempt: int = 1,
+        actor: str | None = None,
+        kind: str = "worker",
+        previous: Run | None = None,
+    ) -> Run:
+        run = Run(
+            {
+                "id": self.next_run_id,
+                "task_id": task.id,
+                "workspace_id": task.workspace_id,
+                "attempt": attempt,
+                "max_attempts": task.max_attempts,
+                "priority": task.priority,
+                "status": "queued",
+                "previous_run_id": None,
+                "root_run_id": None,
+                "lineage_depth": 0,
+                "worker": None,
+                "claim_token_hash": None,
+                "lease_until": None,
+                "heartbeat_at": None,
+                "max_runtime_ms": task.max_runtime_ms,
+                "runtime_deadline": None,
+                "block_reason": None,
+                "failure_reason": None,
+                "result_json": None,
+                "metadata_json": "{}",
+                "attempt_limit_overridden": False,
+                "version": 1,
+                "queued_at": at,
+                "claimed_at": None,
+                "blocked_at": None,
+                "finished_at": None,
+                "status_changed_at": at,
+            }
+        )
         self.next_run_id += 1
         details = None
         if previous is not None:
             overridden = attempt > task.max_attempts
-            run.row.update(previous_run_id=previous["id"], lineage_depth=1,
-                           root_run_id=previous["root_run_id"] or previous["id"],
-                           attempt_limit_overridden=overridden)
+            run.row.update(
+                previous_run_id=previous["id"],
+                lineage_depth=1,
+                root_run_id=previous["root_run_id"] or previous["id"],
+                attempt_limit_overridden=overridden,
+            )
             details = {"previous_run_id": previous["id"], "attempt_limit_overridden": overridden}
         who = actor or self.rng.choice(words.PRODUCERS)
         self.event(run, kind, who, "enqueue", None, "queued", at, details=details)
         return run
 
-    def event(self, run: Run, kind: str, actor: str, action: str, source: str | None,
-              target: str, at: int, *, reason: str | None = None, token: str | None = None,
-              details: dict[str, object] | None = None) -> None:
+    def event(
+        self,
+        run: Run,
+        kind: str,
+        actor: str,
+        action: str,
+        source: str | None,
+        target: str,
+        at: int,
+        *,
+        reason: str | None = None,
+        token: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
         if source is not None:  # every UPDATE after the insert bumps the version
             run.row["version"] = run.int("version") + 1
         if source != target:  # a heartbeat keeps the status, and so its timestamp
             run.row.update(status=target, status_changed_at=at)
-        run.events.append({
-            "run_id": run["id"], "task_id": run["task_id"], "actor_kind": kind,
-            "actor": actor, "action": action, "from_status": source, "to_status": target,
-            "reason": reason, "token_hash_prefix": hash_prefix(token) if token else None,
-            "details_json": json.dumps(details, ensure_ascii=False, sort_keys=True,
-                                       separators=(",", ":")) if details else None,
-            "created_at": at, "_seq": self.sequence,
-        })
+        run.events.append(
+            {
+                "run_id": run["id"],
+                "task_id": run["task_id"],
+                "actor_kind": kind,
+                "actor": actor,
+                "action": action,
+                "from_status": source,
+                "to_status": target,
+                "reason": reason,
+                "token_hash_prefix": hash_prefix(token) if token else None,
+                "details_json": json.dumps(
+                    details, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+                )
+                if details
+                else None,
+                "created_at": at,
+                "_seq": self.sequence,
+            }
+        )
         self.sequence += 1
 
     # -- worker moves ----------------------------------------------------------------------
@@ -163,8 +217,13 @@ class Builder:
         who = self.texts.worker()
         # Random bits, not the hash of any token: no token opens a demo lease.
         token = "sha256:" + f"{self.rng.getrandbits(256):064x}"
-        run.row.update(worker=who, claim_token_hash=token, claimed_at=at, heartbeat_at=at,
-                       lease_until=at + LEASE_MS)
+        run.row.update(
+            worker=who,
+            claim_token_hash=token,
+            claimed_at=at,
+            heartbeat_at=at,
+            lease_until=at + LEASE_MS,
+        )
         if run["max_runtime_ms"] is not None:
             run.row["runtime_deadline"] = at + run.int("max_runtime_ms")
             run.row["lease_until"] = min(at + LEASE_MS, run.int("runtime_deadline"))
@@ -175,42 +234,93 @@ class Builder:
                 until = min(until, run.int("runtime_deadline"))
             # As in the store: the lease only, no audit event and no version bump.
             run.row.update(heartbeat_at=beat, lease_until=until)
-            run.heartbeats.append({"run_id": run["id"], "action": "heartbeat", "actor": who,
-                                   "created_at": beat, "_seq": self.sequence})
+            run.heartbeats.append(
+                {
+                    "run_id": run["id"],
+                    "action": "heartbeat",
+                    "actor": who,
+                    "created_at": beat,
+                    "_seq": self.sequence,
+                }
+            )
             self.sequence += 1
 
-    def finish(self, run: Run, at: int, action: str, target: str, reason: str | None = None,
-               *, kind: str = "worker", actor: str | None = None, **values: object) -> None:
+    def finish(
+        self,
+        run: Run,
+        at: int,
+        action: str,
+        target: str,
+        reason: str | None = None,
+        *,
+        kind: str = "worker",
+        actor: str | None = None,
+        **values: object,
+    ) -> None:
         """A move out of ``claimed``: the lease ends, the token hash stays (as in the store)."""
         token = run.text("claim_token_hash") if kind == "worker" else None
         who = actor or str(run["worker"])  # the row as it was: a retry clears the worker
         run.row.update(lease_until=None, runtime_deadline=None, **values)
         self.event(run, kind, who, action, "claimed", target, at, reason=reason, token=token)
 
-    def park(self, run: Run, at: int, action: str, reason: str, *, kind: str = "worker",
-             actor: str | None = None) -> None:
-        self.finish(run, at, action, "needs_attention", reason, kind=kind, actor=actor,
-                    block_reason=reason, blocked_at=at)
+    def park(
+        self,
+        run: Run,
+        at: int,
+        action: str,
+        reason: str,
+        *,
+        kind: str = "worker",
+        actor: str | None = None,
+    ) -> None:
+        self.finish(
+            run,
+            at,
+            action,
+            "needs_attention",
+            reason,
+            kind=kind,
+            actor=actor,
+            block_reason=reason,
+            blocked_at=at,
+        )
 
     def complete(self, task: Task, run: Run, at: int) -> None:
         for path in task.required:
             self.write(task, path)
         result = {"ok": True, "summary": self.rng.choice(words.RESULTS)}
-        self.finish(run, at, "complete", "completed", finished_at=at,
-                    result_json=json.dumps(result, sort_keys=True, separators=(",", ":")))
+        self.finish(
+            run,
+            at,
+            "complete",
+            "completed",
+            finished_at=at,
+            result_json=json.dumps(result, sort_keys=True, separators=(",", ":")),
+        )
 
     def requeue(self, task: Task, first: Run, at: int) -> Run:
         reviewer = self.rng.choice(words.REVIEWERS)
         note = self.rng.choice(words.REVIEW_NOTES)
-        second = self.new_run(task, at, attempt=first.int("attempt") + 1, actor=reviewer,
-                              kind="human", previous=first)
+        second = self.new_run(
+            task, at, attempt=first.int("attempt") + 1, actor=reviewer, kind="human", previous=first
+        )
         second.events[-1]["reason"] = note
         second.row["metadata_json"] = first["metadata_json"]
         first.row["finished_at"] = at
-        self.event(first, "human", reviewer, "requeue", "needs_attention", "requeued", at,
-                   reason=note,  # from needs_attention: no lease, so no token prefix
-                   details={"new_run_id": second["id"],
-                            "attempt_limit_overridden": second["attempt_limit_overridden"]})
+        self.event(
+            first,
+            "human",
+            reviewer,
+            "requeue",
+            "needs_attention",
+            "requeued",
+            at,
+            reason=note,  # from needs_attention: no lease, so no token prefix
+            details={
+                "new_run_id": second["id"],
+                "attempt_limit_overridden": second["attempt_limit_overridden"],
+            },
+        )
         return second
 
     def write(self, task: Task, path: str) -> None:
@@ -235,8 +345,17 @@ def tell(b: Builder, task: Task) -> list[Run]:
         run = b.new_run(task, t[0])
         b.claim(run, t[1])
         reason = rng.choice(words.FAILURES)
-        b.finish(run, t[2], "retry", "queued", reason, attempt=run.int("attempt") + 1,
-                 failure_reason=reason, queued_at=t[2], worker=None)
+        b.finish(
+            run,
+            t[2],
+            "retry",
+            "queued",
+            reason,
+            attempt=run.int("attempt") + 1,
+            failure_reason=reason,
+            queued_at=t[2],
+            worker=None,
+        )
         return [run]
     if story == "runtime_park":
         # max runtime 15 min: heartbeats at 4, 8 and 12 min keep the lease; the sweep after
@@ -246,10 +365,16 @@ def tell(b: Builder, task: Task) -> list[Run]:
         claimed = t[1]
         b.claim(run, claimed, claimed + 4 * MIN, claimed + 8 * MIN, claimed + 12 * MIN)
         sweep = run.int("runtime_deadline") + rng.randrange(1_000, 10 * MIN)
-        b.park(run, sweep, "runtime_park", f"exceeded max runtime "
-               f"({(task.max_runtime_ms or 0) // 1000} s); "
-               "the worker was still heartbeating when it ran out",
-               kind="system", actor="sweeper")
+        b.park(
+            run,
+            sweep,
+            "runtime_park",
+            f"exceeded max runtime "
+            f"({(task.max_runtime_ms or 0) // 1000} s); "
+            "the worker was still heartbeating when it ran out",
+            kind="system",
+            actor="sweeper",
+        )
         return [run]
     if story in ("blocked", "park_missing", "expire_park", "completed", "failed"):
         last = "late" if story == "expire_park" else "work"
@@ -270,14 +395,19 @@ def tell(b: Builder, task: Task) -> list[Run]:
             b.park(run, t[-1], "park_missing", "missing receipts: " + ", ".join(missing))
         elif story == "expire_park":
             n = task.max_attempts  # 1: a lapsed lease on the last attempt parks the run
-            b.park(run, t[-1], "expire_park", f"lease expired on the last attempt ({n} of {n});"
-                   " no attempts left to retry", kind="system", actor="sweeper")
+            b.park(
+                run,
+                t[-1],
+                "expire_park",
+                f"lease expired on the last attempt ({n} of {n}); no attempts left to retry",
+                kind="system",
+                actor="sweeper",
+            )
         elif story == "completed":
             b.complete(task, run, t[-1])
         else:  # failed: max_attempts is 1, so a worker's fail is final
             reason = rng.choice(words.FAILURES)
-            b.finish(run, t[-1], "fail", "failed", reason, failure_reason=reason,
-                     finished_at=t[-1])
+            b.finish(run, t[-1], "fail", "failed", reason, failure_reason=reason, finished_at=t[-1])
         return [run]
     if story == "forced_fail":
         t = b.timeline("wait", "work", "review")
@@ -286,9 +416,17 @@ def tell(b: Builder, task: Task) -> list[Run]:
         b.park(run, t[2], "block", b.texts.block_reason())
         note = rng.choice(words.REVIEW_NOTES)
         run.row.update(failure_reason=note, block_reason=None, finished_at=t[3])
-        b.event(run, "human", rng.choice(words.REVIEWERS), "fail", "needs_attention", "failed",
-                t[3], reason=note,
-                details={"operator_forced": True})
+        b.event(
+            run,
+            "human",
+            rng.choice(words.REVIEWERS),
+            "fail",
+            "needs_attention",
+            "failed",
+            t[3],
+            reason=note,
+            details={"operator_forced": True},
+        )
         return [run]
     # requeued_then_blocked / requeued_then_completed
     t = b.timeline("wait", "work", "work", "review", "wait", "work", "work")
@@ -333,14 +471,20 @@ def new_task(
             contract["missing_policy"] = "park"
         metadata["completion_contract"] = contract
     return Task(
-        id=task_id, workspace_id=ws[0], root=ws[1], slug=slug, title=texts.title(),
+        id=task_id,
+        workspace_id=ws[0],
+        root=ws[1],
+        slug=slug,
+        title=texts.title(),
         priority=rng.choice((0, 0, 0, 1, 2, 5, 10)),
         # failed / expire_park end on their last attempt; a requeue past max_attempts is a
         # human override the TUI shows, so some lineages get one.
-        max_attempts=1 if story in ("failed", "expire_park") or (
-            story.startswith("requeued") and rng.random() < 0.5) else 3,
+        max_attempts=1
+        if story in ("failed", "expire_park")
+        or (story.startswith("requeued") and rng.random() < 0.5)
+        else 3,
         max_runtime_ms=15 * MIN if story == "runtime_park" else None,
-        required=required, metadata=metadata, story=story,
+        required=required,
+        metadata=metadata,
+        story=story,
     )
-
-

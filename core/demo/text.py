@@ -31,14 +31,36 @@ HOSTILE_WORKERS = (
     "agent\u202e99",
 )
 
-_THINGS = ("refund rounding", "retry storm", "cache stampede", "timezone bug", "memory leak",
-           "N+1 query", "stale index", "race in the scheduler", "broken pagination")
-_MODULES = ("payments/refunds.py", "api/routes.py", "etl/loader.py", "auth/session.ts",
-            "app/src/cart.kt", "terraform/vpc.tf", "docs/guide/install.md")
+_THINGS = (
+    "refund rounding",
+    "retry storm",
+    "cache stampede",
+    "timezone bug",
+    "memory leak",
+    "N+1 query",
+    "stale index",
+    "race in the scheduler",
+    "broken pagination",
+)
+_MODULES = (
+    "payments/refunds.py",
+    "api/routes.py",
+    "etl/loader.py",
+    "auth/session.ts",
+    "app/src/cart.kt",
+    "terraform/vpc.tf",
+    "docs/guide/install.md",
+)
 _PACKAGES = ("django", "numpy", "openssl", "react-native", "terraform-aws", "pydantic")
 _LANGS = ("German", "Japanese", "Arabic", "Brazilian Portuguese", "Hebrew")
-_TESTS = ("test_refund_partial", "test_login_redirect", "test_etl_idempotent",
-          "test_cart_totals", "test_vpc_peering", "test_webhook_signature")
+_TESTS = (
+    "test_refund_partial",
+    "test_login_redirect",
+    "test_etl_idempotent",
+    "test_cart_totals",
+    "test_vpc_peering",
+    "test_webhook_signature",
+)
 _APIS = ("GitHub", "Stripe", "OpenAI", "Slack", "PagerDuty", "Twilio")
 
 _TITLES = (
@@ -116,9 +138,15 @@ class _Slots(dict):
     def __missing__(self, key: str) -> object:
         rng = self.rng
         draw: dict[str, Sequence[object]] = {
-            "thing": _THINGS, "module": _MODULES, "package": _PACKAGES, "lang": _LANGS,
-            "test": _TESTS, "api": _APIS, "month": _MONTHS,
-            "branch": ("main", "release/2.4", "hotfix/refunds"), "project": PROJECTS[:5],
+            "thing": _THINGS,
+            "module": _MODULES,
+            "package": _PACKAGES,
+            "lang": _LANGS,
+            "test": _TESTS,
+            "api": _APIS,
+            "month": _MONTHS,
+            "branch": ("main", "release/2.4", "hotfix/refunds"),
+            "project": PROJECTS[:5],
             "seconds": (60, 300, 3600),
         }
         if key in draw:
@@ -126,8 +154,9 @@ class _Slots(dict):
         elif key == "rows":
             value = f"{rng.randrange(1, 900) * 1000:,}"
         else:
-            low, high = {"major": (1, 6), "minor": (0, 20), "issue": (100, 9999),
-                         "hunks": (2, 9)}[key]
+            low, high = {"major": (1, 6), "minor": (0, 20), "issue": (100, 9999), "hunks": (2, 9)}[
+                key
+            ]
             value = rng.randrange(low, high)
         self[key] = value
         return value

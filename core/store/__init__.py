@@ -25,6 +25,7 @@ from parkbench.core.store.worker import WorkerOps
 
 __all__ = ["Lease", "NewTask", "Store", "default_actor"]
 
+
 class Store(EnqueueOps, WorkerOps, ReviewOps):
     """The lease store: worker, reviewer and system actions plus the read side."""
 
@@ -78,9 +79,7 @@ class Store(EnqueueOps, WorkerOps, ReviewOps):
         events_limit: int | None = queries.DETAIL_EVENTS,
     ) -> RunDetail:
         """One run in full; its newest ``events_limit`` events (None: all) and their count."""
-        detail = self.read(
-            lambda conn: queries.run_detail(conn, run_id, events_limit=events_limit)
-        )
+        detail = self.read(lambda conn: queries.run_detail(conn, run_id, events_limit=events_limit))
         return queries.with_artifacts(detail) if check_disk else detail
 
     def change_marker(self) -> int:

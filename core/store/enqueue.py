@@ -78,8 +78,7 @@ def _check(task: NewTask, roots: dict[str, str]) -> _Checked:
         )
     if not -INT32_MAX - 1 <= task.priority <= INT32_MAX:
         raise ValidationError(
-            f"priority must be between {-INT32_MAX - 1:,} and {INT32_MAX:,}, "
-            f"got {task.priority}",
+            f"priority must be between {-INT32_MAX - 1:,} and {INT32_MAX:,}, got {task.priority}",
             hint="pass a smaller --priority (higher runs first)",
         )
     runtime = task.max_runtime_s
@@ -131,8 +130,9 @@ class EnqueueOps(StoreBase):
         actor: str | None = None,
     ) -> Enqueued:
         """Create a task and its first queued run."""
-        new = NewTask(title, workspace, priority, max_attempts, metadata, run_metadata,
-                      max_runtime_s)
+        new = NewTask(
+            title, workspace, priority, max_attempts, metadata, run_metadata, max_runtime_s
+        )
         try:
             return self.enqueue_many([new], actor=actor)[0]
         except ValidationError as error:
@@ -166,8 +166,7 @@ class EnqueueOps(StoreBase):
             }
             done: list[Enqueued] = []
             for start in range(0, len(checked), CHUNK):
-                done += _insert_chunk(conn, checked[start : start + CHUNK], workspace_ids,
-                                      who, now)
+                done += _insert_chunk(conn, checked[start : start + CHUNK], workspace_ids, who, now)
             return done
 
         return self._write(body)
@@ -247,37 +246,45 @@ def _insert_chunk(
     who: str,
     now: int,
 ) -> list[Enqueued]:
-    task_ids = conn.execute(
-        tasks.insert().returning(tasks.c.id, sort_by_parameter_order=True),
-        [
-            {
-                "title": c.title,
-                "workspace_id": workspace_ids[c.root],
-                "priority": c.priority,
-                "max_attempts": c.max_attempts,
-                "max_runtime_ms": c.max_runtime_ms,
-                "metadata_json": c.metadata_json,
-                "created_at": now,
-            }
-            for c in chunk
-        ],
-    ).scalars().all()
-    run_ids = conn.execute(
-        runs.insert().returning(runs.c.id, sort_by_parameter_order=True),
-        [
-            run_values(
-                task_id=task_id,
-                workspace_id=workspace_ids[c.root],
-                attempt=1,
-                max_attempts=c.max_attempts,
-                priority=c.priority,
-                max_runtime_ms=c.max_runtime_ms,
-                metadata_json=c.run_metadata_json,
-                now=now,
-            )
-            for c, task_id in zip(chunk, task_ids, strict=True)
-        ],
-    ).scalars().all()
+    task_ids = (
+        conn.execute(
+            tasks.insert().returning(tasks.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "title": c.title,
+                    "workspace_id": workspace_ids[c.root],
+                    "priority": c.priority,
+                    "max_attempts": c.max_attempts,
+                    "max_runtime_ms": c.max_runtime_ms,
+                    "metadata_json": c.metadata_json,
+                    "created_at": now,
+                }
+                for c in chunk
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    run_ids = (
+        conn.execute(
+            runs.insert().returning(runs.c.id, sort_by_parameter_order=True),
+            [
+                run_values(
+                    task_id=task_id,
+                    workspace_id=workspace_ids[c.root],
+                    attempt=1,
+                    max_attempts=c.max_attempts,
+                    priority=c.priority,
+                    max_runtime_ms=c.max_runtime_ms,
+                    metadata_json=c.run_metadata_json,
+                    now=now,
+                )
+                for c, task_id in zip(chunk, task_ids, strict=True)
+            ],
+        )
+        .scalars()
+        .all()
+    )
     conn.execute(
         events.insert(),
         [

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from parkbench.core import contracts, inputs
 from parkbench.core.contracts import Contract
+from parkbench.core.errors import DatabaseError
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.records import ClaimedTask, Handoff, HandoffDecision, HandoffStop
@@ -155,7 +156,14 @@ def claimed_context(
         .select_from(runs.join(tasks, tasks.c.id == runs.c.task_id))
         .join(workspaces, workspaces.c.id == runs.c.workspace_id)
         .where(runs.c.id == run_id)
-    ).one()
+    ).first()
+    if row is None:  # the run was just claimed: only a damaged file loses its task or root
+        raise DatabaseError(
+            f"run {run_id} was claimed but its task or workspace row is missing: the "
+            "database is damaged",
+            hint="check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it from a "
+            "backup",
+        )
     task_metadata = _json_object(row.task_metadata_json)
     run_metadata = _json_object(row.metadata_json)
     task = ClaimedTask(

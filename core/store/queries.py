@@ -475,9 +475,7 @@ _PARKED_RUN_COLUMNS = (
 )
 
 
-def parked_runs(
-    conn: sa.Connection, after: tuple[int, int] | None, limit: int
-) -> list[ParkedRun]:
+def parked_runs(conn: sa.Connection, after: tuple[int, int] | None, limit: int) -> list[ParkedRun]:
     """One keyset page of parked runs in the list's default order (:attr:`SortKey.BLOCKED`,
     oldest first), after the key ``(status_changed_at, id)`` of the last run seen: the
     read side of a report over every parked run, with only the columns it prints (not
@@ -491,10 +489,33 @@ def parked_runs(
         query = query.where(_beyond(SortKey.BLOCKED, after, forward=True))
     query = query.order_by(*(column for column, _ in _ORDERS[SortKey.BLOCKED])).limit(limit)
     return [
-        ParkedRun(run_id, task_id, title, reason, blocked_at, worker, attempt, max_attempts,
-                  root, _contract_of(task_md or "{}", run_md or "{}"), changed_at)
-        for (run_id, task_id, title, reason, blocked_at, worker, attempt, max_attempts, root,
-             task_md, run_md, changed_at) in conn.execute(query)
+        ParkedRun(
+            run_id,
+            task_id,
+            title,
+            reason,
+            blocked_at,
+            worker,
+            attempt,
+            max_attempts,
+            root,
+            _contract_of(task_md or "{}", run_md or "{}"),
+            changed_at,
+        )
+        for (
+            run_id,
+            task_id,
+            title,
+            reason,
+            blocked_at,
+            worker,
+            attempt,
+            max_attempts,
+            root,
+            task_md,
+            run_md,
+            changed_at,
+        ) in conn.execute(query)
     ]
 
 

@@ -148,13 +148,17 @@ class WorkerOps(SweepOps):
             target = lifecycle.target(actor_kind, final_action, RunStatus.CLAIMED)
             values = {**values, "status": target.value}
             # A heartbeat is no state change: no audit event (and no version bump).
-            audit = None if final_action is Action.HEARTBEAT else fence.fenced_event(
-                row,
-                actor_kind=actor_kind,
-                action=final_action,
-                to_status=target,
-                now=now,
-                reason=reason,
+            audit = (
+                None
+                if final_action is Action.HEARTBEAT
+                else fence.fenced_event(
+                    row,
+                    actor_kind=actor_kind,
+                    action=final_action,
+                    to_status=target,
+                    now=now,
+                    reason=reason,
+                )
             )
             self._fenced_update(conn, row, token, action, now, values, audit)
             return final_action, target

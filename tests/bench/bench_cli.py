@@ -96,8 +96,10 @@ def main() -> None:
         start = time.perf_counter()
         summary = demo.generate(store.engine, runs=args.runs, seed=1, workspace=tmp / "ws")
         built = time.perf_counter() - start
-    print(f"demo data: {summary.runs:,} runs, {summary.events:,} events in {built:.1f} s "
-          f"({summary.by_status['queued']:,} queued)")
+    print(
+        f"demo data: {summary.runs:,} runs, {summary.events:,} events in {built:.1f} s "
+        f"({summary.by_status['queued']:,} queued)"
+    )
 
     script = Path(sys.executable).with_name("parkbench")
     claim = [str(script)] if script.exists() else [sys.executable, "-m", "parkbench.tui.cli"]
@@ -106,11 +108,21 @@ def main() -> None:
     # The first claim also sweeps the demo's long-expired leases (a one-off): warm up.
     timed(claim, 1, env)
     # A run held for the whole benchmark, for `lease heartbeat` (its token from the env).
-    held = json.loads(subprocess.run([*claim, "--lease", "86400"], capture_output=True,
-                                     env=env, check=True).stdout)
+    held = json.loads(
+        subprocess.run(
+            [*claim, "--lease", "86400"], capture_output=True, env=env, check=True
+        ).stdout
+    )
     beat_env = env | {"PARKBENCH_TOKEN": held["claim_token"]}
-    beat = [*claim[: claim.index("lease")], "lease", "heartbeat", str(held["run_id"]),
-            "--db", url, "--json"]
+    beat = [
+        *claim[: claim.index("lease")],
+        "lease",
+        "heartbeat",
+        str(held["run_id"]),
+        "--db",
+        url,
+        "--json",
+    ]
 
     py = sys.executable
     rows = {
@@ -130,27 +142,36 @@ def main() -> None:
             wall, cpu = timed(argv, 1, beat_env if argv is beat else env)
             walls[name] += wall
             cpus[name] += cpu
-    print(f"{'process':<38} {'wall min':>9} {'median':>8}  {'cpu min':>8} {'median':>8}"
-          f"   ({args.repeat} rounds; load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after)")
+    print(
+        f"{'process':<38} {'wall min':>9} {'median':>8}  {'cpu min':>8} {'median':>8}"
+        f"   ({args.repeat} rounds; load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after)"
+    )
     for name in rows:
-        print(f"{name:<38} {min(walls[name]):>8.3f}s {statistics.median(walls[name]):>7.3f}s "
-              f"{min(cpus[name]):>8.3f}s {statistics.median(cpus[name]):>7.3f}s")
+        print(
+            f"{name:<38} {min(walls[name]):>8.3f}s {statistics.median(walls[name]):>7.3f}s "
+            f"{min(cpus[name]):>8.3f}s {statistics.median(cpus[name]):>7.3f}s"
+        )
 
     claim_name = "parkbench lease claim --json"
     claim_wall = statistics.median(walls[claim_name])
     claim_cpu = statistics.median(cpus[claim_name])
     met = claim_wall <= TARGET_S
-    print(f"target median <= {TARGET_S} s wall: {claim_wall:.3f} s "
-          f"{'met' if met else 'MISSED'} (min {min(walls[claim_name]):.3f} s)")
+    print(
+        f"target median <= {TARGET_S} s wall: {claim_wall:.3f} s "
+        f"{'met' if met else 'MISSED'} (min {min(walls[claim_name]):.3f} s)"
+    )
     for baseline, limit in TARGET_RATIOS.items():
         ratio = claim_wall / statistics.median(walls[baseline])
         cpu_ratio = claim_cpu / statistics.median(cpus[baseline])
         met = met and ratio <= limit
-        print(f"target <= {limit}x {baseline}: {ratio:.2f}x wall "
-              f"{'met' if ratio <= limit else 'MISSED'} ({cpu_ratio:.2f}x CPU)")
+        print(
+            f"target <= {limit}x {baseline}: {ratio:.2f}x wall "
+            f"{'met' if ratio <= limit else 'MISSED'} ({cpu_ratio:.2f}x CPU)"
+        )
     if not met:
         raise SystemExit(1)
+
 
 if __name__ == "__main__":
     main()

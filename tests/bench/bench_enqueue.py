@@ -57,8 +57,12 @@ def batch(url: str, workspace: Path, count: int) -> tuple[float, float]:
     with Store.open(url) as store:
         store.enqueue("warm-up", workspace)
         tasks = [
-            NewTask(f"task {i}", workspace, priority=i % 5,
-                    metadata={"completion_contract": {"required_paths": [f"out/{i}.md"]}})
+            NewTask(
+                f"task {i}",
+                workspace,
+                priority=i % 5,
+                metadata={"completion_contract": {"required_paths": [f"out/{i}.md"]}},
+            )
             for i in range(count)
         ]
         return _timed(lambda: len(store.enqueue_many(tasks)))
@@ -82,8 +86,10 @@ def procrastinate_defer(pg_url: str, count: int) -> tuple[float, float] | None:
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(count):
                 await noop.defer_async()
-            return (count / (time.perf_counter() - wall),
-                    count / max(time.process_time() - cpu, 1e-9))
+            return (
+                count / (time.perf_counter() - wall),
+                count / max(time.process_time() - cpu, 1e-9),
+            )
 
     return asyncio.run(run())
 
@@ -91,8 +97,10 @@ def procrastinate_defer(pg_url: str, count: int) -> tuple[float, float] | None:
 def _line(name: str, values: list[tuple[float, float]]) -> str:
     walls = [v[0] for v in values]
     cpus = [v[1] for v in values]
-    return (f"{name:<36} wall min {min(walls):9,.0f}  median {statistics.median(walls):9,.0f}"
-            f"   per CPU-s median {statistics.median(cpus):9,.0f}   tasks/s")
+    return (
+        f"{name:<36} wall min {min(walls):9,.0f}  median {statistics.median(walls):9,.0f}"
+        f"   per CPU-s median {statistics.median(cpus):9,.0f}   tasks/s"
+    )
 
 
 def main() -> None:
@@ -110,12 +118,15 @@ def main() -> None:
             if pg_admin:
                 backends.append(("postgres", lambda rep=rep, kind="": create_pg_database(pg_admin)))
             for name, make in backends:
-                for kind, measure, count in (("single", single, args.single),
-                                             ("batch", batch, args.batch)):
+                for kind, measure, count in (
+                    ("single", single, args.single),
+                    ("batch", batch, args.batch),
+                ):
                     url = make(kind=kind)
                     try:
                         results.setdefault(f"{name} {kind} ({count:,})", []).append(
-                            measure(url, workspace, count))
+                            measure(url, workspace, count)
+                        )
                     finally:
                         if name == "postgres":
                             drop_pg_database(pg_admin, url)  # type: ignore[arg-type]
@@ -124,8 +135,9 @@ def main() -> None:
                     try:
                         figure = procrastinate_defer(url, args.single)
                         if figure is not None:
-                            results.setdefault(f"postgres procrastinate defer ({args.single:,})",
-                                               []).append(figure)
+                            results.setdefault(
+                                f"postgres procrastinate defer ({args.single:,})", []
+                            ).append(figure)
                     finally:
                         drop_pg_database(pg_admin, url)  # type: ignore[arg-type]
     for name, values in results.items():

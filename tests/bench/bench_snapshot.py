@@ -59,8 +59,13 @@ def seeded(directory: Path, parked: int, seed: int) -> tuple[Path, int]:
         db.unlink(missing_ok=True)
         started = time.perf_counter()
         with Store.open(f"sqlite:///{db}") as store:
-            summary = generate(store.engine, runs=runs, seed=seed,
-                               workspace=directory / f"ws-{runs}-{seed}", now_ms=DEMO_NOW_MS)
+            summary = generate(
+                store.engine,
+                runs=runs,
+                seed=seed,
+                workspace=directory / f"ws-{runs}-{seed}",
+                now_ms=DEMO_NOW_MS,
+            )
         info.write_text(json.dumps(summary.to_dict()))
         print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
     return db, json.loads(info.read_text())["by_status"]["needs_attention"]
@@ -88,8 +93,10 @@ def line(name: str, samples: list[tuple[float, float]], baseline: float | None) 
     walls = [w for w, _ in samples]
     cpus = [c for _, c in samples]
     median = statistics.median(walls)
-    text = (f"{name:<10} wall min {min(walls):6.2f} s  median {median:6.2f} s   "
-            f"cpu min {min(cpus):6.2f} s  median {statistics.median(cpus):6.2f} s")
+    text = (
+        f"{name:<10} wall min {min(walls):6.2f} s  median {median:6.2f} s   "
+        f"cpu min {min(cpus):6.2f} s  median {statistics.median(cpus):6.2f} s"
+    )
     if baseline:
         text += f"   {median / baseline:4.1f}x baseline"
     return text
@@ -106,8 +113,10 @@ def in_process(db: Path) -> None:
         started = time.process_time()
         render_screens(store, View(now_ms=DEMO_NOW_MS, screens=("list", "detail")))
         screens = time.process_time() - started
-    print(f"in-process cpu: summary.json (every run) {summary:.2f} s; screens (list, detail) "
-          f"{screens:.2f} s; imports excluded")
+    print(
+        f"in-process cpu: summary.json (every run) {summary:.2f} s; screens (list, detail) "
+        f"{screens:.2f} s; imports excluded"
+    )
 
 
 def main() -> None:
@@ -117,7 +126,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/parkbench-bench"))
     parser.add_argument(
-        "--old-tree", type=Path, metavar="DIR",
+        "--old-tree",
+        type=Path,
+        metavar="DIR",
         help="also time `snapshot` from an older checkout, DIR/parkbench (e.g. "
         "`mkdir -p DIR/parkbench && git archive REV | tar -x -C DIR/parkbench`), in the same "
         "run: the figure to compare with",
@@ -125,8 +136,11 @@ def main() -> None:
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     db, parked = seeded(args.dir, args.parked, args.seed)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PARKBENCH_", "TEXTUAL_")) and k != "NO_COLOR"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PARKBENCH_", "TEXTUAL_")) and k != "NO_COLOR"
+    }
     env["PARKBENCH_DB"] = str(db)
     base = entry_point()
     with tempfile.TemporaryDirectory(prefix="pb-snap-") as out:
@@ -149,9 +163,11 @@ def main() -> None:
                 samples[name].append(timed(argv, env=envs[name]))
         timed(commands["snapshot"], env)  # the files of the default snapshot, measured
         size = sum(p.stat().st_size for p in Path(out).iterdir())
-    print(f"{parked:,} parked runs (SQLite, {db.stat().st_size / 2**20:.0f} MiB); "
-          f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; "
-          f"files written {size / 2**20:.1f} MiB")
+    print(
+        f"{parked:,} parked runs (SQLite, {db.stat().st_size / 2**20:.0f} MiB); "
+        f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; "
+        f"files written {size / 2**20:.1f} MiB"
+    )
     floor = statistics.median(w for w, _ in samples["baseline"])
     for name in commands:
         print(line(name, samples[name], None if name == "baseline" else floor))

@@ -58,10 +58,13 @@ def seed(url: str, count: int, workspace_base: Path) -> None:
             root = workspace_base / f"ws{w:02}"
             (root / "out").mkdir(parents=True, exist_ok=True)
             roots.append(str(root.resolve()))
-        conn.execute(workspaces.insert(), [
-            {"id": w + 1, "name": f"ws{w:02}", "root": root, "created_at": T0_MS}
-            for w, root in enumerate(roots)
-        ])
+        conn.execute(
+            workspaces.insert(),
+            [
+                {"id": w + 1, "name": f"ws{w:02}", "root": root, "created_at": T0_MS}
+                for w, root in enumerate(roots)
+            ],
+        )
         batch = 10_000
         event_id = 0
         for start in range(0, count, batch):
@@ -71,40 +74,70 @@ def seed(url: str, count: int, workspace_base: Path) -> None:
                 at = T0_MS + i * 1_000
                 contract = i % 3 == 0
                 metadata = (
-                    json.dumps({"completion_contract": {
-                        "required_paths": [f"out/{i}.json", f"out/{i}.md"]}})
-                    if contract else "{}"
+                    json.dumps(
+                        {
+                            "completion_contract": {
+                                "required_paths": [f"out/{i}.json", f"out/{i}.md"]
+                            }
+                        }
+                    )
+                    if contract
+                    else "{}"
                 )
                 if contract and i % 2 == 0 and i < 2_000:
                     (Path(roots[i % WORKSPACES]) / "out" / f"{i}.json").write_text("{}")
-                task_rows.append({
-                    "id": i + 1, "title": f"{verb} {noun} {i}", "workspace_id": i % WORKSPACES + 1,
-                    "priority": i % 5, "max_attempts": 3, "metadata_json": metadata,
-                    "created_at": at,
-                })
-                run_rows.append({
-                    "id": i + 1, "task_id": i + 1, "workspace_id": i % WORKSPACES + 1,
-                    "attempt": 1, "max_attempts": 3, "priority": i % 5,
-                    "status": "needs_attention", "lineage_depth": 0,
-                    "worker": f"agent-{i % 37}",
-                    "block_reason": REASONS[i % len(REASONS)].format(noun=noun, n=i),
-                    "metadata_json": "{}", "attempt_limit_overridden": False, "version": 3,
-                    "queued_at": at, "claimed_at": at + 100, "blocked_at": at + 500,
-                    "status_changed_at": at + 500,
-                })
+                task_rows.append(
+                    {
+                        "id": i + 1,
+                        "title": f"{verb} {noun} {i}",
+                        "workspace_id": i % WORKSPACES + 1,
+                        "priority": i % 5,
+                        "max_attempts": 3,
+                        "metadata_json": metadata,
+                        "created_at": at,
+                    }
+                )
+                run_rows.append(
+                    {
+                        "id": i + 1,
+                        "task_id": i + 1,
+                        "workspace_id": i % WORKSPACES + 1,
+                        "attempt": 1,
+                        "max_attempts": 3,
+                        "priority": i % 5,
+                        "status": "needs_attention",
+                        "lineage_depth": 0,
+                        "worker": f"agent-{i % 37}",
+                        "block_reason": REASONS[i % len(REASONS)].format(noun=noun, n=i),
+                        "metadata_json": "{}",
+                        "attempt_limit_overridden": False,
+                        "version": 3,
+                        "queued_at": at,
+                        "claimed_at": at + 100,
+                        "blocked_at": at + 500,
+                        "status_changed_at": at + 500,
+                    }
+                )
                 for action, before, after, offset in (
                     ("enqueue", None, "queued", 0),
                     ("claim", "queued", "claimed", 100),
                     ("block", "claimed", "needs_attention", 500),
                 ):
                     event_id += 1
-                    event_rows.append({
-                        "id": event_id, "run_id": i + 1, "task_id": i + 1,
-                        "actor_kind": "worker", "actor": f"agent-{i % 37}", "action": action,
-                        "from_status": before, "to_status": after,
-                        "reason": run_rows[-1]["block_reason"] if action == "block" else None,
-                        "created_at": at + offset,
-                    })
+                    event_rows.append(
+                        {
+                            "id": event_id,
+                            "run_id": i + 1,
+                            "task_id": i + 1,
+                            "actor_kind": "worker",
+                            "actor": f"agent-{i % 37}",
+                            "action": action,
+                            "from_status": before,
+                            "to_status": after,
+                            "reason": run_rows[-1]["block_reason"] if action == "block" else None,
+                            "created_at": at + offset,
+                        }
+                    )
             conn.execute(tasks.insert(), task_rows)
             conn.execute(runs.insert(), run_rows)
             conn.execute(events.insert(), event_rows)
@@ -287,7 +320,8 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
                 out["noop_cpu"].append(time.thread_time() - cpu)
         for _ in range(reps):
             await timed(
-                "end", "end",
+                "end",
+                "end",
                 lambda: runs.cursor == runs.window.total - 1 and runs.highlighted is not None,
             )
             await pilot.press("home")
@@ -300,19 +334,24 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
             bar.value = term[:-1]
             bar.cursor_position = len(bar.value)
             await until(
-                lambda t=term[:-1]: runs.view_query.search == t
-                and not runs.window.replacing
-                and runs.window.total_known
-                and not app.main.busy
+                lambda t=term[:-1]: (
+                    runs.view_query.search == t
+                    and not runs.window.replacing
+                    and runs.window.total_known
+                    and not app.main.busy
+                )
             )
             generation = runs.window.generation
             start = time.perf_counter()
             await timed(
-                "filter", term[-1],
+                "filter",
+                term[-1],
                 # the new query's first page is in (its old rows stay up until then)
-                lambda g=generation, t=term: runs.window.generation > g
-                and not runs.window.replacing
-                and runs.view_query.search == t,
+                lambda g=generation, t=term: (
+                    runs.window.generation > g
+                    and not runs.window.replacing
+                    and runs.view_query.search == t
+                ),
             )
             await until(lambda: runs.window.total_known, timeout=60)
             out["count"].append(time.perf_counter() - start)
@@ -350,7 +389,9 @@ def process_launch(url: str) -> tuple[float, float, float]:
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD.format(root=str(ROOT), url=url)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     assert child.stdout is not None
     for line in child.stdout:
@@ -409,9 +450,11 @@ def main() -> None:
     report("parkbench", [w for w, _, _ in launches], 1200)
     report("  child CPU", [c for _, c, _ in launches], None)
     report("baseline: python -c pass", [interpreter("pass") for _ in range(args.reps)], None)
-    report("baseline: import parkbench.core.store, textual",
-           [interpreter("import parkbench.core.store, textual.app") for _ in range(args.reps)],
-           None)
+    report(
+        "baseline: import parkbench.core.store, textual",
+        [interpreter("import parkbench.core.store, textual.app") for _ in range(args.reps)],
+        None,
+    )
 
     figures = asyncio.run(interactive(store, args.reps))
     print("interaction (key -> first frame composed after it; UI-thread CPU for it)")
@@ -425,9 +468,11 @@ def main() -> None:
     report("filter update (count settled)", figures["count"], None, "(virtual height)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = max(m for _, _, m in launches)
-    print(f"memory (target <= 200 MB): this process after every run above: RSS "
-          f"{rss_mb():.0f} MB, peak {peak:.0f} MB; launched app at first paint: peak "
-          f"{child_peak:.0f} MB")
+    print(
+        f"memory (target <= 200 MB): this process after every run above: RSS "
+        f"{rss_mb():.0f} MB, peak {peak:.0f} MB; launched app at first paint: peak "
+        f"{child_peak:.0f} MB"
+    )
 
     if args.datatable:
         print("baseline: a DataTable holding every row (what issue 5 rules out)")

@@ -40,14 +40,19 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("PARKBENCH_")}
 
 
 def _stats(values: list[float]) -> str:
-    return (f"min {min(values) * 1000:7.1f} ms  median {statistics.median(values) * 1000:7.1f} ms"
-            f"  max {max(values) * 1000:7.1f} ms  (n={len(values)})")
+    return (
+        f"min {min(values) * 1000:7.1f} ms  median {statistics.median(values) * 1000:7.1f} ms"
+        f"  max {max(values) * 1000:7.1f} ms  (n={len(values)})"
+    )
 
 
 def pickup(url: str, workspace: Path, rounds: int) -> list[float]:
     worker = subprocess.Popen(
         [PARKBENCH, "work", "--worker", "bench", "--db", url, "--wait", "--json", "--", "true"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=ENV,
     )
     assert worker.stdout is not None
     latencies = []
@@ -73,17 +78,41 @@ def overhead(url: str, workspace: Path, runs: int, shell_runs: int) -> tuple[flo
         for _ in range(runs + shell_runs):
             store.enqueue("overhead", workspace)
     start = time.perf_counter()
-    subprocess.run([PARKBENCH, "work", "--worker", "bench", "--db", url, "--max-runs",
-                    str(runs), "--", "true"], check=True, env=ENV, capture_output=True)
+    subprocess.run(
+        [
+            PARKBENCH,
+            "work",
+            "--worker",
+            "bench",
+            "--db",
+            url,
+            "--max-runs",
+            str(runs),
+            "--",
+            "true",
+        ],
+        check=True,
+        env=ENV,
+        capture_output=True,
+    )
     per_work = (time.perf_counter() - start) / runs
     start = time.perf_counter()
     for _ in range(shell_runs):
-        claim = json.loads(subprocess.run(
-            [PARKBENCH, "lease", "claim", "--worker", "sh", "--db", url, "--json"],
-            check=True, env=ENV, capture_output=True, text=True).stdout)
-        subprocess.run([PARKBENCH, "lease", "complete", str(claim["run_id"]), "--db", url],
-                       check=True, capture_output=True,
-                       env=ENV | {"PARKBENCH_TOKEN": claim["claim_token"]})
+        claim = json.loads(
+            subprocess.run(
+                [PARKBENCH, "lease", "claim", "--worker", "sh", "--db", url, "--json"],
+                check=True,
+                env=ENV,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        subprocess.run(
+            [PARKBENCH, "lease", "complete", str(claim["run_id"]), "--db", url],
+            check=True,
+            capture_output=True,
+            env=ENV | {"PARKBENCH_TOKEN": claim["claim_token"]},
+        )
     per_shell = (time.perf_counter() - start) / shell_runs
     return per_work, per_shell
 
@@ -104,11 +133,15 @@ def main() -> None:
         try:
             for name, url, _ in targets:
                 Store.open(url).close()
-                print(f"{name:8} pickup enqueue -> claimed: "
-                      f"{_stats(pickup(url, workspace, args.pickups))}")
+                print(
+                    f"{name:8} pickup enqueue -> claimed: "
+                    f"{_stats(pickup(url, workspace, args.pickups))}"
+                )
                 per_work, per_shell = overhead(url, workspace, args.runs, args.shell_runs)
-                print(f"{name:8} per run: work {per_work * 1000:.1f} ms, shell claim+complete "
-                      f"{per_shell * 1000:.1f} ms: work is {per_shell / per_work:.1f}x faster")
+                print(
+                    f"{name:8} per run: work {per_work * 1000:.1f} ms, shell claim+complete "
+                    f"{per_shell * 1000:.1f} ms: work is {per_shell / per_work:.1f}x faster"
+                )
         finally:
             for _, _, drop in targets:
                 if drop and pg_admin:

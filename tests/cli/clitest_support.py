@@ -53,8 +53,9 @@ class Result:
         return error
 
 
-def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-        timeout: float = 120) -> Result:
+def run(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> Result:
     """Run the real `parkbench` in a subprocess."""
     done = subprocess.run(
         [*entry_point(), *args],
@@ -79,8 +80,9 @@ def past_clock(days: float = 1.0):
 _runner = CliRunner()
 
 
-def invoke(*args: str, stdin: str | None = None, env: dict[str, str | None] | None = None
-           ) -> Result:
+def invoke(
+    *args: str, stdin: str | None = None, env: dict[str, str | None] | None = None
+) -> Result:
     """Run the same command tree in-process through typer's runner (fast, for breadth)."""
     scrub: dict[str, str | None] = dict.fromkeys(SCRUBBED)
     scrub.update(NO_CONFIG)

@@ -156,8 +156,9 @@ def test_completion_options_are_offered() -> None:
 
 
 def test_completion_answers_through_the_environment_protocol() -> None:
-    env = clean_env(_PARKBENCH_COMPLETE="complete_bash", COMP_WORDS="parkbench lease c",
-                    COMP_CWORD="2")
+    env = clean_env(
+        _PARKBENCH_COMPLETE="complete_bash", COMP_WORDS="parkbench lease c", COMP_CWORD="2"
+    )
     done = subprocess.run(
         [*entry_point()], capture_output=True, text=True, env=env, timeout=60, check=False
     )
@@ -258,7 +259,9 @@ def test_precedence_db_flag_env_profile_config_default(tmp_path: Path) -> None:
     config = env["PARKBENCH_CONFIG"]
     default = db_path(env=env)
     assert (default["path"], default["source"], default["config"]) == (
-        "/srv/from-config.db", "config", config
+        "/srv/from-config.db",
+        "config",
+        config,
     )
     team = db_path("--profile", "team", env=env)
     assert team["url"] == "postgresql+psycopg://reviewer:***@db.internal/parkbench"

@@ -28,8 +28,9 @@ from parkbench.core.store import Store
 
 
 def demo(db: str, workspace: Path, *extra: str) -> dict[str, Any]:
-    done = invoke("demo", "--runs", "400", "--workspace", str(workspace), "--db", db, "--json",
-                  *extra)
+    done = invoke(
+        "demo", "--runs", "400", "--workspace", str(workspace), "--db", db, "--json", *extra
+    )
     assert done.code == 0, done.stderr
     return done.json()  # type: ignore[return-value]
 
@@ -45,10 +46,12 @@ def dump(db: str) -> dict[str, Any]:
         if not cursor:
             break
     with Store.open(db) as store:
-        trail = store.read(lambda c: [
-            {k: v for k, v in row._mapping.items() if k != "id"}
-            for row in c.execute(sa.select(events).order_by(events.c.id))
-        ])
+        trail = store.read(
+            lambda c: [
+                {k: v for k, v in row._mapping.items() if k != "id"}
+                for row in c.execute(sa.select(events).order_by(events.c.id))
+            ]
+        )
         counts = store.counts_by_status()
     return {"runs": pages, "events": trail, "counts": counts}
 
@@ -84,8 +87,17 @@ def test_demo_is_realistic_and_hostile(db_url: str, tmp_path: Path) -> None:
     reasons = [r["block_reason"] or "" for r in data["runs"]]
     assert len({r.split(":")[0] for r in reasons if r}) >= 8  # varied kinds of reasons
     text = json.dumps(data, ensure_ascii=False)
-    for hostile in ("[bold]x[/]", "[@click=app.quit]", "\\u001b[31m", "\\u001b]0;pwned\\u0007",
-                    "\u202e", "需要人工审核", "مطلوب", "🚧", "\u200b"):
+    for hostile in (
+        "[bold]x[/]",
+        "[@click=app.quit]",
+        "\\u001b[31m",
+        "\\u001b]0;pwned\\u0007",
+        "\u202e",
+        "需要人工审核",
+        "مطلوب",
+        "🚧",
+        "\u200b",
+    ):
         assert hostile in text, hostile
     assert max(len(r) for r in reasons) > 10_000
     assert all(r["blocked_at"] <= "2026-09-01T09:00:00Z" for r in data["runs"] if r["blocked_at"])
@@ -110,8 +122,11 @@ def test_every_event_is_a_legal_unbroken_chain(db_url: str, tmp_path: Path) -> N
         if event.action == "enqueue":  # a worker's enqueue, or a requeue's successor (human)
             assert (event.from_status, event.to_status) == (None, "queued"), event
             continue
-        move = find(ActorKind(event.actor_kind), Action(event.action),
-                    RunStatus(event.from_status) if event.from_status else None)
+        move = find(
+            ActorKind(event.actor_kind),
+            Action(event.action),
+            RunStatus(event.from_status) if event.from_status else None,
+        )
         assert move is not None and move.target.value == event.to_status, event
     for row in rows:
         chain = by_run[row.id]
@@ -130,26 +145,59 @@ def test_every_event_is_a_legal_unbroken_chain(db_url: str, tmp_path: Path) -> N
 def test_demo_runs_carry_on_through_the_cli(db_url: str, tmp_path: Path) -> None:
     demo(db_url, tmp_path / "ws", "--seed", "9")
     with Store.open(db_url) as store:
-        best = store.read(lambda c: c.execute(
-            sa.select(runs.c.id).where(runs.c.status == "queued")
-            .order_by(runs.c.priority.desc(), runs.c.queued_at, runs.c.id).limit(1)
-        ).scalar())
+        best = store.read(
+            lambda c: c.execute(
+                sa.select(runs.c.id)
+                .where(runs.c.status == "queued")
+                .order_by(runs.c.priority.desc(), runs.c.queued_at, runs.c.id)
+                .limit(1)
+            ).scalar()
+        )
     lease = invoke("lease", "claim", "--worker", "me", "--db", db_url, "--json").json()
     assert lease["run_id"] == best
-    done = invoke("lease", "complete", str(lease["run_id"]), "--token", lease["claim_token"],
-                  "--db", db_url, "--json")
+    done = invoke(
+        "lease",
+        "complete",
+        str(lease["run_id"]),
+        "--token",
+        lease["claim_token"],
+        "--db",
+        db_url,
+        "--json",
+    )
     assert done.code in (0, 3)  # 3: its contract's receipts are missing: refused, as it should
-    moved = invoke("requeue", "--all-matching", "--search", "rate limited", "--yes",
-                   "--reason", "quota reset", "--db", db_url, "--json")
+    moved = invoke(
+        "requeue",
+        "--all-matching",
+        "--search",
+        "rate limited",
+        "--yes",
+        "--reason",
+        "quota reset",
+        "--db",
+        db_url,
+        "--json",
+    )
     assert moved.code == 0 and moved.json()["matched"] >= 1
-    again = invoke("demo", "--runs", "10", "--workspace", str(tmp_path / "ws"), "--db", db_url,
-                   "--json")
+    again = invoke(
+        "demo", "--runs", "10", "--workspace", str(tmp_path / "ws"), "--db", db_url, "--json"
+    )
     assert again.code == 2 and "--append" in again.error()["hint"]
-    more = invoke("demo", "--runs", "10", "--workspace", str(tmp_path / "ws"), "--db", db_url,
-                  "--json", "--append")
+    more = invoke(
+        "demo",
+        "--runs",
+        "10",
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--db",
+        db_url,
+        "--json",
+        "--append",
+    )
     assert more.code == 0 and more.json()["runs"] == 10
-    enqueued = invoke("enqueue", "after the demo", "--workspace", str(tmp_path), "--db", db_url,
-                      "--json")
+    enqueued = invoke(
+        "enqueue", "after the demo", "--workspace", str(tmp_path), "--db", db_url, "--json"
+    )
     assert enqueued.code == 0  # ids and sequences stayed consistent after explicit-id inserts
 
 
@@ -178,17 +226,25 @@ def test_stories_match_the_real_store(replay_store: Any, workspace: Path) -> Non
             built = tell(builder, task)
             real_ids = _replay(store, clock, task, built)
             for run, real_id in zip(built, real_ids, strict=True):
-                _compare(store, run, real_id, dict(zip([r["id"] for r in built], real_ids,
-                                                       strict=True)))
-            open_ids = [i for i in real_ids if store.get_run(i, check_disk=False).run.status
-                        in (RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION)]
-            store.force_fail(open_ids, reason="clear the way for the next story", actor="test",
-                             force=True)
+                _compare(
+                    store, run, real_id, dict(zip([r["id"] for r in built], real_ids, strict=True))
+                )
+            open_ids = [
+                i
+                for i in real_ids
+                if store.get_run(i, check_disk=False).run.status
+                in (RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION)
+            ]
+            store.force_fail(
+                open_ids, reason="clear the way for the next story", actor="test", force=True
+            )
 
 
 def _replay(store: Store, clock: FakeClock, task: Task, built: list[Run]) -> list[int]:
-    merged = sorted((e for run in built for e in (*run.events, *run.heartbeats)),
-                    key=lambda e: (e["created_at"], e["_seq"]))
+    merged = sorted(
+        (e for run in built for e in (*run.events, *run.heartbeats)),
+        key=lambda e: (e["created_at"], e["_seq"]),
+    )
     ids: dict[object, int] = {}
     tokens: dict[int, str] = {}
     for event in merged:
@@ -199,8 +255,12 @@ def _replay(store: Store, clock: FakeClock, task: Task, built: list[Run]) -> lis
             if event["details_json"]:
                 continue  # a requeue's successor: created by the requeue below
             ids[demo_id] = store.enqueue(
-                str(task.title), task.root, priority=task.priority,
-                max_attempts=task.max_attempts, metadata=task.metadata, actor=actor,
+                str(task.title),
+                task.root,
+                priority=task.priority,
+                max_attempts=task.max_attempts,
+                metadata=task.metadata,
+                actor=actor,
                 max_runtime_s=task.max_runtime_ms / 1000 if task.max_runtime_ms else None,
             ).run_id
         elif action == "claim":
@@ -247,17 +307,33 @@ def _compare(store: Store, run: Run, real_id: int, id_map: dict[object, int]) ->
     assert (got.pop("claim_token_hash") is None) == (want.pop("claim_token_hash") is None)
     got["attempt_limit_overridden"] = bool(got["attempt_limit_overridden"])
     assert got == want, run.events[-1]["action"]
-    trail = store.read(lambda c: list(c.execute(
-        sa.select(events).where(events.c.run_id == real_id).order_by(events.c.id))))
+    trail = store.read(
+        lambda c: list(
+            c.execute(sa.select(events).where(events.c.run_id == real_id).order_by(events.c.id))
+        )
+    )
     assert len(trail) == len(run.events)
     for mine, theirs in zip(run.events, trail, strict=True):
         details = json.loads(str(mine["details_json"])) if mine["details_json"] else None
         for key in _MAPPED:
             if details and key in details:
                 details[key] = id_map[details[key]]
-        assert (theirs.actor_kind, theirs.actor, theirs.action, theirs.from_status,
-                theirs.to_status, theirs.reason, theirs.created_at) == (
-            mine["actor_kind"], mine["actor"], mine["action"], mine["from_status"],
-            mine["to_status"], mine["reason"], mine["created_at"])
+        assert (
+            theirs.actor_kind,
+            theirs.actor,
+            theirs.action,
+            theirs.from_status,
+            theirs.to_status,
+            theirs.reason,
+            theirs.created_at,
+        ) == (
+            mine["actor_kind"],
+            mine["actor"],
+            mine["action"],
+            mine["from_status"],
+            mine["to_status"],
+            mine["reason"],
+            mine["created_at"],
+        )
         assert (theirs.token_hash_prefix is None) == (mine["token_hash_prefix"] is None)
         assert (json.loads(theirs.details_json) if theirs.details_json else None) == details

@@ -13,8 +13,9 @@ from parkbench.core.store import Store
 
 
 def _write(path: Path, *lines: object) -> Path:
-    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n"
-                            for line in lines))
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+    )
     return path
 
 
@@ -28,8 +29,18 @@ def test_a_file_enqueues_every_line_with_the_options_as_defaults(
         {"title": "two", "priority": 7, "require": ["out/a.md"], "missing_policy": "park"},
         {"title": "three", "workspace": str(tmp_path), "max_attempts": 1, "metadata": {"k": 1}},
     )
-    done = invoke("enqueue", "--from", str(source), "--workspace", str(workspace),
-                  "--priority", "2", "--db", db_url, "--json")
+    done = invoke(
+        "enqueue",
+        "--from",
+        str(source),
+        "--workspace",
+        str(workspace),
+        "--priority",
+        "2",
+        "--db",
+        db_url,
+        "--json",
+    )
     assert done.code == 0, done.stderr
     body = done.json()
     assert body["enqueued"] == 3 and len(body["tasks"]) == 3  # type: ignore[index]
@@ -40,21 +51,24 @@ def test_a_file_enqueues_every_line_with_the_options_as_defaults(
         assert rows["two"].contract.required == ("out/a.md",)
         assert rows["two"].contract.missing_policy.value == "park"
         assert (rows["three"].max_attempts, rows["three"].workspace_root) == (
-            1, str(tmp_path.resolve()),
+            1,
+            str(tmp_path.resolve()),
         )
 
 
 def test_stdin_works_and_bad_lines_are_reported_by_number_with_nothing_written(
     db_url: str, workspace: Path
 ) -> None:
-    lines = "\n".join([
-        json.dumps({"title": "fine", "workspace": str(workspace)}),
-        "not json",
-        json.dumps({"title": "x", "workspace": str(workspace / "missing")}),
-        json.dumps({"title": "y", "workspace": str(workspace), "priority": "high"}),
-        json.dumps(["not", "an", "object"]),
-        json.dumps({"title": "z", "wrkspace": "typo"}),
-    ])
+    lines = "\n".join(
+        [
+            json.dumps({"title": "fine", "workspace": str(workspace)}),
+            "not json",
+            json.dumps({"title": "x", "workspace": str(workspace / "missing")}),
+            json.dumps({"title": "y", "workspace": str(workspace), "priority": "high"}),
+            json.dumps(["not", "an", "object"]),
+            json.dumps({"title": "z", "wrkspace": "typo"}),
+        ]
+    )
     done = invoke("enqueue", "--from", "-", "--db", db_url, "--json", stdin=lines)
     assert done.code == 2
     error = done.error()
@@ -71,11 +85,19 @@ def test_title_and_from_are_exclusive_and_a_title_is_otherwise_required(
     db_url: str, workspace: Path, tmp_path: Path
 ) -> None:
     source = _write(tmp_path / "t.jsonl", {"title": "a"})
-    both = invoke("enqueue", "T", "--from", str(source), "--workspace", str(workspace),
-                  "--db", db_url, "--json")
+    both = invoke(
+        "enqueue",
+        "T",
+        "--from",
+        str(source),
+        "--workspace",
+        str(workspace),
+        "--db",
+        db_url,
+        "--json",
+    )
     assert both.code == 2 and "exclusive" in str(both.error()["message"])
     neither = invoke("enqueue", "--workspace", str(workspace), "--db", db_url, "--json")
     assert neither.code == 2 and "TITLE" in str(neither.error()["message"])
-    unreadable = invoke("enqueue", "--from", str(tmp_path / "nope.jsonl"), "--db", db_url,
-                        "--json")
+    unreadable = invoke("enqueue", "--from", str(tmp_path / "nope.jsonl"), "--db", db_url, "--json")
     assert unreadable.code == 2 and "cannot read" in str(unreadable.error()["message"])

@@ -71,31 +71,39 @@ def test_usage_error_hint_names_the_command_help(db_url: str) -> None:
 
 def test_not_found(db_url: str) -> None:
     Store.open(db_url).close()
-    expect(invoke("lease", "heartbeat", "999", "--token", "pkb_claim_x", "--db", db_url,
-                  "--json"), "not_found")
+    expect(
+        invoke("lease", "heartbeat", "999", "--token", "pkb_claim_x", "--db", db_url, "--json"),
+        "not_found",
+    )
     expect_human(invoke("show", "999", "--db", db_url), "not_found")
 
 
 def test_invalid_token(claimed: tuple[str, str, str]) -> None:
     db, run, _ = claimed
-    error = expect(invoke("lease", "complete", run, "--token", "pkb_claim_wrong", "--db", db,
-                          "--json"), "invalid_token")
+    error = expect(
+        invoke("lease", "complete", run, "--token", "pkb_claim_wrong", "--db", db, "--json"),
+        "invalid_token",
+    )
     assert "pkb_claim_wrong" not in error["message"] + error["hint"]
 
 
 def test_invalid_transition(claimed: tuple[str, str, str]) -> None:
     db, run, token = claimed
     assert invoke("lease", "release", run, "--token", token, "--db", db).code == 0
-    error = expect(invoke("lease", "heartbeat", run, "--token", token, "--db", db, "--json"),
-                   "invalid_transition")
+    error = expect(
+        invoke("lease", "heartbeat", run, "--token", token, "--db", db, "--json"),
+        "invalid_transition",
+    )
     assert "queued" in error["message"]
     assert error["details"]["status"] == "queued"
 
 
 def test_missing_artifacts(claimed: tuple[str, str, str]) -> None:
     db, run, token = claimed
-    error = expect(invoke("lease", "complete", run, "--token", token, "--db", db, "--json"),
-                   "missing_artifacts")
+    error = expect(
+        invoke("lease", "complete", run, "--token", token, "--db", db, "--json"),
+        "missing_artifacts",
+    )
     assert error["details"]["missing"] == ["r"]
 
 
@@ -105,8 +113,19 @@ def test_lease_expired(db_url: str, workspace: Path) -> None:
         store.enqueue("t", workspace)
         lease = store.claim_next("agent", lease_s=60)
         assert lease is not None
-    expect(invoke("lease", "heartbeat", str(lease.run_id), "--token", lease.claim_token,
-                  "--db", db_url, "--json"), "lease_expired")
+    expect(
+        invoke(
+            "lease",
+            "heartbeat",
+            str(lease.run_id),
+            "--token",
+            lease.claim_token,
+            "--db",
+            db_url,
+            "--json",
+        ),
+        "lease_expired",
+    )
 
 
 def test_conflict_in_bulk_ends_with_a_conflict_object(db_url: str, workspace: Path) -> None:
@@ -125,9 +144,20 @@ def test_conflict_in_bulk_ends_with_a_conflict_object(db_url: str, workspace: Pa
             runs.append(lease.run_id)
         leader, follower = pty.openpty()
         proc = subprocess.Popen(
-            [*entry_point(), "requeue", "--all-matching", "--reason", "ok", "--db", db_url,
-             "--json"],
-            stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(),
+            [
+                *entry_point(),
+                "requeue",
+                "--all-matching",
+                "--reason",
+                "ok",
+                "--db",
+                db_url,
+                "--json",
+            ],
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=clean_env(),
         )
         os.close(follower)
         prompt = b""
@@ -156,8 +186,9 @@ def test_database_errors(tmp_path: Path) -> None:
     nowhere = f"sqlite:///{tmp_path}/no/such/dir/x.db"
     # reading finds no database there; creating one needs the directory first
     expect(invoke("stats", "--db", nowhere, "--json"), "not_found")
-    error = expect(invoke("enqueue", "t", "--workspace", str(tmp_path), "--db", nowhere,
-                          "--json"), "database")
+    error = expect(
+        invoke("enqueue", "t", "--workspace", str(tmp_path), "--db", nowhere, "--json"), "database"
+    )
     assert "mkdir" in error["hint"]
     unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
     expect(invoke("stats", "--db", unreachable, "--json"), "database")

@@ -85,8 +85,9 @@ def test_enqueue_and_demo_create_the_database(tmp_path: Path) -> None:
     done = invoke("enqueue", "t", "--workspace", str(tmp_path), "--db", str(fresh), "--json")
     assert done.code == 0 and done.json() == {"task_id": 1, "run_id": 1}
     demo = tmp_path / "demo.db"
-    made = invoke("demo", "--workspace", str(tmp_path / "ws"), "--runs", "5", "--db", str(demo),
-                  "--json")
+    made = invoke(
+        "demo", "--workspace", str(tmp_path / "ws"), "--runs", "5", "--db", str(demo), "--json"
+    )
     assert made.code == 0, made.stderr
     assert invoke("stats", "--db", str(demo), "--json").json()["total"] == 5
 
@@ -101,8 +102,15 @@ def test_an_empty_file_is_reported_not_migrated(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ["", "   "])
-@pytest.mark.parametrize("command", [["list"], ["lease", "claim", "--worker", "w"],
-                                     ["enqueue", "t", "--workspace", "."], ["db", "path"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["list"],
+        ["lease", "claim", "--worker", "w"],
+        ["enqueue", "t", "--workspace", "."],
+        ["db", "path"],
+    ],
+)
 def test_a_blank_parkbench_db_is_refused(value: str, command: list[str], tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {"PARKBENCH_DB": value, "XDG_DATA_HOME": str(data), "HOME": str(tmp_path)}
@@ -114,14 +122,21 @@ def test_a_blank_parkbench_db_is_refused(value: str, command: list[str], tmp_pat
     assert not data.exists()
     # --db still decides when given: the variable is not consulted then
     db = tmp_path / "given.db"
-    given = invoke("enqueue", "t", "--workspace", str(tmp_path), "--db", str(db), "--json",
-                   env=env)
+    given = invoke("enqueue", "t", "--workspace", str(tmp_path), "--db", str(db), "--json", env=env)
     assert given.code == 0, given.stderr
 
 
 def test_through_the_executable_nothing_is_left_behind(tmp_path: Path) -> None:
     path = tmp_path / "typo.db"
-    done = run("lease", "claim", "--worker", "w", "--db", str(path), "--json",
-               env=clean_env(XDG_DATA_HOME=str(tmp_path / "data")))
+    done = run(
+        "lease",
+        "claim",
+        "--worker",
+        "w",
+        "--db",
+        str(path),
+        "--json",
+        env=clean_env(XDG_DATA_HOME=str(tmp_path / "data")),
+    )
     _assert_not_found(done.code, done.error(), path)
     assert sorted(tmp_path.iterdir()) == []

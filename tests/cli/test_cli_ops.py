@@ -21,8 +21,7 @@ def test_recover_now_iso_and_epoch(db_url: str, workspace: Path) -> None:
         until = max(first.lease_until_ms, second.lease_until_ms)
     before = invoke("recover", "--now", str((earliest - 1000) / 1000), "--db", db_url, "--json")
     assert before.json() == {"requeued": [], "parked": [], "runtime_parked": [], "total": 0}
-    iso = invoke("recover", "--db", db_url, "--json", "--now",
-                 _iso(until + 1000))
+    iso = invoke("recover", "--db", db_url, "--json", "--now", _iso(until + 1000))
     assert iso.code == 0
     body = iso.json()
     assert body["requeued"] == [first.run_id] and body["parked"] == [second.run_id]
@@ -40,9 +39,15 @@ def _iso(ms: int) -> str:
 def test_db_path_does_not_create_anything(tmp_path: Path) -> None:
     target = tmp_path / "later.db"
     done = invoke("db", "path", "--db", str(target), "--json")
-    assert done.json() == {"url": f"sqlite:///{target}", "backend": "sqlite",
-                           "path": str(target), "exists": False,
-                           "source": "--db", "profile": None, "config": None}
+    assert done.json() == {
+        "url": f"sqlite:///{target}",
+        "backend": "sqlite",
+        "path": str(target),
+        "exists": False,
+        "source": "--db",
+        "profile": None,
+        "config": None,
+    }
     assert not target.exists()
     assert invoke("db", "path", "--db", str(target)).stdout == f"{target}\n"
     via_env = invoke("db", "path", "--json", env={"PARKBENCH_DB": f"sqlite:///{target}"})

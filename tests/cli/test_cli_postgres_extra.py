@@ -97,7 +97,15 @@ def test_the_library_raises_the_same_error(without_psycopg: dict[str, str]) -> N
 def test_sqlite_works_without_psycopg(without_psycopg: dict[str, str], tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'p.db'}"
     demo = run(
-        "--db", db, "demo", "--runs", "20", "--seed", "7", "--workspace", str(tmp_path / "ws"),
+        "--db",
+        db,
+        "demo",
+        "--runs",
+        "20",
+        "--seed",
+        "7",
+        "--workspace",
+        str(tmp_path / "ws"),
         env=without_psycopg,
     )
     assert demo.code == 0, demo.stderr

@@ -25,17 +25,36 @@ HEAVY = ("textual", "rich", "watchfiles", "parkbench.tui.app")
 def test_full_lifecycle_through_the_executable(db_url: str, workspace: Path) -> None:
     """enqueue -> claim -> block (parked) -> requeue -> claim -> complete, all as processes."""
     db = ("--db", db_url)
-    ids = run("enqueue", "Write the summary", "--workspace", str(workspace),
-              "--require", "out/summary.md", "--json", *db).json()
+    ids = run(
+        "enqueue",
+        "Write the summary",
+        "--workspace",
+        str(workspace),
+        "--require",
+        "out/summary.md",
+        "--json",
+        *db,
+    ).json()
     first = run("lease", "claim", "--worker", "agent-1", "--json", *db).json()
     assert first["run_id"] == ids["run_id"]
-    parked = run("lease", "block", str(first["run_id"]), "--token", "-", "--reason",
-                 "need an API key", "--json", *db, stdin=first["claim_token"])
+    parked = run(
+        "lease",
+        "block",
+        str(first["run_id"]),
+        "--token",
+        "-",
+        "--reason",
+        "need an API key",
+        "--json",
+        *db,
+        stdin=first["claim_token"],
+    )
     assert parked.json()["status"] == "needs_attention"
     listed = run("list", "--json", *db).json()["runs"]
     assert [(r["id"], r["block_reason"]) for r in listed] == [(first["run_id"], "need an API key")]
-    requeued = run("requeue", str(first["run_id"]), "--reason", "key added", "--actor", "alice",
-                   "--json", *db).json()
+    requeued = run(
+        "requeue", str(first["run_id"]), "--reason", "key added", "--actor", "alice", "--json", *db
+    ).json()
     new_run = requeued["results"][0]["new_run_id"]
     second = run("lease", "claim", "--worker", "agent-2", "--json", *db).json()
     assert second["run_id"] == new_run and second["attempt"] == 2
@@ -44,8 +63,9 @@ def test_full_lifecycle_through_the_executable(db_url: str, workspace: Path) -> 
     assert refused.code == 3 and refused.error()["code"] == "missing_artifacts"
     (workspace / "out").mkdir()
     (workspace / "out" / "summary.md").write_text("done")
-    done = run("lease", "complete", str(new_run), "--result", '{"pages": 3}', "--json", *db,
-               env=env)
+    done = run(
+        "lease", "complete", str(new_run), "--result", '{"pages": 3}', "--json", *db, env=env
+    )
     assert done.json() == {"run_id": new_run, "status": "completed", "missing": []}
     shown = run("show", str(new_run), "--json", *db).json()
     assert [e["run_id"] for e in shown["lineage"]] == [first["run_id"], new_run]
@@ -61,14 +81,26 @@ def test_lease_claim_loads_no_ui_modules(tmp_path: Path, workspace: Path, mode: 
     with Store.open(db) as store:
         store.enqueue("t", workspace)
     entry = entry_point()  # the console script is a Python file: run it under -X importtime
-    command = [sys.executable, "-X", "importtime", *(entry[1:] if entry[0] == sys.executable
-                                                     else entry)]
-    done = subprocess.run([*command, "lease", "claim", "--worker", "w", "--db", db, *mode],
-                          capture_output=True, text=True, env=clean_env(), check=False)
+    command = [
+        sys.executable,
+        "-X",
+        "importtime",
+        *(entry[1:] if entry[0] == sys.executable else entry),
+    ]
+    done = subprocess.run(
+        [*command, "lease", "claim", "--worker", "w", "--db", db, *mode],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pkb_claim_" in done.stdout
-    loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
-              if line.startswith("import time:")}
+    loaded = {
+        line.split("|")[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     # The probe saw real imports: the store's one path, and the CLI.
     assert "parkbench.core.store.worker" in loaded and "typer" in loaded
     # An existing current database needs no migration tooling, and no UI at all.
@@ -76,13 +108,21 @@ def test_lease_claim_loads_no_ui_modules(tmp_path: Path, workspace: Path, mode: 
     assert heavy == []
     if mode:  # and the heartbeat that follows it in a worker loop
         token = json.loads(done.stdout)["claim_token"]
-        beat = subprocess.run([*command, "lease", "heartbeat", "1", "--token", "-", "--db", db,
-                               "--json"], input=token, capture_output=True, text=True,
-                              env=clean_env(), check=False)
+        beat = subprocess.run(
+            [*command, "lease", "heartbeat", "1", "--token", "-", "--db", db, "--json"],
+            input=token,
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            check=False,
+        )
         assert beat.returncode == 0, beat.stderr[-2000:]
         assert json.loads(beat.stdout)["status"] == "claimed"
-        loaded = {line.split("|")[-1].strip() for line in beat.stderr.splitlines()
-                  if line.startswith("import time:")}
+        loaded = {
+            line.split("|")[-1].strip()
+            for line in beat.stderr.splitlines()
+            if line.startswith("import time:")
+        }
         assert "parkbench.core.store.worker" in loaded
         assert sorted(m for m in loaded if m.split(".")[0] in HEAVY) == []
 
@@ -111,8 +151,19 @@ def test_version_and_help_through_the_executable() -> None:
     assert version.code == 0 and version.stdout.startswith("parkbench ")
     helped = run("--help")
     assert helped.code == 0
-    for name in ("enqueue", "lease", "requeue", "fail", "release", "list", "show", "stats",
-                 "recover", "db", "demo"):
+    for name in (
+        "enqueue",
+        "lease",
+        "requeue",
+        "fail",
+        "release",
+        "list",
+        "show",
+        "stats",
+        "recover",
+        "db",
+        "demo",
+    ):
         assert name in helped.stdout
 
 
@@ -130,8 +181,13 @@ def test_six_processes_claim_in_loops_without_double_lost_or_errors(
         '[ "$out" = null ] && exit 0; echo "$out"; done; echo "exit=$?" >&2; exit 1'
     )
     procs = [
-        subprocess.Popen(["bash", "-c", loop, "loop", f"worker-{n}"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=clean_env())
+        subprocess.Popen(
+            ["bash", "-c", loop, "loop", f"worker-{n}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+        )
         for n in range(workers)
     ]
     claims: list[dict] = []

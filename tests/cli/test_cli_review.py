@@ -28,8 +28,17 @@ def parked(store: Store, workspace: Path, n: int, reason: str = "need a human") 
 def test_requeue_one_run_with_actor(db_url: str, workspace: Path) -> None:
     with Store.open(db_url) as store:
         [run] = parked(store, workspace, 1)
-        done = invoke("requeue", str(run), "--reason", "key added", "--actor", "alice",
-                      "--db", db_url, "--json")
+        done = invoke(
+            "requeue",
+            str(run),
+            "--reason",
+            "key added",
+            "--actor",
+            "alice",
+            "--db",
+            db_url,
+            "--json",
+        )
         assert done.code == 0 and done.stderr == ""
         body = done.json()
         assert body["action"] == "requeue" and body["actor"] == "alice"
@@ -40,7 +49,11 @@ def test_requeue_one_run_with_actor(db_url: str, workspace: Path) -> None:
         assert detail.run.previous_run_id == run and detail.run.status.value == "queued"
         last = store.get_run(run).events[-1]
         assert (last.actor, last.actor_kind, last.action, last.reason) == (
-            "alice", "human", "requeue", "key added")
+            "alice",
+            "human",
+            "requeue",
+            "key added",
+        )
 
 
 def test_actor_defaults_to_the_os_user(db_url: str, workspace: Path) -> None:
@@ -59,14 +72,27 @@ def test_bulk_mixes_good_and_bad_runs_and_attempts_all(db_url: str, workspace: P
         good = parked(store, workspace, 3)
         store.enqueue("still queued", workspace)
         queued = store.list_runs(store_filter("queued")).rows[0].id
-        done = invoke("release", str(good[0]), "999999", str(good[1]), str(queued),
-                      str(good[2]), "--reason", "retry later", "--db", db_url, "--json")
+        done = invoke(
+            "release",
+            str(good[0]),
+            "999999",
+            str(good[1]),
+            str(queued),
+            str(good[2]),
+            "--reason",
+            "retry later",
+            "--db",
+            db_url,
+            "--json",
+        )
         body = done.json()
-        outcomes = {r["run_id"]: (r["ok"], r.get("error", {}).get("code"))
-                    for r in body["results"]}
+        outcomes = {r["run_id"]: (r["ok"], r.get("error", {}).get("code")) for r in body["results"]}
         assert outcomes == {
-            good[0]: (True, None), 999999: (False, "not_found"), good[1]: (True, None),
-            queued: (False, "invalid_transition"), good[2]: (True, None),
+            good[0]: (True, None),
+            999999: (False, "not_found"),
+            good[1]: (True, None),
+            queued: (False, "invalid_transition"),
+            good[2]: (True, None),
         }
         # every good run was released even though bad ones came before them
         assert all(store.get_run(r).run.status.value == "queued" for r in good)
@@ -108,26 +134,64 @@ def test_all_matching_counts_and_needs_yes(db_url: str, workspace: Path) -> None
     with Store.open(db_url) as store:
         parked(store, workspace, 3, reason="rate limited")
         parked(store, workspace, 2, reason="merge conflict")
-        refused = invoke("requeue", "--all-matching", "--search", "rate limited",
-                         "--reason", "quota reset", "--db", db_url, "--json")
+        refused = invoke(
+            "requeue",
+            "--all-matching",
+            "--search",
+            "rate limited",
+            "--reason",
+            "quota reset",
+            "--db",
+            db_url,
+            "--json",
+        )
         assert refused.code == 2
         assert "3 runs match" in refused.error()["message"] and "--yes" in refused.error()["hint"]
         assert store.counts_by_status()["requeued"] == 0
-        human = invoke("requeue", "--all-matching", "--search", "rate limited", "--reason", "q",
-                       "--db", db_url)
+        human = invoke(
+            "requeue", "--all-matching", "--search", "rate limited", "--reason", "q", "--db", db_url
+        )
         assert "3 run(s) match" in human.stderr and human.code == 2
-        done = invoke("requeue", "--all-matching", "--search", "rate limited", "--yes",
-                      "--reason", "quota reset", "--db", db_url, "--json")
+        done = invoke(
+            "requeue",
+            "--all-matching",
+            "--search",
+            "rate limited",
+            "--yes",
+            "--reason",
+            "quota reset",
+            "--db",
+            db_url,
+            "--json",
+        )
         assert done.code == 0
         body = done.json()
         assert body["matched"] == 3 and body["ok"] == 3
         assert store.counts_by_status()["requeued"] == 3
         # one match needs no --yes; zero matches is a no-op
-        one = invoke("fail", "--all-matching", "--search", "merge conflict #1", "--reason", "x",
-                     "--db", db_url, "--json")
+        one = invoke(
+            "fail",
+            "--all-matching",
+            "--search",
+            "merge conflict #1",
+            "--reason",
+            "x",
+            "--db",
+            db_url,
+            "--json",
+        )
         assert one.code == 0 and one.json()["matched"] == 1
-        none = invoke("fail", "--all-matching", "--search", "nothing like this", "--reason", "x",
-                      "--db", db_url, "--json")
+        none = invoke(
+            "fail",
+            "--all-matching",
+            "--search",
+            "nothing like this",
+            "--reason",
+            "x",
+            "--db",
+            db_url,
+            "--json",
+        )
         assert none.code == 0 and none.json()["matched"] == 0 and none.json()["results"] == []
 
 
@@ -147,8 +211,17 @@ def test_all_matching_takes_every_list_filter(db_url: str, workspace: Path) -> N
             (("--status", "all", "--search", "task 1"), 1),
         ]
         for flags, expected in checks:
-            done = invoke("release", "--all-matching", *flags, "--yes", "--reason", "r",
-                          "--db", db_url, "--json")
+            done = invoke(
+                "release",
+                "--all-matching",
+                *flags,
+                "--yes",
+                "--reason",
+                "r",
+                "--db",
+                db_url,
+                "--json",
+            )
             assert done.json()["matched"] == expected, flags
             # put released runs back so the next check sees the same world
             for result in done.json()["results"]:
@@ -174,8 +247,19 @@ def test_confirmation_on_a_terminal_and_conflict_when_a_run_moved(
         statuses = [store.get_run(r).run.status.value for r in runs]
         assert statuses == ["requeued", "queued", "requeued"]
         declined, code = _answer_on_a_tty(
-            [*entry_point(), "fail", "--all-matching", "--status", "queued", "--reason", "x",
-             "--db", db_url], before_answer=lambda: None, answer="n\n",
+            [
+                *entry_point(),
+                "fail",
+                "--all-matching",
+                "--status",
+                "queued",
+                "--reason",
+                "x",
+                "--db",
+                db_url,
+            ],
+            before_answer=lambda: None,
+            answer="n\n",
             expect_prompt="fail 3 runs?",
         )
         assert code == 2 and "not confirmed" in declined
@@ -184,8 +268,14 @@ def test_confirmation_on_a_terminal_and_conflict_when_a_run_moved(
 
 def _answer_on_a_tty(argv, before_answer, answer: str, expect_prompt: str = "[y/N]"):
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower,
-                            env=clean_env(COLUMNS="200"), close_fds=True)
+    proc = subprocess.Popen(
+        argv,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=clean_env(COLUMNS="200"),
+        close_fds=True,
+    )
     os.close(follower)
     seen = b""
     deadline = time.monotonic() + 120
@@ -226,8 +316,11 @@ def _parked_bulk(store: Store, workspace: Path, n: int, reason_chars: int) -> li
         lease = store.claim_next("agent")
         assert lease is not None
         # Distinct text per run, so no string is shared between rows.
-        store.block(lease.run_id, lease.claim_token,
-                    reason=f"bulk #{i} " + chr(0x61 + i % 26) * reason_chars)
+        store.block(
+            lease.run_id,
+            lease.claim_token,
+            reason=f"bulk #{i} " + chr(0x61 + i % 26) * reason_chars,
+        )
         ids.append(lease.run_id)
     return ids
 
@@ -251,8 +344,9 @@ def test_all_matching_memory_stays_below_the_text_it_acts_on(
     with Store.open(db_url) as store:
         ids = _parked_bulk(store, workspace, n, size)
     invoke("stats", "--db", db_url)  # warm the imports: only the command's own peak counts
-    done, peak = _peak_bytes("requeue", "--all-matching", "--yes", "--reason", "bulk retry",
-                             "--db", db_url, "--json")
+    done, peak = _peak_bytes(
+        "requeue", "--all-matching", "--yes", "--reason", "bulk retry", "--db", db_url, "--json"
+    )
     assert done.code == 0, done.stderr
     total_text = n * size
     assert peak < total_text / 8, f"peak {peak:,} B for {total_text:,} B of reasons"
@@ -274,8 +368,9 @@ def test_all_matching_memory_does_not_grow_with_the_number_of_runs(
         with Store.open(db_url) as store:
             _parked_bulk(store, workspace, n, 2048)
         invoke("stats", "--db", db_url)
-        done, peaks[n] = _peak_bytes("fail", "--all-matching", "--yes", "--reason", "triaged",
-                                     "--db", db_url)
+        done, peaks[n] = _peak_bytes(
+            "fail", "--all-matching", "--yes", "--reason", "triaged", "--db", db_url
+        )
         assert done.code == 0, done.stderr
         assert f"fail: {n} ok, 0 failed of {n}" in done.stdout
     # Eight times the runs: the peak may move by what one batch holds, not by 280 rows.
@@ -302,8 +397,9 @@ def test_all_matching_in_batches_reports_every_outcome(
             return real_review(self, action, run_ids, **kwargs)
 
         monkeypatch.setattr(Store, "review", moved_meanwhile)
-        done = invoke("release", "--all-matching", "--yes", "--reason", "r", "--db", db_url,
-                      "--json")
+        done = invoke(
+            "release", "--all-matching", "--yes", "--reason", "r", "--db", db_url, "--json"
+        )
         assert done.code == 3
         body = done.json()
         assert (body["matched"], body["ok"], body["failed"]) == (8, 7, 1)
@@ -313,8 +409,17 @@ def test_all_matching_in_batches_reports_every_outcome(
         error = done.error()
         assert error["code"] == "conflict"
         assert error["details"] == {"failed": [{"run_id": ids[4], "code": "conflict"}]}
-        human = invoke("release", "--all-matching", "--status", "queued", "--yes",
-                       "--reason", "r", "--db", db_url)
+        human = invoke(
+            "release",
+            "--all-matching",
+            "--status",
+            "queued",
+            "--yes",
+            "--reason",
+            "r",
+            "--db",
+            db_url,
+        )
         assert human.code == 3  # queued runs cannot be released: each one fails on its own
         assert "release: 0 ok, 8 failed of 8" in human.stdout
 
@@ -334,8 +439,9 @@ def test_taking_a_live_lease_needs_force(db_url: str, workspace: Path) -> None:
             assert refused.code == 3 and refused.error()["code"] == "invalid_transition"
             assert "--force" in refused.error()["hint"]
             assert store.get_run(run).run.status.value == "claimed"
-        done = invoke("release", str(run), "--reason", "worker is gone", "--force",
-                      "--db", db_url, "--json")
+        done = invoke(
+            "release", str(run), "--reason", "worker is gone", "--force", "--db", db_url, "--json"
+        )
         assert done.code == 0 and done.json()["results"][0]["status"] == "queued"
         last = store.get_run(run).events[-1]
         assert last.action == "release" and last.details == {"lease_forced": True}
@@ -356,7 +462,8 @@ def test_a_single_run_command_fences_on_the_version_it_read(
             return real_review(self, *args, **kwargs)
 
         monkeypatch.setattr(ReviewOps, "review", review_after_a_move)
-        moved = invoke("release", str(run), "--reason", "worker is gone", "--force",
-                       "--db", db_url, "--json")
+        moved = invoke(
+            "release", str(run), "--reason", "worker is gone", "--force", "--db", db_url, "--json"
+        )
         assert moved.code == 3 and moved.error()["code"] == "conflict"
         assert store.get_run(run).run.status.value == "needs_attention"

@@ -173,7 +173,11 @@ async def test_auto_requeue_happens_once_with_two_watchers_and_repeated_events(
         watchers = (first, second)
         for watch in watchers:
             assert watch.lines[0] == {
-                "kind": "watching", "runs": 2, "workspaces": 1, "ready": 0, "auto_requeue": True
+                "kind": "watching",
+                "runs": 2,
+                "workspaces": 1,
+                "ready": 0,
+                "auto_requeue": True,
             }
         write(workspace / "r.txt")
         for watch in watchers:  # each requeued it, lost the race, or saw it move: dropped
@@ -200,9 +204,10 @@ async def test_auto_requeue_happens_once_with_two_watchers_and_repeated_events(
     assert len(requeues) == 1, shown["events"]
     assert (requeues[0]["actor"], requeues[0]["actor_kind"]) == ("receipt-watcher", "system")
     assert "requeued automatically by the receipt watcher" in requeues[0]["reason"]
-    assert run("show", str(succeeded[0]["new_run_id"]), "--json", "--db", db_url).json()[
-        "status"
-    ] == "queued"
+    assert (
+        run("show", str(succeeded[0]["new_run_id"]), "--json", "--db", db_url).json()["status"]
+        == "queued"
+    )
     people = run("show", str(target), "--db", db_url)
     assert people.code == 0 and "receipt-watcher (system)" in people.stdout
     assert store.get_run(sentinel).run.status is RunStatus.NEEDS_ATTENTION  # blocked: left alone

@@ -31,8 +31,9 @@ def _py(code: str) -> list[str]:
 
 
 def _work(db_url: str, *args: str, command: list[str], timeout: float = 120):
-    return run("work", "--worker", "w1", "--db", db_url, "--json", *args, "--", *command,
-               timeout=timeout)
+    return run(
+        "work", "--worker", "w1", "--db", db_url, "--json", *args, "--", *command, timeout=timeout
+    )
 
 
 def _lines(stdout: str) -> list[dict[str, object]]:
@@ -71,7 +72,9 @@ def test_exit_zero_completes_and_the_environment_carries_the_lease(
     assert done.code == 0, done.stderr
     (outcome,) = _settled(done.stdout)
     assert (outcome["settled"], outcome["status"], outcome["exit_code"]) == (
-        "completed", "completed", 0,
+        "completed",
+        "completed",
+        0,
     )
     seen = json.loads((workspace / "seen.json").read_text())
     assert seen["cwd"] == str(workspace.resolve())
@@ -130,7 +133,9 @@ def test_a_command_that_blocks_the_run_itself_is_left_alone(db_url: str, workspa
     assert done.code == 0, done.stderr
     (outcome,) = _settled(done.stdout)
     assert (outcome["settled"], outcome["status"], outcome["detail"]) == (
-        "by_command", "needs_attention", "which region?",
+        "by_command",
+        "needs_attention",
+        "which region?",
     )
 
 
@@ -153,9 +158,11 @@ def test_the_completion_contract_applies(
 
 def _start_work(db_url: str, *args: str, command: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*entry_point(), "work", "--worker", "w1", "--db", db_url, "--json", *args, "--",
-         *command],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(),
+        [*entry_point(), "work", "--worker", "w1", "--db", db_url, "--json", *args, "--", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
     )
 
 
@@ -205,8 +212,7 @@ def test_a_reviewer_acting_while_the_command_runs_stops_it(db_url: str, workspac
     try:
         _wait_for(lambda: (workspace / "started").exists())
         with Store.open(db_url) as store:
-            (result,) = store.force_fail([run_id], reason="wrong task", actor="alice",
-                                          force=True)
+            (result,) = store.force_fail([run_id], reason="wrong task", actor="alice", force=True)
             assert result.ok, result.error
         stdout, stderr = worker.communicate(timeout=60)
     finally:
@@ -226,9 +232,26 @@ def test_four_waiting_workers_drain_200_runs_without_a_double_claim(
             store.enqueue(f"task {i}", workspace)
     workers = [
         subprocess.Popen(
-            [*entry_point(), "work", "--worker", f"w{n}", "--db", db_url, "--wait", "--poll",
-             "0.2", "--json", "--", PY, "-c", "pass"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean_env(),
+            [
+                *entry_point(),
+                "work",
+                "--worker",
+                f"w{n}",
+                "--db",
+                db_url,
+                "--wait",
+                "--poll",
+                "0.2",
+                "--json",
+                "--",
+                PY,
+                "-c",
+                "pass",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=clean_env(),
         )
         for n in range(4)
     ]
@@ -273,8 +296,21 @@ def test_wait_picks_up_work_enqueued_later(db_url: str, workspace: Path) -> None
 
 def test_bad_arguments_are_validation_errors(db_url: str) -> None:
     Store.open(db_url).close()
-    both = run("work", "--worker", "w", "--db", db_url, "--once", "--max-runs", "2", "--json",
-               "--", PY, "-c", "pass")
+    both = run(
+        "work",
+        "--worker",
+        "w",
+        "--db",
+        db_url,
+        "--once",
+        "--max-runs",
+        "2",
+        "--json",
+        "--",
+        PY,
+        "-c",
+        "pass",
+    )
     assert both.code == 2 and "exclusive" in both.error()["message"]
     missing = run("work", "--worker", "w", "--db", db_url, "--json")
     assert missing.code == 2

@@ -32,11 +32,20 @@ def claim(db: str, worker: str = "agent-1", *extra: str) -> dict:
 
 def test_enqueue_prints_ids_and_stores_every_flag(db_url: str, workspace: Path) -> None:
     ids = enqueue(
-        db_url, workspace,
-        "--priority", "7", "--max-attempts", "2",
-        "--require", "out/a.json", "--require", "reports/b.md",
-        "--missing-policy", "park",
-        "--metadata", '{"source": "ci", "completion_contract": {"required_paths": ["c.txt"]}}',
+        db_url,
+        workspace,
+        "--priority",
+        "7",
+        "--max-attempts",
+        "2",
+        "--require",
+        "out/a.json",
+        "--require",
+        "reports/b.md",
+        "--missing-policy",
+        "park",
+        "--metadata",
+        '{"source": "ci", "completion_contract": {"required_paths": ["c.txt"]}}',
     )
     assert set(ids) == {"task_id", "run_id"}
     shown = invoke("show", str(ids["run_id"]), "--db", db_url, "--json").json()
@@ -50,14 +59,41 @@ def test_enqueue_prints_ids_and_stores_every_flag(db_url: str, workspace: Path) 
 def test_enqueue_human_output_and_bad_flags(db_url: str, workspace: Path) -> None:
     done = invoke("enqueue", "t", "--workspace", str(workspace), "--db", db_url)
     assert done.code == 0 and re.fullmatch(r"enqueued task \d+ as run \d+\n", done.stdout)
-    bad = invoke("enqueue", "t", "--workspace", str(workspace), "--db", db_url, "--json",
-                 "--missing-policy", "maybe")
+    bad = invoke(
+        "enqueue",
+        "t",
+        "--workspace",
+        str(workspace),
+        "--db",
+        db_url,
+        "--json",
+        "--missing-policy",
+        "maybe",
+    )
     assert bad.code == 2 and bad.error()["code"] == "validation" and bad.stdout == ""
-    escape = invoke("enqueue", "t", "--workspace", str(workspace), "--db", db_url, "--json",
-                    "--require", "../outside.txt")
+    escape = invoke(
+        "enqueue",
+        "t",
+        "--workspace",
+        str(workspace),
+        "--db",
+        db_url,
+        "--json",
+        "--require",
+        "../outside.txt",
+    )
     assert escape.code == 2 and "'..'" in escape.error()["message"]
-    metadata = invoke("enqueue", "t", "--workspace", str(workspace), "--db", db_url, "--json",
-                      "--metadata", "[1, 2]")
+    metadata = invoke(
+        "enqueue",
+        "t",
+        "--workspace",
+        str(workspace),
+        "--db",
+        db_url,
+        "--json",
+        "--metadata",
+        "[1, 2]",
+    )
     assert metadata.code == 2 and "JSON object" in metadata.error()["message"]
 
 
@@ -68,14 +104,26 @@ def test_claim_json_shape_and_null_when_empty(db_url: str, workspace: Path) -> N
     ids = enqueue(db_url, workspace)
     claimed = claim(db_url, "agent-1", "--lease", "120")
     assert set(claimed) == {
-        "run_id", "task_id", "attempt", "max_attempts", "claim_token", "lease_until",
-        "task", "contract", "handoff",
+        "run_id",
+        "task_id",
+        "attempt",
+        "max_attempts",
+        "claim_token",
+        "lease_until",
+        "task",
+        "contract",
+        "handoff",
     }
     assert claimed["run_id"] == ids["run_id"] and claimed["task_id"] == ids["task_id"]
     assert (claimed["attempt"], claimed["max_attempts"]) == (1, 3)
     assert TOKEN.match(claimed["claim_token"]) and ISO.match(claimed["lease_until"])
     assert set(claimed["task"]) == {
-        "id", "title", "workspace", "priority", "metadata", "run_metadata"
+        "id",
+        "title",
+        "workspace",
+        "priority",
+        "metadata",
+        "run_metadata",
     }
     assert claimed["task"]["workspace"] == str(workspace.resolve())
     assert claimed["contract"] == {"required_paths": [], "missing_policy": "reject"}
@@ -87,16 +135,27 @@ def test_claim_json_shape_and_null_when_empty(db_url: str, workspace: Path) -> N
 def test_the_next_attempt_hears_the_reviewers_answer(db_url: str, workspace: Path) -> None:
     enqueue(db_url, workspace)
     first = claim(db_url, "agent-1")
-    blocked = invoke("lease", "block", str(first["run_id"]), "--reason", "need the API key",
-                     "--db", db_url, env={"PARKBENCH_TOKEN": first["claim_token"]})
+    blocked = invoke(
+        "lease",
+        "block",
+        str(first["run_id"]),
+        "--reason",
+        "need the API key",
+        "--db",
+        db_url,
+        env={"PARKBENCH_TOKEN": first["claim_token"]},
+    )
     assert blocked.code == 0, blocked.stderr
-    requeued = invoke("requeue", str(first["run_id"]), "--reason", "key is in the vault",
-                      "--db", db_url, "--json")
+    requeued = invoke(
+        "requeue", str(first["run_id"]), "--reason", "key is in the vault", "--db", db_url, "--json"
+    )
     assert requeued.code == 0, requeued.stderr
     second = claim(db_url, "agent-2")
     handoff = second["handoff"]
     assert handoff["previous_run"] == {
-        "run_id": first["run_id"], "attempt": 1, "status": "requeued"
+        "run_id": first["run_id"],
+        "attempt": 1,
+        "status": "requeued",
     }
     assert handoff["stopped"]["why"] == "blocked"
     assert handoff["stopped"]["reason"] == "need the API key"
@@ -123,8 +182,12 @@ def test_human_claim_prints_the_token_once(db_url: str, workspace: Path) -> None
     assert TOKEN.match(token)
     # No other command ever prints it.
     run_id = lines[0].split()[2]
-    for args in (("show", run_id), ("show", run_id, "--json"), ("list", "--status", "all"),
-                 ("list", "--status", "all", "--json")):
+    for args in (
+        ("show", run_id),
+        ("show", run_id, "--json"),
+        ("list", "--status", "all"),
+        ("list", "--status", "all", "--json"),
+    ):
         shown = invoke(*args, "--db", db_url)
         assert token not in shown.stdout + shown.stderr
 
@@ -133,20 +196,24 @@ def test_token_from_option_env_and_stdin(db_url: str, workspace: Path) -> None:
     enqueue(db_url, workspace)
     lease = claim(db_url)
     run, token = str(lease["run_id"]), lease["claim_token"]
-    by_option = invoke("lease", "heartbeat", run, "--token", token, "--db", db_url, "--json",
-                       "--lease", "600")
+    by_option = invoke(
+        "lease", "heartbeat", run, "--token", token, "--db", db_url, "--json", "--lease", "600"
+    )
     assert by_option.code == 0 and by_option.json()["status"] == "claimed"
-    by_env = invoke("lease", "heartbeat", run, "--db", db_url, "--json",
-                    env={"PARKBENCH_TOKEN": token})
+    by_env = invoke(
+        "lease", "heartbeat", run, "--db", db_url, "--json", env={"PARKBENCH_TOKEN": token}
+    )
     assert by_env.code == 0 and ISO.match(by_env.json()["lease_until"])
-    by_stdin = invoke("lease", "heartbeat", run, "--token", "-", "--db", db_url, "--json",
-                      stdin=token + "\n")
+    by_stdin = invoke(
+        "lease", "heartbeat", run, "--token", "-", "--db", db_url, "--json", stdin=token + "\n"
+    )
     assert by_stdin.code == 0
     missing = invoke("lease", "heartbeat", run, "--db", db_url, "--json")
     assert missing.code == 2
     assert "PARKBENCH_TOKEN" in missing.error()["hint"]
-    empty_stdin = invoke("lease", "heartbeat", run, "--token", "-", "--db", db_url, "--json",
-                         stdin="")
+    empty_stdin = invoke(
+        "lease", "heartbeat", run, "--token", "-", "--db", db_url, "--json", stdin=""
+    )
     assert empty_stdin.code == 2 and empty_stdin.error()["code"] == "validation"
 
 
@@ -161,8 +228,17 @@ def test_complete_fail_release_block_json(db_url: str, workspace: Path) -> None:
     ]
     for extra, status in moves:
         lease = claim(db_url)
-        done = invoke("lease", extra[0], str(lease["run_id"]), *extra[1:],
-                      "--token", lease["claim_token"], "--db", db_url, "--json")
+        done = invoke(
+            "lease",
+            extra[0],
+            str(lease["run_id"]),
+            *extra[1:],
+            "--token",
+            lease["claim_token"],
+            "--db",
+            db_url,
+            "--json",
+        )
         assert done.code == 0, done.stderr
         body = done.json()
         assert body["run_id"] == lease["run_id"] and body["status"] == status
@@ -178,8 +254,18 @@ def test_complete_fail_release_block_json(db_url: str, workspace: Path) -> None:
 def test_retry_keeps_the_run_queued_with_a_new_attempt(db_url: str, workspace: Path) -> None:
     enqueue(db_url, workspace, "--max-attempts", "2")
     lease = claim(db_url)
-    done = invoke("lease", "fail", str(lease["run_id"]), "--reason", "flaky",
-                  "--token", lease["claim_token"], "--db", db_url, "--json")
+    done = invoke(
+        "lease",
+        "fail",
+        str(lease["run_id"]),
+        "--reason",
+        "flaky",
+        "--token",
+        lease["claim_token"],
+        "--db",
+        db_url,
+        "--json",
+    )
     assert done.json() == {"run_id": lease["run_id"], "status": "queued"}
     assert claim(db_url)["attempt"] == 2
 
@@ -187,26 +273,52 @@ def test_retry_keeps_the_run_queued_with_a_new_attempt(db_url: str, workspace: P
 def test_complete_with_missing_receipts_rejects_or_parks(db_url: str, workspace: Path) -> None:
     enqueue(db_url, workspace, "--require", "out/r.json", title="reject")
     lease = claim(db_url)
-    refused = invoke("lease", "complete", str(lease["run_id"]), "--token", lease["claim_token"],
-                     "--db", db_url, "--json")
+    refused = invoke(
+        "lease",
+        "complete",
+        str(lease["run_id"]),
+        "--token",
+        lease["claim_token"],
+        "--db",
+        db_url,
+        "--json",
+    )
     assert refused.code == 3 and refused.stdout == ""
     error = refused.error()
     assert error["code"] == "missing_artifacts" and "out/r.json" in error["message"]
     assert error["details"] == {"missing": ["out/r.json"]}
     (workspace / "out").mkdir()
     (workspace / "out" / "r.json").write_text("{}")
-    done = invoke("lease", "complete", str(lease["run_id"]), "--token", lease["claim_token"],
-                  "--db", db_url, "--json")
+    done = invoke(
+        "lease",
+        "complete",
+        str(lease["run_id"]),
+        "--token",
+        lease["claim_token"],
+        "--db",
+        db_url,
+        "--json",
+    )
     assert done.code == 0 and done.json()["status"] == "completed"
 
-    enqueue(db_url, workspace, "--require", "out/p.json", "--missing-policy", "park",
-            title="park")
+    enqueue(db_url, workspace, "--require", "out/p.json", "--missing-policy", "park", title="park")
     lease = claim(db_url)
-    parked = invoke("lease", "complete", str(lease["run_id"]), "--token", lease["claim_token"],
-                    "--db", db_url, "--json")
+    parked = invoke(
+        "lease",
+        "complete",
+        str(lease["run_id"]),
+        "--token",
+        lease["claim_token"],
+        "--db",
+        db_url,
+        "--json",
+    )
     assert parked.code == 0
-    assert parked.json() == {"run_id": lease["run_id"], "status": "needs_attention",
-                             "missing": ["out/p.json"]}
+    assert parked.json() == {
+        "run_id": lease["run_id"],
+        "status": "needs_attention",
+        "missing": ["out/p.json"],
+    }
 
 
 def test_human_output_of_worker_commands(db_url: str, workspace: Path) -> None:

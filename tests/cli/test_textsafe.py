@@ -65,10 +65,10 @@ def test_one_line_collapses_whitespace() -> None:
     assert one_line("line\nline\n" * 10_000, 12) == "line line l" + ELLIPSIS
 
 
-@given(st.text(), st.one_of(st.none(), st.integers(min_value=1, max_value=80)),
-       st.booleans())
-def test_output_never_carries_a_dangerous_character(text: str, bound: int | None,
-                                                     multiline: bool) -> None:
+@given(st.text(), st.one_of(st.none(), st.integers(min_value=1, max_value=80)), st.booleans())
+def test_output_never_carries_a_dangerous_character(
+    text: str, bound: int | None, multiline: bool
+) -> None:
     shown = safe_text(text, bound, multiline=multiline)
     allowed = {"\n", "\t"} if multiline else set()
     for index, char in enumerate(shown):

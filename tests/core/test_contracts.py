@@ -316,8 +316,7 @@ def test_a_colon_is_an_ordinary_character_on_posix(text: str, workspace: Path) -
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX path rules")
 @given(
-    parts=st.lists(st.text(alphabet=_NAME_CHARS, min_size=1, max_size=6), min_size=1,
-                   max_size=4)
+    parts=st.lists(st.text(alphabet=_NAME_CHARS, min_size=1, max_size=6), min_size=1, max_size=4)
 )
 def test_on_posix_only_a_leading_slash_makes_a_path_absolute(parts: list[str]) -> None:
     text = "/".join(parts)
@@ -334,9 +333,7 @@ def test_on_posix_only_a_leading_slash_makes_a_path_absolute(parts: list[str]) -
 
 
 @pytest.mark.parametrize("text", ["C:/x.txt", "c:x.txt", "Z:"])
-def test_a_drive_letter_is_absolute_on_windows(
-    text: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_drive_letter_is_absolute_on_windows(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(contracts_module, "WINDOWS_PATHS", True)
     with pytest.raises(ValidationError, match="is absolute"):
         normalize_path(text)

@@ -46,8 +46,7 @@ def test_a_reviewer_verdict_replaces_the_block_reason(store: Store, workspace: P
     [result] = store.requeue([requeued], reason="try again", actor="rita")
     assert result.ok and result.new_run_id is not None
     row = store.get_run(failed, check_disk=False).run
-    assert (row.status, row.reason, row.block_reason) == (
-        RunStatus.FAILED, "not worth it", None)
+    assert (row.status, row.reason, row.block_reason) == (RunStatus.FAILED, "not worth it", None)
     # The requeued source ended parked: it keeps why; its successor starts clean.
     source = store.get_run(requeued, check_disk=False).run
     assert (source.status, source.block_reason) == (RunStatus.REQUEUED, "stuck on B")

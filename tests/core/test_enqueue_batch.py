@@ -41,9 +41,7 @@ def test_a_batch_writes_every_task_run_and_event_in_order(store: Store, workspac
     assert _count(store, workspaces) == 2  # one row per root, however many tasks share it
 
 
-def test_one_bad_task_writes_nothing_and_names_every_bad_one(
-    store: Store, workspace: Path
-) -> None:
+def test_one_bad_task_writes_nothing_and_names_every_bad_one(store: Store, workspace: Path) -> None:
     batch = [
         NewTask("fine", workspace),
         NewTask("   ", workspace),

@@ -135,9 +135,7 @@ def test_a_worker_release_keeps_the_attempt(store: Store, workspace: Path) -> No
     assert handoff.decision is None
 
 
-def test_an_expired_lease_is_named_as_such(
-    store: Store, workspace: Path, clock: FakeClock
-) -> None:
+def test_an_expired_lease_is_named_as_such(store: Store, workspace: Path, clock: FakeClock) -> None:
     store.enqueue("Crawl", workspace, max_attempts=3)
     first = _claim(store)
     clock.advance(61)

@@ -122,8 +122,7 @@ def test_a_reviewer_taking_the_run_stops_the_heartbeat_and_is_reported(
     store.enqueue("Taken away", workspace)
     lease = store.claim("agent-1", lease_s=1)
     assert lease is not None
-    store.force_release([lease.run_id], reason="worker looks dead", actor="alice",
-                          force=True)
+    store.force_release([lease.run_id], reason="worker looks dead", actor="alice", force=True)
     beats, outcomes = _watch_heartbeats(store, monkeypatch, after=1)
     with lease:
         assert beats.wait(10)

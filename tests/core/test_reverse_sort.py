@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from testkit import FakeClock
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import RunFilter, SortKey
 from parkbench.core.store import NewTask, Store, queries
-from testkit import FakeClock
 
 EVERY = RunFilter(status=None)
 
@@ -18,8 +19,7 @@ def many(store: Store, workspace: Path, clock: FakeClock) -> list[int]:
     ids = []
     for i in range(23):
         clock.advance(1 + i % 3)  # ties in time and priority: the id breaks them
-        ids += [e.run_id for e in store.enqueue_many([NewTask(f"t{i}", workspace,
-                                                              priority=i % 4)])]
+        ids += [e.run_id for e in store.enqueue_many([NewTask(f"t{i}", workspace, priority=i % 4)])]
     return ids
 
 
@@ -38,8 +38,9 @@ def _walk_back(store: Store, sort: SortKey, *, reverse: bool, limit: int = 4) ->
     page = store.list_runs(EVERY, sort=sort, limit=limit, from_end=True, reverse=reverse)
     seen = [row.id for row in page.rows]
     while page.prev_cursor is not None:
-        page = store.list_runs(EVERY, sort=sort, limit=limit, before=page.prev_cursor,
-                               reverse=reverse)
+        page = store.list_runs(
+            EVERY, sort=sort, limit=limit, before=page.prev_cursor, reverse=reverse
+        )
         seen = [row.id for row in page.rows] + seen
     return seen
 
@@ -64,8 +65,9 @@ def test_index_and_skip_follow_the_reversed_order(
         for index in (0, 7, 22):
             row = store.get_run(reversed_ids[index], check_disk=False).run
             cursor = queries.cursor_for(sort, row)
-            assert queries.count_before(conn, EVERY, sort=sort, cursor=cursor,
-                                        reverse=True) == index
+            assert (
+                queries.count_before(conn, EVERY, sort=sort, cursor=cursor, reverse=True) == index
+            )
         cursor, passed = queries.skip_keys(conn, EVERY, sort=sort, count=10, reverse=True)
         assert passed == 10
         page = queries.list_runs(conn, EVERY, sort=sort, limit=3, after=cursor, reverse=True)
@@ -73,6 +75,7 @@ def test_index_and_skip_follow_the_reversed_order(
 
 
 def test_priority_reversed_puts_the_lowest_first(store: Store, many: list[int]) -> None:
-    rows = store.list_runs(RunFilter(status=RunStatus.QUEUED), sort=SortKey.PRIORITY,
-                           limit=50, reverse=True).rows
+    rows = store.list_runs(
+        RunFilter(status=RunStatus.QUEUED), sort=SortKey.PRIORITY, limit=50, reverse=True
+    ).rows
     assert [r.priority for r in rows] == sorted(r.priority for r in rows)

@@ -59,7 +59,9 @@ def test_a_model_the_migrations_do_not_create_is_reported(migrated: sa.Engine) -
     changed.tables["runs"].append_column(sa.Column("note", sa.Text))
     changed.tables["events"].c.reason.type = sa.String(40)
     sa.Index("ix_tasks_title", changed.tables["tasks"].c.title)
-    found = {(d[0], getattr(d[-1], "name", None)) if isinstance(d, tuple) else ("modify", None)
-             for d in _differences(migrated, changed)}
+    found = {
+        (d[0], getattr(d[-1], "name", None)) if isinstance(d, tuple) else ("modify", None)
+        for d in _differences(migrated, changed)
+    }
     assert ("add_column", "note") in found and ("add_index", "ix_tasks_title") in found
     assert ("modify", None) in found  # the type change (alembic reports it as a list)

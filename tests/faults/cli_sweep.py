@@ -44,7 +44,8 @@ SPECIAL_VALUES: dict[str, tuple[str, ...]] = {
 }
 #: Commands that render or generate at length, or stream until Ctrl-C: swept for failures
 #: only, never run whole (a command whose help mentions Ctrl-C is treated the same way).
-FAILURES_ONLY = {("snapshot",), ("demo",), ("watch",)}
+#: `work` runs the command it is given and streams JSON lines: never run whole either.
+FAILURES_ONLY = {("snapshot",), ("demo",), ("watch",), ("work",)}
 SKIPPED_OPTIONS = {"--db", "--json", "--help", "--install-completion", "--show-completion"}
 
 
@@ -62,9 +63,7 @@ def leaf_commands() -> Iterator[tuple[tuple[str, ...], Any]]:
         command: Any, path: tuple[str, ...], parent: Any
     ) -> Iterator[tuple[tuple[str, ...], Any]]:
         if hasattr(command, "list_commands"):
-            ctx = typer.Context(
-                command, parent=parent, info_name=path[-1] if path else "parkbench"
-            )
+            ctx = typer.Context(command, parent=parent, info_name=path[-1] if path else "parkbench")
             for name in command.list_commands(ctx):
                 yield from walk(command.get_command(ctx, name), (*path, name), ctx)
         else:

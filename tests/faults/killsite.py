@@ -79,10 +79,14 @@ class KillSite:
             return WRITING if sqlite_write_lock_holder(self.sqlite_file) == pid else BETWEEN
         assert self._pg is not None and application_name
         with self._pg.connect() as conn:
-            states = conn.execute(
-                sa.text("SELECT state FROM pg_stat_activity WHERE application_name = :name"),
-                {"name": application_name},
-            ).scalars().all()
+            states = (
+                conn.execute(
+                    sa.text("SELECT state FROM pg_stat_activity WHERE application_name = :name"),
+                    {"name": application_name},
+                )
+                .scalars()
+                .all()
+            )
         if "active" in states:
             return STATEMENT
         if any((s or "").startswith("idle in transaction") for s in states):

@@ -87,9 +87,7 @@ def test_sigkilled_cli_claims_lose_nothing(backend: str, db_url: str, tmp_path: 
     assert kills.interrupted >= CLI_KILLS[backend] // 8, kills.killed_while
     # After the kills the same command still claims: no lock or half-written row left over.
     argv = [str(cli_crash.PARKBENCH), "lease", "claim", "--worker", "survivor", "--json"]
-    survivor = subprocess.run(
-        [*argv, "--db", db_url], capture_output=True, text=True, timeout=120
-    )
+    survivor = subprocess.run([*argv, "--db", db_url], capture_output=True, text=True, timeout=120)
     assert survivor.returncode == 0, survivor.stderr
     assert json.loads(survivor.stdout)["claim_token"]
     _assert_recovers(backend, db_url, moved=("claimed",))  # the claims that got through

@@ -32,9 +32,7 @@ def test_two_sweepers_and_claimers_never_deadlock(pg_url: str, tmp_path: Path) -
     try:
         seed_queued(setup.engine, str(tmp_path), RUNS, now_ms=clock())
         with setup.engine.begin() as conn:  # every third run has a max runtime: all 3 steps
-            conn.execute(
-                sa.update(runs).where(runs.c.id % 3 == 0).values(max_runtime_ms=1_500)
-            )
+            conn.execute(sa.update(runs).where(runs.c.id % 3 == 0).values(max_runtime_ms=1_500))
         for _ in range(RUNS // 2):  # half claimed on a 1 s lease that will have run out
             assert setup.claim_next("early", lease_s=1) is not None
         clock.advance(2)

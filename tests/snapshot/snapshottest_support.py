@@ -67,13 +67,33 @@ def seed_review(store: Store, workspace: Path, clock: Any) -> list[int]:
     (workspace / "out" / "a.txt").write_text("ok\n")
     (workspace / "out" / "dir.json").mkdir(exist_ok=True)
     parked = [
-        park(store, workspace, "Summarise the logs", "need an API key\nsee ticket 12",
-             worker="agent-1", required=["out/a.txt", "out/b.txt", "out/dir.json", "out/c.txt"],
-             clock=clock),
-        park(store, workspace, "Rebuild the index", "disk full", worker="agent-2", priority=5,
-             clock=clock),
-        park(store, workspace, "Translate docs", "which locale?", worker="agent-3",
-             required=["out/a.txt"], clock=clock),
+        park(
+            store,
+            workspace,
+            "Summarise the logs",
+            "need an API key\nsee ticket 12",
+            worker="agent-1",
+            required=["out/a.txt", "out/b.txt", "out/dir.json", "out/c.txt"],
+            clock=clock,
+        ),
+        park(
+            store,
+            workspace,
+            "Rebuild the index",
+            "disk full",
+            worker="agent-2",
+            priority=5,
+            clock=clock,
+        ),
+        park(
+            store,
+            workspace,
+            "Translate docs",
+            "which locale?",
+            worker="agent-3",
+            required=["out/a.txt"],
+            clock=clock,
+        ),
     ]
     # Lowest priority: later park() calls claim their own fresh run, never this one.
     store.enqueue("Still queued", workspace, actor="ci", priority=-1000)
@@ -83,8 +103,14 @@ def seed_review(store: Store, workspace: Path, clock: Any) -> list[int]:
 def seed_hostile(store: Store, workspace: Path, clock: Any) -> dict[str, int]:
     """One parked run per hostile text, used as title, reason and worker at once."""
     return {
-        name: park(store, workspace, f"{name} title {text}", f"{name} reason {text}",
-                   worker=f"w-{name}-{text[:40]}", clock=clock)
+        name: park(
+            store,
+            workspace,
+            f"{name} title {text}",
+            f"{name} reason {text}",
+            worker=f"w-{name}-{text[:40]}",
+            clock=clock,
+        )
         for name, text in HOSTILE.items()
     }
 
@@ -96,9 +122,18 @@ def entry_point() -> list[str]:
 
 
 #: What a developer's shell may carry that would change what the app or the CLI does.
-SCRUBBED = ("PARKBENCH_DB", "PARKBENCH_DEBUG", "PARKBENCH_KEYMAP", "COLUMNS", "LINES",
-            "NO_COLOR", "FORCE_COLOR", "TEXTUAL_THEME", "TEXTUAL_ANIMATIONS",
-            "TEXTUAL_COLOR_SYSTEM")
+SCRUBBED = (
+    "PARKBENCH_DB",
+    "PARKBENCH_DEBUG",
+    "PARKBENCH_KEYMAP",
+    "COLUMNS",
+    "LINES",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "TEXTUAL_THEME",
+    "TEXTUAL_ANIMATIONS",
+    "TEXTUAL_COLOR_SYSTEM",
+)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -114,11 +149,17 @@ class Result:
     stderr: str
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 180) -> Result:
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 180
+) -> Result:
     done = subprocess.run(
-        [*entry_point(), *args], capture_output=True, text=True, cwd=cwd,
-        env=env or clean_env(), timeout=timeout, check=False,
+        [*entry_point(), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env or clean_env(),
+        timeout=timeout,
+        check=False,
     )
     return Result(done.returncode, done.stdout, done.stderr)
 
@@ -135,8 +176,9 @@ def assert_safe_svg(svg: str) -> ET.Element:
 
 def svg_text(root: ET.Element) -> str:
     """All text drawn in an SVG, in document order (non-breaking spaces as spaces)."""
-    return "".join(element.text or "" for element in root.iter()
-                   if element.tag.endswith("text")).replace("\xa0", " ")
+    return "".join(
+        element.text or "" for element in root.iter() if element.tag.endswith("text")
+    ).replace("\xa0", " ")
 
 
 def assert_safe_text(text: str, size: tuple[int, int] = SIZE) -> None:

@@ -39,8 +39,19 @@ def test_the_readme_recipe_on_demo_data(tmp_path: Path) -> None:
     db = tmp_path / "agents.db"
     env = clean_env(PARKBENCH_DB=str(db))
     # "Run the agents": the demo world stands in for them (parked runs, receipts on disk).
-    demo = run("demo", "--workspace", str(tmp_path / "ws"), "--runs", "60", "--seed", "3",
-               "--now", DEMO_NOW, "--json", env=env)
+    demo = run(
+        "demo",
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--runs",
+        "60",
+        "--seed",
+        "3",
+        "--now",
+        DEMO_NOW,
+        "--json",
+        env=env,
+    )
     assert demo.code == 0, demo.stderr
     parked = json.loads(demo.stdout)["by_status"]["needs_attention"]
     assert parked > 0
@@ -50,7 +61,12 @@ def test_the_readme_recipe_on_demo_data(tmp_path: Path) -> None:
     assert "gate failed" in gated.stderr and f"{parked} run(s) need attention" in gated.stdout
     report = tmp_path / uploaded
     assert sorted(p.name for p in report.iterdir()) == [
-        "detail.svg", "detail.txt", "list.svg", "list.txt", "summary.json"]
+        "detail.svg",
+        "detail.txt",
+        "list.svg",
+        "list.txt",
+        "summary.json",
+    ]
     summary = json.loads((report / "summary.json").read_text())
     assert summary["needs_attention_total"] == parked == len(summary["needs_attention"])
     assert summary["counts"]["needs_attention"] == parked
@@ -76,10 +92,35 @@ def test_the_cli_and_the_in_process_call_write_the_same_bytes(
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "demo.db"
     env = clean_env(PARKBENCH_DB=str(db))
-    assert run("demo", "--workspace", str(tmp_path / "ws"), "--runs", "40", "--seed", "5",
-               "--now", DEMO_NOW, env=env).code == 0
-    cli = run("snapshot", "--out", str(tmp_path / "cli"), "--now", DEMO_NOW, "--screens",
-              "all", "--size", "100x30", "--summary-limit", "5", env=env)
+    assert (
+        run(
+            "demo",
+            "--workspace",
+            str(tmp_path / "ws"),
+            "--runs",
+            "40",
+            "--seed",
+            "5",
+            "--now",
+            DEMO_NOW,
+            env=env,
+        ).code
+        == 0
+    )
+    cli = run(
+        "snapshot",
+        "--out",
+        str(tmp_path / "cli"),
+        "--now",
+        DEMO_NOW,
+        "--screens",
+        "all",
+        "--size",
+        "100x30",
+        "--summary-limit",
+        "5",
+        env=env,
+    )
     assert cli.code == 0, cli.stderr  # no gate asked for: parked runs do not fail it
     view = View(now_ms=DEMO_NOW_MS, size=(100, 30), screens=SCREENS)
     take_snapshot(str(db), tmp_path / "inproc", view, summary_limit=5)
@@ -99,8 +140,15 @@ def test_errors_keep_the_cli_codes_and_envelope(tmp_path: Path) -> None:
     assert json.loads(bad_size.stderr)["error"]["code"] == "validation"
     bad_screen = run("snapshot", "--out", out, "--screens", "list,nope")
     assert bad_screen.code == 2 and "nope" in bad_screen.stderr
-    missing = run("snapshot", "--out", out, "--fail-on-attention", "--json",
-                  "--db", str(tmp_path / "nowhere.db"))
+    missing = run(
+        "snapshot",
+        "--out",
+        out,
+        "--fail-on-attention",
+        "--json",
+        "--db",
+        str(tmp_path / "nowhere.db"),
+    )
     assert missing.code == 5  # database: a gate must not pass on a database it cannot read
     assert json.loads(missing.stderr)["error"]["code"] == "database"
     assert not (tmp_path / "out" / "summary.json").exists()

@@ -124,8 +124,18 @@ def test_the_detail_screen_is_the_first_parked_run_in_full(
 def test_the_help_screen_lists_binding_ids(every_screen: dict[str, Capture]) -> None:
     text = every_screen["help"].text
     assert_safe_text(text)
-    for binding_id in ("run-requeue", "run-fail", "run-release", "filter", "filter-ready",
-                       "list-first", "run-clear-marks", "quit", "confirm-no", "help-close"):
+    for binding_id in (
+        "run-requeue",
+        "run-fail",
+        "run-release",
+        "filter",
+        "filter-ready",
+        "list-first",
+        "run-clear-marks",
+        "quit",
+        "confirm-no",
+        "help-close",
+    ):
         assert binding_id in text
 
 
@@ -246,8 +256,14 @@ def test_a_store_failure_fails_the_snapshot_with_its_code(tmp_path: Path) -> Non
 def test_the_text_read_from_rich_svg_is_the_text_rich_printed() -> None:
     """Guards svg_text_lines' reading of Rich's SVG format (Textual has no public text
     export): a change in that format fails here, not in a CI artifact."""
-    console = Console(width=40, height=6, record=True, force_terminal=True,
-                      color_system="truecolor", file=open(os.devnull, "w"))  # noqa: SIM115
+    console = Console(
+        width=40,
+        height=6,
+        record=True,
+        force_terminal=True,
+        color_system="truecolor",
+        file=open(os.devnull, "w"),  # noqa: SIM115 - record=True: nothing is written there
+    )
     lines = [
         Text.assemble(("  run", "bold"), "   ", ("42", Style(color="red", bgcolor="blue"))),
         Text("wide 漢字 then 🚧 emoji & <tags> \"q\" 'a'"),
@@ -274,4 +290,5 @@ def test_the_fixed_id_prefix_never_touches_the_text_drawn(tmp_path: Path) -> Non
     assert "terminal-9-x" in svg_text(assert_safe_svg(listed.svg))
     svg = '<style>.terminal-77-r1 { }</style><text class="terminal-77-r1">terminal-77-r1</text>'
     assert _with_id_prefix(svg, "p") == (
-        '<style>.p-r1 { }</style><text class="p-r1">terminal-77-r1</text>')
+        '<style>.p-r1 { }</style><text class="p-r1">terminal-77-r1</text>'
+    )

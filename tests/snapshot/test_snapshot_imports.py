@@ -30,14 +30,17 @@ def modules() -> dict[str, set[str]]:
 
 
 def test_no_snapshot_module_imports_the_cli() -> None:
-    offenders = {name: sorted(n for n in names if n.startswith("parkbench.tui.cli"))
-                 for name, names in modules().items()}
+    offenders = {
+        name: sorted(n for n in names if n.startswith("parkbench.tui.cli"))
+        for name, names in modules().items()
+    }
     assert not {name: found for name, found in offenders.items() if found}
 
 
 def test_no_import_cycle_inside_the_snapshot_package() -> None:
-    graph = {name: {n for n in names if n.startswith(PACKAGE + ".")}
-             for name, names in modules().items()}
+    graph = {
+        name: {n for n in names if n.startswith(PACKAGE + ".")} for name, names in modules().items()
+    }
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
         for nxt in graph.get(start, ()):
@@ -50,9 +53,12 @@ def test_no_import_cycle_inside_the_snapshot_package() -> None:
 
 @pytest.mark.parametrize("module", ["summary", "receipts", "options"])
 def test_the_summary_side_loads_neither_textual_nor_the_cli(module: str) -> None:
-    code = (f"import sys, {PACKAGE}.{module}; "
-            "print(sorted(n for n in sys.modules "
-            "if n.split('.')[0] in ('textual', 'rich') or n.startswith('parkbench.tui.cli')))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=60)
+    code = (
+        f"import sys, {PACKAGE}.{module}; "
+        "print(sorted(n for n in sys.modules "
+        "if n.split('.')[0] in ('textual', 'rich') or n.startswith('parkbench.tui.cli')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert done.stdout.strip() == "[]"

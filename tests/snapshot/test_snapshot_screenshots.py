@@ -23,8 +23,12 @@ def test_the_committed_screenshots_are_current(tmp_path: Path) -> None:
             problems.append(f"stale: {name}")
             if name.endswith(".txt"):
                 diff = difflib.unified_diff(
-                    then.decode().splitlines(), now.decode().splitlines(),
-                    f"screenshots/{name}", "now", lineterm="", n=1,
+                    then.decode().splitlines(),
+                    now.decode().splitlines(),
+                    f"screenshots/{name}",
+                    "now",
+                    lineterm="",
+                    n=1,
                 )
                 problems.extend(list(diff)[:40])
     png = COMMITTED / f"{PNG_OF}.png"

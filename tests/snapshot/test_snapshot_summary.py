@@ -29,9 +29,7 @@ from parkbench.tui.snapshot.summary import Times, close_summary, write_summary
 from parkbench.tui.timefmt import iso
 
 
-def summary_text(
-    store: Store, page: int = 1000, limit: int | None = None, **header: object
-) -> str:
+def summary_text(store: Store, page: int = 1000, limit: int | None = None, **header: object) -> str:
     out = io.StringIO()
     totals = write_summary(store, out, dict(header), page=page, limit=limit)
     close_summary(out, {"screens": {"list": {"svg": "list.svg"}}})
@@ -87,7 +85,11 @@ def test_counts_and_every_parked_run_in_list_order(store: Store, workspace: Path
         }
     first = document["needs_attention"][0]
     assert [r["state"] for r in first["receipts"]] == [
-        "present", "missing", "not_a_file", "missing"]
+        "present",
+        "missing",
+        "not_a_file",
+        "missing",
+    ]
     texts = {entry["title"] for entry in document["needs_attention"]}
     for name, text in HOSTILE.items():  # stored exactly, returned exactly
         assert f"{name} title {text}" in texts
@@ -150,27 +152,48 @@ def _odd_rows(store: Store, workspace: Path, clock) -> None:
         {"required_paths": [7]},
         "not an object",
     ]
-    ids = [park(store, workspace, f"odd {n}", "odd", required=["out/a.txt"], clock=clock)
-           for n in range(len(odd_contracts) + 3)]
+    ids = [
+        park(store, workspace, f"odd {n}", "odd", required=["out/a.txt"], clock=clock)
+        for n in range(len(odd_contracts) + 3)
+    ]
     with store.engine.begin() as conn:
         for run_id, contract in zip(ids, odd_contracts, strict=False):
             task_id = conn.exec_driver_sql(
-                f"SELECT task_id FROM runs WHERE id = {run_id}").scalar_one()
+                f"SELECT task_id FROM runs WHERE id = {run_id}"
+            ).scalar_one()
             conn.execute(
                 sa.text("UPDATE tasks SET metadata_json = :m WHERE id = :t"),
                 {"m": json.dumps({"completion_contract": contract}), "t": task_id},
             )
         no_contract, run_contract, unblocked = ids[-3:]
-        conn.execute(sa.text("UPDATE tasks SET metadata_json = :m WHERE id = "
-                             "(SELECT task_id FROM runs WHERE id = :r)"),
-                     {"m": '{"note": "completion_contract is not a key here"}',
-                      "r": no_contract})
-        conn.execute(sa.text("UPDATE runs SET metadata_json = :m WHERE id = :r"),
-                     {"m": json.dumps({"completion_contract": {"required_paths": ["out/c.txt"],
-                                                               "missing_policy": "park"}}),
-                      "r": run_contract})
-        conn.execute(sa.text("UPDATE runs SET blocked_at = NULL, worker = NULL, "
-                             "block_reason = NULL WHERE id = :r"), {"r": unblocked})
+        conn.execute(
+            sa.text(
+                "UPDATE tasks SET metadata_json = :m WHERE id = "
+                "(SELECT task_id FROM runs WHERE id = :r)"
+            ),
+            {"m": '{"note": "completion_contract is not a key here"}', "r": no_contract},
+        )
+        conn.execute(
+            sa.text("UPDATE runs SET metadata_json = :m WHERE id = :r"),
+            {
+                "m": json.dumps(
+                    {
+                        "completion_contract": {
+                            "required_paths": ["out/c.txt"],
+                            "missing_policy": "park",
+                        }
+                    }
+                ),
+                "r": run_contract,
+            },
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE runs SET blocked_at = NULL, worker = NULL, "
+                "block_reason = NULL WHERE id = :r"
+            ),
+            {"r": unblocked},
+        )
 
 
 def test_odd_rows_are_listed_with_the_stores_reading_of_their_contract(
@@ -190,8 +213,9 @@ def test_odd_rows_are_listed_with_the_stores_reading_of_their_contract(
     assert [entry["id"] for entry in everything] == [row.id for row in listed]
     for entry, row in zip(everything, listed, strict=True):
         # The store's reading (list_runs, parkbench show), however odd the contract.
-        expected = [check_path(row.workspace_root, path).to_dict()
-                    for path in row.contract.required]
+        expected = [
+            check_path(row.workspace_root, path).to_dict() for path in row.contract.required
+        ]
         assert entry["receipts"] == expected, entry["title"]
         assert entry["receipts_present"] == sum(c["state"] == "present" for c in expected)
     assert any(entry["blocked_at"] is None and entry["worker"] is None for entry in everything)
@@ -203,9 +227,13 @@ def test_metadata_that_is_not_json_fails_as_the_store_fails(
 ) -> None:
     run_id = park(store, workspace, "t", "r", required=["out/a.txt"], clock=clock)
     with store.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE tasks SET metadata_json = :m WHERE id = "
-                             "(SELECT task_id FROM runs WHERE id = :r)"),
-                     {"m": '{"completion_contract": {"required_paths": [', "r": run_id})
+        conn.execute(
+            sa.text(
+                "UPDATE tasks SET metadata_json = :m WHERE id = "
+                "(SELECT task_id FROM runs WHERE id = :r)"
+            ),
+            {"m": '{"completion_contract": {"required_paths": [', "r": run_id},
+        )
     with pytest.raises(DatabaseError, match="damaged data") as listing:
         store.list_runs(RunFilter())
     with pytest.raises(DatabaseError, match="damaged data") as summary:
@@ -224,9 +252,13 @@ def test_the_lines_are_what_the_generic_encoder_writes(
     opening, _, rest = text.partition('"needs_attention": [\n')
     lines, _, _ = rest.partition("\n],\n")
     assert lines.split(",\n") == [ENCODER.encode(entry) for entry in document["needs_attention"]]
-    assert opening == ENCODER.encode(
-        {k: document[k] for k in ("parkbench_snapshot", "now", "counts", "total")}
-    )[:-1] + ",\n"
+    assert (
+        opening
+        == ENCODER.encode(
+            {k: document[k] for k in ("parkbench_snapshot", "now", "counts", "total")}
+        )[:-1]
+        + ",\n"
+    )
 
 
 def test_the_summary_is_one_snapshot_of_the_database(
@@ -255,8 +287,26 @@ def test_the_summary_is_one_snapshot_of_the_database(
     assert summary_of(store)["needs_attention_total"] == 5  # the next summary sees it
 
 
-_PATH_PARTS = ["out", "a.txt", "b.txt", "dir", "sub", ".", "..", "", " ", "x y", "r\u00e9",
-               "pkb_claim_", "AAAAAAAAAAAAAAAAAAAA", "link_dir", "fifo", "file.txt", "c:", "\\"]
+_PATH_PARTS = [
+    "out",
+    "a.txt",
+    "b.txt",
+    "dir",
+    "sub",
+    ".",
+    "..",
+    "",
+    " ",
+    "x y",
+    "r\u00e9",
+    "pkb_claim_",
+    "AAAAAAAAAAAAAAAAAAAA",
+    "link_dir",
+    "fifo",
+    "file.txt",
+    "c:",
+    "\\",
+]
 _paths = st.lists(st.sampled_from(_PATH_PARTS), min_size=1, max_size=3).map("/".join)
 
 
@@ -285,14 +335,30 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-_PARTS = ["file.txt", "dir", "sub", "link_in", "link_out", "link_dir", "link_up", "dangling",
-          "fifo", "missing", "outside.txt", ".", "..", "", " ", "c:"]
+_PARTS = [
+    "file.txt",
+    "dir",
+    "sub",
+    "link_in",
+    "link_out",
+    "link_dir",
+    "link_up",
+    "dangling",
+    "fifo",
+    "missing",
+    "outside.txt",
+    ".",
+    "..",
+    "",
+    " ",
+    "c:",
+]
 
 
-@given(parts=st.lists(st.sampled_from(_PARTS), min_size=1, max_size=4),
-       absolute=st.booleans())
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.sampled_from(_PARTS), min_size=1, max_size=4), absolute=st.booleans())
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_the_receipt_checker_answers_as_check_path(
     tree: Path, parts: list[str], absolute: bool
 ) -> None:
@@ -301,8 +367,11 @@ def test_the_receipt_checker_answers_as_check_path(
     for root in (str(tree), str(tree / "link_dir"), str(tree / "missing-root")):
         expected = check_path(root, relative)
         got = checker.check(root, relative)
-        assert (got.path, got.state, got.detail) == (expected.path, expected.state,
-                                                      expected.detail), (root, relative)
+        assert (got.path, got.state, got.detail) == (
+            expected.path,
+            expected.state,
+            expected.detail,
+        ), (root, relative)
 
 
 @given(st.text(alphabet=st.sampled_from("ab./ \\x:"), min_size=1, max_size=12))
@@ -333,12 +402,19 @@ def test_a_page_deep_in_the_parked_list_seeks_its_key_on_sqlite(tmp_path: Path) 
     from parkbench.core.store import queries
 
     with Store.open(f"sqlite:///{tmp_path / 'plan.db'}") as store:
+
         def plan(conn: sa.Connection) -> str:
             captured: list[tuple[str, object]] = []
 
             @sa.event.listens_for(conn, "before_cursor_execute")
-            def keep(_conn: object, _cursor: object, statement: str, parameters: object,
-                     _context: object, _many: bool) -> None:
+            def keep(
+                _conn: object,
+                _cursor: object,
+                statement: str,
+                parameters: object,
+                _context: object,
+                _many: bool,
+            ) -> None:
                 captured.append((statement, parameters))
 
             queries.parked_runs(conn, (1_788_220_800_000, 7), 10)

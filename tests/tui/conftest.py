@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from parkbench.core.store import Store
 from tuitest_support import park
+
+from parkbench.core.store import Store
 
 
 @pytest.fixture
@@ -16,10 +17,31 @@ def parked(store: Store, workspace: Path, clock) -> list[int]:  # type: ignore[n
     (workspace / "out").mkdir()
     (workspace / "out" / "a.txt").write_text("ok")
     return [
-        park(store, workspace, "Summarise the logs", "need an API key\nsee ticket 12",
-             worker="agent-1", required=["out/a.txt", "out/b.txt"], clock=clock),
-        park(store, workspace, "Rebuild the index", "disk full", worker="agent-2",
-             priority=5, clock=clock),
-        park(store, workspace, "Translate docs", "which locale?", worker="agent-3",
-             required=["out/a.txt"], clock=clock),
+        park(
+            store,
+            workspace,
+            "Summarise the logs",
+            "need an API key\nsee ticket 12",
+            worker="agent-1",
+            required=["out/a.txt", "out/b.txt"],
+            clock=clock,
+        ),
+        park(
+            store,
+            workspace,
+            "Rebuild the index",
+            "disk full",
+            worker="agent-2",
+            priority=5,
+            clock=clock,
+        ),
+        park(
+            store,
+            workspace,
+            "Translate docs",
+            "which locale?",
+            worker="agent-3",
+            required=["out/a.txt"],
+            clock=clock,
+        ),
     ]

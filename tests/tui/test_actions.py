@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from textual.widgets import Input, Static
+from tuitest_support import make_app, park, press, running, screen_text, settle, type_text
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.reason_modal import ReasonModal
-from textual.widgets import Input, Static
-from tuitest_support import make_app, park, press, running, screen_text, settle, type_text
 
 
 def status_of(store, run_id: int) -> RunStatus:

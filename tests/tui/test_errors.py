@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from tuitest_support import make_app, press, running, screen_text, settle, type_text
+
 from parkbench.core.errors import DatabaseError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.tui.screens import loading
-from tuitest_support import make_app, press, running, screen_text, settle, type_text
 
 
 async def test_a_failing_page_is_reported_and_asked_again(store, parked, monkeypatch):
@@ -30,6 +31,7 @@ async def test_a_failing_page_is_reported_and_asked_again(store, parked, monkeyp
 async def test_store_errors_show_code_message_and_hint(store, parked, monkeypatch):
     app = make_app(store)
     async with running(app) as (pilot, notices):
+
         def locked(*_args, **_kwargs):  # type: ignore[no-untyped-def]
             raise DatabaseError("database is locked", hint="retry in a moment")
 

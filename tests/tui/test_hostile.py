@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from parkbench.tui.widgets.detail_pane import REASON_MAX, DetailPane
 from textual.widgets import Static
 from tuitest_support import (
     make_app,
@@ -14,6 +13,8 @@ from tuitest_support import (
     type_text,
     wait_until,
 )
+
+from parkbench.tui.widgets.detail_pane import REASON_MAX, DetailPane
 
 MARKUP = "[bold red]x[/]"
 BAD_CLOSE = "[/foo]"
@@ -55,8 +56,8 @@ async def test_markup_and_escapes_in_list_detail_and_modal(store, workspace, clo
             assert no_control("".join(segment.text for segment in runs.render_line(y)))
         detail = app.main.query_one(DetailPane)
         body = detail.render_detail(detail.detail).plain
-        assert f"second {MARKUP}" in body and "[bold]ws" in body and no_control(
-            body.replace("\n", "")
+        assert (
+            f"second {MARKUP}" in body and "[bold]ws" in body and no_control(body.replace("\n", ""))
         )
         # clicking the would-be link does nothing: no action runs from data
         await pilot.click(type(runs), offset=(100, 1))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.binding import Binding
+from tuitest_support import make_app, press, running, settle
+
 from parkbench.tui.app import ParkbenchApp
 from parkbench.tui.keymap import (
     KEYMAP_ENV,
@@ -14,8 +17,6 @@ from parkbench.tui.keymap import (
 )
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.reason_modal import ReasonModal
-from textual.binding import Binding
-from tuitest_support import make_app, press, running, settle
 
 
 def test_every_binding_has_a_unique_id():
@@ -26,9 +27,21 @@ def test_every_binding_has_a_unique_id():
             assert isinstance(spec, Binding) and spec.id, f"{owner.__name__}: {spec}"
             assert spec.id not in seen, f"{spec.id} on {owner.__name__} and {seen[spec.id]}"
             seen[spec.id] = owner.__name__
-    for expected in ("run-requeue", "run-fail", "run-release", "run-mark", "run-mark-all",
-                     "run-clear-marks", "filter", "filter-clear", "sort-cycle",
-                     "status-cycle", "help", "quit", "command-palette"):
+    for expected in (
+        "run-requeue",
+        "run-fail",
+        "run-release",
+        "run-mark",
+        "run-mark-all",
+        "run-clear-marks",
+        "filter",
+        "filter-clear",
+        "sort-cycle",
+        "status-cycle",
+        "help",
+        "quit",
+        "command-palette",
+    ):
         assert expected in seen
 
 

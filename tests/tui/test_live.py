@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from tuitest_support import make_app, park, press, running, screen_text, settle, wait_until
+
 from parkbench.core.db.notify import PollingChangeFeed, change_feed_for
 from parkbench.core.store import Store
-from tuitest_support import make_app, park, press, running, screen_text, settle, wait_until
 
 
 async def test_another_process_blocking_a_run_shows_up(store, db_url, workspace, clock, parked):
     # A second Store is a second engine and connection pool: another process, as far as
     # the database can tell. The app's feed is the real one for the backend (LISTEN/NOTIFY
     # on PostgreSQL, the polled marker on SQLite, here polled fast to keep the test short).
-    app = make_app(
-        store, live=True, change_feed=_fast_feed(store)
-    )
+    app = make_app(store, live=True, change_feed=_fast_feed(store))
     async with running(app) as (pilot, _notices):
         runs = app.main.runs
         await press(pilot, "down", "space")  # cursor and a mark on the second run
@@ -35,7 +34,8 @@ async def test_another_process_blocking_a_run_shows_up(store, db_url, workspace,
             # stays in place (now on the next run) and the detail pane follows
             other.requeue([parked[1]], reason="someone else did it", actor="bob")
             await wait_until(
-                pilot, lambda: parked[1] not in {r.id for r in runs.window.rows},
+                pilot,
+                lambda: parked[1] not in {r.id for r in runs.window.rows},
                 what="the requeued run to leave the list",
             )
             await settle(pilot)
@@ -76,7 +76,10 @@ class _BrokenFeed(PollingChangeFeed):
 async def test_a_broken_feed_is_reported(store, parked):
     app = make_app(store, live=True, change_feed=_BrokenFeed(store))
     async with running(app) as (pilot, notices):
-        await wait_until(pilot, lambda: any("live updates stopped" in n.message for n in notices),
-                         what="the feed failure notice")
+        await wait_until(
+            pilot,
+            lambda: any("live updates stopped" in n.message for n in notices),
+            what="the feed failure notice",
+        )
         assert "live updates stopped" in screen_text(app)
         assert app.is_running

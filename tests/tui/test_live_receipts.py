@@ -11,11 +11,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from parkbench.core.store import Store
-from parkbench.core.watch import ReceiptWatcher
-from parkbench.tui.app import ParkbenchApp
-from parkbench.tui.live_receipts import WATCHER_GROUP
-from parkbench.tui.screens.palette import main_screen_commands
 from textual.widgets import Static
 from tuitest_support import (
     make_app,
@@ -27,6 +22,12 @@ from tuitest_support import (
     settle,
     wait_until,
 )
+
+from parkbench.core.store import Store
+from parkbench.core.watch import ReceiptWatcher
+from parkbench.tui.app import ParkbenchApp
+from parkbench.tui.live_receipts import WATCHER_GROUP
+from parkbench.tui.screens.palette import main_screen_commands
 
 #: Generous for a loaded CI machine: a change normally shows within tens of milliseconds.
 TIMEOUT_S = 15.0
@@ -74,9 +75,11 @@ async def test_a_written_receipt_updates_row_detail_and_header(store, workspace,
         write(workspace / "out" / "b.txt")
         await wait_until(
             pilot,
-            lambda: "2/2" in row_line(app, TITLES[0])
-            and "Receipts (2/2 present" in detail_text(app)
-            and "ready to requeue 2" in screen_text(app),
+            lambda: (
+                "2/2" in row_line(app, TITLES[0])
+                and "Receipts (2/2 present" in detail_text(app)
+                and "ready to requeue 2" in screen_text(app)
+            ),
             TIMEOUT_S,
             "the new receipt on screen",
         )
@@ -92,9 +95,11 @@ async def test_a_written_receipt_updates_row_detail_and_header(store, workspace,
         (workspace / "out" / "a.txt").unlink()
         await wait_until(
             pilot,
-            lambda: "1/2" in row_line(app, TITLES[0])  # out/b.txt is still there
-            and "0/1" in row_line(app, TITLES[2])
-            and "ready to requeue 0" in screen_text(app),
+            lambda: (
+                "1/2" in row_line(app, TITLES[0])  # out/b.txt is still there
+                and "0/1" in row_line(app, TITLES[2])
+                and "ready to requeue 0" in screen_text(app)
+            ),
             TIMEOUT_S,
             "the deleted receipt on screen",
         )
@@ -149,20 +154,29 @@ async def test_a_run_parked_elsewhere_is_watched_too(store, db_url, workspace, c
         await started(pilot, app, ready=1)
         write(workspace / "later" / "done.txt")
         with Store.open(db_url, clock=clock) as other:
-            later = park(other, workspace, "Arrived later", "blocked elsewhere",
-                         required=["later/done.txt", "later/more.txt"], clock=clock)
+            later = park(
+                other,
+                workspace,
+                "Arrived later",
+                "blocked elsewhere",
+                required=["later/done.txt", "later/more.txt"],
+                clock=clock,
+            )
         await wait_until(
             pilot,
-            lambda: later in {r.id for r in app.main.runs.window.rows}
-            and "1/2" in row_line(app, "Arrived later"),
+            lambda: (
+                later in {r.id for r in app.main.runs.window.rows}
+                and "1/2" in row_line(app, "Arrived later")
+            ),
             TIMEOUT_S,
             "the new run with its receipt count",
         )
         write(workspace / "later" / "more.txt")
         await wait_until(
             pilot,
-            lambda: "2/2" in row_line(app, "Arrived later")
-            and "ready to requeue 2" in screen_text(app),
+            lambda: (
+                "2/2" in row_line(app, "Arrived later") and "ready to requeue 2" in screen_text(app)
+            ),
             TIMEOUT_S,
             "the new run to be ready",
         )

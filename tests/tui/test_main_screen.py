@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
+from tuitest_support import SIZE, make_app, park, press, screen_text, settle
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.tui.widgets.detail_pane import DetailPane
 from parkbench.tui.widgets.run_list import RunList
-from tuitest_support import SIZE, make_app, park, press, screen_text, settle
 
 
 async def test_list_shows_each_parked_run(store, parked):

@@ -3,11 +3,12 @@ marks, and the action dialog names every listed run by its title, loaded or not.
 
 from __future__ import annotations
 
+from textual.pilot import Pilot
+from tuitest_support import make_app, park, press, running, screen_text, settle
+
 from parkbench.core.store import Store
 from parkbench.tui.app import ParkbenchApp
 from parkbench.tui.messages import StoreChanged
-from textual.pilot import Pilot
-from tuitest_support import make_app, park, press, running, screen_text, settle
 
 ALL_STATUSES = 7  # presses of `s` from needs_attention to "all statuses"
 

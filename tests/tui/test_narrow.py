@@ -5,18 +5,32 @@ status is browsed, and the footer keeps quit and help and never runs under the p
 from __future__ import annotations
 
 import pytest
-from parkbench.tui.messages import StatusCounts
 from tuitest_support import make_app, press, running, screen_text, settle
 
-BIG = {"needs_attention": 104_557, "queued": 2_345_678, "claimed": 1_200, "failed": 88_001,
-       "completed": 1_500_000, "canceled": 0, "requeued": 40_000}
+from parkbench.tui.messages import StatusCounts
+
+BIG = {
+    "needs_attention": 104_557,
+    "queued": 2_345_678,
+    "claimed": 1_200,
+    "failed": 88_001,
+    "completed": 1_500_000,
+    "canceled": 0,
+    "requeued": 40_000,
+}
 
 
 def test_short_counts() -> None:
     from parkbench.tui.widgets.status_header import short_count
 
     assert [short_count(n) for n in (7, 999, 1000, 1234, 9_950, 104_557, 2_345_678)] == [
-        "7", "999", "1.0k", "1.2k", "9.9k", "105k", "2.3M",
+        "7",
+        "999",
+        "1.0k",
+        "1.2k",
+        "9.9k",
+        "105k",
+        "2.3M",
     ]
 
 

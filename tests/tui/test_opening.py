@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tuitest_support import make_app, press, running, screen_text
+
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
 from parkbench.tui import app as app_module
 from parkbench.tui import opening
 from parkbench.tui.app import ParkbenchApp
-from tuitest_support import make_app, press, running, screen_text
 
 
 class _Opened:
@@ -68,7 +69,9 @@ def test_a_missing_database_is_an_error(tmp_path: Path, monkeypatch):
 
 async def test_the_help_names_the_database_and_the_note_is_shown(store, parked):
     app: ParkbenchApp = make_app(
-        store, read_only=True, database="sqlite:////data/review.db",
+        store,
+        read_only=True,
+        database="sqlite:////data/review.db",
         open_note="opened read-only: /data/review.db cannot be written by this user",
     )
     async with running(app) as (pilot, notices):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from tuitest_support import make_app, park, press, running, screen_text, settle, wait_until
+
 from parkbench.core.records import RunFilter
 from parkbench.tui.screens.main import MainScreen
-from tuitest_support import make_app, park, press, running, screen_text, settle, wait_until
 
 COUNT = 70
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 
+from tuitest_support import make_app, press, running, settle, type_text, wait_until
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.tui.screens import loading
 from parkbench.tui.screens.confirm_modal import ConfirmModal
-from tuitest_support import make_app, press, running, settle, type_text, wait_until
 
 
 def status_of(store, run_id: int) -> RunStatus:  # type: ignore[no-untyped-def]

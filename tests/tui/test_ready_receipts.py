@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parkbench.tui.app import ParkbenchApp
 from tuitest_support import make_app, press, running, screen_text, settle, wait_until
+
+from parkbench.tui.app import ParkbenchApp
 
 TIMEOUT_S = 15.0
 

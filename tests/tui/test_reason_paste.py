@@ -3,10 +3,11 @@ one, the reason field being one line) and the modal says so."""
 
 from __future__ import annotations
 
-from parkbench.core.lifecycle import RunStatus
 from textual import events
 from textual.widgets import Input
 from tuitest_support import drain, make_app, press, refreshed, running, screen_text, settle
+
+from parkbench.core.lifecycle import RunStatus
 
 
 async def test_a_multi_line_paste_keeps_every_line_and_says_so(store, parked):

@@ -6,11 +6,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from tuitest_support import park
+
 from parkbench.core.records import RunFilter, SortKey
 from parkbench.core.store import queries
 from parkbench.tui.screens import loading
 from parkbench.tui.widgets.run_window import Fetch, FetchKind, RunWindow, ViewQuery
-from tuitest_support import park
 
 TOTAL = 40
 
@@ -50,10 +51,12 @@ def test_every_fetch_kind_places_rows_by_index(store, many, sort, monkeypatch):
     start, rows, loaded = fetch(FetchKind.END, limit=7)
     assert (start, rows, loaded.total) == (TOTAL - 7, ids[-7:], TOTAL)
     assert fetch(FetchKind.AFTER, limit=7, cursor=cursor_at(store, sort, 6), index=7)[:2] == (
-        7, ids[7:14]
+        7,
+        ids[7:14],
     )
     assert fetch(FetchKind.BEFORE, limit=7, cursor=cursor_at(store, sort, 20), index=20)[:2] == (
-        13, ids[13:20]
+        13,
+        ids[13:20],
     )
     assert fetch(FetchKind.WALK, limit=7, index=-1, target=23)[:2] == (23, ids[23:30])
     walk = fetch(FetchKind.WALK, limit=7, cursor=cursor_at(store, sort, 10), index=10, target=25)
@@ -61,7 +64,11 @@ def test_every_fetch_kind_places_rows_by_index(store, many, sort, monkeypatch):
     back = fetch(FetchKind.WALK, limit=7, index=TOTAL, target=5, backwards=True)
     assert back[:2] == (5, ids[5:12])
     back = fetch(
-        FetchKind.WALK, limit=7, cursor=cursor_at(store, sort, 30), index=30, target=3,
+        FetchKind.WALK,
+        limit=7,
+        cursor=cursor_at(store, sort, 30),
+        index=30,
+        target=3,
         backwards=True,
     )
     assert back[:2] == (3, ids[3:10])
@@ -69,11 +76,14 @@ def test_every_fetch_kind_places_rows_by_index(store, many, sort, monkeypatch):
     start, rows, loaded = fetch(FetchKind.ANCHOR, limit=8, cursor=anchor, anchor_id=ids[17])
     assert rows == ids[start : start + len(rows)] and loaded.cursor == 17
     for index in (0, 1, 17, TOTAL - 1):
-        assert store.read(
-            lambda conn, i=index: queries.count_before(
-                conn, RunFilter(), sort=sort, cursor=cursor_at(store, sort, i)
+        assert (
+            store.read(
+                lambda conn, i=index: queries.count_before(
+                    conn, RunFilter(), sort=sort, cursor=cursor_at(store, sort, i)
+                )
             )
-        ) == index
+            == index
+        )
 
 
 def test_anchor_keeps_the_place_of_a_run_that_left(store, many):
@@ -118,8 +128,9 @@ def test_window_converges_on_any_visible_range(store, many, sort):
         assert len(window.rows) <= window.max_rows
     # a far jump plans a key walk (or a list end), never a long chain of pages
     window.reset(ViewQuery(sort=sort))
-    window.apply(loading.fetch_rows(store, Fetch(FetchKind.START, window.query,
-                                                 window.generation, limit=5)))
+    window.apply(
+        loading.fetch_rows(store, Fetch(FetchKind.START, window.query, window.generation, limit=5))
+    )
     window.set_total(TOTAL, window.generation)
     assert window.plan(20, 26).kind in (FetchKind.WALK, FetchKind.END)
 
@@ -138,8 +149,9 @@ def test_a_short_or_empty_answer_leaves_nothing_to_ask(store, many):
         window = RunWindow(page=5)
         fetch = window.reset(ViewQuery(search=search))
         assert window.plan(0, 20) is None  # the first page is on its way
-        loaded = loading.fetch_rows(store, Fetch(FetchKind.START, fetch.query, fetch.generation,
-                                                 limit=50))
+        loaded = loading.fetch_rows(
+            store, Fetch(FetchKind.START, fetch.query, fetch.generation, limit=50)
+        )
         assert window.apply(loaded)
         assert window.total_known and window.total == expected
         assert window.plan(0, 20) is None

@@ -4,11 +4,12 @@ terminals, an overridden attempt limit reads as such, the sorted column is marke
 
 from __future__ import annotations
 
+from textual.widgets import HelpPanel
+from tuitest_support import make_app, press, running, screen_text, settle
+
 from parkbench.core.records import SortKey
 from parkbench.tui.widgets.detail_pane import DetailPane
 from parkbench.tui.widgets.run_columns import layout
-from textual.widgets import HelpPanel
-from tuitest_support import make_app, press, running, screen_text, settle
 
 
 async def test_enter_on_a_row_focuses_its_detail(store, parked):

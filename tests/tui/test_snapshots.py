@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
-from parkbench.core.store import Store
 from tuitest_support import SIZE, make_app, park, settle, type_text
+
+from parkbench.core.store import Store
 
 #: Paths show in the detail pane, so the workspace sits at the same place on every run.
 WORKSPACE = Path("/tmp/parkbench-snapshot/workspace")
@@ -25,26 +26,59 @@ def snap_store(tmp_path: Path, clock):  # type: ignore[no-untyped-def]
     (WORKSPACE / "out").mkdir(exist_ok=True)
     with Store.open(f"sqlite:///{tmp_path / 'snap.db'}", clock=clock) as store:
         first = park(
-            store, WORKSPACE, "Summarise the nightly logs",
+            store,
+            WORKSPACE,
+            "Summarise the nightly logs",
             "The API key for the log store expired.\nAsk ops to rotate it, then requeue.\n"
             "Ticket: OPS-1234",
-            worker="agent-ada", required=["reports/summary.md", "out/digest.json"], clock=clock,
+            worker="agent-ada",
+            required=["reports/summary.md", "out/digest.json"],
+            clock=clock,
         )
         store.requeue([first], reason="key rotated", actor="sam")
         claim = store.claim_next("agent-ada")
         assert claim is not None
         clock.advance(120)
-        store.block(claim.run_id, claim.claim_token,
-                    reason="Still failing: 403 from the log store\n(see OPS-1234)")
-        park(store, WORKSPACE, "Rebuild the search index", "disk full on /var (98%)",
-             worker="agent-bob", priority=5, clock=clock)
-        park(store, WORKSPACE, "Translate the docs to German", "Which glossary? Two exist.",
-             worker="agent-cy", required=["reports/summary.md"], clock=clock)
-        park(store, WORKSPACE, "Hostile [bold red]title[/] \x1b]0;pwned\x07",
-             "[@click=app.quit]click[/] \x1b[31mred\x1b[0m", worker="agent-[x]", clock=clock)
+        store.block(
+            claim.run_id,
+            claim.claim_token,
+            reason="Still failing: 403 from the log store\n(see OPS-1234)",
+        )
+        park(
+            store,
+            WORKSPACE,
+            "Rebuild the search index",
+            "disk full on /var (98%)",
+            worker="agent-bob",
+            priority=5,
+            clock=clock,
+        )
+        park(
+            store,
+            WORKSPACE,
+            "Translate the docs to German",
+            "Which glossary? Two exist.",
+            worker="agent-cy",
+            required=["reports/summary.md"],
+            clock=clock,
+        )
+        park(
+            store,
+            WORKSPACE,
+            "Hostile [bold red]title[/] \x1b]0;pwned\x07",
+            "[@click=app.quit]click[/] \x1b[31mred\x1b[0m",
+            worker="agent-[x]",
+            clock=clock,
+        )
         for n in range(4):
-            park(store, WORKSPACE, f"Backfill partition {n}", f"quota exceeded ({n})",
-                 worker=f"agent-{n}", clock=clock)
+            park(
+                store,
+                WORKSPACE,
+                f"Backfill partition {n}",
+                f"quota exceeded ({n})",
+                worker=f"agent-{n}",
+                clock=clock,
+            )
         yield store
 
 

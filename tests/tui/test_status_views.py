@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tuitest_support import make_app, press, running, screen_text, settle
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store
-from tuitest_support import make_app, press, running, screen_text, settle
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 #: view -> (footer labels shown, footer labels hidden)

@@ -8,13 +8,14 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from parkbench.core.store import Store
-from parkbench.tui import app as app_module
-from parkbench.tui.app import ParkbenchApp
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.pilot import Pilot
 from tuitest_support import make_app, running, settle
+
+from parkbench.core.store import Store
+from parkbench.tui import app as app_module
+from parkbench.tui.app import ParkbenchApp
 
 
 def _textual_bases(cls: type) -> list[type]:

@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-from parkbench.core.lifecycle import RunStatus
-from parkbench.core.records import SortKey
-from parkbench.core.store import Store
-from parkbench.tui.screens.confirm_modal import ConfirmModal
-from parkbench.tui.screens.help import HelpScreen
-from parkbench.tui.screens.main import MainScreen
-from parkbench.tui.screens.reason_modal import ReasonModal
-from parkbench.tui.widgets.filter_bar import FilterBar
-from parkbench.tui.widgets.run_list import RunList
 from textual.command import CommandPalette
 from tuitest_support import (
     make_app,
@@ -22,6 +13,16 @@ from tuitest_support import (
     type_text,
     wait_until,
 )
+
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.records import SortKey
+from parkbench.core.store import Store
+from parkbench.tui.screens.confirm_modal import ConfirmModal
+from parkbench.tui.screens.help import HelpScreen
+from parkbench.tui.screens.main import MainScreen
+from parkbench.tui.screens.reason_modal import ReasonModal
+from parkbench.tui.widgets.filter_bar import FilterBar
+from parkbench.tui.widgets.run_list import RunList
 
 
 def listed(app) -> list[int]:
@@ -115,14 +116,18 @@ async def test_status_switch_offers_only_valid_actions(store, parked):
     async with running(app) as (pilot, _notices):
         main = app.main
         assert [main.check_action(a, ()) for a in ("requeue", "fail", "release")] == [
-            True, True, True
+            True,
+            True,
+            True,
         ]
         await press(pilot, "s")  # queued
         await settle(pilot)
         assert main.runs.view_query.status is RunStatus.QUEUED and listed(app) == [parked[1]]
         assert "view queued (1)" in screen_text(app)
         assert [main.check_action(a, ()) for a in ("requeue", "fail", "release")] == [
-            False, True, False
+            False,
+            True,
+            False,
         ]
         footer = footer_line(app)
         assert "Fail" in footer and "Requeue" not in footer and "Release" not in footer
@@ -190,8 +195,18 @@ async def test_help_lists_bindings_with_ids(store, parked):
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)  # what is visible: every binding, none scrolled away
-        for expected in ("run-requeue", "run-fail", "run-release", "run-mark", "filter",
-                         "sort-cycle", "status-cycle", "filter-ready", "help", "quit"):
+        for expected in (
+            "run-requeue",
+            "run-fail",
+            "run-release",
+            "run-mark",
+            "filter",
+            "sort-cycle",
+            "status-cycle",
+            "filter-ready",
+            "help",
+            "quit",
+        ):
             assert expected in text
         assert all(row.binding_id in text for row in app.help_rows())
         requeue = next(line for line in text.splitlines() if "run-requeue" in line)

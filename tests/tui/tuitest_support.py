@@ -18,14 +18,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from parkbench.core.store import Store
-from parkbench.tui.app import ParkbenchApp
-from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS
 from rich.cells import cell_len
 from textual.app import App
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
+
+from parkbench.core.store import Store
+from parkbench.tui.app import ParkbenchApp
+from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS
 
 SIZE = (120, 40)
 #: The fake clock's start (tests/conftest.py T0_MS, 2026-09-01T00:00:00Z) ...

@@ -73,13 +73,17 @@ async def test_the_listener_survives_the_server_ending_its_session(store, worksp
         engine = sa.create_engine(pg_admin_url)
         try:
             with engine.connect() as conn:
-                ended = conn.execute(
-                    sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE application_name = 'parkbench-listen' AND datname = :db"
-                    ),
-                    {"db": database},
-                ).scalars().all()
+                ended = (
+                    conn.execute(
+                        sa.text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE application_name = 'parkbench-listen' AND datname = :db"
+                        ),
+                        {"db": database},
+                    )
+                    .scalars()
+                    .all()
+                )
         finally:
             engine.dispose()
         assert ended == [True]

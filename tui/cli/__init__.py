@@ -242,8 +242,8 @@ def root(
     if ctx.invoked_subcommand is None:
         if json_mode or not has_terminal():
             raise ValidationError(
-                NEEDS_TERMINAL, hint="run `parkbench` on a terminal; `parkbench --help` lists "
-                "the commands"
+                NEEDS_TERMINAL,
+                hint="run `parkbench` on a terminal; `parkbench --help` lists the commands",
             )
         opts = cli(ctx, None, json_mode)
         raise typer.Exit(open_review_app(opts.db, read_only=read_only))

@@ -59,9 +59,7 @@ class Matched:
                 )
             )
             for run_id, status, version in page:
-                matched._file.write(
-                    _RECORD.pack(run_id, _STATUS_INDEX[RunStatus(status)], version)
-                )
+                matched._file.write(_RECORD.pack(run_id, _STATUS_INDEX[RunStatus(status)], version))
             matched.count += len(page)
             if len(page) < BATCH_SIZE:
                 return matched

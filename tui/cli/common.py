@@ -222,6 +222,4 @@ def run_filter(
             raise ValidationError(
                 f"unknown status {status!r}", hint=f"use --status one of: {names}"
             ) from None
-    return RunFilter(
-        status=chosen, task_id=task, workspace=workspace, worker=worker, search=search
-    )
+    return RunFilter(status=chosen, task_id=task, workspace=workspace, worker=worker, search=search)

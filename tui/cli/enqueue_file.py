@@ -93,8 +93,14 @@ def _task(text: str, defaults: NewTask, merge_contract: ContractMerger) -> NewTa
     metadata = merge_contract(fields.get("metadata", defaults.metadata), require, policy)
     changes: dict[str, object] = {
         name: fields[name]
-        for name in ("title", "workspace", "priority", "max_attempts", "run_metadata",
-                     "max_runtime_s")
+        for name in (
+            "title",
+            "workspace",
+            "priority",
+            "max_attempts",
+            "run_metadata",
+            "max_runtime_s",
+        )
         if name in fields
     }
     return replace(defaults, metadata=metadata, **changes)  # type: ignore[arg-type]

@@ -153,9 +153,7 @@ class CommandGroup(HelpPage, TyperGroup):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if not args and not ctx.resilient_parsing and not self.invoke_without_command:
-            ctx.fail(
-                f"`{ctx.command_path}` needs a command: {', '.join(command_names(self, ctx))}"
-            )
+            ctx.fail(f"`{ctx.command_path}` needs a command: {', '.join(command_names(self, ctx))}")
         return super().parse_args(ctx, args)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:

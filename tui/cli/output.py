@@ -230,8 +230,15 @@ def wants_json(argv: Sequence[str]) -> bool:
     return False
 
 
-def report(code: str, message: str, hint: str, exit_code: int, *, json_mode: bool,
-           details: dict[str, object] | None = None) -> int:
+def report(
+    code: str,
+    message: str,
+    hint: str,
+    exit_code: int,
+    *,
+    json_mode: bool,
+    details: dict[str, object] | None = None,
+) -> int:
     """Write the error envelope to stderr; return the exit status to use."""
     if json_mode:
         body: dict[str, object] = {"code": code, "message": message, "hint": hint}

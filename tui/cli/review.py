@@ -54,7 +54,9 @@ ReasonOption = Annotated[
 ActorOption = Annotated[
     str | None,
     typer.Option(
-        "--actor", metavar="NAME", help="Reviewer name (default: the OS user).",
+        "--actor",
+        metavar="NAME",
+        help="Reviewer name (default: the OS user).",
         show_default=False,
     ),
 ]
@@ -154,9 +156,7 @@ def _review(
 
     opts = cli(ctx, db, json_mode)
     run_ids = list(runs or [])
-    filtered = (
-        task is not None or workspace or worker or search or status != "needs_attention"
-    )
+    filtered = task is not None or workspace or worker or search or status != "needs_attention"
     if run_ids and all_matching:
         raise ValidationError(
             "pass run ids or --all-matching, not both",
@@ -193,17 +193,13 @@ def _review(
         else:
             # Named runs: act only on the status and version read now, so a run that moves
             # before the write comes back as `conflict` instead of being acted on blindly.
-            batches = (
-                (batch, _current(store, batch)) for batch, _ in bulk.id_batches(run_ids)
-            )
+            batches = ((batch, _current(store, batch)) for batch, _ in bulk.id_batches(run_ids))
             total = len(dict.fromkeys(run_ids))
         outcomes = bulk.Outcomes(total, table_limit=TABLE_LIMIT, json_mode=opts.json)
         spools.callback(outcomes.close)
         for batch, expected in batches:
             outcomes.add(
-                store.review(
-                    action, batch, reason=why, actor=who, expected=expected, force=force
-                )
+                store.review(action, batch, reason=why, actor=who, expected=expected, force=force)
             )
         if opts.json:
             tail = {"matched": matched.count} if matched is not None else {}
@@ -273,6 +269,4 @@ def _print_results(verb: str, outcomes: Outcomes) -> None:
                 output.text(result.error.message if result.error else "", 160),
             )
         output.console().print(grid)
-    output.print_lines(
-        [f"{verb}: {outcomes.ok} ok, {outcomes.failed} failed of {outcomes.count}"]
-    )
+    output.print_lines([f"{verb}: {outcomes.ok} ok, {outcomes.failed} failed of {outcomes.count}"])

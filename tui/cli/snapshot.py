@@ -240,9 +240,7 @@ def _print_report(report: dict[str, Any]) -> None:
         if "skipped" in entry:
             lines.append(f"skipped {name}: {entry['skipped']}")
     parked, listed = report["needs_attention"], report["listed"]
-    lines.append(
-        f"{parked:,} run(s) need attention" if parked else "no run needs attention"
-    )
+    lines.append(f"{parked:,} run(s) need attention" if parked else "no run needs attention")
     if listed < parked:
         lines.append(f"{SUMMARY} lists the oldest {listed:,} (--summary-limit)")
     output.print_lines(lines)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 #: Seconds between re-claims while waiting, whatever the change feed says (the floor).
 DEFAULT_POLL_S = 5.0
 
+
 def register(app: typer.Typer) -> None:
     app.command("work", rich_help_panel="Worker")(work)
 

@@ -132,8 +132,17 @@ def enqueue(
             hint="use --missing-policy reject or --missing-policy park",
         )
     if from_file is not None:
-        _enqueue_file(opts, from_file, title, workspace, priority, max_attempts, require,
-                      missing_policy, metadata)
+        _enqueue_file(
+            opts,
+            from_file,
+            title,
+            workspace,
+            priority,
+            max_attempts,
+            require,
+            missing_policy,
+            metadata,
+        )
         return
     if title is None or workspace is None:
         raise ValidationError(
@@ -288,8 +297,7 @@ def _claim_lines(claimed: Claim) -> list[str]:
         stopped = handoff.stopped
         lines.append(
             f"continues run {handoff.previous_run_id} (attempt {handoff.previous_attempt},"
-            f" {handoff.previous_status})"
-            + ("" if stopped is None else f": {stopped.why}")
+            f" {handoff.previous_status})" + ("" if stopped is None else f": {stopped.why}")
         )
         if stopped is not None and stopped.reason:
             lines.append(f"  why: {one_line(stopped.reason)}")

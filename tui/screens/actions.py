@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from rich.text import Text
+from textual.notifications import SeverityLevel
+
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus, allowed_actions
 from parkbench.core.records import ActionResult, Expectation, RunRow
 from parkbench.tui.screens.reason_modal import LISTED, ReasonModal
 from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.run_window import ViewQuery
 from parkbench.tui.widgets.status_header import status_label
-from rich.text import Text
-from textual.notifications import SeverityLevel
 
 #: action method name on the screen -> the reviewer action it starts
 ACTION_NAMES: dict[str, Action] = {
@@ -154,7 +155,5 @@ def summarize(action: Action, results: list[ActionResult]) -> tuple[str, Severit
         summary += f": {details[0]}"
     elif details:
         summary += "\n" + "\n".join(details)
-    severity: SeverityLevel = "information" if not failed else (
-        "warning" if done else "error"
-    )
+    severity: SeverityLevel = "information" if not failed else ("warning" if done else "error")
     return summary, severity

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from parkbench.tui.textsafe import safe_text
 from rich.cells import cell_len
 from rich.text import Text
 from textual import events
@@ -20,6 +19,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from parkbench.tui.textsafe import safe_text
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
+
 from parkbench.core.contracts import ArtifactState, check_artifacts
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import ActionResult, Expectation, Page, RunFilter, RunRow
@@ -122,13 +123,15 @@ def _anchor(conn: sa.Connection, fetch: Fetch) -> Loaded:
     assert fetch.cursor is not None
     run_filter, sort, reverse = fetch.query.run_filter(), fetch.query.sort, fetch.query.reverse
     total = queries.count_runs(conn, run_filter)
-    index = queries.count_before(
-        conn, run_filter, sort=sort, cursor=fetch.cursor, reverse=reverse
-    )
+    index = queries.count_before(conn, run_filter, sort=sort, cursor=fetch.cursor, reverse=reverse)
     before: tuple[RunRow, ...] = ()
     if index > 0:
         before = queries.list_runs(
-            conn, run_filter, sort=sort, reverse=reverse, limit=fetch.limit // 2,
+            conn,
+            run_filter,
+            sort=sort,
+            reverse=reverse,
+            limit=fetch.limit // 2,
             before=fetch.cursor,
         ).rows
     after_key = queries.cursor_for(sort, before[-1]) if before else None
@@ -143,9 +146,7 @@ def _anchor(conn: sa.Connection, fetch: Fetch) -> Loaded:
             cursor = index + offset
             break
     cursor = max(0, min(cursor, total - 1))
-    return Loaded(
-        fetch, rows, start, total=total, more=page.next_cursor is not None, cursor=cursor
-    )
+    return Loaded(fetch, rows, start, total=total, more=page.next_cursor is not None, cursor=cursor)
 
 
 def count_rows(store: Store, query: ViewQuery) -> int:
@@ -211,7 +212,10 @@ def apply_action(
             break
         batch = run_ids[lo : lo + ACTION_BATCH]
         results += store.review(
-            action, batch, reason=reason, actor=actor,
+            action,
+            batch,
+            reason=reason,
+            actor=actor,
             expected={run_id: expected[run_id] for run_id in batch},
         )
     return results

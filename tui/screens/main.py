@@ -11,6 +11,14 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Input
+from textual.worker import WorkerState
+
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import Expectation, RunRow, SortKey
 from parkbench.core.store import Store
@@ -46,13 +54,6 @@ from parkbench.tui.widgets.run_window import (
     ViewQuery,
 )
 from parkbench.tui.widgets.status_header import StatusHeader
-from textual import events, on
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Input
-from textual.worker import WorkerState
 
 #: Seconds the cursor must rest on a run before its detail (events, disk checks) loads.
 DETAIL_DELAY_S = 0.05
@@ -73,10 +74,17 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="filter-clear"),
         Binding("o", "cycle_sort", "Sort", id="sort-cycle", tooltip="Blocked time, priority, task"),
-        Binding("O", "reverse_sort", "Reverse", id="sort-reverse", tooltip="Read the sort the other way"),
+        Binding(
+            "O", "reverse_sort", "Reverse", id="sort-reverse", tooltip="Read the sort the other way"
+        ),
         Binding("s", "cycle_status", "Status", id="status-cycle", tooltip="Browse other statuses"),
-        Binding("R", "toggle_ready", "Ready", id="filter-ready",
-                tooltip="Only runs whose receipts are all present (again: every run)"),
+        Binding(
+            "R",
+            "toggle_ready",
+            "Ready",
+            id="filter-ready",
+            tooltip="Only runs whose receipts are all present (again: every run)",
+        ),
         Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
     ]
 
@@ -155,11 +163,16 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             # Marks belong to a status view: an action never reaches runs out of sight.
             count = len(self.runs.marks)
             self.runs.action_clear_marks()
-            self.notify(f"{plural(count, 'mark')} cleared: marks belong to a status view",
-                        markup=False)
-        header.update_state(status=query.status, sort=query.sort, reverse=query.reverse,
-                            search=query.search,
-                            ready_only=query.run_ids is not None)
+            self.notify(
+                f"{plural(count, 'mark')} cleared: marks belong to a status view", markup=False
+            )
+        header.update_state(
+            status=query.status,
+            sort=query.sort,
+            reverse=query.reverse,
+            search=query.search,
+            ready_only=query.run_ids is not None,
+        )
         if keep_cursor:
             self.runs.reanchor(query)
         else:

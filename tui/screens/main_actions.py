@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from textual.worker import WorkerState
+
 from parkbench.core.lifecycle import Action
 from parkbench.core.records import Expectation, RunRow
 from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
@@ -25,7 +27,6 @@ from parkbench.tui.screens.actions import (
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.reason_modal import LISTED
 from parkbench.tui.widgets.run_list import RunList
-from textual.worker import WorkerState
 
 
 class ReviewActions:
@@ -44,7 +45,6 @@ class ReviewActions:
     count_matches: Callable[..., object]
     fetch_matches: Callable[..., object]
     store_changed: Callable[..., None]
-
 
     def targets(self, action: Action) -> tuple[dict[int, Expectation], int]:
         """The runs ``action`` would touch as the reviewer saw them, and how many marked
@@ -107,8 +107,13 @@ class ReviewActions:
 
     def on_action_done(self, message: ActionDone) -> None:
         summary, severity = summarize(message.action, message.results)
-        self.notify(summary, title=ACTION_LABELS[message.action][0], severity=severity,
-                    markup=False, timeout=8)
+        self.notify(
+            summary,
+            title=ACTION_LABELS[message.action][0],
+            severity=severity,
+            markup=False,
+            timeout=8,
+        )
         self.runs.unmark(result.run_id for result in message.results)
         self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
 

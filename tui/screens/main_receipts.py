@@ -1,10 +1,11 @@
 """The review screen's live receipts: what the receipt watcher knows, on screen at once.
 
-Mixed into :class:`parkbench.tui.screens.main.MainScreen` (like its store workers). The app runs the
-watcher (:mod:`parkbench.tui.live_receipts`) and calls :meth:`LiveReceiptsView.receipts_changed` once
-per coalesced batch. Everything here reads the watcher's in-memory state on the UI thread:
-no disk I/O, no store call. For runs the watcher has checked, its state wins over the list's
-own disk checks and the detail pane's (either may have been read before the change).
+Mixed into :class:`parkbench.tui.screens.main.MainScreen` (like its store workers). The app
+runs the watcher (:mod:`parkbench.tui.live_receipts`) and calls
+:meth:`LiveReceiptsView.receipts_changed` once per coalesced batch. Everything here reads
+the watcher's in-memory state on the UI thread: no disk I/O, no store call. For runs the
+watcher has checked, its state wins over the list's own disk checks and the detail pane's
+(either may have been read before the change).
 """
 
 from __future__ import annotations
@@ -108,6 +109,6 @@ class LiveReceiptsView:
 
     @staticmethod
     def ready_label(query: ViewQuery) -> str:
-        return "Show every parked run" if query.run_ids is not None else (
-            "Show runs ready to requeue"
+        return (
+            "Show every parked run" if query.run_ids is not None else "Show runs ready to requeue"
         )

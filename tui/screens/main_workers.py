@@ -1,9 +1,9 @@
 """The main screen's thread workers: each calls the store once and posts a message.
 
 Harlequin's rule: a worker never touches a widget. It reads or writes through
-:mod:`parkbench.tui.screens.loading`, then posts a typed message (:mod:`parkbench.tui.messages`) that an
-``@on`` handler on the screen applies. Store errors become :class:`CoreFailed`, shown as a
-notification; nothing a worker meets can crash the app.
+:mod:`parkbench.tui.screens.loading`, then posts a typed message
+(:mod:`parkbench.tui.messages`) that an ``@on`` handler on the screen applies. Store errors
+become :class:`CoreFailed`, shown as a notification; nothing a worker meets can crash the app.
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import TypeVar
+
+from textual import work
+from textual.message import Message
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.lifecycle import Action, RunStatus
@@ -34,9 +38,6 @@ from parkbench.tui.screens import loading
 from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.run_list import RunList
 from parkbench.tui.widgets.run_window import Fetch, ViewQuery
-from textual import work
-from textual.message import Message
-from textual.worker import Worker, WorkerState, get_current_worker
 
 T = TypeVar("T")
 LOADING_RUNS = "loading runs"
@@ -198,7 +199,11 @@ class StoreWorkers:
         # Not cancellable on purpose: once confirmed, every result is reported.
         try:
             results = loading.apply_action(
-                self.store, action, expected, reason=reason, actor=self.actor,
+                self.store,
+                action,
+                expected,
+                reason=reason,
+                actor=self.actor,
                 should_stop=self.stop_after_batch.is_set,
             )
         except ParkbenchError as error:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import Expectation, SortKey
 from parkbench.tui.screens.actions import ACTION_LABELS, ACTION_NAMES
 from parkbench.tui.widgets.run_list import RunList
 from parkbench.tui.widgets.run_window import SORT_CYCLE, STATUS_CYCLE, ViewQuery
 from parkbench.tui.widgets.status_header import sort_label, status_label
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 Command = tuple[str, str, Callable[[], object]]
 
@@ -82,20 +83,29 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
                     getattr(screen, f"action_{name}"),
                 )
         if screen.marking_applies():
-            yield ("Mark all runs in view", "Mark every run matching the filter",
-                   screen.action_mark_all)
+            yield (
+                "Mark all runs in view",
+                "Mark every run matching the filter",
+                screen.action_mark_all,
+            )
         if runs.marks:
             yield ("Clear marks", f"Unmark {len(runs.marks)} runs", runs.action_clear_marks)
     if runs.highlighted is not None:
-        yield (f"Open run {runs.highlighted.id}", "Focus its detail pane (enter)",
-               runs.action_open_detail)
+        yield (
+            f"Open run {runs.highlighted.id}",
+            "Focus its detail pane (enter)",
+            runs.action_open_detail,
+        )
     yield ("Filter runs", "Search title, reason, worker, workspace", screen.action_filter)
     if runs.view_query.search:
         yield ("Clear filter", "Show every run in this status", screen.action_clear_filter)
     for sort in SORT_CYCLE:
         if sort is not runs.view_query.sort:
-            yield (f"Sort by {sort_label(sort, runs.view_query.status)}", "Change the list order",
-                   lambda sort=sort: screen.show_sort(sort))
+            yield (
+                f"Sort by {sort_label(sort, runs.view_query.status)}",
+                "Change the list order",
+                lambda sort=sort: screen.show_sort(sort),
+            )
     yield (
         "Sort in the original order" if runs.view_query.reverse else "Reverse the sort",
         "Read the list the other way (O)",
@@ -103,11 +113,17 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
     )
     for status in STATUS_CYCLE:
         if status is not runs.view_query.status:
-            yield (f"Show {status_label(status)}", "Browse runs in another status",
-                   lambda status=status: screen.show_status(status))
+            yield (
+                f"Show {status_label(status)}",
+                "Browse runs in another status",
+                lambda status=status: screen.show_status(status),
+            )
     if screen.ready_filter_available():
-        yield (screen.ready_label(runs.view_query), "Parked runs whose receipts are all present",
-               screen.action_toggle_ready)
+        yield (
+            screen.ready_label(runs.view_query),
+            "Parked runs whose receipts are all present",
+            screen.action_toggle_ready,
+        )
     yield ("Refresh", "Reload the list, counts and detail", screen.action_refresh)
     yield ("Help", "Keys and binding ids", screen.app.action_help)
     yield ("Quit", "Leave Parkbench", screen.app.action_quit)

@@ -59,9 +59,7 @@ class ReasonModal(ModalScreen[str | None]):
             yield Static(self.targets, markup=False, id="reason-targets")
             yield ReasonInput(placeholder=self.placeholder, id="reason-input", max_length=10_000)
             yield Static("", markup=False, id="reason-error")
-            yield Static(
-                Text("Enter confirms · Escape cancels"), markup=False, id="reason-hint"
-            )
+            yield Static(Text("Enter confirms · Escape cancels"), markup=False, id="reason-hint")
 
     def on_mount(self) -> None:
         field = self.query_one("#reason-input", Input)

@@ -63,8 +63,14 @@ SETTLE_TIMEOUT_S = 60.0
 MODAL_ACTIONS = (Action.REQUEUE, Action.FAIL, Action.RELEASE)
 
 __all__ = [
-    "SCREENS", "SCREEN_DESCRIPTIONS", "Capture", "View", "capture_screens", "export",
-    "render_screens", "write_captures",
+    "SCREENS",
+    "SCREEN_DESCRIPTIONS",
+    "Capture",
+    "View",
+    "capture_screens",
+    "export",
+    "render_screens",
+    "write_captures",
 ]
 
 # What never reaches a file: the terminal-unsafe set, plus what XML 1.0 forbids (the files'
@@ -256,9 +262,7 @@ _CELL_WIDTH = 20 * 0.61
 def export(app: ParkbenchApp, name: str) -> Capture:
     """The app's current screen (with the screens under a modal) as SVG and plain text."""
     prefix = f"parkbench-{name}"
-    svg = _with_id_prefix(
-        app.export_screenshot(title=f"Parkbench · {name}", simplify=True), prefix
-    )
+    svg = _with_id_prefix(app.export_screenshot(title=f"Parkbench · {name}", simplify=True), prefix)
     width, height = app.size
     lines = svg_text_lines(svg, prefix, height)
     # An escape is longer than the character it shows: the line is cut at the screen's edge.

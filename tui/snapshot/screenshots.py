@@ -68,9 +68,10 @@ def generate(out: Path) -> list[str]:
     """Write the screenshots into ``out``; return the names written."""
     out.mkdir(parents=True, exist_ok=True)
     WORKSPACE.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="parkbench-shots-") as tmp, open(
-        WORKSPACE.parent / ".lock", "w"
-    ) as lock:
+    with (
+        tempfile.TemporaryDirectory(prefix="parkbench-shots-") as tmp,
+        open(WORKSPACE.parent / ".lock", "w") as lock,
+    ):
         fcntl.flock(lock, fcntl.LOCK_EX)  # the workspace is shared by concurrent runs
         shutil.rmtree(WORKSPACE, ignore_errors=True)
         db = str(Path(tmp) / "demo.db")
@@ -89,8 +90,10 @@ def generate(out: Path) -> list[str]:
         made = render_png(svg)
         if made is None:
             png.unlink(missing_ok=True)
-            print(f"note: {png.name} not made: install rsvg-convert (Debian: librsvg2-bin)",
-                  file=sys.stderr)
+            print(
+                f"note: {png.name} not made: install rsvg-convert (Debian: librsvg2-bin)",
+                file=sys.stderr,
+            )
         else:
             png.write_bytes(with_text_chunk(made, PNG_KEY, sha256(svg).encode()))
     if png.exists():
@@ -137,8 +140,12 @@ def png_source(path: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("screenshots"),
-                        help="where to write (default: screenshots/)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("screenshots"),
+        help="where to write (default: screenshots/)",
+    )
     args = parser.parse_args(argv)
     names = generate(args.out)
     print(f"wrote {args.out}/: {' '.join(names)}")

@@ -60,8 +60,14 @@ def write_summary(
         counts = queries.counts_by_status(conn)
         parked = counts[PARKED]
         wanted = parked if limit is None else min(limit, parked)
-        opening = ENCODER.encode({"parkbench_snapshot": SUMMARY_VERSION, **header,
-                                  "counts": counts, "total": sum(counts.values())})
+        opening = ENCODER.encode(
+            {
+                "parkbench_snapshot": SUMMARY_VERSION,
+                **header,
+                "counts": counts,
+                "total": sum(counts.values()),
+            }
+        )
         out.write(opening[:-1] + ',\n"needs_attention": [')
         lines = Lines()
         listed = 0

@@ -11,15 +11,16 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from rich.style import Style
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
 from parkbench.core.contracts import ArtifactState
 from parkbench.core.records import RunDetail, RunRow
 from parkbench.tui.textsafe import one_line, safe_text
 from parkbench.tui.widgets.run_columns import relative_time
 from parkbench.tui.widgets.theme_styles import component_style
-from rich.style import Style
-from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 #: Characters of a reason shown in the pane; the rest is summarised in a note.
 REASON_MAX = 20_000

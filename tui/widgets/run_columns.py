@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from parkbench.core.records import RunRow, SortKey
-from parkbench.tui.textsafe import ELLIPSIS, one_line
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+
+from parkbench.core.records import RunRow, SortKey
+from parkbench.tui.textsafe import ELLIPSIS, one_line
 
 #: The longest text ever put in one cell before ``Text`` cuts it to the cell width.
 CELL_TEXT_MAX = 400
@@ -156,7 +157,8 @@ def row_segments(
         "status": (row.status.value, styles.status),
         # Past a limit a reviewer overrode: "2 !1" (the detail says "limit 1 overridden").
         "attempt": (
-            f"{row.attempt} !{row.max_attempts}" if row.attempt > row.max_attempts
+            f"{row.attempt} !{row.max_attempts}"
+            if row.attempt > row.max_attempts
             else f"{row.attempt}/{row.max_attempts}",
             styles.marked if row.attempt > row.max_attempts else styles.dim,
         ),

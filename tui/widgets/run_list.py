@@ -13,6 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
 from parkbench.core.records import Expectation, RunRow
 from parkbench.tui.widgets.run_columns import (
     Column,
@@ -31,15 +41,6 @@ from parkbench.tui.widgets.run_window import (
     ViewQuery,
 )
 from parkbench.tui.widgets.theme_styles import component_style
-from rich.style import Style
-from rich.text import Text
-from textual import events
-from textual.binding import Binding
-from textual.cache import LRUCache
-from textual.geometry import Region, Size
-from textual.message import Message
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 
 #: Seconds between repaints of the relative times ("5m ago") on a live clock.
 TICK_S = 15.0
@@ -57,8 +58,14 @@ class RunList(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last", show=False, id="list-last"),
         Binding("space", "toggle_mark", "Mark", id="run-mark", tooltip="Mark or unmark the run"),
         Binding("u", "clear_marks", "Unmark all", id="run-clear-marks"),
-        Binding("enter", "open_detail", "Detail", id="run-open-detail", show=False,
-                tooltip="Focus the run's detail pane (shift+tab goes back)"),
+        Binding(
+            "enter",
+            "open_detail",
+            "Detail",
+            id="run-open-detail",
+            show=False,
+            tooltip="Focus the run's detail pane (shift+tab goes back)",
+        ),
     ]
 
     COMPONENT_CLASSES = {
@@ -330,7 +337,11 @@ class RunList(ScrollView, can_focus=True):
         if strip is None:
             cells = replace(self._row_styles(False), base=Style())
             segments = row_segments(
-                row, columns, now_ms=self.now_ms(), marked=marked, receipts=receipts,
+                row,
+                columns,
+                now_ms=self.now_ms(),
+                marked=marked,
+                receipts=receipts,
                 styles=cells,
             )
             strip = Strip(segments).adjust_cell_length(width, Style())
@@ -385,7 +396,8 @@ class RunList(ScrollView, can_focus=True):
         styles = self._styles.get(on_cursor)
         if styles is None:
             styles = self._styles[on_cursor] = RowStyles(
-                base=self.get_component_rich_style("run-list--cursor") if on_cursor
+                base=self.get_component_rich_style("run-list--cursor")
+                if on_cursor
                 else self.rich_style,
                 dim=component_style(self, "run-list--dim"),
                 marked=component_style(self, "run-list--marked"),
@@ -442,8 +454,10 @@ class RunList(ScrollView, can_focus=True):
             self.post_message(self.ReceiptsWanted(unchecked))
         row = self.highlighted
         window = self.window
-        key: object = (row.id, row.version) if row is not None else (
-            "empty" if window.total_known and window.total == 0 else "loading"
+        key: object = (
+            (row.id, row.version)
+            if row is not None
+            else ("empty" if window.total_known and window.total == 0 else "loading")
         )
         if key != self._highlight_key:
             self._highlight_key = key

@@ -4,8 +4,8 @@ The list on screen is as tall as the whole result (``count_runs``), but only a w
 at most :data:`MAX_WINDOW` rows is ever held. Rows arrive by keyset page: the window knows
 the absolute index of its first row and asks for the page next to an edge (``after`` /
 ``before`` the edge row's key), the last page (``from_end``), or, for a far jump such as a
-scrollbar drag, a walk over sort keys only (:func:`parkbench.core.store.queries.skip_keys`). Nothing here
-touches the database or Textual: :meth:`RunWindow.plan` says what to fetch,
+scrollbar drag, a walk over sort keys only (:func:`parkbench.core.store.queries.skip_keys`).
+Nothing here touches the database or Textual: :meth:`RunWindow.plan` says what to fetch,
 :mod:`parkbench.tui.screens.loading` fetches it in a worker, :meth:`RunWindow.apply` takes it in.
 """
 
@@ -168,9 +168,7 @@ class RunWindow:
     def jump_to_end(self) -> Fetch:
         self.replacing = True
         known = self.total if self.total_known else None
-        return Fetch(
-            FetchKind.END, self.query, self.generation, limit=self.page, known_total=known
-        )
+        return Fetch(FetchKind.END, self.query, self.generation, limit=self.page, known_total=known)
 
     def plan(self, lo: int, hi: int) -> Fetch | None:
         """What to fetch so rows ``[lo, hi)`` (the visible ones) are loaded, or None."""

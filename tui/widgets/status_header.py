@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import SortKey
 from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.theme_styles import component_style
-from rich.style import Style
-from rich.text import Text
-from textual.widgets import Static
 
 #: Order of the status counts: the parked state first, then the live ones, then the rest.
 STATUS_ORDER: tuple[RunStatus, ...] = (
@@ -105,6 +106,7 @@ class StatusHeader(Static):
 
     def _counts_line(self, width: int, *, short: bool) -> Text:
         state = self.state
+
         def style(name: str, partial: bool = True) -> Style:
             return component_style(self, name)
 
@@ -131,6 +133,7 @@ class StatusHeader(Static):
 
     def _status_line(self) -> Text:
         state = self.state
+
         def style(name: str, partial: bool = True) -> Style:
             return component_style(self, name)
 
