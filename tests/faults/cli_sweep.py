@@ -83,7 +83,8 @@ def _kind(click_command: Any, param: Any) -> type:
     annotation = _annotation(click_command, param)
     origin = getattr(annotation, "__origin__", None)
     if origin is list or annotation is list or param.nargs == -1:
-        return list
+        # A list of words (work's COMMAND) is free text; the other lists are run ids.
+        return str if getattr(annotation, "__args__", None) == (str,) else list
     for candidate in (bool, int, float, Path):
         if annotation is candidate or candidate in getattr(annotation, "__args__", ()):
             return candidate
@@ -118,7 +119,14 @@ def variants(
         for value in special + generic:
             yield Variant(command, "malformed", argv({param: value}))
     yield Variant(command, "unknown-option", (*argv({}), "--no-such-option"))
-    yield Variant(command, "surplus", (*argv({}), "surplus-argument"))
+    variadic_words = [
+        p
+        for p in params
+        if p.param_type_name == "argument" and p.nargs == -1 and _kind(click_command, p) is str
+    ]
+    if not variadic_words:
+        # (After a variadic list of words, work's COMMAND, a surplus word is just one more.)
+        yield Variant(command, "surplus", (*argv({}), "surplus-argument"))
 
 
 _runner = CliRunner()
