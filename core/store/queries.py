@@ -219,6 +219,28 @@ def _order(sort: SortKey, forward: bool) -> list[sa.UnaryExpression[Any]]:
     return [(col.desc() if desc == forward else col.asc()) for col, desc in _ORDERS[sort]]
 
 
+def _keyset(
+    run_filter: RunFilter,
+    sort: SortKey,
+    *,
+    after: str | None,
+    before: str | None,
+    from_end: bool,
+    reverse: bool,
+) -> tuple[list[sa.ColumnElement[bool]], list[sa.UnaryExpression[Any]], bool]:
+    """The WHERE clauses and ORDER BY of one keyset read, and whether it reads forward
+    (``after`` or from the start) or backward (``before``, or ``from_end``)."""
+    if after and before:
+        raise ValidationError("pass either after or before, not both")
+    forward = not (before or from_end)
+    clauses = _where(run_filter)
+    if after:
+        clauses.append(_beyond(sort, decode_cursor(sort, after), forward=not reverse))
+    if before:
+        clauses.append(_beyond(sort, decode_cursor(sort, before), forward=reverse))
+    return clauses, _order(sort, forward != reverse), forward
+
+
 def list_runs(
     conn: sa.Connection,
     run_filter: RunFilter,
@@ -240,15 +262,9 @@ def list_runs(
             f"limit must be between 1 and {MAX_PAGE}, got {limit}",
             hint=f"pass --limit 1..{MAX_PAGE} and page with --after",
         )
-    if after and before:
-        raise ValidationError("pass either after or before, not both")
-    forward = not (before or from_end)
-    clauses = _where(run_filter)
-    if after:
-        clauses.append(_beyond(sort, decode_cursor(sort, after), forward=not reverse))
-    if before:
-        clauses.append(_beyond(sort, decode_cursor(sort, before), forward=reverse))
-    order = _order(sort, forward != reverse)
+    clauses, order, forward = _keyset(
+        run_filter, sort, after=after, before=before, from_end=from_end, reverse=reverse
+    )
     query = (
         sa.select(*_ROW_COLUMNS)
         .select_from(_JOINED)
@@ -321,15 +337,9 @@ def skip_keys(
     from the end). A view uses it to jump deep into a long list by keyset: an index scan
     of keys, never OFFSET.
     """
-    if after and before:
-        raise ValidationError("pass either after or before, not both")
-    forward = not (before or from_end)
-    clauses = _where(run_filter)
-    if after:
-        clauses.append(_beyond(sort, decode_cursor(sort, after), forward=not reverse))
-    if before:
-        clauses.append(_beyond(sort, decode_cursor(sort, before), forward=reverse))
-    order = _order(sort, forward != reverse)
+    clauses, order, _ = _keyset(
+        run_filter, sort, after=after, before=before, from_end=from_end, reverse=reverse
+    )
     source = _JOINED if _needs_join(run_filter) or run_filter.search else runs
     keys = conn.execute(
         sa.select(*(runs.c[name] for name in _KEY_FIELDS[sort]))
