@@ -248,12 +248,20 @@ class Supervisor:
         last = detail.events[-1]
         return detail.run.status, ActorKind(last.actor_kind), last.token_hash_prefix, last.reason
 
-    def _moved_by_us(self, lease: Lease) -> bool:
+    @staticmethod
+    def _ours(lease: Lease, status: RunStatus, actor_kind: ActorKind, prefix: str | None) -> bool:
         """Did the command itself settle the run, with this lease's token? (A run still
         claimed was not settled: its lease ran out.)"""
+        token_prefix = tokens.hash_prefix(tokens.hash_token(lease.claim.claim_token))
+        return (
+            status is not RunStatus.CLAIMED
+            and actor_kind is ActorKind.WORKER
+            and (prefix == token_prefix)
+        )
+
+    def _moved_by_us(self, lease: Lease) -> bool:
         status, actor_kind, prefix, _ = self._last_move(lease.run_id)
-        ours = tokens.hash_prefix(tokens.hash_token(lease.claim.claim_token))
-        return status is not RunStatus.CLAIMED and actor_kind is ActorKind.WORKER and prefix == ours
+        return self._ours(lease, status, actor_kind, prefix)
 
     # -- settling -----------------------------------------------------------------------
 
@@ -290,8 +298,8 @@ class Supervisor:
         return Outcome(lease.run_id, COMPLETED, done.status, exit_code)
 
     def _settled_elsewhere(self, lease: Lease, exit_code: int, error: ParkbenchError) -> Outcome:
-        status, actor_kind, _, reason = self._last_move(lease.run_id)
-        if self._moved_by_us(lease):
+        status, actor_kind, prefix, reason = self._last_move(lease.run_id)  # one read
+        if self._ours(lease, status, actor_kind, prefix):
             return Outcome(lease.run_id, BY_COMMAND, status, exit_code, reason)
         who = "a reviewer" if actor_kind is ActorKind.HUMAN else "the sweeper"
         return Outcome(

@@ -9,6 +9,7 @@ stdout for programs (the command's own stdout then goes to stderr, keeping stdou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -77,8 +78,15 @@ def work(
     if not 0.05 <= poll <= 3600:
         raise ValidationError(f"--poll must be 0.05-3600 s, got {poll:g}", hint="--poll 5")
     report = _Reporter(opts.json)
-    _log_heartbeat_trouble(report)
-    with opts.open_store() as store:
+    # For this command only: an in-process caller (tests, a host program) keeps its logging.
+    lease_log = logging.getLogger("parkbench.core.store.lease")
+    heartbeat_log = _HeartbeatLog(report)
+    with contextlib.ExitStack() as cleanup, opts.open_store() as store:
+        lease_log.addHandler(heartbeat_log)
+        cleanup.callback(lease_log.removeHandler, heartbeat_log)
+        # Shown once, by the reporter: not again by a root handler (or logging's last resort).
+        cleanup.callback(setattr, lease_log, "propagate", lease_log.propagate)
+        lease_log.propagate = False
         supervisor = Supervisor(
             store,
             command,
@@ -189,13 +197,12 @@ class _Reporter:
         self._emit("heartbeat_failed", {"message": message}, message)
 
 
-def _log_heartbeat_trouble(report: _Reporter) -> None:
+class _HeartbeatLog(logging.Handler):
     """The lease's background heartbeat reports through logging; show those lines."""
 
-    class _Handler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            report.heartbeat_failed(record.getMessage())
+    def __init__(self, report: _Reporter) -> None:
+        super().__init__(logging.WARNING)
+        self.report = report
 
-    logger = logging.getLogger("parkbench.core.store.lease")
-    logger.addHandler(_Handler(logging.WARNING))
-    logger.propagate = False
+    def emit(self, record: logging.LogRecord) -> None:
+        self.report.heartbeat_failed(record.getMessage())
