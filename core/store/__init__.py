@@ -15,9 +15,11 @@ read side.
 
 from __future__ import annotations
 
+from parkbench.core.causes import Causes
 from parkbench.core.records import Page, RunDetail, RunFilter, SortKey
 from parkbench.core.store import queries
 from parkbench.core.store.base import default_actor
+from parkbench.core.store.causes import parked_causes
 from parkbench.core.store.enqueue import EnqueueOps, NewTask
 from parkbench.core.store.lease import Lease
 from parkbench.core.store.review import ReviewOps
@@ -70,6 +72,10 @@ class Store(EnqueueOps, WorkerOps, ReviewOps):
 
     def counts_by_status(self) -> dict[str, int]:
         return self.read(queries.counts_by_status)
+
+    def causes(self, *, limit: int | None = None) -> Causes:
+        """Every parked run folded by cause (:mod:`parkbench.core.causes`), largest first."""
+        return self.read(lambda conn: parked_causes(conn, limit=limit))
 
     def get_run(
         self,
