@@ -20,6 +20,7 @@ COMMANDS = {
     "list-all": ["list", "--status", "all"],
     "show": ["show", "1"],
     "stats": ["stats"],
+    "causes": ["causes"],
     "claim": ["lease", "claim", "--worker", "w"],
     "heartbeat": ["lease", "heartbeat", "1", "--token", TOKEN],
     "complete": ["lease", "complete", "1", "--token", TOKEN],

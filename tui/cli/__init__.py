@@ -58,7 +58,7 @@ COMMANDS: dict[str, str] = {
     "demo": "ops",
 }
 #: Commands other features add, each in tui/cli/<name>.py; absent modules are skipped.
-LAZY_COMMANDS: tuple[str, ...] = ("watch", "snapshot", "work")
+LAZY_COMMANDS: tuple[str, ...] = ("watch", "snapshot", "work", "causes")
 
 
 class ParkbenchGroup(CommandGroup):

@@ -52,6 +52,9 @@ parkbench show 42
 parkbench show 42 --json""",
     "stats": """\
 parkbench stats --json""",
+    "causes": """\
+parkbench causes
+parkbench causes --limit all --json | jq '.causes[] | {key, count}'""",
     "recover": """\
 parkbench recover
 parkbench recover --now 2026-09-01T12:00:00Z --json""",
