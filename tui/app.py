@@ -37,6 +37,7 @@ from parkbench.tui.keymap import declared_bindings, keymap_conflicts, load_keyma
 from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
 from parkbench.tui.messages import FeedStateChanged, StoreChanged
 from parkbench.tui.opening import open_for_review
+from parkbench.tui.screens.causes import CausesScreen
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.help import HelpRow, HelpScreen
 from parkbench.tui.screens.main import MainScreen
@@ -84,6 +85,7 @@ class ParkbenchApp(App[int]):
         ("Action modal", ReasonModal),
         ("Questions", ConfirmModal),
         ("Help", HelpScreen),
+        ("Causes", CausesScreen),
     )
 
     def __init__(
@@ -211,6 +213,7 @@ class ParkbenchApp(App[int]):
             (ReasonModal, app),
             (ConfirmModal, app),
             (HelpScreen, app),
+            (CausesScreen, app),
         )
 
     def _owners(self) -> tuple[tuple[str, type], ...]:

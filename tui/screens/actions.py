@@ -127,7 +127,9 @@ def mark_all_question(count: int, query: ViewQuery) -> Text:
     text.append(f"status: {status_label(query.status)}", style="dim")
     if query.search.strip():
         text.append(f" · filter: “{one_line(query.search, 60)}”", style="dim")
-    if query.run_ids is not None:
+    if query.cause is not None:
+        text.append(f" · cause: “{one_line(query.cause, 60)}”", style="dim")
+    elif query.run_ids is not None:
         text.append(" · only runs ready to requeue", style="dim")
     return text
 

@@ -37,6 +37,7 @@ from parkbench.tui.screens.actions import (
     view_actions,
 )
 from parkbench.tui.screens.main_actions import ReviewActions
+from parkbench.tui.screens.main_causes import CauseActions
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
@@ -63,7 +64,7 @@ COUNT_DELAY_S = 0.15
 SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "clear_filter", "toggle_ready")
 
 
-class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
+class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
     AUTO_FOCUS = "#runs"
 
     BINDINGS = [
@@ -85,6 +86,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             id="filter-ready",
             tooltip="Only runs whose receipts are all present (again: every run)",
         ),
+        Binding("c", "causes", "Causes", id="causes", tooltip="Parked runs grouped by cause"),
         Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
     ]
 
@@ -171,7 +173,8 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             sort=query.sort,
             reverse=query.reverse,
             search=query.search,
-            ready_only=query.run_ids is not None,
+            ready_only=query.run_ids is not None and query.cause is None,
+            cause=query.cause,
         )
         if keep_cursor:
             self.runs.reanchor(query)
@@ -360,6 +363,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         self.runs.focus()
 
     def action_clear_filter(self) -> None:
+        self.clear_cause()
         self.filter_bar.value = ""  # posts Input.Changed, which resets the query
         self.filter_bar.remove_class("-shown")
         self.runs.focus()
@@ -409,7 +413,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         if action == "mark_all":
             return self.marking_applies()
         if action == "clear_filter":
-            return bool(self.runs.view_query.search)
+            return bool(self.runs.view_query.search) or self.runs.view_query.cause is not None
         if action == "toggle_ready":
             return self.ready_filter_available()
         return True

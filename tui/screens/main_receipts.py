@@ -63,7 +63,7 @@ class LiveReceiptsView:
                 self.detail.show(updated)
         self.header.update_state(ready_to_requeue=live.ready_count)
         query = self.runs.view_query
-        if query.run_ids is not None and ready_changed:
+        if query.run_ids is not None and query.cause is None and ready_changed:
             self.set_query(replace(query, run_ids=self._ready_ids()), keep_cursor=True)
         self.sync_bindings()
 
@@ -99,7 +99,7 @@ class LiveReceiptsView:
         """Only the parked runs whose receipts are all present; again: every run."""
         query = self.runs.view_query
         if query.run_ids is not None:
-            self.set_query(replace(query, run_ids=None), keep_cursor=True)
+            self.set_query(replace(query, run_ids=None, cause=None), keep_cursor=True)
         elif self.live.running:
             ready = replace(query, status=RunStatus.NEEDS_ATTENTION, run_ids=self._ready_ids())
             self.set_query(ready)

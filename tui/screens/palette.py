@@ -64,6 +64,7 @@ class ReviewScreen(Protocol):
     def action_toggle_ready(self) -> None: ...
     def action_refresh(self) -> None: ...
     def action_reverse_sort(self) -> None: ...
+    def action_causes(self) -> None: ...
 
 
 def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
@@ -124,6 +125,7 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
             "Parked runs whose receipts are all present",
             screen.action_toggle_ready,
         )
+    yield ("Causes", "Parked runs grouped by the shape of their reason (c)", screen.action_causes)
     yield ("Refresh", "Reload the list, counts and detail", screen.action_refresh)
     yield ("Help", "Keys and binding ids", screen.app.action_help)
     yield ("Quit", "Leave Parkbench", screen.app.action_quit)

@@ -55,6 +55,8 @@ class ViewQuery:
     reverse: bool = False
     #: Only these runs (the ready filter: runs whose receipts are all present), or any.
     run_ids: tuple[int, ...] | None = None
+    #: The cause (parkbench.core.causes) whose runs ``run_ids`` are, when that is the filter.
+    cause: str | None = None
 
     def run_filter(self) -> RunFilter:
         return RunFilter(

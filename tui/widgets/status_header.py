@@ -56,6 +56,8 @@ class HeaderState:
     ready_to_requeue: int | None = None
     #: The list shows only those (the ready filter).
     ready_only: bool = False
+    #: The list shows only the runs of this cause (the Causes screen, ``c``).
+    cause: str | None = None
     #: The live change feed's state ("connected", "reconnecting"), when one runs.
     feed_state: str | None = None
 
@@ -156,6 +158,9 @@ class StatusHeader(Static):
         if state.ready_only:
             text.append("  only ", style=dim)
             text.append("ready to requeue")
+        if state.cause is not None:
+            text.append("  cause ", style=dim)
+            text.append(f"“{one_line(state.cause, 60)}”")
         text.append("  sort ", style=dim)
         text.append(sort_label(state.sort, state.status))
         if state.reverse:

@@ -1,0 +1,64 @@
+"""The review screen's side of the Causes screen (``c``): open it, apply what it chose.
+
+Mixed into :class:`parkbench.tui.screens.main.MainScreen` (like its actions). A chosen
+cause becomes a filter of the parked list on that cause's run ids (``ViewQuery.cause``
+names it, for the header and the mark-all question); "mark runs" then marks every run of
+it still parked, through the same worker as "mark all".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from parkbench.core.lifecycle import RunStatus
+from parkbench.core.store import Store
+from parkbench.tui.screens.causes import CauseChoice, CausesScreen
+from parkbench.tui.widgets.filter_bar import FilterBar
+from parkbench.tui.widgets.run_list import RunList
+
+
+class CauseActions:
+    """Provided by MainScreen: the store, the list, the filter bar and the workers."""
+
+    store: Store
+    runs: RunList
+    filter_bar: FilterBar
+    read_only: bool
+    now_ms: Callable[[], int]
+    _mark_request: int
+    app: Any
+    set_query: Callable[..., None]
+    fetch_matches: Callable[..., object]
+
+    def action_causes(self) -> None:
+        if isinstance(self.app.screen, CausesScreen):
+            return
+        screen = CausesScreen(self.store, now_ms=self.now_ms, can_mark=not self.read_only)
+        self.app.push_screen(screen, self.cause_chosen)
+
+    def cause_chosen(self, choice: CauseChoice | None) -> None:
+        if choice is None:
+            return
+        group = choice.group
+        query = replace(
+            self.runs.view_query,
+            status=RunStatus.NEEDS_ATTENTION,
+            search="",
+            run_ids=group.run_ids,
+            cause=group.key,
+        )
+        self.set_query(query)
+        self.filter_bar.value = ""  # the cause is the filter now (no Input.Changed effect)
+        self.filter_bar.remove_class("-shown")
+        self.runs.focus()
+        if choice.mark and not self.read_only:
+            self._mark_request += 1
+            self.fetch_matches(query, self._mark_request)
+
+    def clear_cause(self) -> None:
+        """Back to every parked run (escape, like a filter)."""
+        query = self.runs.view_query
+        if query.cause is not None:
+            self.set_query(replace(query, run_ids=None, cause=None), keep_cursor=True)
