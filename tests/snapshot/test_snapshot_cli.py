@@ -187,4 +187,4 @@ def test_option_parsing() -> None:
     for bad in ("", ",", "list,all"):
         with pytest.raises(ValidationError) as raised:
             parse_screens(bad)
-        assert "list, action, help, detail" in raised.value.hint
+        assert "list, action, help, causes, detail" in raised.value.hint

@@ -63,8 +63,8 @@ def snapshot(
         typer.Option(
             "--screens",
             metavar="LIST",
-            help="Comma-separated: list, detail, help, action (the action modal, opened and "
-            "cancelled), or all.",
+            help="Comma-separated: list, detail, help, causes, action (the action modal, "
+            "opened and cancelled), or all.",
         ),
     ] = ",".join(DEFAULT_SCREENS),
     now: Annotated[

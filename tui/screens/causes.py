@@ -32,7 +32,7 @@ from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
 from parkbench.tui.screens.actions import plural
 from parkbench.tui.screens.confirm_modal import ConfirmModal
-from parkbench.tui.textsafe import one_line, safe_text
+from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.fit_footer import FitFooter
 from parkbench.tui.widgets.run_columns import relative_time
 
@@ -70,7 +70,15 @@ class CausesScreen(Screen[CauseChoice | None]):
     AUTO_FOCUS = "#causes-table"
 
     BINDINGS = [
-        Binding("enter", "open_cause", "Show runs", id="causes-open", tooltip="Its runs, listed"),
+        # Priority: the table's own enter (select the row, hidden) would hide this one.
+        Binding(
+            "enter",
+            "open_cause",
+            "Show runs",
+            id="causes-open",
+            tooltip="Its runs, listed",
+            priority=True,
+        ),
         Binding(
             "m", "mark_cause", "Mark runs", id="causes-mark", tooltip="Mark every run of the cause"
         ),
@@ -186,7 +194,7 @@ class CausesScreen(Screen[CauseChoice | None]):
         text.append("\nworkers ", style="dim")
         text.append(one_line(workers_text(group), 200))
         text.append("\nexample ", style="dim")
-        text.append(safe_text(group.example or "-", EXAMPLE_SHOWN, multiline=False))
+        text.append(one_line(group.example or "-", EXAMPLE_SHOWN))
         self.detail.update(text)
 
     @on(DataTable.RowHighlighted)

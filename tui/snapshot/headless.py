@@ -199,6 +199,15 @@ async def _show_help(session: _Session, restore: bool) -> Capture:
     return capture
 
 
+async def _show_causes(session: _Session, restore: bool) -> Capture:
+    session.main.action_causes()
+    capture = await session.export("causes")
+    session.app.screen.dismiss(None)  # Escape: back to the list as it was
+    if restore:
+        await session.settle()
+    return capture
+
+
 async def _show_detail(session: _Session, restore: bool) -> Capture:
     # The detail pane as the only widget on screen (Textual's maximized view): what a
     # reviewer reads after moving focus to the pane, with nothing cut off by the list.
@@ -218,6 +227,7 @@ _SHOW: dict[str, Callable[[_Session, bool], Any]] = {
     "list": _show_list,
     "action": _show_action,
     "help": _show_help,
+    "causes": _show_causes,
     "detail": _show_detail,
 }
 

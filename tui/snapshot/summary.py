@@ -1,11 +1,13 @@
-"""``summary.json`` for ``parkbench snapshot``: counts by status and every parked run.
+"""``summary.json`` for ``parkbench snapshot``: counts by status, every parked run, causes.
 
 Every ``needs_attention`` run is listed, oldest first, with its reason and its receipts
 checked on disk, so a CI job (or a person reading the artifact) sees what blocks the
 pipeline without opening the database. The runs come from the store's keyset read side
 (:func:`parkbench.core.store.queries.parked_runs`, one page at a time) and the counts from
 :func:`~parkbench.core.store.queries.counts_by_status`, all in one read transaction, so the
-counts and the list agree. The document is written as it is read, one line per run, never
+counts and the list agree; then every parked run folded by cause
+(:mod:`parkbench.core.causes`, the groups of ``parkbench causes --json``) in the same
+transaction. The document is written as it is read, one line per run, never
 held whole, and is pure ASCII (every other character a ``\\u`` escape): no byte of it can
 act on a terminal that prints it, whatever the agents wrote. No Textual here.
 """
@@ -16,7 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
+from parkbench.core.causes import CauseTally
 from parkbench.core.store import queries
+from parkbench.core.store.causes import fold_parked
 from parkbench.tui.snapshot.receipts import ENCODER, ReceiptChecker, ascii_string, receipts_of
 from parkbench.tui.timefmt import iso
 
@@ -81,6 +85,11 @@ def write_summary(
             after = rows[-1].key
         total = parked if limit is not None else listed
         out.write(f'\n],\n"needs_attention_total": {total},\n"needs_attention_listed": {listed}')
+        # Every parked run by cause, in the same snapshot (whatever --summary-limit lists).
+        causes = fold_parked(conn, CauseTally()).result()
+        out.write(',\n"causes": [')
+        out.write(",".join("\n" + ENCODER.encode(group.to_dict()) for group in causes.groups))
+        out.write(f"\n],\n\"causes_total\": {causes.groups_total}")
         return SummaryTotals(counts=counts, parked=total, listed=listed)
 
     return store.read(body)
