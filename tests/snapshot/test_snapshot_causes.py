@@ -23,7 +23,6 @@ from parkbench.tui.snapshot.options import SCREENS, View
 from parkbench.tui.snapshot.summary import close_summary, write_summary
 
 
-
 class Clock:
     def __init__(self) -> None:
         self.now_ms = NOW_MS - 3_600_000
