@@ -135,3 +135,26 @@ async def test_no_parked_runs_says_so(store: Store, workspace: Path) -> None:
         assert "0 causes · 0 parked runs · nothing is parked" in screen_text(app)
         await press(pilot, "enter")
         assert isinstance(app.screen, CausesScreen)
+
+
+async def test_reopening_regroups_only_after_a_change(store: Store, workspace: Path, clock) -> None:  # type: ignore[no-untyped-def]
+    seed(store, workspace, clock)
+    app = make_app(store)
+    async with running(app) as (pilot, _notices):
+        await press(pilot, "c")
+        await settle(pilot)
+        first = app.screen.causes
+        await press(pilot, "escape")
+        await press(pilot, "c")
+        await settle(pilot)
+        assert app.screen.causes is first  # nothing changed: the same groups
+        await press(pilot, "escape")
+        park(store, workspace, "B", "disk quota exceeded on runner 9 writing b/c", priority=9)
+        await press(pilot, "c")
+        await settle(pilot)
+        assert app.screen.causes is not first
+        assert app.screen.causes.groups[0].count == 4
+        assert "3 causes · 6 parked runs" in screen_text(app)
+        await press(pilot, "ctrl+r")  # asked for: grouped again
+        await settle(pilot)
+        assert app.screen.loaded and app.screen.causes.groups[0].count == 4

@@ -29,7 +29,7 @@ from textual.worker import get_current_worker
 
 from parkbench.core.causes import CauseGroup, CauseKind, Causes
 from parkbench.core.errors import ParkbenchError
-from parkbench.core.store import Store
+from parkbench.core.store import Store, queries
 from parkbench.tui.screens.actions import plural
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.textsafe import one_line
@@ -42,6 +42,18 @@ WORKERS_CELL = 30
 EXAMPLE_CELL = 160
 EXAMPLE_SHOWN = 400
 GROUPING = "Grouping the parked runs by cause…"
+
+
+@dataclass(slots=True)
+class CausesCache:
+    """The last groups and the change marker they were read at (the newest event id): an
+    unchanged database is not grouped again when the screen is opened again."""
+
+    marker: int | None = None
+    causes: Causes | None = None
+
+    def clear(self) -> None:
+        self.marker, self.causes = None, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +104,17 @@ class CausesScreen(Screen[CauseChoice | None]):
             self.causes = causes
             self.error = error
 
-    def __init__(self, store: Store, *, now_ms: Callable[[], int], can_mark: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        now_ms: Callable[[], int],
+        can_mark: bool,
+        cache: CausesCache | None = None,
+    ) -> None:
         super().__init__()
         self.store = store
+        self.cache = cache if cache is not None else CausesCache()
         self.now_ms = now_ms
         self.can_mark = can_mark
         self.causes: Causes | None = None
@@ -115,6 +135,8 @@ class CausesScreen(Screen[CauseChoice | None]):
         self.action_reload()
 
     def action_reload(self) -> None:
+        if self.loaded:  # asked for (ctrl+r): group again, whatever the marker says
+            self.cache.clear()
         self.loaded = False
         self.table.loading = True
         self.title_bar.update(Text(GROUPING))
@@ -122,8 +144,14 @@ class CausesScreen(Screen[CauseChoice | None]):
 
     @work(thread=True, exclusive=True, group="causes", exit_on_error=False)
     def load(self) -> None:
+        cache = self.cache
         try:
-            causes = self.store.causes(limit=MAX_GROUPS)
+            # Read before the groups: a change in between only makes the next open regroup.
+            marker = self.store.read(queries.change_marker)
+            causes = cache.causes if marker == cache.marker else None
+            if causes is None:
+                causes = self.store.causes(limit=MAX_GROUPS)
+                cache.marker, cache.causes = marker, causes
         except ParkbenchError as error:
             self.post_message(self.Loaded(None, error))
             return
@@ -159,8 +187,7 @@ class CausesScreen(Screen[CauseChoice | None]):
                 key=str(index),
             )
         title = Text(
-            f" {plural(causes.groups_total, 'cause')} · "
-            f"{plural(causes.runs_total, 'parked run')}"
+            f" {plural(causes.groups_total, 'cause')} · {plural(causes.runs_total, 'parked run')}"
         )
         if causes.groups_total > len(causes.groups):
             hidden = causes.groups_total - len(causes.groups)

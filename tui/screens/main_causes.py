@@ -14,7 +14,7 @@ from typing import Any
 
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store
-from parkbench.tui.screens.causes import CauseChoice, CausesScreen
+from parkbench.tui.screens.causes import CauseChoice, CausesCache, CausesScreen
 from parkbench.tui.widgets.filter_bar import FilterBar
 from parkbench.tui.widgets.run_list import RunList
 
@@ -31,11 +31,17 @@ class CauseActions:
     app: Any
     set_query: Callable[..., None]
     fetch_matches: Callable[..., object]
+    #: The groups last shown, reused while the database has not changed (made on first use).
+    causes_cache: CausesCache | None = None
 
     def action_causes(self) -> None:
         if isinstance(self.app.screen, CausesScreen):
             return
-        screen = CausesScreen(self.store, now_ms=self.now_ms, can_mark=not self.read_only)
+        if self.causes_cache is None:
+            self.causes_cache = CausesCache()
+        screen = CausesScreen(
+            self.store, now_ms=self.now_ms, can_mark=not self.read_only, cache=self.causes_cache
+        )
         self.app.push_screen(screen, self.cause_chosen)
 
     def cause_chosen(self, choice: CauseChoice | None) -> None:

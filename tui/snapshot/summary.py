@@ -89,7 +89,7 @@ def write_summary(
         causes = fold_parked(conn, CauseTally()).result()
         out.write(',\n"causes": [')
         out.write(",".join("\n" + ENCODER.encode(group.to_dict()) for group in causes.groups))
-        out.write(f"\n],\n\"causes_total\": {causes.groups_total}")
+        out.write(f'\n],\n"causes_total": {causes.groups_total}')
         return SummaryTotals(counts=counts, parked=total, listed=listed)
 
     return store.read(body)
