@@ -8,7 +8,8 @@ Setup (untimed, cached by size and seed): ``parkbench.core.demo.generate`` (what
 reasons with numbers, paths, hashes and hostile text) with enough runs for ``--parked``
 parked ones, on SQLite.
 
-Timed, ``--reps`` times each, in this process (wall time, min and median):
+Timed, ``--reps`` times each, in this process: wall time and CPU time of the process (min
+and median; on a machine shared by many processes the CPU time is the steadier figure):
 
   baseline    ``SELECT block_reason, count(*) ... WHERE status = 'needs_attention' GROUP BY
               block_reason``: the database's own grouping by exact text (the floor of any
@@ -71,12 +72,15 @@ def seeded(directory: Path, parked: int, seed: int) -> tuple[Path, int]:
     return db, json.loads(info.read_text())["by_status"]["needs_attention"]
 
 
-def timed(call: Callable[[], object], reps: int) -> list[float]:
+Samples = list[tuple[float, float]]  # (wall s, CPU s of this process)
+
+
+def timed(call: Callable[[], object], reps: int) -> Samples:
     samples = []
     for _ in range(reps):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         call()
-        samples.append(time.perf_counter() - started)
+        samples.append((time.perf_counter() - started, time.process_time() - cpu))
     return samples
 
 
@@ -88,7 +92,10 @@ def baseline(store: Store) -> object:
     return store.read(lambda conn: conn.execute(query).all())
 
 
-async def _screen_open(store: Store, reps: int, *, cold: bool) -> list[float]:
+async def _screen_open(store: Store, reps: int, *, cold: bool) -> Samples:
+    """``c`` (its action, called as the key calls it) to the table drawn with the groups.
+    No Pilot waits inside the timing: ``Pilot.press`` also sleeps until the process looks
+    idle, which on a shared machine is most of what it would measure."""
     from parkbench.tui.app import ParkbenchApp
     from parkbench.tui.screens.causes import CausesScreen
 
@@ -100,22 +107,26 @@ async def _screen_open(store: Store, reps: int, *, cold: bool) -> list[float]:
         for rep in range(reps if cold else reps + 1):  # reopen: the first open fills the cache
             if cold and app.main.causes_cache is not None:
                 app.main.causes_cache.clear()
-            started = time.perf_counter()
-            await pilot.press("c")
-            screen = app.screen
-            assert isinstance(screen, CausesScreen)
-            while not screen.loaded:
-                await asyncio.sleep(0.002)
-            await pilot.pause(0)  # the table's first render
+            started, cpu = time.perf_counter(), time.process_time()
+            app.main.action_causes()
+            while not isinstance(app.screen, CausesScreen) or not app.screen.loaded:
+                await asyncio.sleep(0.001)
+            await app.screen.wait_for_refresh()  # the table's first render
             if cold or rep:
-                samples.append(time.perf_counter() - started)
-            await pilot.press("escape")
-            await pilot.pause(0)
+                samples.append((time.perf_counter() - started, time.process_time() - cpu))
+            app.screen.dismiss(None)
+            while app.screen is not app.main:
+                await asyncio.sleep(0.001)
     return samples
 
 
-def describe(samples: list[float]) -> str:
-    return f"min {min(samples) * 1000:7.0f} ms   median {statistics.median(samples) * 1000:7.0f} ms"
+def describe(samples: Samples) -> str:
+    wall = [w for w, _ in samples]
+    cpu = [c for _, c in samples]
+    return (
+        f"wall min {min(wall) * 1000:6.0f} ms  median {statistics.median(wall) * 1000:6.0f} ms"
+        f"   CPU min {min(cpu) * 1000:6.0f} ms  median {statistics.median(cpu) * 1000:6.0f} ms"
+    )
 
 
 def main() -> int:
@@ -148,7 +159,7 @@ def main() -> int:
                 rows["reopen"] = asyncio.run(_screen_open(store, args.reps, cold=False))
             for name, samples in rows.items():
                 print(f"  {name:<9} {describe(samples)}")
-            worst = max(worst, statistics.median(rows.get("screen", rows["causes"])))
+            worst = max(worst, statistics.median(w for w, _ in rows.get("screen", rows["causes"])))
     verdict = "ok" if worst <= TARGET_S else "OVER"
     print(f"\ntarget: grouped view open <= {TARGET_S:g} s median: {verdict} ({worst:.2f} s)")
     return 0
