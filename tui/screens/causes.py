@@ -138,7 +138,8 @@ class CausesScreen(Screen[CauseChoice | None]):
         if self.loaded:  # asked for (ctrl+r): group again, whatever the marker says
             self.cache.clear()
         self.loaded = False
-        self.table.loading = True
+        # A line that says so, not Textual's animated loading indicator: its frames would
+        # take the interpreter from the worker doing the grouping.
         self.title_bar.update(Text(GROUPING))
         self.load()
 
@@ -161,7 +162,6 @@ class CausesScreen(Screen[CauseChoice | None]):
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         table = self.table
-        table.loading = False
         table.clear()
         self.causes = message.causes
         if message.causes is None:
