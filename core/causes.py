@@ -222,8 +222,10 @@ class CauseTally:
 
     def __init__(self) -> None:
         self._groups: dict[str, _Group] = {}
-        #: reason -> its group, for runs whose cause is the reason alone (most).
-        self._memo: dict[str | None, _Group] = {}
+        #: reason -> its group, for runs whose cause is the reason alone (most) ...
+        self._memo: dict[object, _Group] = {}
+        #: ... and (reason, contract paths) -> its group, for missing-receipts reasons.
+        self._memo_missing: dict[object, _Group] = {}
         self.runs = 0
 
     def add(
@@ -236,18 +238,20 @@ class CauseTally:
     ) -> None:
         """Count one parked run. ``required``: its contract's paths, read only for a
         reason that starts as a missing-receipts reason does."""
-        alone = not required
-        group = self._memo.get(reason) if alone else None
+        memo = self._memo if not required else self._memo_missing
+        seen: str | None | tuple[str | None, tuple[str, ...]] = (
+            reason if not required else (reason, required)
+        )
+        group = memo.get(seen)
         if group is None:
             kind, key = cause_of(reason, required)
             group = self._groups.get(key)
             if group is None:
                 example = (reason or "")[:EXAMPLE_CHARS]
                 group = self._groups[key] = _Group(kind, 0, blocked_ms, blocked_ms, example)
-            if alone:
-                if len(self._memo) >= MEMO_REASONS:
-                    self._memo.clear()
-                self._memo[reason] = group
+            if len(memo) >= MEMO_REASONS:
+                memo.clear()
+            memo[seen] = group
         if blocked_ms < group.oldest_ms:
             group.oldest_ms = blocked_ms
             group.example = (reason or "")[:EXAMPLE_CHARS]
