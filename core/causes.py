@@ -239,9 +239,7 @@ class CauseTally:
         """Count one parked run. ``required``: its contract's paths, read only for a
         reason that starts as a missing-receipts reason does."""
         memo = self._memo if not required else self._memo_missing
-        seen: str | None | tuple[str | None, tuple[str, ...]] = (
-            reason if not required else (reason, required)
-        )
+        seen: object = reason if not required else (reason, required)
         group = memo.get(seen)
         if group is None:
             kind, key = cause_of(reason, required)
