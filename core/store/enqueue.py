@@ -9,8 +9,9 @@ each as one multi-row statement (SQLAlchemy's insertmanyvalues, ids back in orde
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -22,6 +23,7 @@ from parkbench.core.errors import InvalidTransitionError, NotFoundError, Validat
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.records import Enqueued
+from parkbench.core.store import enqueue_sql as sql
 from parkbench.core.store import queries
 from parkbench.core.store.audit import event_row
 from parkbench.core.store.base import WORKER, StoreBase, default_actor, insert_run, run_values
@@ -31,6 +33,8 @@ INT32_MAX = 2**31 - 1
 MAX_RUNTIME_S = 366 * 24 * 3600
 #: Rows per multi-row statement: bounds one statement's size in a big batch.
 CHUNK = 2_000
+#: ... and at most this many characters of titles and metadata (~tens of MB of JSON).
+CHUNK_JSON = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +70,8 @@ def _check(task: NewTask, roots: dict[str, str]) -> _Checked:
     root = roots.get(given)
     if root is None:
         root = roots[given] = workspace_root(given)
-    task_md = inputs.json_object("metadata", task.metadata)
-    run_md = inputs.json_object("run metadata", task.run_metadata)
+    task_md, task_md_json = inputs.json_object_text("metadata", task.metadata)
+    run_md, run_md_json = inputs.json_object_text("run metadata", task.run_metadata)
     contract = contracts.parse_contract(task_md, run_md)
     contracts.validate_for_enqueue(root, contract)
     # Both are 32-bit columns on PostgreSQL: refuse the same range on every backend.
@@ -93,8 +97,8 @@ def _check(task: NewTask, roots: dict[str, str]) -> _Checked:
         priority=task.priority,
         max_attempts=task.max_attempts,
         max_runtime_ms=None if runtime is None else int(runtime * 1000),
-        metadata_json=inputs.dump(task_md),
-        run_metadata_json=inputs.dump(run_md),
+        metadata_json=task_md_json,
+        run_metadata_json=run_md_json,
     )
 
 
@@ -159,17 +163,29 @@ class EnqueueOps(StoreBase):
         if not checked:
             return []
 
-        def body(conn: sa.Connection) -> list[Enqueued]:
+        roots = sorted({c.root for c in checked})
+
+        def body(conn: sa.Connection, create: bool = True) -> list[Enqueued] | None:
             now = self.clock()
-            workspace_ids = {
-                root: _ensure_workspace(conn, root, now) for root in {c.root for c in checked}
-            }
+            workspace_ids = _workspace_ids(conn, roots, now, create=create)
+            if workspace_ids is None:
+                return None
             done: list[Enqueued] = []
-            for start in range(0, len(checked), CHUNK):
-                done += _insert_chunk(conn, checked[start : start + CHUNK], workspace_ids, who, now)
+            for chunk in _chunks(checked):
+                done += _insert_chunk(conn, chunk, workspace_ids, who, now)
             return done
 
-        return self._write(body)
+        if self.one_statement_writes and len(checked) <= CHUNK:
+            # PostgreSQL, one chunk: its INSERTs are one atomic statement, run in autocommit
+            # (no BEGIN / COMMIT round trips): a single enqueue is two round trips, the
+            # workspace lookup and the insert. A workspace that does not exist yet is
+            # created in a transaction with the tasks (None: nothing was written).
+            done = self._write_statements(lambda conn: body(conn, create=False))
+            if done is not None:
+                return done
+        done = self._write(body)
+        assert done is not None  # body creates what is missing
+        return done
 
     def enqueue_again(self, task_id: int, *, actor: str | None = None) -> Enqueued:
         """A fresh first run for an existing task; refused while it has an open run."""
@@ -239,6 +255,21 @@ def _enqueue_event(run_id: int, task_id: int, who: str, now: int) -> _EnqueueEve
     }
 
 
+def _chunks(checked: list[_Checked]) -> Iterator[list[_Checked]]:
+    """Up to CHUNK tasks at a time, and at most CHUNK_JSON characters of metadata: bounds
+    one statement's parameter whatever the batch."""
+    chunk: list[_Checked] = []
+    size = 0
+    for c in checked:
+        size += len(c.title) + len(c.metadata_json) + len(c.run_metadata_json)
+        if chunk and (len(chunk) == CHUNK or size > CHUNK_JSON):
+            yield chunk
+            chunk, size = [], len(c.title) + len(c.metadata_json) + len(c.run_metadata_json)
+        chunk.append(c)
+    if chunk:
+        yield chunk
+
+
 def _insert_chunk(
     conn: sa.Connection,
     chunk: list[_Checked],
@@ -246,53 +277,46 @@ def _insert_chunk(
     who: str,
     now: int,
 ) -> list[Enqueued]:
-    task_ids = (
-        conn.execute(
-            tasks.insert().returning(tasks.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "title": c.title,
-                    "workspace_id": workspace_ids[c.root],
-                    "priority": c.priority,
-                    "max_attempts": c.max_attempts,
-                    "max_runtime_ms": c.max_runtime_ms,
-                    "metadata_json": c.metadata_json,
-                    "created_at": now,
-                }
-                for c in chunk
-            ],
-        )
-        .scalars()
-        .all()
-    )
-    run_ids = (
-        conn.execute(
-            runs.insert().returning(runs.c.id, sort_by_parameter_order=True),
-            [
-                run_values(
-                    task_id=task_id,
-                    workspace_id=workspace_ids[c.root],
-                    attempt=1,
-                    max_attempts=c.max_attempts,
-                    priority=c.priority,
-                    max_runtime_ms=c.max_runtime_ms,
-                    metadata_json=c.run_metadata_json,
-                    now=now,
-                )
-                for c, task_id in zip(chunk, task_ids, strict=True)
-            ],
-        )
-        .scalars()
-        .all()
-    )
-    conn.execute(
-        events.insert(),
+    """The chunk's tasks, first runs and enqueue events: see :mod:`enqueue_sql`."""
+    rows = [
         [
-            event_row(**_enqueue_event(run_id, task_id, who, now))
-            for task_id, run_id in zip(task_ids, run_ids, strict=True)
-        ],
+            c.title,
+            workspace_ids[c.root],
+            c.priority,
+            c.max_attempts,
+            c.max_runtime_ms,
+            c.metadata_json,
+            c.run_metadata_json,
+        ]
+        for c in chunk
+    ]
+    params: dict[str, object] = {"p_rows": json.dumps(rows, ensure_ascii=False)}
+    # The constant columns, from the shape functions every insert of a run or event uses.
+    params |= sql.constant_params(tasks, {"created_at": now})
+    params |= sql.constant_params(runs, _first_run(now))
+    params |= sql.constant_params(events, event_row(**_enqueue_event(0, 0, who, now)))
+    if conn.dialect.name == "postgresql":
+        ids = conn.execute(sql.PG_INSERT, params).all()
+        return [Enqueued(task_id=task_id, run_id=run_id) for task_id, run_id in ids]
+    task_base, run_base = conn.execute(sql.MAX_IDS).one()
+    params |= {"p_task_base": task_base, "p_run_base": run_base}
+    for statement in sql.SQLITE_INSERTS:
+        conn.execute(statement, params)
+    return [Enqueued(task_id=task_base + i, run_id=run_base + i) for i in range(1, len(chunk) + 1)]
+
+
+def _first_run(now: int) -> dict[str, object]:
+    """A first run's row; its per-task columns come from the chunk's rows."""
+    return run_values(
+        task_id=0,
+        workspace_id=0,
+        attempt=1,
+        max_attempts=1,
+        priority=0,
+        max_runtime_ms=None,
+        metadata_json="{}",
+        now=now,
     )
-    return [Enqueued(task_id=t, run_id=r) for t, r in zip(task_ids, run_ids, strict=True)]
 
 
 def workspace_root(workspace: str | os.PathLike[str]) -> str:
@@ -308,6 +332,20 @@ def workspace_root(workspace: str | os.PathLike[str]) -> str:
             hint=f"create it first (`mkdir -p {text}`) or pass an existing --workspace",
         )
     return root
+
+
+def _workspace_ids(
+    conn: sa.Connection, roots: list[str], now: int, *, create: bool = True
+) -> dict[str, int] | None:
+    """Each root's workspace id, in one read; the missing ones created (``create``) or None."""
+    rows = conn.execute(sql.WORKSPACE_IDS, {"p_roots": roots}).all()
+    found: dict[str, int] = {root: workspace_id for root, workspace_id in rows}
+    missing = [root for root in roots if root not in found]
+    if missing and not create:
+        return None
+    for root in missing:
+        found[root] = _ensure_workspace(conn, root, now)
+    return found
 
 
 def _ensure_workspace(conn: sa.Connection, root: str, now: int) -> int:
