@@ -26,7 +26,7 @@ from parkbench.core.records import Enqueued
 from parkbench.core.store import enqueue_sql as sql
 from parkbench.core.store import queries
 from parkbench.core.store.audit import event_row
-from parkbench.core.store.base import WORKER, StoreBase, default_actor, insert_run, run_values
+from parkbench.core.store.base import WORKER, StoreBase, default_actor, insert_run
 
 INT32_MAX = 2**31 - 1
 #: A year: far beyond any real task, and small enough to stay exact in epoch milliseconds.
@@ -63,7 +63,7 @@ class _Checked:
     run_metadata_json: str
 
 
-def _check(task: NewTask, roots: dict[str, str]) -> _Checked:
+def _check(task: NewTask, roots: dict[str, str], dirs: dict[str, dict[str, str]]) -> _Checked:
     clean_title = inputs.title(task.title)
     # Resolved once per distinct workspace of a batch: most tasks share a few.
     given = os.fspath(task.workspace)
@@ -73,7 +73,8 @@ def _check(task: NewTask, roots: dict[str, str]) -> _Checked:
     task_md, task_md_json = inputs.json_object_text("metadata", task.metadata)
     run_md, run_md_json = inputs.json_object_text("run metadata", task.run_metadata)
     contract = contracts.parse_contract(task_md, run_md)
-    contracts.validate_for_enqueue(root, contract)
+    if contract.required:
+        contracts.validate_for_enqueue(root, contract, real_dirs=dirs.setdefault(root, {}))
     # Both are 32-bit columns on PostgreSQL: refuse the same range on every backend.
     if not 1 <= task.max_attempts <= INT32_MAX:
         raise ValidationError(
@@ -106,9 +107,11 @@ def _check_all(new_tasks: Iterable[NewTask]) -> tuple[list[_Checked], list[dict[
     checked: list[_Checked] = []
     errors: list[dict[str, object]] = []
     roots: dict[str, str] = {}
+    # Each root's resolved directories, for this batch: see contracts.check_path.
+    dirs: dict[str, dict[str, str]] = {}
     for index, task in enumerate(new_tasks):
         try:
-            checked.append(_check(task, roots))
+            checked.append(_check(task, roots, dirs))
         except ValidationError as error:
             errors.append({"index": index, "message": error.message, "hint": error.hint})
     return checked, errors
@@ -293,7 +296,7 @@ def _insert_chunk(
     params: dict[str, object] = {"p_rows": json.dumps(rows, ensure_ascii=False)}
     # The constant columns, from the shape functions every insert of a run or event uses.
     params |= sql.constant_params(tasks, {"created_at": now})
-    params |= sql.constant_params(runs, _first_run(now))
+    params |= sql.constant_params(runs, sql.first_run(now))
     params |= sql.constant_params(events, event_row(**_enqueue_event(0, 0, who, now)))
     if conn.dialect.name == "postgresql":
         ids = conn.execute(sql.PG_INSERT, params).all()
@@ -303,20 +306,6 @@ def _insert_chunk(
     for statement in sql.SQLITE_INSERTS:
         conn.execute(statement, params)
     return [Enqueued(task_id=task_base + i, run_id=run_base + i) for i in range(1, len(chunk) + 1)]
-
-
-def _first_run(now: int) -> dict[str, object]:
-    """A first run's row; its per-task columns come from the chunk's rows."""
-    return run_values(
-        task_id=0,
-        workspace_id=0,
-        attempt=1,
-        max_attempts=1,
-        priority=0,
-        max_runtime_ms=None,
-        metadata_json="{}",
-        now=now,
-    )
 
 
 def workspace_root(workspace: str | os.PathLike[str]) -> str:

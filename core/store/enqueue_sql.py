@@ -28,7 +28,7 @@ from parkbench.core.store.audit import event_row
 from parkbench.core.store.base import run_values
 
 #: The fields of one row of the JSON parameter, in order.
-ROW_FIELDS = (
+ROW_FIELDS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("title", sa.Text()),
     ("workspace_id", sa.Integer()),
     ("priority", sa.Integer()),
@@ -59,24 +59,28 @@ _RUN_FROM_ROW = {
     "metadata_json": "run_metadata_json",
 }
 _EVENT_FROM_ROW = {"run_id": "run_id", "task_id": "task_id"}
+
+
+def first_run(now: int) -> dict[str, object]:
+    """A first run's row (run_values); its per-task columns come from the chunk's rows."""
+    return run_values(
+        task_id=0,
+        workspace_id=0,
+        attempt=1,
+        max_attempts=1,
+        priority=0,
+        max_runtime_ms=None,
+        metadata_json="{}",
+        now=now,
+    )
+
+
 _TABLES = ((tasks, _TASK_FROM_ROW), (runs, _RUN_FROM_ROW), (events, _EVENT_FROM_ROW))
 #: The columns each table's rows are written with: the shapes every other insert uses too
 #: (run_values, event_row), so an enqueued run or event is the same row whoever writes it.
 _SHAPES: dict[str, list[str]] = {
     "tasks": [*_TASK_FROM_ROW, "created_at"],
-    "runs": [
-        "id",
-        *run_values(
-            task_id=0,
-            workspace_id=0,
-            attempt=1,
-            max_attempts=1,
-            priority=0,
-            max_runtime_ms=None,
-            metadata_json="{}",
-            now=0,
-        ),
-    ],
+    "runs": ["id", *first_run(0)],
     "events": list(
         event_row(
             run_id=0,
@@ -106,9 +110,11 @@ def constant_params(table: sa.Table, row: dict[str, object]) -> dict[str, object
 
 def _source(dialect: str) -> sa.CTE:
     if dialect == "postgresql":
-        elements = sa.func.json_array_elements(sa.cast(ROWS, postgresql.JSON)).table_valued(
-            "value", with_ordinality="ord"
-        ).render_derived()
+        elements = (
+            sa.func.json_array_elements(sa.cast(ROWS, postgresql.JSON))
+            .table_valued("value", with_ordinality="ord")
+            .render_derived()
+        )
 
         def field(i: int, type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
             return sa.cast(elements.c.value.op("->>")(sa.literal_column(str(i))), type_)
