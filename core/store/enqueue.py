@@ -3,8 +3,10 @@
 One path for both: :meth:`EnqueueOps.enqueue` is a batch of one. A batch is all or nothing:
 every task is validated before anything is written (a bad one is reported with its index),
 then one transaction writes the workspaces it needs, and the tasks, runs and audit events
-each as one multi-row statement (SQLAlchemy's insertmanyvalues, ids back in order), so
-10,000 tasks cost a handful of round trips instead of 40,000.
+in chunks of up to CHUNK tasks, each chunk's rows sent as one JSON parameter to three
+``INSERT ... SELECT`` statements (:mod:`parkbench.core.store.enqueue_sql`). On PostgreSQL a
+chunk is one statement, and a batch of one chunk whose workspaces exist runs in autocommit:
+a single enqueue is one round trip.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ MAX_RUNTIME_S = 366 * 24 * 3600
 CHUNK = 2_000
 #: ... and at most this many characters of titles and metadata (~tens of MB of JSON).
 CHUNK_JSON = 16 * 1024 * 1024
+NOT_NULL_VIOLATION = "23502"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,27 +171,25 @@ class EnqueueOps(StoreBase):
 
         roots = sorted({c.root for c in checked})
 
-        def body(conn: sa.Connection, create: bool = True) -> list[Enqueued] | None:
+        def body(conn: sa.Connection) -> list[Enqueued]:
             now = self.clock()
-            workspace_ids = _workspace_ids(conn, roots, now, create=create)
-            if workspace_ids is None:
-                return None
+            _ensure_workspaces(conn, roots, now)
             done: list[Enqueued] = []
             for chunk in _chunks(checked):
-                done += _insert_chunk(conn, chunk, workspace_ids, who, now)
+                done += _insert_chunk(conn, chunk, who, now)
             return done
 
         if self.one_statement_writes and len(checked) <= CHUNK:
             # PostgreSQL, one chunk: its INSERTs are one atomic statement, run in autocommit
-            # (no BEGIN / COMMIT round trips): a single enqueue is two round trips, the
-            # workspace lookup and the insert. A workspace that does not exist yet is
-            # created in a transaction with the tasks (None: nothing was written).
-            done = self._write_statements(lambda conn: body(conn, create=False))
+            # (no BEGIN / COMMIT round trips): a single enqueue is one round trip. None: a
+            # workspace does not exist yet, nothing was written; it is created in a
+            # transaction with the tasks.
+            done = self._write_statements(
+                lambda conn: _insert_known(conn, checked, who, self.clock())
+            )
             if done is not None:
                 return done
-        done = self._write(body)
-        assert done is not None  # body creates what is missing
-        return done
+        return self._write(body)
 
     def enqueue_again(self, task_id: int, *, actor: str | None = None) -> Enqueued:
         """A fresh first run for an existing task; refused while it has an open run."""
@@ -273,18 +274,24 @@ def _chunks(checked: list[_Checked]) -> Iterator[list[_Checked]]:
         yield chunk
 
 
-def _insert_chunk(
-    conn: sa.Connection,
-    chunk: list[_Checked],
-    workspace_ids: Mapping[str, int],
-    who: str,
-    now: int,
-) -> list[Enqueued]:
+def _insert_known(
+    conn: sa.Connection, chunk: list[_Checked], who: str, now: int
+) -> list[Enqueued] | None:
+    """:func:`_insert_chunk` if every workspace exists; None (nothing written) otherwise."""
+    try:
+        return _insert_chunk(conn, chunk, who, now)
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) == NOT_NULL_VIOLATION:  # no workspace_id
+            return None
+        raise
+
+
+def _insert_chunk(conn: sa.Connection, chunk: list[_Checked], who: str, now: int) -> list[Enqueued]:
     """The chunk's tasks, first runs and enqueue events: see :mod:`enqueue_sql`."""
     rows = [
         [
             c.title,
-            workspace_ids[c.root],
+            c.root,
             c.priority,
             c.max_attempts,
             c.max_runtime_ms,
@@ -323,18 +330,12 @@ def workspace_root(workspace: str | os.PathLike[str]) -> str:
     return root
 
 
-def _workspace_ids(
-    conn: sa.Connection, roots: list[str], now: int, *, create: bool = True
-) -> dict[str, int] | None:
-    """Each root's workspace id, in one read; the missing ones created (``create``) or None."""
-    rows = conn.execute(sql.WORKSPACE_IDS, {"p_roots": roots}).all()
-    found: dict[str, int] = {root: workspace_id for root, workspace_id in rows}
-    missing = [root for root in roots if root not in found]
-    if missing and not create:
-        return None
-    for root in missing:
-        found[root] = _ensure_workspace(conn, root, now)
-    return found
+def _ensure_workspaces(conn: sa.Connection, roots: list[str], now: int) -> None:
+    """Create the workspaces of ``roots`` that do not exist yet (one read for all)."""
+    known = set(conn.execute(sql.KNOWN_ROOTS, {"p_roots": roots}).scalars())
+    for root in roots:
+        if root not in known:
+            _ensure_workspace(conn, root, now)
 
 
 def _ensure_workspace(conn: sa.Connection, root: str, now: int) -> int:

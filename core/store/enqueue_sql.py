@@ -4,8 +4,9 @@ JSON parameter, built once at import (see :mod:`parkbench.core.store.worker_sql`
 The chunk's rows travel as ONE bound parameter, a JSON array of arrays (``ROW_FIELDS``), and
 the database unpacks it (SQLite ``json_each``, PostgreSQL ``json_array_elements``): binding
 10,000 rows x 15 columns one parameter at a time cost the client far more than the database
-spent inserting them. The three ``INSERT ... SELECT`` statements are the same on both
-backends; only the row source differs, by dialect:
+spent inserting them. Each row names its workspace by root, resolved in the statement. The
+three ``INSERT ... SELECT`` statements are the same on both backends; only the row source
+differs, by dialect:
 
 - SQLite runs them one after the other inside its IMMEDIATE transaction. The write lock is
   held, so the ids are the next ones (``max(id) + 1 ...``, as SQLite itself assigns rowids),
@@ -30,7 +31,7 @@ from parkbench.core.store.base import run_values
 #: The fields of one row of the JSON parameter, in order.
 ROW_FIELDS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("title", sa.Text()),
-    ("workspace_id", sa.Integer()),
+    ("root", sa.Text()),
     ("priority", sa.Integer()),
     ("max_attempts", sa.Integer()),
     ("max_runtime_ms", sa.BigInteger()),
@@ -140,6 +141,10 @@ def _source(dialect: str) -> sa.CTE:
         ]
         order = key
     columns = [field(i, type_).label(name) for i, (name, type_) in enumerate(ROW_FIELDS)]
+    # The workspace by its root, in the statement (no lookup round trip before it): NULL, so
+    # the NOT NULL column refuses the whole statement, when it does not exist yet.
+    workspace_id = sa.select(workspaces.c.id).where(workspaces.c.root == columns[1])
+    columns.append(workspace_id.scalar_subquery().label("workspace_id"))
     return sa.select(*ids, order.label("ord"), *columns).cte("src")
 
 
@@ -170,6 +175,6 @@ MAX_IDS = sa.select(
     sa.select(sa.func.coalesce(sa.func.max(tasks.c.id), 0)).scalar_subquery(),
     sa.select(sa.func.coalesce(sa.func.max(runs.c.id), 0)).scalar_subquery(),
 )
-WORKSPACE_IDS = sa.select(workspaces.c.root, workspaces.c.id).where(
+KNOWN_ROOTS = sa.select(workspaces.c.root).where(
     workspaces.c.root.in_(sa.bindparam("p_roots", expanding=True))
 )

@@ -222,16 +222,16 @@ def statements(store: Store) -> Iterator[list[str]]:
     sa.event.remove(store.engine, "before_cursor_execute", record)
 
 
-def test_a_single_enqueue_is_one_lookup_and_one_insert(
+def test_a_single_enqueue_is_one_statement_on_postgresql(
     store: Store, workspace: Path, statements: list[str]
 ) -> None:
     store.enqueue("first", workspace)  # creates the workspace
     statements.clear()
     store.enqueue("second", workspace)
     if store.engine.dialect.name == "postgresql":
-        # Autocommit: the workspace lookup, then tasks + run + event in one statement.
-        assert statements == ["SELECT", "WITH"]
+        # Autocommit: the workspace (by its root), task, run and event in one statement.
+        assert statements == ["WITH"]
     else:
-        # Inside BEGIN IMMEDIATE: the lookup, the next ids, one INSERT per table.
+        # Inside BEGIN IMMEDIATE: the known roots, the next ids, one INSERT per table.
         assert statements == ["BEGIN", "SELECT", "SELECT", "WITH", "WITH", "WITH"]
     assert _count(store, events) == 2
