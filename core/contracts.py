@@ -170,11 +170,20 @@ def _inside(root: str, candidate: str) -> bool:
     return candidate == root or candidate.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def check_path(root: str, relative: str, *, real_root: str | None = None) -> ArtifactCheck:
+def check_path(
+    root: str,
+    relative: str,
+    *,
+    real_root: str | None = None,
+    real_dirs: dict[str, str] | None = None,
+) -> ArtifactCheck:
     """The on-disk state of one required path, resolving symlinks at every depth.
 
     ``real_root``: ``os.path.realpath(root)`` when the caller already has it (the receipt
     watcher checks many paths under one root and resolves it once per batch).
+    ``real_dirs``: a cache, kept by the caller for one batch of paths under this root, of
+    each parent directory's resolved path (a batch enqueue checks 10,000 paths in a few
+    directories): the same result, one ``lstat`` a path instead of one per component.
     """
     try:
         normalized = normalize_path(relative)
@@ -184,11 +193,14 @@ def check_path(root: str, relative: str, *, real_root: str | None = None) -> Art
         return ArtifactCheck(relative, ArtifactState.UNSAFE, "blank path")
     if real_root is None:
         real_root = os.path.realpath(root)
-    if not os.path.isdir(real_root):
-        return ArtifactCheck(relative, ArtifactState.MISSING, "workspace root not found")
+    if real_dirs is None or "" not in real_dirs:
+        if not os.path.isdir(real_root):
+            return ArtifactCheck(relative, ArtifactState.MISSING, "workspace root not found")
+        if real_dirs is not None:
+            real_dirs[""] = real_root
     # realpath follows every symlink it can, so a link anywhere on the path that leads out
     # of the root shows up as a resolved path outside it.
-    resolved = os.path.realpath(os.path.join(real_root, normalized))
+    resolved = _resolved(real_root, normalized, real_dirs)
     if not _inside(real_root, resolved) or resolved == real_root:
         return ArtifactCheck(relative, ArtifactState.UNSAFE, "resolves outside the workspace root")
     try:
@@ -204,18 +216,39 @@ def check_path(root: str, relative: str, *, real_root: str | None = None) -> Art
     return ArtifactCheck(relative, ArtifactState.NOT_A_FILE)
 
 
+def _resolved(real_root: str, normalized: str, real_dirs: dict[str, str] | None) -> str:
+    """``realpath(real_root/normalized)``; with ``real_dirs``, the parent's from the cache:
+    realpath(dir/name) is realpath(realpath(dir)/name), which is realpath(dir)/name unless
+    that is a symlink (``normalized`` has no ".", ".." or empty parts)."""
+    if real_dirs is None:
+        return os.path.realpath(os.path.join(real_root, normalized))
+    parent, _, name = normalized.rpartition("/")
+    real_parent = real_dirs.get(parent)
+    if real_parent is None:
+        real_parent = real_dirs[parent] = os.path.realpath(os.path.join(real_root, parent))
+    full = os.path.join(real_parent, name)
+    return os.path.realpath(full) if os.path.islink(full) else full
+
+
 def check_artifacts(
-    root: str, paths: Iterable[str], *, real_root: str | None = None
+    root: str,
+    paths: Iterable[str],
+    *,
+    real_root: str | None = None,
+    real_dirs: dict[str, str] | None = None,
 ) -> list[ArtifactCheck]:
     real_root = os.path.realpath(root) if real_root is None else real_root
-    return [check_path(root, path, real_root=real_root) for path in paths]
+    return [check_path(root, path, real_root=real_root, real_dirs=real_dirs) for path in paths]
 
 
-def validate_for_enqueue(root: str, contract: Contract) -> None:
+def validate_for_enqueue(
+    root: str, contract: Contract, *, real_dirs: dict[str, str] | None = None
+) -> None:
     """Refuse, at enqueue time, paths that already lead outside the root through a symlink.
 
-    ``root`` is a workspace root as stored: already resolved (``realpath``)."""
-    for check in check_artifacts(root, contract.required, real_root=root):
+    ``root`` is a workspace root as stored: already resolved (``realpath``). ``real_dirs``:
+    see :func:`check_path` (one cache per root for a batch)."""
+    for check in check_artifacts(root, contract.required, real_root=root, real_dirs=real_dirs):
         if check.state is ArtifactState.UNSAFE:
             raise ValidationError(
                 f"artifact path {check.path!r} {check.detail or 'is unsafe'}",

@@ -68,8 +68,15 @@ def name(field: str, value: str | None) -> str:
 
 def json_object(field: str, value: Mapping[str, object] | str | None) -> dict[str, object]:
     """Parse (if needed) and redact a JSON object; returns the redacted object."""
+    return json_object_text(field, value)[0]
+
+
+def json_object_text(
+    field: str, value: Mapping[str, object] | str | None
+) -> tuple[dict[str, object], str]:
+    """:func:`json_object` and the JSON text it is stored as (encoded once, by the check)."""
     if value is None:
-        return {}
+        return {}, "{}"
     if isinstance(value, str):
         _check_encodable(field, value)
         if len(value) > MAX_JSON:
@@ -89,8 +96,7 @@ def json_object(field: str, value: Mapping[str, object] | str | None) -> dict[st
         )
     # redact_json maps a dict to a dict with str keys (it redacts str(key) for every key).
     redacted = cast("dict[str, object]", _redacted(field, dict(parsed)))
-    _encoded(field, redacted)
-    return redacted
+    return redacted, _encoded(field, redacted)
 
 
 def json_value(field: str, value: object) -> object:
