@@ -37,6 +37,7 @@ from parkbench.tui.screens.actions import (
     view_actions,
 )
 from parkbench.tui.screens.main_actions import ReviewActions
+from parkbench.tui.screens.main_notes import RunNotes
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
@@ -60,10 +61,10 @@ DETAIL_DELAY_S = 0.05
 #: Seconds a search must stay unchanged before its rows are counted.
 COUNT_DELAY_S = 0.15
 #: Actions whose availability the footer shows (see sync_bindings).
-SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "clear_filter", "toggle_ready")
+SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "note", "clear_filter", "toggle_ready")
 
 
-class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
+class MainScreen(LiveReceiptsView, ReviewActions, RunNotes, StoreWorkers, Screen[None]):
     AUTO_FOCUS = "#runs"
 
     BINDINGS = [
@@ -71,6 +72,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         Binding("f", "fail", "Fail", id="run-fail", tooltip="Fail the run (operator-forced)"),
         Binding("l", "release", "Release", id="run-release", tooltip="Put it back in the queue"),
         Binding("a", "mark_all", "Mark all", id="run-mark-all", tooltip="Mark every run in view"),
+        Binding("n", "note", "Note", id="run-note", tooltip="Add a note; the run is unchanged"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="filter-clear"),
         Binding("o", "cycle_sort", "Sort", id="sort-cycle", tooltip="Blocked time, priority, task"),
@@ -293,7 +295,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         """In read-only mode the review keys are unbound; say why instead of nothing."""
         if not self.read_only:
             return
-        for binding_id in ("run-requeue", "run-fail", "run-release", "run-mark-all"):
+        for binding_id in ("run-requeue", "run-fail", "run-release", "run-mark-all", "run-note"):
             keys: tuple[str, ...] = getattr(self.app, "binding_keys", lambda _id: ())(binding_id)
             if event.key in keys:
                 event.stop()
@@ -408,6 +410,8 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             )
         if action == "mark_all":
             return self.marking_applies()
+        if action == "note":
+            return self.note_available()
         if action == "clear_filter":
             return bool(self.runs.view_query.search)
         if action == "toggle_ready":
