@@ -30,7 +30,7 @@ async def test_the_requeue_prompt_shows_the_reason_and_sends_several_lines(store
         modal = app.screen
         assert isinstance(modal, AnswerModal)
         shown = screen_text(app)
-        assert "Your answer, handed to the next attempt" in shown
+        assert "Your answer handed to the next attempt" in shown
         assert "Block reason it answers:" in shown
         # The block reason, literally and line by line.
         assert "  need an API key" in shown and "  see ticket 12" in shown

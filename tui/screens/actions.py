@@ -122,7 +122,7 @@ def action_modal(
         return AnswerModal(
             action_title(action, expected, marked),
             body,
-            label="Your answer, handed to the next attempt (its worker reads it in the "
+            label="Your answer handed to the next attempt (its worker reads it in the "
             "claim's handoff):",
             placeholder="Answer for the next attempt (required; several lines welcome)",
             check=inputs.reason,
