@@ -99,3 +99,37 @@ def test_requeue_priority_sets_the_new_attempts_priority(db_url: str, workspace:
     # Only a requeue makes a new attempt: fail and release have no --priority.
     refused = invoke("fail", str(again), "--reason", "x", "--priority", "1", "--db", db_url)
     assert refused.code == 2 and "--priority" in refused.stderr
+
+
+def test_a_note_after_the_commands_own_block_is_not_a_reviewers_move(
+    db_url: str, workspace: Path
+) -> None:
+    """`work` reads the run's last move to see who settled it: a reviewer's note ("looking
+    at this") right after the command blocked the run moves nothing and must not count."""
+    import json
+    import sys
+
+    from clitest_support import entry_point, run
+
+    with Store.open(db_url) as store:
+        run_id = store.enqueue("Ask", workspace).run_id
+    block = [*entry_point(), "lease", "block", str(run_id), "--reason", "which region?"]
+    note = [*entry_point(), "note", str(run_id), "--text", "looking at this", "--actor", "bob"]
+    code = (
+        "import os, subprocess, sys\n"
+        f"subprocess.run({block!r}, env=os.environ, check=True)\n"
+        f"subprocess.run({note!r}, env=os.environ, check=True)\n"
+    )
+    done = run(
+        "work", "--worker", "w1", "--db", db_url, "--json", "--once", "--",
+        sys.executable, "-c", code, timeout=120,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    settled = [
+        line
+        for line in map(json.loads, filter(str.strip, done.stdout.splitlines()))
+        if line["event"] == "settled"
+    ]
+    assert [(s["settled"], s["status"], s["detail"]) for s in settled] == [
+        ("by_command", "needs_attention", "which region?")
+    ]
