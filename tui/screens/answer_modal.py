@@ -68,7 +68,8 @@ class AnswerModal(ReasonModal):
                         id="reason-priority",
                     )
             yield Static("", markup=False, id="reason-error")
-            yield Static(Text(self.HINT), markup=False, id="reason-hint")
+            hint = self.HINT if self.with_priority else self.HINT.replace(" · Tab: next field", "")
+            yield Static(Text(hint), markup=False, id="reason-hint")
 
     def focus_field(self) -> None:
         field = self.query_one("#reason-text", TextArea)
