@@ -239,3 +239,20 @@ async def test_a_note_from_elsewhere_shows_in_the_detail(store, parked):
         await press(pilot, "ctrl+r")
         await settle(pilot)
         assert "waiting for the DBA" in screen_text(app)
+
+
+def test_a_large_marked_set_says_its_reasons_were_counted_over_the_first_runs(monkeypatch):
+    from rich.text import Text
+
+    from parkbench.core.records import Expectation
+    from parkbench.tui.screens import actions
+
+    monkeypatch.setattr(actions, "REASONS_SCANNED", 3)
+    expected = {run_id: Expectation(RunStatus.NEEDS_ATTENTION, 1) for run_id in range(1, 6)}
+    body = Text()
+    actions.answered_reasons(body, expected, {}, [("disk full", 2), ("\x1b[31mred", 1)])
+    assert body.plain.splitlines() == [
+        "Block reasons it answers (2 distinct reasons among the first 3 of 5 runs):",
+        "  2 runs: disk full",
+        "  1 run: \\x1b[31mred",
+    ]

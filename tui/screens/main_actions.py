@@ -18,6 +18,7 @@ from parkbench.core.records import Expectation, RunRow
 from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
 from parkbench.tui.screens.actions import (
     ACTION_LABELS,
+    REASONS_SCANNED,
     action_modal,
     mark_all_question,
     summarize,
@@ -82,7 +83,12 @@ class ReviewActions:
         self._pending_action = (self._action_request, action, expected, skipped, rows)
         listed = list(expected)[:LISTED]
         # A requeue of several runs shows the block reasons it answers: counted by a worker.
-        reasons_of = tuple(expected) if action is Action.REQUEUE and len(expected) > 1 else ()
+        # At most REASONS_SCANNED of them: the prompt says when it counted only the first.
+        reasons_of = (
+            tuple(expected)[:REASONS_SCANNED]
+            if action is Action.REQUEUE and len(expected) > 1
+            else ()
+        )
         missing = tuple(run_id for run_id in listed if run_id not in rows)
         if missing or reasons_of:
             # Marked runs never scrolled into view: their titles are read first (a worker).
