@@ -56,6 +56,14 @@ class Action(StrEnum):
     EXPIRE_PARK = "expire_park"
     RUNTIME_PARK = "runtime_park"
     REQUEUE = "requeue"
+    # A reviewer's comment on a run in any status: an audit event that moves nothing
+    # (from_status = to_status = the status it was written in), so it is no transition
+    # and never appears in TRANSITIONS (see parkbench.core.store.notes).
+    NOTE = "note"
+
+
+#: Audit events that record no move: every reader of "the latest move" skips them.
+NON_MOVES: frozenset[Action] = frozenset({Action.NOTE})
 
 
 @dataclass(frozen=True, slots=True)

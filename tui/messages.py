@@ -106,6 +106,15 @@ class ActionRowsLoaded(Message, bubble=False):
 
     request: int
     rows: dict[int, RunRow]
+    #: A requeue of marked runs: their distinct block reasons, counted (None: not asked).
+    reasons: tuple[tuple[str, int], ...] | None = None
+
+
+@dataclass
+class NoteAdded(Message, bubble=False):
+    """A reviewer's note was added to a run (nothing about it changed)."""
+
+    run_id: int
 
 
 @dataclass

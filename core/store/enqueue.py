@@ -84,11 +84,7 @@ def _check(task: NewTask, roots: dict[str, str], dirs: dict[str, dict[str, str]]
             f"max attempts must be between 1 and {INT32_MAX:,}, got {task.max_attempts}",
             hint="pass --max-attempts 1 or more",
         )
-    if not -INT32_MAX - 1 <= task.priority <= INT32_MAX:
-        raise ValidationError(
-            f"priority must be between {-INT32_MAX - 1:,} and {INT32_MAX:,}, got {task.priority}",
-            hint="pass a smaller --priority (higher runs first)",
-        )
+    inputs.priority(task.priority)
     runtime = task.max_runtime_s
     if runtime is not None and not 0 < runtime <= MAX_RUNTIME_S:
         raise ValidationError(

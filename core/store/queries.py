@@ -21,7 +21,6 @@ from parkbench.core.errors import NotFoundError, ValidationError
 from parkbench.core.lifecycle import OPEN_STATUSES, RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.records import (
-    EventRow,
     LineageEntry,
     Page,
     RunDetail,
@@ -29,6 +28,8 @@ from parkbench.core.records import (
     RunRow,
     SortKey,
 )
+from parkbench.core.store.audit import MOVES_ONLY, event_record
+from parkbench.core.store.notes import DETAIL_NOTES, notes_of
 
 MAX_PAGE = 1000
 #: A run's detail loads at most this many of its newest events by default (a run's trail
@@ -403,6 +404,7 @@ def parked_moves_since(
         .where(
             events.c.id > after_event_id,
             sa.or_(events.c.to_status == parked, events.c.from_status == parked),
+            MOVES_ONLY,
         )
         .order_by(events.c.id)
         .limit(limit)
@@ -420,6 +422,7 @@ def parking_actions(conn: sa.Connection, run_ids: Sequence[int]) -> dict[int, st
         .where(
             events.c.run_id.in_(run_ids),
             events.c.to_status == RunStatus.NEEDS_ATTENTION.value,
+            MOVES_ONLY,
         )
         .group_by(events.c.run_id)
     )
@@ -539,7 +542,10 @@ def open_run_id(conn: sa.Connection, task_id: int) -> int | None:
 
 def last_change_summary(conn: sa.Connection, run_id: int) -> str:
     row = conn.execute(
-        sa.select(events).where(events.c.run_id == run_id).order_by(events.c.id.desc()).limit(1)
+        sa.select(events)
+        .where(events.c.run_id == run_id, MOVES_ONLY)
+        .order_by(events.c.id.desc())
+        .limit(1)
     ).first()
     if row is None:
         return "it has no recorded events"
@@ -576,22 +582,7 @@ def run_detail(
     newest = sa.select(events).where(events.c.run_id == run_id).order_by(events.c.id.desc())
     if events_limit is not None:
         newest = newest.limit(events_limit)
-    trail = tuple(
-        EventRow(
-            id=e.id,
-            run_id=e.run_id,
-            actor_kind=e.actor_kind,
-            actor=e.actor,
-            action=e.action,
-            from_status=e.from_status,
-            to_status=e.to_status,
-            reason=e.reason,
-            token_hash_prefix=e.token_hash_prefix,
-            details=inputs.load_object(e.details_json),
-            created_at_ms=e.created_at,
-        )
-        for e in reversed(conn.execute(newest).all())
-    )
+    trail = tuple(event_record(e) for e in reversed(conn.execute(newest).all()))
     total = len(trail)
     if events_limit is not None and total >= events_limit:
         count = sa.select(sa.func.count()).select_from(events).where(events.c.run_id == run_id)
@@ -605,6 +596,7 @@ def run_detail(
         events=trail,
         artifacts=(),
         events_total=total,
+        notes=notes_of(conn, (run_id,), limit=DETAIL_NOTES),
     )
 
 

@@ -501,7 +501,18 @@ class LeaseMachine(RuleBasedStateMachine):
         """Requeue is the reviewer's main move: exercise it on parked runs specifically."""
         self._review("requeue", pick, "parked", seen)
 
+    @rule(pick=st.integers(0, 1000), text=st.sampled_from(["looking at this", "a\n  b "]))
+    def note(self, pick: int, text: str) -> None:
+        """A reviewer's note, in any status: one more event (from = to = the status), and
+        nothing else about the run moves (status, version, lease: the invariant checks)."""
+        run = self._pick(pick, list(self.runs.values()))
+        event = self.store.add_note(run.id, text=text, actor="rev")
+        assert (event.from_status, event.to_status) == (run.status.value, run.status.value)
+        assert event.reason == text.strip()
+        run.events += 1
+
     precondition_runs = precondition(lambda self: bool(self.runs))
+    note = precondition_runs(note)
     requeue = precondition_runs(requeue)
     force_fail = precondition_runs(force_fail)
     force_release = precondition_runs(force_release)

@@ -134,8 +134,36 @@ def test_action_modal(snap_compare, snap_store):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
         await pilot.press("space", "down", "down", "down", "space", "r")
-        await pilot.press("enter")  # a blank reason: the modal refuses it, with a message
+        await settle(pilot)  # the marked runs' block reasons are counted first
+        await pilot.press("ctrl+s")  # a blank answer: the prompt refuses it, with a message
         await type_text(pilot, "key rotated")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_requeue_prompt_one_run(snap_compare, snap_store):
+    """The answer to one run: its block reason shown literally, several lines typed, the
+    new attempt's priority (issue 20 §4)."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await type_text(pilot, "Key rotated by ops.")
+        await pilot.press("enter")
+        await type_text(pilot, "Retry the upload.")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_note_prompt(snap_compare, snap_store):
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await type_text(pilot, "looking at this")
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)

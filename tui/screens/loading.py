@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from parkbench.core.contracts import ArtifactState, check_artifacts
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import ActionResult, Expectation, Page, RunFilter, RunRow
-from parkbench.core.store import Store, queries
+from parkbench.core.store import Store, queries, reasons
 from parkbench.tui.widgets.run_window import Fetch, FetchKind, Loaded, ViewQuery
 
 #: Keys skipped per query when walking to a far index (an index scan, ~3 ms per 1,000).
@@ -190,6 +190,12 @@ def rows_by_id(store: Store, run_ids: Sequence[int]) -> dict[int, RunRow]:
     return store.read(read) if run_ids else {}
 
 
+def reason_counts(store: Store, run_ids: Sequence[int]) -> tuple[tuple[str, int], ...]:
+    """The distinct block reasons of ``run_ids`` with how many runs have each."""
+    counts = store.read(lambda conn: reasons.block_reason_counts(conn, run_ids))
+    return tuple(counts.items())
+
+
 #: Runs per store call of a bulk action: between two batches the reviewer may stop it.
 ACTION_BATCH = 200
 
@@ -202,6 +208,7 @@ def apply_action(
     reason: str,
     actor: str | None,
     should_stop: Callable[[], bool] = lambda: False,
+    priority: int | None = None,
 ) -> list[ActionResult]:
     """``action`` on ``expected``, a batch (one store call) at a time; once
     ``should_stop()`` says so, the runs not yet reached are left as they are."""
@@ -217,5 +224,6 @@ def apply_action(
             reason=reason,
             actor=actor,
             expected={run_id: expected[run_id] for run_id in batch},
+            priority=priority,
         )
     return results

@@ -38,6 +38,7 @@ from parkbench.tui.screens.actions import (
 )
 from parkbench.tui.screens.main_actions import ReviewActions
 from parkbench.tui.screens.main_causes import CauseActions
+from parkbench.tui.screens.main_notes import RunNotes
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
@@ -61,10 +62,12 @@ DETAIL_DELAY_S = 0.05
 #: Seconds a search must stay unchanged before its rows are counted.
 COUNT_DELAY_S = 0.15
 #: Actions whose availability the footer shows (see sync_bindings).
-SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "clear_filter", "toggle_ready")
+SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "note", "clear_filter", "toggle_ready")
 
 
-class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
+class MainScreen(
+    CauseActions, LiveReceiptsView, ReviewActions, RunNotes, StoreWorkers, Screen[None]
+):
     AUTO_FOCUS = "#runs"
 
     BINDINGS = [
@@ -72,6 +75,7 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
         Binding("f", "fail", "Fail", id="run-fail", tooltip="Fail the run (operator-forced)"),
         Binding("l", "release", "Release", id="run-release", tooltip="Put it back in the queue"),
         Binding("a", "mark_all", "Mark all", id="run-mark-all", tooltip="Mark every run in view"),
+        Binding("n", "note", "Note", id="run-note", tooltip="Add a note; the run is unchanged"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="filter-clear"),
         Binding("o", "cycle_sort", "Sort", id="sort-cycle", tooltip="Blocked time, priority, task"),
@@ -296,7 +300,7 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
         """In read-only mode the review keys are unbound; say why instead of nothing."""
         if not self.read_only:
             return
-        for binding_id in ("run-requeue", "run-fail", "run-release", "run-mark-all"):
+        for binding_id in ("run-requeue", "run-fail", "run-release", "run-mark-all", "run-note"):
             keys: tuple[str, ...] = getattr(self.app, "binding_keys", lambda _id: ())(binding_id)
             if event.key in keys:
                 event.stop()
@@ -412,6 +416,8 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
             )
         if action == "mark_all":
             return self.marking_applies()
+        if action == "note":
+            return self.note_available()
         if action == "clear_filter":
             return bool(self.runs.view_query.search) or self.runs.view_query.cause is not None
         if action == "toggle_ready":

@@ -18,6 +18,7 @@ from parkbench.core.records import Expectation, RunRow
 from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
 from parkbench.tui.screens.actions import (
     ACTION_LABELS,
+    REASONS_SCANNED,
     action_modal,
     mark_all_question,
     summarize,
@@ -25,7 +26,7 @@ from parkbench.tui.screens.actions import (
     view_actions,
 )
 from parkbench.tui.screens.confirm_modal import ConfirmModal
-from parkbench.tui.screens.reason_modal import LISTED
+from parkbench.tui.screens.reason_modal import LISTED, Reply
 from parkbench.tui.widgets.run_list import RunList
 
 
@@ -81,27 +82,42 @@ class ReviewActions:
         self._action_request += 1
         self._pending_action = (self._action_request, action, expected, skipped, rows)
         listed = list(expected)[:LISTED]
-        if missing := tuple(run_id for run_id in listed if run_id not in rows):
+        # A requeue of several runs shows the block reasons it answers: counted by a worker.
+        # At most REASONS_SCANNED of them: the prompt says when it counted only the first.
+        reasons_of = (
+            tuple(expected)[:REASONS_SCANNED]
+            if action is Action.REQUEUE and len(expected) > 1
+            else ()
+        )
+        missing = tuple(run_id for run_id in listed if run_id not in rows)
+        if missing or reasons_of:
             # Marked runs never scrolled into view: their titles are read first (a worker).
-            self.load_action_rows(self._action_request, missing)
+            self.load_action_rows(self._action_request, missing, reasons_of)
         else:
             self._open_action_modal(self._action_request, {})
 
     def on_action_rows_loaded(self, message: ActionRowsLoaded) -> None:
-        self._open_action_modal(message.request, message.rows)
+        self._open_action_modal(message.request, message.rows, message.reasons)
 
-    def _open_action_modal(self, request: int, loaded: dict[int, RunRow]) -> None:
+    def _open_action_modal(
+        self,
+        request: int,
+        loaded: dict[int, RunRow],
+        reasons: tuple[tuple[str, int], ...] | None = None,
+    ) -> None:
         pending = self._pending_action
         if pending is None or pending[0] != request:
             return  # superseded by another key press
         self._pending_action = None
         _, action, expected, skipped, rows = pending
         rows = {**rows, **loaded}
-        modal = action_modal(action, expected, skipped, rows, marked=bool(self.runs.marks))
+        modal = action_modal(
+            action, expected, skipped, rows, marked=bool(self.runs.marks), reasons=reasons
+        )
 
-        def confirmed(reason: str | None) -> None:
-            if reason:
-                self.run_action(action, expected, reason)
+        def confirmed(reply: Reply | None) -> None:
+            if reply is not None:
+                self.run_action(action, expected, reply.text, reply.priority)
 
         self.app.push_screen(modal, callback=confirmed)
 

@@ -190,12 +190,25 @@ class StoreWorkers:
             self.post_message(MarkedChecked(status, run_ids, rows))
 
     @work(thread=True, exclusive=True, group="action-rows", exit_on_error=False)
-    def load_action_rows(self, request: int, run_ids: tuple[int, ...]) -> None:
+    def load_action_rows(
+        self, request: int, run_ids: tuple[int, ...], reasons_of: tuple[int, ...] = ()
+    ) -> None:
         rows = self._call("reading runs", lambda: loading.rows_by_id(self.store, run_ids))
-        self.post_message(ActionRowsLoaded(request, rows or {}))  # the dialog opens anyway
+        reasons = None
+        if reasons_of:
+            reasons = self._call(
+                "reading block reasons", lambda: loading.reason_counts(self.store, reasons_of)
+            )
+        self.post_message(ActionRowsLoaded(request, rows or {}, reasons))  # opens anyway
 
     @work(thread=True, group="actions", exit_on_error=False)
-    def run_action(self, action: Action, expected: dict[int, Expectation], reason: str) -> None:
+    def run_action(
+        self,
+        action: Action,
+        expected: dict[int, Expectation],
+        reason: str,
+        priority: int | None = None,
+    ) -> None:
         # Not cancellable on purpose: once confirmed, every result is reported.
         try:
             results = loading.apply_action(
@@ -205,6 +218,7 @@ class StoreWorkers:
                 reason=reason,
                 actor=self.actor,
                 should_stop=self.stop_after_batch.is_set,
+                priority=priority,
             )
         except ParkbenchError as error:
             self.post_message(CoreFailed(f"{action.value} failed", error))

@@ -28,6 +28,8 @@ TITLE_MAX = 2_000
 EVENT_REASON_MAX = 300
 METADATA_MAX = 5_000
 EVENTS_MAX = 200
+#: Characters of each reviewer's note shown (notes are at most 10,000 characters).
+NOTE_MAX = 2_000
 
 _STATE_MARK = {
     ArtifactState.PRESENT: ("✓ present   ", "detail--present"),
@@ -139,6 +141,16 @@ class DetailPane(VerticalScroll, can_focus=True):
         if run.failure_reason is not None:
             self._heading(text, "Failure reason")
             text.append(bounded(run.failure_reason, REASON_MAX) + "\n")
+
+        if detail.notes:
+            self._heading(text, f"Notes ({len(detail.notes)})")
+            now = self.now_ms()
+            for note in detail.notes:
+                text.append(f"{timestamp(note.created_at_ms, now)}  ", style=dim)
+                text.append(one_line(note.actor, 64))
+                text.append(f"  ({note.to_status})\n", style=dim)
+                for line in bounded(note.reason or "", NOTE_MAX).splitlines():
+                    text.append(f"    {line}\n")
 
         present = sum(a.state is ArtifactState.PRESENT for a in detail.artifacts)
         policy = run.contract.missing_policy.value
