@@ -90,7 +90,7 @@ def snapshot_app(store: Store):  # type: ignore[no-untyped-def]
 def test_main_screen(snap_compare, snap_store):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("down", "space", "down")
+        await pilot.press("down", "space")  # marks the second run, moves to the third
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
@@ -102,7 +102,7 @@ def test_main_screen_narrow(snap_compare, snap_store, size):
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("space", "down")
+        await pilot.press("space")  # marks the first run, moves to the second
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=size, run_before=run_before)
@@ -115,7 +115,7 @@ def test_main_screen_theme(snap_compare, snap_store, theme):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         pilot.app.theme = theme
         await settle(pilot)
-        await pilot.press("space", "down")
+        await pilot.press("space")  # marks the first run, moves to the second
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
@@ -133,7 +133,7 @@ def test_detail_pane(snap_compare, snap_store):
 def test_action_modal(snap_compare, snap_store):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("space", "down", "down", "down", "space", "r")
+        await pilot.press("space", "down", "down", "space", "up", "r")
         await pilot.press("enter")  # a blank reason: the modal refuses it, with a message
         await type_text(pilot, "key rotated")
         await settle(pilot)
