@@ -41,7 +41,7 @@ class SettingsKeeper:
             query = replace(query, sort=SortKey(state.sort))
         parsed = parse_filter(state.filter)
         if state.filter.strip() and parsed.ok:
-            query = query.with_filter(state.filter, parsed.filter)
+            query = query.with_filter(state.filter)
         return query
 
     def update_settings(self, **changes: Any) -> None:

@@ -95,7 +95,7 @@ def load_settings(path: Path) -> Settings:
 
 def _toml_string(value: str) -> str:
     """A TOML basic string (JSON's escapes are TOML's); a lone surrogate, which TOML cannot
-    hold, becomes U+FFFD rather than make the whole file unreadable."""
+    hold, becomes "?" rather than make the whole file unreadable."""
     return json.dumps(value.encode("utf-8", "replace").decode("utf-8"))
 
 

@@ -86,7 +86,7 @@ class FilterView:
         # Cleared: every run the filter showed is back in view, so the cursor stays
         # on its run (a narrower search starts at the top, as a new list).
         cleared = parsed.filter.empty and not query.filter.empty
-        self.set_query(query.with_filter(value, parsed.filter), keep_cursor=cleared)
+        self.set_query(query.with_filter(value), keep_cursor=cleared)
 
     def filter_done(self) -> None:
         """Enter or escape in the bar: back to the list; an empty bar hides."""

@@ -11,10 +11,10 @@ Nothing here touches the database or Textual: :meth:`RunWindow.plan` says what t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from parkbench.core.filters import Filter
+from parkbench.core.filters import Filter, parse_filter
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import RunFilter, RunRow, SortKey
 from parkbench.core.store.queries import cursor_for
@@ -58,36 +58,41 @@ class ViewQuery:
     reverse: bool = False
     #: Only these runs (the ready filter: runs whose receipts are all present), or any.
     run_ids: tuple[int, ...] | None = None
-    filter: Filter = field(default_factory=Filter)
     #: The status browsed with ``s``: shown again once the filter names none.
     browsed: RunStatus | None = RunStatus.NEEDS_ATTENTION
 
+    @property
+    def filter(self) -> Filter:
+        """What ``search`` says (the screen only ever sets a text that parses cleanly)."""
+        return parse_filter(self.search).filter
+
     def run_filter(self) -> RunFilter:
+        matching = self.filter
         return RunFilter(
-            status=self.status,
-            run_ids=self.run_ids,
-            matching=None if self.filter.empty else self.filter,
+            status=self.status, run_ids=self.run_ids, matching=None if matching.empty else matching
         )
 
     def with_status(self, status: RunStatus | None) -> ViewQuery:
         """Browse ``status`` (the filter must not name one: see :attr:`status_from_filter`)."""
         return replace(self, status=status, browsed=status)
 
-    def with_filter(self, text: str, matching: Filter) -> ViewQuery:
+    def with_filter(self, text: str) -> ViewQuery:
         """The view under a new filter: a status it names is shown; run ids (``#945``)
         are looked for in every status; otherwise the browsed status again."""
+        matching = parse_filter(text).filter
         if matching.names_status:
             status = matching.status
         elif matching.run_ids:
             status = None
         else:
             status = self.browsed
-        return replace(self, search=text, filter=matching, status=status)
+        return replace(self, search=text, status=status)
 
     @property
     def status_from_filter(self) -> bool:
         """The filter, not ``s``, decides the status (it names one, or run ids)."""
-        return self.filter.names_status or bool(self.filter.run_ids)
+        matching = self.filter
+        return matching.names_status or bool(matching.run_ids)
 
 
 class FetchKind(StrEnum):
