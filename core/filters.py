@@ -177,10 +177,7 @@ def _tokens(text: str) -> list[_Token]:
 
 
 def _fields_hint() -> str:
-    return (
-        "fields: worker: workspace: task: reason: status: id: (or #945); "
-        'quote text with a colon, e.g. "error:"'
-    )
+    return 'fields: worker: workspace: task: reason: status: id: #945; quote a colon: "error:"'
 
 
 def _long_id(value: str, span: tuple[int, int]) -> FilterProblem:

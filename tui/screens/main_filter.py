@@ -46,7 +46,7 @@ class FilterNote(Static):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(one_line(problem.message, 120), style="bold")
         text.append(" — " + one_line(problem.hint, 200))
-        text.append("  (the list keeps the last filter)", style="dim")
+        text.append("  (list unchanged)", style="dim")
         self.update(text)
         self.add_class("-shown")
 
