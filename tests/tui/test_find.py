@@ -107,6 +107,15 @@ async def test_invert_marks_in_view_after_confirming(store: Store, parked: list[
         await press(pilot, "n")
         await settle(pilot)
         assert set(runs.marks) == {parked[1], parked[2]}  # "no" leaves them
+        await press(pilot, "ctrl+p")  # the palette's command takes the same path
+        await type_text(pilot, "invert marks")
+        await settle(pilot)
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await press(pilot, "y")
+        await settle(pilot)
+        assert set(runs.marks) == {parked[0]}
 
 
 def test_inverting_keeps_marks_out_of_view() -> None:
