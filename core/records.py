@@ -9,6 +9,7 @@ from enum import StrEnum
 from parkbench.core.contracts import ArtifactCheck, Contract
 from parkbench.core.db.info import to_datetime
 from parkbench.core.errors import ParkbenchError
+from parkbench.core.filters import Filter
 from parkbench.core.lifecycle import RunStatus
 
 
@@ -222,6 +223,9 @@ class RunFilter:
     worker: str | None = None
     search: str | None = None  # substring of title, reason, worker or workspace root
     run_ids: tuple[int, ...] | None = None
+    #: A review filter's terms (:func:`parkbench.core.filters.parse_filter`); a status it
+    #: names replaces ``status``.
+    matching: Filter | None = None
 
 
 @dataclass(frozen=True, slots=True)

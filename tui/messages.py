@@ -88,6 +88,8 @@ class MatchesFetched(Message, bubble=False):
 
     generation: int
     expected: dict[int, Expectation] = field(default_factory=dict)
+    #: The marks to have, replacing the ones there are (inverting), not to add.
+    replace: bool = False
 
 
 @dataclass

@@ -29,6 +29,7 @@ from parkbench.core.records import (
     SortKey,
 )
 from parkbench.core.store.audit import MOVES_ONLY, event_record
+from parkbench.core.store.filter_sql import filter_clauses, filter_needs_join
 from parkbench.core.store.notes import DETAIL_NOTES, notes_of
 
 MAX_PAGE = 1000
@@ -130,8 +131,12 @@ def _beyond(sort: SortKey, key: tuple[int, ...], forward: bool) -> sa.ColumnElem
 
 def _where(run_filter: RunFilter) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = []
-    if run_filter.status is not None:
-        clauses.append(runs.c.status == run_filter.status.value)
+    matching = run_filter.matching
+    status = matching.status if matching and matching.names_status else run_filter.status
+    if status is not None:
+        clauses.append(runs.c.status == status.value)
+    if matching is not None:
+        clauses += filter_clauses(matching)
     if run_filter.task_id is not None:
         clauses.append(runs.c.task_id == run_filter.task_id)
     if run_filter.run_ids is not None:
@@ -162,7 +167,11 @@ def _where(run_filter: RunFilter) -> list[sa.ColumnElement[bool]]:
 
 
 def _needs_join(run_filter: RunFilter) -> bool:
-    return bool(run_filter.workspace or (run_filter.search and run_filter.search.strip()))
+    return bool(
+        run_filter.workspace
+        or (run_filter.search and run_filter.search.strip())
+        or (run_filter.matching and filter_needs_join(run_filter.matching))
+    )
 
 
 def _contract_of(task_metadata_json: str, metadata_json: str) -> contracts.Contract:

@@ -48,6 +48,7 @@ import sqlalchemy as sa
 
 from parkbench.core import contracts, tokens
 from parkbench.core.db.engine import SQLITE_BUSY_TIMEOUT_MS, system_clock
+from parkbench.core.filters import parse_filter
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.records import RunFilter, SortKey
@@ -471,6 +472,16 @@ def main() -> int:
             )
             last_page = timed_calls(lambda: store.list_runs(RunFilter(), from_end=True), 300)
             count_all = timed_calls(store.counts_by_status, 20)
+            # The review filter (issue 20.3): terms every parked run matches, a term only a
+            # few match (the walk reads every parked row), and a run id (the primary key).
+            broad = RunFilter(matching=parse_filter('worker:seed "needs input"').filter)
+            rare = RunFilter(matching=parse_filter(f'reason:"input {2 * args.big - 3}"').filter)
+            by_id = RunFilter(status=None, matching=parse_filter(f"#{2 * args.big - 7}").filter)
+            assert len(store.list_runs(broad, limit=50).rows) == 50
+            assert len(store.list_runs(by_id, limit=50).rows) == 1
+            filtered = timed_calls(lambda: store.list_runs(broad, limit=50), 100)
+            filtered_rare = timed_calls(lambda: store.list_runs(rare, limit=50), 20)
+            filtered_id = timed_calls(lambda: store.list_runs(by_id, limit=50), 300)
 
         latency = {
             "claim_next": describe(claims),
@@ -480,6 +491,9 @@ def main() -> int:
             "parked second page (cursor)": describe(next_page),
             "parked last page": describe(last_page),
             "counts_by_status": describe(count_all),
+            "filtered first page, 2 terms": describe(filtered),
+            "filtered first page, rare term": describe(filtered_rare),
+            "filtered by #id": describe(filtered_id),
         }
         figures["latency_ms"] = latency
         print(f"\n2./3. latency in ms with {args.big:,} queued + {args.big:,} parked runs")

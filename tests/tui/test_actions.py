@@ -132,7 +132,7 @@ async def test_conflict_on_a_stale_screen(store, parked):
 async def test_bulk_action_reports_each_run(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, notices):
-        await press(pilot, "space", "down", "space", "down", "space")
+        await press(pilot, "space", "space", "space")  # each marks and moves on
         assert set(app.main.runs.marks) == set(parked)
         assert "marked 3" in screen_text(app)
         store.force_fail([parked[1]], reason="broken", actor="bob")

@@ -179,8 +179,11 @@ def answered_reasons(
         )
 
 
-def mark_all_question(count: int, query: ViewQuery) -> Text:
-    text = Text(f"Mark all {plural(count, 'run')} in this view?\n")
+def mark_all_question(count: int, query: ViewQuery, *, invert: bool = False) -> Text:
+    if invert:
+        text = Text(f"Invert the marks of the {plural(count, 'run')} in this view?\n")
+    else:
+        text = Text(f"Mark all {plural(count, 'run')} in this view?\n")
     text.append(f"status: {status_label(query.status)}", style="dim")
     if query.search.strip():
         text.append(f" · filter: “{one_line(query.search, 60)}”", style="dim")

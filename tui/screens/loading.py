@@ -53,7 +53,7 @@ def _fetch(conn: sa.Connection, fetch: Fetch) -> Loaded:
     if kind is FetchKind.START:
         page = _page(conn, fetch)
         more = page.next_cursor is not None
-        if more and not fetch.query.search.strip():
+        if more and not fetch.query.filter.terms:
             # Counting one status is an index-only count: cheap enough to come with the
             # page, so the list gets its height in one step. A search scans every row:
             # that count comes separately, after the rows are on screen.
@@ -169,6 +169,16 @@ def matching_expectations(store: Store, query: ViewQuery) -> dict[int, Expectati
     """What a bulk mark records: each matching run as it is now."""
     rows = store.read(lambda conn: queries.matching_versions(conn, query.run_filter()))
     return {run_id: Expectation(RunStatus(status), version) for run_id, status, version in rows}
+
+
+def inverted_marks(
+    in_view: Mapping[int, Expectation], marks: Mapping[int, Expectation]
+) -> dict[int, Expectation]:
+    """The marks after inverting them over the runs ``in_view``: the unmarked ones there
+    become marked, the marked ones unmarked; marks on runs out of view stay."""
+    kept = {run_id: mark for run_id, mark in marks.items() if run_id not in in_view}
+    added = {run_id: mark for run_id, mark in in_view.items() if run_id not in marks}
+    return kept | added
 
 
 #: Runs read per query by :func:`rows_by_id` (their ids are inlined in the statement).

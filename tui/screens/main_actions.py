@@ -39,6 +39,8 @@ class ReviewActions:
     _action_request: int
     _pending_action: tuple[int, Action, dict[int, Expectation], int, dict[int, RunRow]] | None
     _mark_request: int
+    #: The pending mark-all request inverts the marks instead.
+    _inverting: bool = False
     app: Any
     notify: Callable[..., None]
     run_action: Callable[..., object]
@@ -137,6 +139,16 @@ class ReviewActions:
         if not self.marking_applies():
             return
         self._mark_request += 1
+        self._inverting = False
+        self.count_matches(self.runs.view_query, self._mark_request)
+
+    def action_invert_marks(self) -> None:
+        """Mark-all's path (count, confirm, then a worker reads every run in view by id),
+        the marks inverted in that worker: a view of 100,000 runs never loads on screen."""
+        if not self.marking_applies():
+            return
+        self._mark_request += 1
+        self._inverting = True
         self.count_matches(self.runs.view_query, self._mark_request)
 
     def on_matches_counted(self, message: MatchesCounted) -> None:
@@ -147,15 +159,23 @@ class ReviewActions:
             self.notify("No runs match this view: nothing to mark.", markup=False)
             return
 
+        inverting = self._inverting
+
         def answered(yes: bool | None) -> None:
             if yes:
-                self.fetch_matches(query, message.generation)
+                marks = dict(self.runs.marks) if inverting else None
+                self.fetch_matches(query, message.generation, marks)
 
-        self.app.push_screen(ConfirmModal(mark_all_question(message.count, query)), answered)
+        question = mark_all_question(message.count, query, invert=inverting)
+        self.app.push_screen(ConfirmModal(question), answered)
 
     def on_matches_fetched(self, message: MatchesFetched) -> None:
         if message.generation != self._mark_request:
             return
-        self.runs.set_marks(message.expected)
+        if message.replace:
+            self.runs.replace_marks(message.expected)
+        else:
+            self.runs.set_marks(message.expected)
         count = len(message.expected)
-        self.notify(f"{count:,} run{'s' if count != 1 else ''} marked", markup=False)
+        now = " now" if message.replace else ""
+        self.notify(f"{count:,} run{'s' if count != 1 else ''}{now} marked", markup=False)

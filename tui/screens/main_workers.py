@@ -176,12 +176,24 @@ class StoreWorkers:
             self.post_message(MatchesCounted(request, total))
 
     @work(thread=True, exclusive=True, group="mark-all", exit_on_error=False)
-    def fetch_matches(self, query: ViewQuery, request: int) -> None:
+    def fetch_matches(
+        self,
+        query: ViewQuery,
+        request: int,
+        invert: dict[int, Expectation] | None = None,
+    ) -> None:
+        """Every run in view, to mark; with ``invert`` (the marks there are), the marks
+        that inverting them in this view leaves (computed here, not on the UI thread)."""
         expected = self._call(
             "marking runs", lambda: loading.matching_expectations(self.store, query)
         )
-        if expected is not None:
+        if expected is None:
+            return
+        if invert is None:
             self.post_message(MatchesFetched(request, expected))
+        else:
+            inverted = loading.inverted_marks(expected, invert)
+            self.post_message(MatchesFetched(request, inverted, replace=True))
 
     @work(thread=True, exclusive=True, group="marks", exit_on_error=False)
     def check_marks(self, status: RunStatus | None, run_ids: tuple[int, ...]) -> None:

@@ -67,6 +67,8 @@ class ReviewScreen(Protocol):
     def action_refresh(self) -> None: ...
     def action_reverse_sort(self) -> None: ...
     def action_causes(self) -> None: ...
+    def action_invert_marks(self) -> None: ...
+    def filter_commands(self) -> Iterable[Command]: ...
 
 
 def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
@@ -91,6 +93,11 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
                 "Mark every run matching the filter",
                 screen.action_mark_all,
             )
+            yield (
+                "Invert marks in view",
+                "Mark the unmarked runs in view, unmark the marked (i)",
+                screen.action_invert_marks,
+            )
         if runs.marks:
             yield ("Clear marks", f"Unmark {len(runs.marks)} runs", runs.action_clear_marks)
         if screen.note_available() and runs.highlighted is not None:
@@ -105,9 +112,14 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
             "Focus its detail pane (enter)",
             runs.action_open_detail,
         )
-    yield ("Filter runs", "Search title, reason, worker, workspace", screen.action_filter)
+    yield (
+        "Filter runs",
+        'Fields and phrases: worker:agent-7 "disk quota" #945 status:queued',
+        screen.action_filter,
+    )
     if runs.view_query.search:
         yield ("Clear filter", "Show every run in this status", screen.action_clear_filter)
+    yield from screen.filter_commands()
     for sort in SORT_CYCLE:
         if sort is not runs.view_query.sort:
             yield (
