@@ -170,35 +170,96 @@ def _inside(root: str, candidate: str) -> bool:
     return candidate == root or candidate.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def check_path(root: str, relative: str, *, real_root: str | None = None) -> ArtifactCheck:
+def check_path(
+    root: str, relative: str, *, real_root: str | None = None, dirs: set[str] | None = None
+) -> ArtifactCheck:
     """The on-disk state of one required path, resolving symlinks at every depth.
 
     ``real_root``: ``os.path.realpath(root)`` when the caller already has it (the receipt
-    watcher checks many paths under one root and resolves it once per batch).
+    watcher checks many paths under one root and resolves it once per batch). ``dirs``: a
+    set shared by the checks of one batch, of directories already seen to be real ones
+    (see :func:`check_receipt`).
+    """
+    return check_receipt(root, relative, real_root=real_root, dirs=dirs)[0]
+
+
+def check_receipt(
+    root: str, relative: str, *, real_root: str | None = None, dirs: set[str] | None = None
+) -> tuple[ArtifactCheck, bool]:
+    """:func:`check_path`, and whether a symlink lies on the way to the path.
+
+    The path is walked below the resolved root with one ``lstat`` per component: with no
+    symlink on the way, the lexical path is the real one (a normalised path has no ``..``
+    and is not absolute), so it is inside the root and the last ``lstat`` says what it is.
+    Only when a component is a symlink is the path resolved in full (``realpath``) and
+    judged by where it really leads. ``dirs`` (shared by one batch of checks) remembers the
+    directories seen to be real ones, so paths that share a parent ``lstat`` it once.
     """
     try:
         normalized = normalize_path(relative)
     except ValidationError as error:
-        return ArtifactCheck(relative, ArtifactState.UNSAFE, error.message)
+        return ArtifactCheck(relative, ArtifactState.UNSAFE, error.message), False
     if normalized is None:
-        return ArtifactCheck(relative, ArtifactState.UNSAFE, "blank path")
+        return ArtifactCheck(relative, ArtifactState.UNSAFE, "blank path"), False
     if real_root is None:
         real_root = os.path.realpath(root)
-    if not os.path.isdir(real_root):
-        return ArtifactCheck(relative, ArtifactState.MISSING, "workspace root not found")
+    if dirs is None or real_root not in dirs:
+        if not os.path.isdir(real_root):
+            return ArtifactCheck(relative, ArtifactState.MISSING, "workspace root not found"), False
+        if dirs is not None:
+            dirs.add(real_root)
+    lexical = _check_lexically(real_root, normalized, relative, dirs)
+    if lexical is not None:
+        return lexical, False
     # realpath follows every symlink it can, so a link anywhere on the path that leads out
     # of the root shows up as a resolved path outside it.
     resolved = os.path.realpath(os.path.join(real_root, normalized))
     if not _inside(real_root, resolved) or resolved == real_root:
-        return ArtifactCheck(relative, ArtifactState.UNSAFE, "resolves outside the workspace root")
+        outside = "resolves outside the workspace root"
+        return ArtifactCheck(relative, ArtifactState.UNSAFE, outside), True
     try:
         mode = os.stat(resolved).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return ArtifactCheck(relative, ArtifactState.MISSING)
-    except PermissionError:
-        return ArtifactCheck(relative, ArtifactState.MISSING, "permission denied")
     except OSError as error:
-        return ArtifactCheck(relative, ArtifactState.MISSING, error.strerror or "unreadable")
+        return _missing(relative, error), True
+    return _of_mode(relative, mode), True
+
+
+def _check_lexically(
+    real_root: str, normalized: str, relative: str, dirs: set[str] | None
+) -> ArtifactCheck | None:
+    """The check from ``lstat`` calls alone; ``None`` when a component is a symlink."""
+    path = real_root.rstrip(os.sep)
+    *parents, name = normalized.split("/")
+    for part in parents:
+        path = f"{path}{os.sep}{part}"
+        if dirs is not None and path in dirs:
+            continue
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError as error:
+            return _missing(relative, error)
+        if stat.S_ISLNK(mode):
+            return None
+        if not stat.S_ISDIR(mode):  # a file where a directory should be
+            return ArtifactCheck(relative, ArtifactState.MISSING)
+        if dirs is not None:
+            dirs.add(path)
+    try:
+        mode = os.lstat(f"{path}{os.sep}{name}").st_mode
+    except OSError as error:
+        return _missing(relative, error)
+    return None if stat.S_ISLNK(mode) else _of_mode(relative, mode)
+
+
+def _missing(relative: str, error: OSError) -> ArtifactCheck:
+    if isinstance(error, (FileNotFoundError, NotADirectoryError)):
+        return ArtifactCheck(relative, ArtifactState.MISSING)
+    if isinstance(error, PermissionError):
+        return ArtifactCheck(relative, ArtifactState.MISSING, "permission denied")
+    return ArtifactCheck(relative, ArtifactState.MISSING, error.strerror or "unreadable")
+
+
+def _of_mode(relative: str, mode: int) -> ArtifactCheck:
     if stat.S_ISREG(mode):
         return ArtifactCheck(relative, ArtifactState.PRESENT)
     return ArtifactCheck(relative, ArtifactState.NOT_A_FILE)
@@ -208,7 +269,8 @@ def check_artifacts(
     root: str, paths: Iterable[str], *, real_root: str | None = None
 ) -> list[ArtifactCheck]:
     real_root = os.path.realpath(root) if real_root is None else real_root
-    return [check_path(root, path, real_root=real_root) for path in paths]
+    dirs: set[str] = set()
+    return [check_path(root, path, real_root=real_root, dirs=dirs) for path in paths]
 
 
 def validate_for_enqueue(root: str, contract: Contract) -> None:
