@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import ntpath
 import os
+import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from parkbench.core.errors import ValidationError
-from parkbench.core.tokens import REDACTED, contains_token
+from parkbench.core.tokens import REDACTED, TOKEN_PREFIX, contains_token
 
 CONTRACT_KEY = "completion_contract"
 #: Paths have drive letters here (``C:x`` and ``C:/x`` leave the root); on POSIX a colon is
 #: an ordinary file-name character and only a leading ``/`` makes a path absolute.
 WINDOWS_PATHS = os.name == "nt"
+#: Paths that :func:`normalize_path` returns unchanged, told apart by one match (ASCII name
+#: characters, no empty, "." or ".." part, not absolute, no claim token inside; the tests
+#: check every match against the full rules).
+PLAIN_PATH = re.compile(
+    rf"(?!.*{re.escape(TOKEN_PREFIX)})(?:(?!\.\.?/)[A-Za-z0-9_.\-]+/)*(?!\.\.?\Z)[A-Za-z0-9_.\-]+"
+)
 
 
 class MissingPolicy(StrEnum):
@@ -68,6 +75,8 @@ def normalize_path(raw: object) -> str | None:
             f"artifact path must be a string, got {type(raw).__name__}",
             hint='write paths as strings, e.g. --require "reports/summary.md"',
         )
+    if PLAIN_PATH.fullmatch(raw):  # the common case, in one match
+        return raw
     text = raw.strip()
     if not text:
         return None
