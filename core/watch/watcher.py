@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from parkbench.core.contracts import ArtifactCheck
 from parkbench.core.errors import ParkbenchError
@@ -66,6 +66,8 @@ class ReceiptWatcher:
         page_size: int = 1000,
         announce_initial: bool = False,
         listen: bool = True,
+        first_pass_in_background: bool = False,
+        pace: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.auto_requeue = auto_requeue
@@ -79,6 +81,16 @@ class ReceiptWatcher:
         self.announce_initial = announce_initial
         # On PostgreSQL, also wake on LISTEN/NOTIFY (parkbench.core.watch.listen); polling stays on.
         self.listen = listen
+        # Off: start() returns once every receipt is checked. On: once the roots are
+        # watched; the first pass then runs in the engine, publishing as it goes (a UI
+        # shows counts as they arrive; see first_pass_done, checking).
+        self.first_pass_in_background = first_pass_in_background
+        #: Awaited with the page number before each page of the first pass is read (a
+        #: test drives the pass with it); None: no pause.
+        self.pace = pace
+        self._first_pass_done = asyncio.Event()
+        self._loading_roots: frozenset[str] = frozenset()  # watched for runs still loading
+        self._expected = self._read = 0  # parked runs at the start; read so far
         self._listener: FeedListener | None = None
         self._index = ReceiptIndex()
         self._feed = ParkedFeed(store, page_size=page_size)
@@ -117,19 +129,50 @@ class ReceiptWatcher:
         await self.stop()
 
     async def start(self) -> None:
-        """Load the parked set, watch its roots, check every receipt; then follow changes."""
+        """Watch the parked set's roots, then load it and check every receipt (the first
+        pass: here, or in the engine with ``first_pass_in_background``); then follow changes."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         if self.listen:  # connects on its own thread, while the parked set loads
             self._listener = listener_for(self.store, self.runs_changed)
-        for run in await asyncio.to_thread(self._feed.load):
-            self._queue(self._index.add(run))
+        roots = await asyncio.to_thread(self._feed.begin)
+        self._expected, self._loading_roots = sum(roots.values()), frozenset(roots)
+        # Every root is watched before its first receipt is checked: a file that appears
+        # after its check is then reported by a watch, and checked again.
         records: list[WatchRecord] = []
         await self._sync_roots(records, probe_all=True, probe_unhealthy=True)
-        await self._flush(records, announce=self.announce_initial)
-        await self._requeue_ready(records)
         self._publish(records)
+        if not self.first_pass_in_background:
+            await self._first_pass()
         self._engine = asyncio.create_task(self._run(), name="receipt-watcher")
+
+    async def _first_pass(self) -> None:
+        """Load the parked set page by page (one keyset-paged query), checking each page's
+        receipts as it arrives and publishing what they show."""
+        records: list[WatchRecord] = []
+        page = 0
+        while self._feed.loading:
+            if self.pace is not None:
+                await self.pace(page)
+            page += 1
+            runs, read = await asyncio.to_thread(self._feed.next_page)
+            self._read += read
+            for run in runs:
+                self._queue(self._index.add(run))
+            if not self._index.roots() <= self._loading_roots:  # parked since begin()
+                self._loading_roots |= self._index.roots()
+                await self._sync_roots(records, probe_all=False, probe_unhealthy=False)
+            # Changes seen meanwhile: re-check the paths already checked that they touch.
+            batches, self._fs_inbox = self._fs_inbox, []
+            for watch, raw in batches:
+                self._map_changes(watch, raw)
+            await self._flush(records, announce=self.announce_initial)
+            self._publish(records, always=True)
+        self._loading_roots = frozenset()  # roots with nothing to watch are dropped now
+        await self._sync_roots(records, probe_all=False, probe_unhealthy=False)
+        await self._requeue_ready(records)
+        self._first_pass_done.set()
+        self._publish(records, always=True)  # (an empty batch says the pass is done)
 
     async def stop(self) -> None:
         """Stop following changes; returns once the listener thread (if any) has ended."""
@@ -151,6 +194,22 @@ class ReceiptWatcher:
                 await joined(closing)
             self._out.put_nowait(None)
         self._closed = True  # reached only when nothing above was cut short
+
+    @property
+    def first_pass_done(self) -> bool:
+        """Every parked run loaded at the start has its receipts checked."""
+        return self._first_pass_done.is_set()
+
+    async def first_pass(self) -> None:
+        """Wait until :attr:`first_pass_done`."""
+        await self._first_pass_done.wait()
+
+    @property
+    def checking(self) -> tuple[int, int] | None:
+        """While the first pass runs: ``(parked runs read, parked runs at the start)``."""
+        if self._first_pass_done.is_set():
+            return None
+        return self._read, max(self._expected, self._read)
 
     @property
     def closed(self) -> bool:
@@ -199,6 +258,10 @@ class ReceiptWatcher:
     def run_ids(self) -> frozenset[int]:
         return self._index.run_ids()
 
+    def checked_run_ids(self) -> frozenset[int]:
+        """The watched runs whose receipts have all been checked once (the rest are loading)."""
+        return self._index.settled_ids()
+
     def receipts(self, run_id: int) -> tuple[ArtifactCheck, ...] | None:
         """The last known state of each required path of ``run_id`` (``None``: not watched)."""
         return self._index.checks_for(run_id)
@@ -239,8 +302,10 @@ class ReceiptWatcher:
     async def _run(self) -> None:
         assert self._wake is not None and self._loop is not None
         loop = self._loop
-        next_tick = last_reconcile = last_probe = loop.time()
         try:
+            if not self._first_pass_done.is_set():
+                await self._first_pass()
+            next_tick = last_reconcile = last_probe = loop.time()
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), max(0.0, next_tick - loop.time()))
@@ -324,8 +389,8 @@ class ReceiptWatcher:
             if announce:
                 records.append(RunWatched(run_id, run.workspace, receipts, ready))
 
-    def _publish(self, records: list[WatchRecord]) -> None:
-        if records:
+    def _publish(self, records: list[WatchRecord], *, always: bool = False) -> None:
+        if records or always:
             self._out.put_nowait(tuple(records))
             records.clear()
 
@@ -361,7 +426,9 @@ class ReceiptWatcher:
         self, records: list[WatchRecord], *, probe_all: bool, probe_unhealthy: bool
     ) -> None:
         synced = await self._roots.sync(
-            self._index.roots(), probe_all=probe_all, probe_unhealthy=probe_unhealthy
+            self._index.roots() | self._loading_roots,
+            probe_all=probe_all,
+            probe_unhealthy=probe_unhealthy,
         )
         records.extend(synced.records)
         for root in synced.recheck | synced.handed_over:
