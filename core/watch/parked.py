@@ -139,9 +139,7 @@ class ParkedFeed:
         result: dict[int, ParkedRun | None] = dict.fromkeys(wanted)
         for start in range(0, len(wanted), self.page_size):
             chunk = tuple(wanted[start : start + self.page_size])
-            found = self.store.read(
-                partial(queries.watched_runs, run_ids=chunk, limit=len(chunk))
-            )
+            found = self.store.read(partial(queries.watched_runs, run_ids=chunk, limit=len(chunk)))
             for run_id in chunk:
                 self._unwatched.pop(run_id, None)
             for row in found:

@@ -21,6 +21,7 @@ from parkbench.core.contracts import ArtifactCheck
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
 from parkbench.core.watch import disk
+from parkbench.core.watch.first_pass import FirstPass
 from parkbench.core.watch.index import ParkedRun, PathKey, ReceiptIndex
 from parkbench.core.watch.listen import FeedListener, joined, listener_for
 from parkbench.core.watch.parked import ParkedFeed
@@ -31,7 +32,6 @@ from parkbench.core.watch.records import (
     WatchRecord,
     WorkspaceState,
 )
-from parkbench.core.watch.requeue import PARKED_FOR_RECEIPTS, requeue_runs
 from parkbench.core.watch.roots import RawChanges, RootWatches, Watch
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ CHECK_CHUNK = 1000
 _Batch = tuple[WatchRecord, ...]
 
 
-class ReceiptWatcher:
+class ReceiptWatcher(FirstPass):
     """Watch the receipts of every parked run; use as ``async with ReceiptWatcher(store) as w``.
 
     Consume :meth:`changes` (one record at a time) or :meth:`batches` (one tuple per processed
@@ -146,34 +146,6 @@ class ReceiptWatcher:
             await self._first_pass()
         self._engine = asyncio.create_task(self._run(), name="receipt-watcher")
 
-    async def _first_pass(self) -> None:
-        """Load the parked set page by page (one keyset-paged query), checking each page's
-        receipts as it arrives and publishing what they show."""
-        records: list[WatchRecord] = []
-        page = 0
-        while self._feed.loading:
-            if self.pace is not None:
-                await self.pace(page)
-            page += 1
-            runs, read = await asyncio.to_thread(self._feed.next_page)
-            self._read += read
-            for run in runs:
-                self._queue(self._index.add(run))
-            if not self._index.roots() <= self._loading_roots:  # parked since begin()
-                self._loading_roots |= self._index.roots()
-                await self._sync_roots(records, probe_all=False, probe_unhealthy=False)
-            # Changes seen meanwhile: re-check the paths already checked that they touch.
-            batches, self._fs_inbox = self._fs_inbox, []
-            for watch, raw in batches:
-                self._map_changes(watch, raw)
-            await self._flush(records, announce=self.announce_initial)
-            self._publish(records, always=True)
-        self._loading_roots = frozenset()  # roots with nothing to watch are dropped now
-        await self._sync_roots(records, probe_all=False, probe_unhealthy=False)
-        await self._requeue_ready(records)
-        self._first_pass_done.set()
-        self._publish(records, always=True)  # (an empty batch says the pass is done)
-
     async def stop(self) -> None:
         """Stop following changes; returns once the listener thread (if any) has ended."""
         if self._stopped:
@@ -194,22 +166,6 @@ class ReceiptWatcher:
                 await joined(closing)
             self._out.put_nowait(None)
         self._closed = True  # reached only when nothing above was cut short
-
-    @property
-    def first_pass_done(self) -> bool:
-        """Every parked run loaded at the start has its receipts checked."""
-        return self._first_pass_done.is_set()
-
-    async def first_pass(self) -> None:
-        """Wait until :attr:`first_pass_done`."""
-        await self._first_pass_done.wait()
-
-    @property
-    def checking(self) -> tuple[int, int] | None:
-        """While the first pass runs: ``(parked runs read, parked runs at the start)``."""
-        if self._first_pass_done.is_set():
-            return None
-        return self._read, max(self._expected, self._read)
 
     @property
     def closed(self) -> bool:
@@ -433,41 +389,3 @@ class ReceiptWatcher:
         records.extend(synced.records)
         for root in synced.recheck | synced.handed_over:
             self._queue([(root, rel) for rel in self._index.paths_of(root)])
-
-    # -- auto-requeue ------------------------------------------------------------------
-
-    async def _requeue_ready(self, records: list[WatchRecord]) -> None:
-        """Requeue (as the system) runs parked for missing receipts that are now all present.
-
-        Each ``(run, version)`` is tried once, and the store applies it only if the run is
-        still parked at that version: under repeated events, or several watchers at once, a
-        run is requeued at most once.
-        """
-        candidates, self._candidates = self._candidates, set()
-        if not self.auto_requeue:
-            return
-        due: list[ParkedRun] = []
-        for run_id in sorted(candidates):
-            run = self._index.get(run_id)
-            if run is None or not self._index.is_ready(run_id):
-                continue
-            if (
-                run.parked_by == PARKED_FOR_RECEIPTS
-                and (run_id, run.version) not in self._attempted
-            ):
-                due.append(run)
-        if not due:
-            return
-        self._attempted.update((run.run_id, run.version) for run in due)
-        by_id = {run.run_id: run for run in due}
-        for result in await asyncio.to_thread(requeue_runs, self.store, due, self.actor):
-            records.append(result)
-            if result.ok:
-                if (gone := self._index.remove(result.run_id)) is not None:
-                    records.append(RunDropped(result.run_id, gone.workspace))
-            elif result.error_code == "database":  # try again on a later step
-                run = by_id[result.run_id]
-                self._attempted.discard((run.run_id, run.version))
-                self._candidates.add(run.run_id)
-            else:
-                self._nudged = True  # it moved under us: fetch it again
