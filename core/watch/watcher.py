@@ -158,6 +158,7 @@ class ReceiptWatcher(FirstPass):
             closing = asyncio.get_running_loop().run_in_executor(None, self._listener.close)
         try:
             if self._engine is not None:
+                self._kick()  # (the engine also ends on _stopped at its next wake)
                 self._engine.cancel()
                 await asyncio.gather(self._engine, return_exceptions=True)
             await self._roots.close()
@@ -262,9 +263,13 @@ class ReceiptWatcher(FirstPass):
             if not self._first_pass_done.is_set():
                 await self._first_pass()
             next_tick = last_reconcile = last_probe = loop.time()
-            while True:
+            # (Not "while True" with asyncio.wait_for: on Python 3.11 a wait_for whose wait
+            # ends as the task is cancelled can swallow the cancel, and stop() would then
+            # wait for this loop forever. asyncio.timeout does not; the flag backs it up.)
+            while not self._stopped:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_tick - loop.time()))
+                    async with asyncio.timeout(max(0.0, next_tick - loop.time())):
+                        await self._wake.wait()
                 self._wake.clear()
                 now = loop.time()
                 tick = now >= next_tick
