@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -104,6 +105,7 @@ class ParkbenchApp(SettingsKeeper, App[int]):
         page_size: int = PAGE,
         window_rows: int = MAX_WINDOW,
         receipts: bool | None = None,
+        receipt_watcher_options: dict[str, Any] | None = None,
         settings_file: Path | None = None,
         database: str = "",
         open_note: str = "",
@@ -125,6 +127,8 @@ class ParkbenchApp(SettingsKeeper, App[int]):
         self.live = live
         self.receipts = live if receipts is None else receipts
         self.live_receipts = LiveReceipts()
+        #: Extra ReceiptWatcher options (e.g. a test's page size and pace).
+        self.receipt_watcher_options = dict(receipt_watcher_options or {})
         self.change_feed = change_feed
         self._now = now
         self._keymap_override = keymap
@@ -260,7 +264,15 @@ class ParkbenchApp(SettingsKeeper, App[int]):
         live = self.live_receipts
         # While this app's change feed runs, it tells the watcher what changed (one
         # LISTEN connection per app on PostgreSQL, not two).
-        async with ReceiptWatcher(self.store, listen=not self.live) as watcher:
+        # The first pass runs in the background: counts show as they arrive, the header
+        # says "checking receipts…" until it is done, and the ready filter works meanwhile.
+        async with ReceiptWatcher(
+            self.store,
+            listen=not self.live,
+            first_pass_in_background=True,
+            announce_initial=True,
+            **self.receipt_watcher_options,
+        ) as watcher:
             live.attach(watcher)
             self.post_message(ReceiptsChanged())
             try:

@@ -66,7 +66,7 @@ class _Checked:
     run_metadata_json: str
 
 
-def _check(task: NewTask, roots: dict[str, str], dirs: dict[str, dict[str, str]]) -> _Checked:
+def _check(task: NewTask, roots: dict[str, str], dirs: dict[str, set[str]]) -> _Checked:
     clean_title = inputs.title(task.title)
     # Resolved once per distinct workspace of a batch: most tasks share a few.
     given = os.fspath(task.workspace)
@@ -77,7 +77,7 @@ def _check(task: NewTask, roots: dict[str, str], dirs: dict[str, dict[str, str]]
     run_md, run_md_json = inputs.json_object_text("run metadata", task.run_metadata)
     contract = contracts.parse_contract(task_md, run_md)
     if contract.required:
-        contracts.validate_for_enqueue(root, contract, real_dirs=dirs.setdefault(root, {}))
+        contracts.validate_for_enqueue(root, contract, dirs=dirs.setdefault(root, set()))
     # Both are 32-bit columns on PostgreSQL: refuse the same range on every backend.
     if not 1 <= task.max_attempts <= INT32_MAX:
         raise ValidationError(
@@ -107,7 +107,7 @@ def _check_all(new_tasks: Iterable[NewTask]) -> tuple[list[_Checked], list[dict[
     errors: list[dict[str, object]] = []
     roots: dict[str, str] = {}
     # Each root's resolved directories, for this batch: see contracts.check_path.
-    dirs: dict[str, dict[str, str]] = {}
+    dirs: dict[str, set[str]] = {}
     for index, task in enumerate(new_tasks):
         try:
             checked.append(_check(task, roots, dirs))

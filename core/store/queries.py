@@ -174,16 +174,17 @@ def _needs_join(run_filter: RunFilter) -> bool:
     )
 
 
-def _contract_of(task_metadata_json: str, metadata_json: str) -> contracts.Contract:
+def _contract_of(task_metadata_json: str | None, metadata_json: str | None) -> contracts.Contract:
     # Metadata is always written by inputs.dump, which never escapes the key's characters:
     # a text without the key has no contract, and most rows then skip two json.loads.
+    # (None: a column the query left out because it has no contract.)
     key = contracts.CONTRACT_KEY
-    if key not in task_metadata_json and key not in metadata_json:
+    task_md = task_metadata_json if task_metadata_json and key in task_metadata_json else None
+    run_md = metadata_json if metadata_json and key in metadata_json else None
+    if task_md is None and run_md is None:
         return _NO_CONTRACT
     try:
-        return contracts.parse_contract(
-            inputs.load_object(task_metadata_json), inputs.load_object(metadata_json)
-        )
+        return contracts.parse_contract(inputs.load_object(task_md), inputs.load_object(run_md))
     except ValidationError:  # validated at enqueue; never let one odd row break a list
         return _NO_CONTRACT
 
@@ -539,6 +540,89 @@ def parked_runs(conn: sa.Connection, after: tuple[int, int] | None, limit: int) 
             changed_at,
         ) in conn.execute(query)
     ]
+
+
+class WatchedRun(NamedTuple):
+    """A parked run as the receipt watcher needs it: one row of :func:`watched_runs`."""
+
+    id: int
+    version: int
+    workspace_root: str
+    contract: contracts.Contract  # empty: nothing to watch
+    parked_by: str | None  # the action of its latest move into needs_attention
+    status_changed_at_ms: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """The ``after`` that pages past this run."""
+        return (self.status_changed_at_ms, self.id)
+
+
+#: The action that parked the run: its newest event into needs_attention (``ix_events_run``).
+_PARKED_BY = (
+    sa.select(events.c.action)
+    .where(
+        events.c.run_id == runs.c.id,
+        events.c.to_status == RunStatus.NEEDS_ATTENTION.value,
+    )
+    .order_by(events.c.id.desc())
+    .limit(1)
+    .correlate(runs)
+    .scalar_subquery()
+)
+
+
+def watched_runs(
+    conn: sa.Connection,
+    *,
+    after: tuple[int, int] | None = None,
+    run_ids: Sequence[int] | None = None,
+    limit: int,
+) -> list[WatchedRun]:
+    """One keyset page of parked runs (oldest first, after the key ``(status_changed_at,
+    id)`` of the last run seen), or the parked ones among ``run_ids``: each with its
+    contract and the action that parked it, in one query (no :class:`RunRow`, no second
+    read for the events)."""
+    query = (
+        sa.select(
+            runs.c.id,
+            runs.c.version,
+            workspaces.c.root,
+            _if_contract(tasks.c.metadata_json),
+            _if_contract(runs.c.metadata_json),
+            _PARKED_BY,
+            runs.c.status_changed_at,
+        )
+        .select_from(_JOINED)
+        .where(runs.c.status == RunStatus.NEEDS_ATTENTION.value)
+    )
+    if run_ids is not None:
+        query = query.where(runs.c.id.in_(run_ids))
+    if after is not None:
+        query = query.where(_beyond(SortKey.BLOCKED, after, forward=True))
+    query = query.order_by(*(column for column, _ in _ORDERS[SortKey.BLOCKED])).limit(limit)
+    return [
+        WatchedRun(
+            run_id,
+            version,
+            root,
+            _contract_of(task_md, run_md),
+            parked_by,
+            changed_at,
+        )
+        for run_id, version, root, task_md, run_md, parked_by, changed_at in conn.execute(query)
+    ]
+
+
+def parked_roots(conn: sa.Connection) -> dict[str, int]:
+    """Workspace root -> how many runs are parked there (one grouped read of the parked set)."""
+    query = (
+        sa.select(workspaces.c.root, sa.func.count())
+        .select_from(runs.join(workspaces, workspaces.c.id == runs.c.workspace_id))
+        .where(runs.c.status == RunStatus.NEEDS_ATTENTION.value)
+        .group_by(workspaces.c.root)
+    )
+    return {str(root): int(count) for root, count in conn.execute(query)}
 
 
 def open_run_id(conn: sa.Connection, task_id: int) -> int | None:

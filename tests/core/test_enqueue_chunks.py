@@ -175,8 +175,8 @@ def test_a_batchs_directory_cache_changes_no_verdict(tmp_path: Path, workspace: 
     paths = _tree(workspace, outside)
     root = str(workspace)
     alone = [contracts.check_path(root, p) for p in paths]
-    cache: dict[str, str] = {}
-    batch = contracts.check_artifacts(root, paths + paths, real_dirs=cache)
+    seen: set[str] = set()
+    batch = contracts.check_artifacts(root, paths + paths, dirs=seen)
     assert batch == alone + alone
     assert {c.state for c in alone} >= {
         contracts.ArtifactState.UNSAFE,
