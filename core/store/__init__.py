@@ -8,9 +8,9 @@ fence, and claim-next locks its candidate with ``FOR UPDATE SKIP LOCKED``.
 
 The operations live by concept: enqueue in :mod:`~parkbench.core.store.enqueue`, worker
 actions in :mod:`~parkbench.core.store.worker`, reviewer actions in
-:mod:`~parkbench.core.store.review`, the expiry sweep in :mod:`~parkbench.core.store.sweep`,
-shared plumbing in :mod:`~parkbench.core.store.base`. :class:`Store` joins them and adds the
-read side.
+:mod:`~parkbench.core.store.review` (the undo of a requeue in :mod:`~parkbench.core.store.undo`),
+the expiry sweep in :mod:`~parkbench.core.store.sweep`, shared plumbing in
+:mod:`~parkbench.core.store.base`. :class:`Store` joins them and adds the read side.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from parkbench.core.store.base import default_actor
 from parkbench.core.store.enqueue import EnqueueOps, NewTask
 from parkbench.core.store.lease import Lease
 from parkbench.core.store.review import ReviewOps
+from parkbench.core.store.undo import UndoOps
 from parkbench.core.store.worker import WorkerOps
 
 __all__ = ["Lease", "NewTask", "Store", "default_actor"]
 
 
-class Store(EnqueueOps, WorkerOps, ReviewOps):
+class Store(EnqueueOps, WorkerOps, ReviewOps, UndoOps):
     """The lease store: worker, reviewer and system actions plus the read side."""
 
     # -- the worker's handle -------------------------------------------------------------
