@@ -15,6 +15,8 @@ from textual.worker import WorkerState
 
 from parkbench.core.lifecycle import Action
 from parkbench.core.records import Expectation, RunRow
+from parkbench.core.store import default_actor
+from parkbench.tui.action_history import HistoryEntry
 from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
 from parkbench.tui.screens.actions import (
     ACTION_LABELS,
@@ -34,6 +36,8 @@ class ReviewActions:
 
     runs: RunList
     read_only: bool
+    actor: str | None
+    now_ms: Callable[[], int]
     stop_after_batch: threading.Event
     _action_request: int
     _pending_action: tuple[int, Action, dict[int, Expectation], int, dict[int, RunRow]] | None
@@ -106,6 +110,18 @@ class ReviewActions:
         self.app.push_screen(modal, callback=confirmed)
 
     def on_action_done(self, message: ActionDone) -> None:
+        self.app.action_history.add(
+            HistoryEntry.of(
+                message.action,
+                message.results,
+                reason=message.reason,
+                actor=self.actor or default_actor(),
+                started_ms=message.started_ms,
+                finished_ms=self.now_ms(),
+                requested=message.requested or len(message.results),
+                cancelled=len(message.results) < message.requested,
+            )
+        )
         summary, severity = summarize(message.action, message.results)
         self.notify(
             summary,

@@ -93,6 +93,7 @@ class StoreWorkers:
     store: Store
     actor: str | None
     runs: RunList
+    now_ms: Callable[[], int]
     #: Set (from the UI thread) to end a running bulk action after its current batch.
     stop_after_batch: threading.Event
 
@@ -197,6 +198,7 @@ class StoreWorkers:
     @work(thread=True, group="actions", exit_on_error=False)
     def run_action(self, action: Action, expected: dict[int, Expectation], reason: str) -> None:
         # Not cancellable on purpose: once confirmed, every result is reported.
+        started_ms = self.now_ms()
         try:
             results = loading.apply_action(
                 self.store,
@@ -209,4 +211,4 @@ class StoreWorkers:
         except ParkbenchError as error:
             self.post_message(CoreFailed(f"{action.value} failed", error))
             return
-        self.post_message(ActionDone(action, results))
+        self.post_message(ActionDone(action, results, reason, len(expected), started_ms))
