@@ -40,6 +40,7 @@ from parkbench.tui.messages import FeedStateChanged, StoreChanged
 from parkbench.tui.opening import open_for_review
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.help import HelpRow, HelpScreen
+from parkbench.tui.screens.history import HistoryScreen
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.palette import ParkbenchCommands
 from parkbench.tui.screens.reason_modal import ReasonModal
@@ -84,6 +85,7 @@ class ParkbenchApp(App[int]):
         ("Filter bar", FilterBar),
         ("Action modal", ReasonModal),
         ("Questions", ConfirmModal),
+        ("Action history", HistoryScreen),
         ("Help", HelpScreen),
     )
 
@@ -213,6 +215,7 @@ class ParkbenchApp(App[int]):
             (FilterBar, MainScreen, app),
             (ReasonModal, app),
             (ConfirmModal, app),
+            (HistoryScreen, app),
             (HelpScreen, app),
         )
 

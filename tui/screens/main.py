@@ -85,6 +85,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             id="filter-ready",
             tooltip="Only runs whose receipts are all present (again: every run)",
         ),
+        Binding("h", "history", "History", id="history", tooltip="This session's actions"),
         Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
     ]
 

@@ -15,7 +15,7 @@ from textual.worker import WorkerState
 
 from parkbench.core.lifecycle import Action
 from parkbench.core.records import Expectation, RunRow
-from parkbench.core.store import default_actor
+from parkbench.core.store import Store, default_actor
 from parkbench.tui.action_history import HistoryEntry
 from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
 from parkbench.tui.screens.actions import (
@@ -35,6 +35,7 @@ class ReviewActions:
     """Provided by MainScreen: the list, the mode, the workers and the screen's plumbing."""
 
     runs: RunList
+    store: Store
     read_only: bool
     actor: str | None
     now_ms: Callable[[], int]
@@ -132,6 +133,20 @@ class ReviewActions:
         )
         self.runs.unmark(result.run_id for result in message.results)
         self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
+
+    def action_history(self) -> None:
+        """The action history screen: this session's actions and their results."""
+        from parkbench.tui.screens.history import HistoryScreen
+
+        self.app.push_screen(
+            HistoryScreen(
+                self.store,
+                self.app.action_history,
+                read_only=self.read_only,
+                actor=self.actor,
+                now_ms=self.now_ms,
+            )
+        )
 
     def action_mark_all(self) -> None:
         if not self.marking_applies():

@@ -64,6 +64,7 @@ class ReviewScreen(Protocol):
     def action_toggle_ready(self) -> None: ...
     def action_refresh(self) -> None: ...
     def action_reverse_sort(self) -> None: ...
+    def action_history(self) -> None: ...
 
 
 def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
@@ -124,6 +125,11 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
             "Parked runs whose receipts are all present",
             screen.action_toggle_ready,
         )
+    yield (
+        "Action history",
+        "This session's actions and their results, run by run; undo a requeue (h)",
+        screen.action_history,
+    )
     yield ("Refresh", "Reload the list, counts and detail", screen.action_refresh)
     yield ("Help", "Keys and binding ids", screen.app.action_help)
     yield ("Quit", "Leave Parkbench", screen.app.action_quit)
