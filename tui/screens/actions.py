@@ -38,6 +38,8 @@ _EFFECT = {
 }
 #: Failures spelled out one by one in a summary; the rest are counted.
 DETAILED = 5
+#: A fail of more runs than this asks the reviewer to type the count to confirm.
+TYPED_CONFIRM_OVER = 1_000
 
 
 def targets(
@@ -119,7 +121,12 @@ def action_modal(
             body,
             placeholder="Answer for the next attempt (required)",
         )
-    return ReasonModal(action_title(action, expected, marked), body)
+    big = action is Action.FAIL and len(expected) > TYPED_CONFIRM_OVER
+    return ReasonModal(
+        action_title(action, expected, marked),
+        body,
+        confirm_count=len(expected) if big else None,
+    )
 
 
 def mark_all_question(count: int, query: ViewQuery) -> Text:
