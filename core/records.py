@@ -199,6 +199,22 @@ class ActionResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RequeueUndone:
+    """An undone requeue: the source run parked again, its successor canceled."""
+
+    run_id: int  # the source run, needs_attention again
+    canceled_run_id: int  # the successor that never ran
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "status": RunStatus.NEEDS_ATTENTION.value,
+            "canceled_run_id": self.canceled_run_id,
+            "canceled_status": RunStatus.CANCELED.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Recovered:
     requeued: tuple[int, ...] = ()
     parked: tuple[int, ...] = ()

@@ -34,6 +34,7 @@ from parkbench.core.db.info import redact_url
 from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
+from parkbench.tui.action_history import ActionHistory
 from parkbench.tui.app_settings import SettingsKeeper
 from parkbench.tui.keymap import declared_bindings, keymap_conflicts, load_keymap
 from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
@@ -42,6 +43,7 @@ from parkbench.tui.opening import open_for_review
 from parkbench.tui.screens.causes import CausesScreen
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.help import HelpRow, HelpScreen
+from parkbench.tui.screens.history import HistoryScreen
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.name_prompt import NamePrompt
 from parkbench.tui.screens.palette import ParkbenchCommands
@@ -88,6 +90,7 @@ class ParkbenchApp(SettingsKeeper, App[int]):
         ("Action modal", ReasonModal),
         ("Questions", ConfirmModal),
         ("Save filter", NamePrompt),
+        ("Action history", HistoryScreen),
         ("Help", HelpScreen),
         ("Causes", CausesScreen),
     )
@@ -129,6 +132,8 @@ class ParkbenchApp(SettingsKeeper, App[int]):
         self.live_receipts = LiveReceipts()
         #: Extra ReceiptWatcher options (e.g. a test's page size and pace).
         self.receipt_watcher_options = dict(receipt_watcher_options or {})
+        #: This session's reviewer actions and their results (the history screen, `h`).
+        self.action_history = ActionHistory()
         self.change_feed = change_feed
         self._now = now
         self._keymap_override = keymap
@@ -204,6 +209,7 @@ class ParkbenchApp(SettingsKeeper, App[int]):
             (ReasonModal, app),
             (ConfirmModal, app),
             (NamePrompt, app),
+            (HistoryScreen, app),
             (HelpScreen, app),
             (CausesScreen, app),
         )

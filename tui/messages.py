@@ -123,6 +123,10 @@ class NoteAdded(Message, bubble=False):
 class ActionDone(Message, bubble=False):
     action: Action
     results: list[ActionResult]
+    #: What the action history records of it (tui/action_history.py).
+    reason: str = ""
+    requested: int = 0
+    started_ms: int = 0
 
 
 @dataclass

@@ -8,10 +8,10 @@ fence, and claim-next locks its candidate with ``FOR UPDATE SKIP LOCKED``.
 
 The operations live by concept: enqueue in :mod:`~parkbench.core.store.enqueue`, worker
 actions in :mod:`~parkbench.core.store.worker`, reviewer actions in
-:mod:`~parkbench.core.store.review` (notes in :mod:`~parkbench.core.store.notes`), the
-expiry sweep in :mod:`~parkbench.core.store.sweep`,
-shared plumbing in :mod:`~parkbench.core.store.base`. :class:`Store` joins them and adds the
-read side.
+:mod:`~parkbench.core.store.review` (notes in :mod:`~parkbench.core.store.notes`, the undo
+of a requeue in :mod:`~parkbench.core.store.undo`), the expiry sweep in
+:mod:`~parkbench.core.store.sweep`, shared plumbing in :mod:`~parkbench.core.store.base`.
+:class:`Store` joins them and adds the read side.
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ from parkbench.core.store.enqueue import EnqueueOps, NewTask
 from parkbench.core.store.lease import Lease
 from parkbench.core.store.notes import NoteOps
 from parkbench.core.store.review import ReviewOps
+from parkbench.core.store.undo import UndoOps
 from parkbench.core.store.worker import WorkerOps
 
 __all__ = ["Lease", "NewTask", "Store", "default_actor"]
 
 
-class Store(EnqueueOps, WorkerOps, ReviewOps, NoteOps):
+class Store(EnqueueOps, WorkerOps, ReviewOps, NoteOps, UndoOps):
     """The lease store: worker, reviewer and system actions plus the read side."""
 
     # -- the worker's handle -------------------------------------------------------------

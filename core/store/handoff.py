@@ -147,7 +147,12 @@ def _latest_event(
     conn: sa.Connection, run_id: int, to_status: RunStatus, before: int | None = None
 ) -> Any | None:
     query = sa.select(*_EVENT_COLUMNS).where(
-        events.c.run_id == run_id, events.c.to_status == to_status.value, MOVES_ONLY
+        events.c.run_id == run_id,
+        events.c.to_status == to_status.value,
+        MOVES_ONLY,
+        # An undone requeue parks the source again, but it did not stop the work: the
+        # block before it is what the next attempt must hear about.
+        events.c.action != Action.UNDO_REQUEUE.value,
     )
     if before is not None:
         query = query.where(events.c.id < before)

@@ -206,3 +206,24 @@ def test_save_filter_prompt(snap_compare, snap_store):
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_history_screen(snap_compare, snap_store):
+    """The action history after a bulk requeue where one run changed under the reviewer:
+    the entry's counts, each run's result, the conflict's code and message, the undo hint."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("space", "space", "r")
+        await settle(pilot)
+        *_, moved = pilot.app.main.runs.marks
+        assert snap_store.force_fail([moved], reason="obsolete", actor="bob")[0].ok
+        await type_text(pilot, "key rotated")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)

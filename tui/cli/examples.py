@@ -47,6 +47,9 @@ parkbench fail 42 --reason "obsolete task"
 parkbench fail --all-matching --workspace site --reason "project dropped" --yes""",
     "release": """\
 parkbench release 42 --reason "worker host died" """,
+    "undo-requeue": """\
+parkbench undo-requeue 42 --reason "requeued the wrong run"
+parkbench undo-requeue 42 --reason "answer was wrong" --json""",
     "list": """\
 parkbench list
 parkbench list --status all --worker w1 --limit 20

@@ -49,6 +49,8 @@ REASONS_LISTED = 4
 #: the count takes about 0.2 s per 10,000 runs, and the prompt waits for it
 #: (tests/bench/bench_answer.py).
 REASONS_SCANNED = 10_000
+#: A fail of more runs than this asks the reviewer to type the count to confirm.
+TYPED_CONFIRM_OVER = 1_000
 
 
 def targets(
@@ -133,7 +135,12 @@ def action_modal(
             priority=None if only is None else only.priority,
             with_priority=True,
         )
-    return ReasonModal(action_title(action, expected, marked), body)
+    big = action is Action.FAIL and len(expected) > TYPED_CONFIRM_OVER
+    return ReasonModal(
+        action_title(action, expected, marked),
+        body,
+        confirm_count=len(expected) if big else None,
+    )
 
 
 def answered_reasons(

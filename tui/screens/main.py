@@ -112,6 +112,7 @@ class MainScreen(
             tooltip="Only runs whose receipts are all present (again: every run)",
         ),
         Binding("c", "causes", "Causes", id="causes", tooltip="Parked runs grouped by cause"),
+        Binding("h", "history", "History", id="history", tooltip="This session's actions"),
         Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
     ]
 

@@ -15,6 +15,8 @@ from textual.worker import WorkerState
 
 from parkbench.core.lifecycle import Action
 from parkbench.core.records import Expectation, RunRow
+from parkbench.core.store import Store, default_actor
+from parkbench.tui.action_history import HistoryEntry
 from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
 from parkbench.tui.screens.actions import (
     ACTION_LABELS,
@@ -34,7 +36,10 @@ class ReviewActions:
     """Provided by MainScreen: the list, the mode, the workers and the screen's plumbing."""
 
     runs: RunList
+    store: Store
     read_only: bool
+    actor: str | None
+    now_ms: Callable[[], int]
     stop_after_batch: threading.Event
     _action_request: int
     _pending_action: tuple[int, Action, dict[int, Expectation], int, dict[int, RunRow]] | None
@@ -124,6 +129,18 @@ class ReviewActions:
         self.app.push_screen(modal, callback=confirmed)
 
     def on_action_done(self, message: ActionDone) -> None:
+        self.app.action_history.add(
+            HistoryEntry.of(
+                message.action,
+                message.results,
+                reason=message.reason,
+                actor=self.actor or default_actor(),
+                started_ms=message.started_ms,
+                finished_ms=self.now_ms(),
+                requested=message.requested or len(message.results),
+                cancelled=len(message.results) < message.requested,
+            )
+        )
         summary, severity = summarize(message.action, message.results)
         self.notify(
             summary,
@@ -134,6 +151,20 @@ class ReviewActions:
         )
         self.runs.unmark(result.run_id for result in message.results)
         self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
+
+    def action_history(self) -> None:
+        """The action history screen: this session's actions and their results."""
+        from parkbench.tui.screens.history import HistoryScreen
+
+        self.app.push_screen(
+            HistoryScreen(
+                self.store,
+                self.app.action_history,
+                read_only=self.read_only,
+                actor=self.actor,
+                now_ms=self.now_ms,
+            )
+        )
 
     def action_mark_all(self) -> None:
         if not self.marking_applies():

@@ -93,6 +93,7 @@ class StoreWorkers:
     store: Store
     actor: str | None
     runs: RunList
+    now_ms: Callable[[], int]
     #: Set (from the UI thread) to end a running bulk action after its current batch.
     stop_after_batch: threading.Event
 
@@ -222,6 +223,7 @@ class StoreWorkers:
         priority: int | None = None,
     ) -> None:
         # Not cancellable on purpose: once confirmed, every result is reported.
+        started_ms = self.now_ms()
         try:
             results = loading.apply_action(
                 self.store,
@@ -235,4 +237,4 @@ class StoreWorkers:
         except ParkbenchError as error:
             self.post_message(CoreFailed(f"{action.value} failed", error))
             return
-        self.post_message(ActionDone(action, results))
+        self.post_message(ActionDone(action, results, reason, len(expected), started_ms))

@@ -69,6 +69,7 @@ class ReviewScreen(Protocol):
     def action_causes(self) -> None: ...
     def action_invert_marks(self) -> None: ...
     def filter_commands(self) -> Iterable[Command]: ...
+    def action_history(self) -> None: ...
 
 
 def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
@@ -146,6 +147,11 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
             screen.action_toggle_ready,
         )
     yield ("Causes", "Parked runs grouped by the shape of their reason (c)", screen.action_causes)
+    yield (
+        "Action history",
+        "This session's actions and their results, run by run; undo a requeue (h)",
+        screen.action_history,
+    )
     yield ("Refresh", "Reload the list, counts and detail", screen.action_refresh)
     yield ("Help", "Keys and binding ids", screen.app.action_help)
     yield ("Quit", "Leave Parkbench", screen.app.action_quit)

@@ -65,18 +65,32 @@ class ReasonModal(ModalScreen[Reply | None]):
     HINT = "Enter or ctrl+s sends · Escape cancels"
 
     def __init__(
-        self, title: str, targets: Text, *, placeholder: str = "Reason (required)"
+        self,
+        title: str,
+        targets: Text,
+        *,
+        placeholder: str = "Reason (required)",
+        confirm_count: int | None = None,
     ) -> None:
         super().__init__()
         self.title_text = title
         self.targets = targets
         self.placeholder = placeholder
+        #: A big destructive batch: the reviewer types this count to confirm it.
+        self.confirm_count = confirm_count
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-dialog"):
             yield Static(Text(self.title_text), markup=False, id="reason-title")
             yield Static(self.targets, markup=False, id="reason-targets")
             yield ReasonInput(placeholder=self.placeholder, id="reason-input", max_length=10_000)
+            if self.confirm_count is not None:
+                yield Static(
+                    Text(f"Type the number of runs ({self.confirm_count:,}) to confirm:"),
+                    markup=False,
+                    id="reason-count-label",
+                )
+                yield Input(placeholder=str(self.confirm_count), id="reason-count", max_length=20)
             yield Static("", markup=False, id="reason-error")
             yield Static(Text(self.HINT), markup=False, id="reason-hint")
 
@@ -87,7 +101,8 @@ class ReasonModal(ModalScreen[Reply | None]):
         """Focus the text field (no blinking cursor when headless: stable snapshots)."""
         field = self.query_one("#reason-input", Input)
         if self.app.is_headless:
-            field.cursor_blink = False
+            for each in self.query(Input):
+                each.cursor_blink = False
         field.focus()
 
     @on(ReasonInput.LinesJoined)
@@ -101,7 +116,7 @@ class ReasonModal(ModalScreen[Reply | None]):
         error.update(Text(message))
         error.add_class("-shown")
 
-    @on(Input.Submitted, "#reason-input")
+    @on(Input.Submitted, "#reason-input, #reason-count")
     def confirm(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_send()
@@ -113,10 +128,27 @@ class ReasonModal(ModalScreen[Reply | None]):
         """The reply to dismiss with, or None after showing why the text will not do."""
         return Reply(text)
 
+    def count_confirmed(self) -> bool:
+        """A big fail's typed count matches (always, for a prompt that asks none)."""
+        if self.confirm_count is None:
+            return True
+        field = self.query_one("#reason-count", Input)
+        typed = field.value.strip()
+        if typed.replace(",", "").replace("_", "") == str(self.confirm_count):
+            return True
+        said = "" if not typed else f"{typed[:20]!r} is not the count. "
+        self.show_error(
+            f"{said}Type {self.confirm_count} to confirm: every one of these runs ends for good."
+        )
+        field.focus()
+        return False
+
     def action_send(self) -> None:
         text = self.text_value().strip()
         if not text:
             self.show_error("A reason is required: it goes into the audit log.")
+            return
+        if not self.count_confirmed():
             return
         reply = self.reply(text)
         if reply is not None:
