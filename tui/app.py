@@ -37,8 +37,11 @@ from parkbench.tui.keymap import declared_bindings, keymap_conflicts, load_keyma
 from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
 from parkbench.tui.messages import FeedStateChanged, StoreChanged
 from parkbench.tui.opening import open_for_review
+from parkbench.tui.screens.choice_modal import ChoiceModal
 from parkbench.tui.screens.confirm_modal import ConfirmModal
+from parkbench.tui.screens.file_viewer import FileViewer
 from parkbench.tui.screens.help import HelpRow, HelpScreen
+from parkbench.tui.screens.jump_modal import JumpModal
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.palette import ParkbenchCommands
 from parkbench.tui.screens.reason_modal import ReasonModal
@@ -83,6 +86,9 @@ class ParkbenchApp(App[int]):
         ("Filter bar", FilterBar),
         ("Action modal", ReasonModal),
         ("Questions", ConfirmModal),
+        ("File viewer", FileViewer),
+        ("Pick one", ChoiceModal),
+        ("Jump to run", JumpModal),
         ("Help", HelpScreen),
     )
 
@@ -210,6 +216,9 @@ class ParkbenchApp(App[int]):
             (FilterBar, MainScreen, app),
             (ReasonModal, app),
             (ConfirmModal, app),
+            (FileViewer, app),
+            (ChoiceModal, app),
+            (JumpModal, app),
             (HelpScreen, app),
         )
 

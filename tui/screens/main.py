@@ -38,6 +38,7 @@ from parkbench.tui.screens.actions import (
 )
 from parkbench.tui.screens.main_actions import ReviewActions
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
+from parkbench.tui.screens.main_view import VIEW_BINDINGS, ViewActions
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
 from parkbench.tui.widgets.detail_pane import DetailPane
@@ -63,7 +64,7 @@ COUNT_DELAY_S = 0.15
 SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "clear_filter", "toggle_ready")
 
 
-class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
+class MainScreen(LiveReceiptsView, ReviewActions, ViewActions, StoreWorkers, Screen[None]):
     AUTO_FOCUS = "#runs"
 
     BINDINGS = [
@@ -85,6 +86,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             id="filter-ready",
             tooltip="Only runs whose receipts are all present (again: every run)",
         ),
+        *VIEW_BINDINGS,
         Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
     ]
 
@@ -157,7 +159,9 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
 
     # -- the view --------------------------------------------------------------------
 
-    def set_query(self, query: ViewQuery, *, keep_cursor: bool = False) -> None:
+    def set_query(
+        self, query: ViewQuery, *, keep_cursor: bool = False, anchor: RunRow | None = None
+    ) -> None:
         header = self.header
         if query.status is not self.runs.view_query.status and self.runs.marks:
             # Marks belong to a status view: an action never reaches runs out of sight.
@@ -173,8 +177,8 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             search=query.search,
             ready_only=query.run_ids is not None,
         )
-        if keep_cursor:
-            self.runs.reanchor(query)
+        if keep_cursor or anchor is not None:
+            self.runs.reanchor(query, anchor)
         else:
             header.update_state(shown=None)
             self.runs.show_query(query)

@@ -64,6 +64,9 @@ class ReviewScreen(Protocol):
     def action_toggle_ready(self) -> None: ...
     def action_refresh(self) -> None: ...
     def action_reverse_sort(self) -> None: ...
+    def action_view(self) -> None: ...
+    def action_copy(self) -> None: ...
+    def action_jump(self) -> None: ...
 
 
 def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
@@ -96,6 +99,17 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
             "Focus its detail pane (enter)",
             runs.action_open_detail,
         )
+        yield (
+            f"View a receipt or the workspace of run {runs.highlighted.id}",
+            "Read-only viewer; e opens the file in $PAGER (v)",
+            screen.action_view,
+        )
+        yield (
+            f"Copy from run {runs.highlighted.id}",
+            "Run id, workspace path, a receipt path or the reason (y)",
+            screen.action_copy,
+        )
+    yield ("Jump to run", "Go to a run by its id (: or #)", screen.action_jump)
     yield ("Filter runs", "Search title, reason, worker, workspace", screen.action_filter)
     if runs.view_query.search:
         yield ("Clear filter", "Show every run in this status", screen.action_clear_filter)
