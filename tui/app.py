@@ -86,9 +86,10 @@ class ParkbenchApp(App[int]):
         ("Filter bar", FilterBar),
         ("Action modal", ReasonModal),
         ("Questions", ConfirmModal),
-        ("File viewer", FileViewer),
-        ("Pick one", ChoiceModal),
-        ("Jump to run", JumpModal),
+        # One section for the three (a heading each would not fit the help on 120x40).
+        ("File viewer, pick one, jump to run", FileViewer),
+        ("File viewer, pick one, jump to run", ChoiceModal),
+        ("File viewer, pick one, jump to run", JumpModal),
         ("Help", HelpScreen),
     )
 

@@ -19,6 +19,7 @@ from textual.widgets import Footer
 GIVES_WAY: tuple[str, ...] = (
     "jump",
     "copy",
+    "reverse_sort",
     "view",
     "clear_marks",
     "mark_all",
