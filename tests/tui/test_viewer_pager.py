@@ -25,7 +25,7 @@ from parkbench.core.store import Store
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from clitest_support import clean_env, entry_point
 
-DEADLINE_S = 60
+DEADLINE_S = 120
 
 
 class Terminal:
@@ -58,8 +58,13 @@ class Terminal:
     def send(self, keys: str) -> None:
         os.write(self.leader, keys.encode())
 
-    def close(self) -> int:
+    def close(self, *, failed: bool) -> int:
+        """Wait for the child to end (kill it when the test failed half-way)."""
+        if failed:
+            self.proc.kill()
         try:
+            # Keep reading: a child whose terminal output is not read blocks on its writes.
+            self.read_until(lambda: self.proc.poll() is not None, "the app to exit")
             return self.proc.wait(timeout=DEADLINE_S)
         finally:
             os.close(self.leader)
@@ -85,20 +90,22 @@ def test_e_suspends_the_app_runs_the_pager_and_comes_back(
         TEXTUAL_ANIMATIONS="none",
     )
     terminal = Terminal([*entry_point(), "--db", db_url], env)
+    failed = True
     try:
         terminal.wait_for("Write the report")
         terminal.send("v")
         terminal.wait_for("View")
         terminal.send("\r")  # the first choice: the receipt
-        terminal.wait_for("the agent's report")
+        terminal.wait_for("out/report.txt · text")
         terminal.send("e")
         terminal.read_until(marker.exists, "the pager's marker")
-        terminal.wait_for("the agent's report")  # back on the viewer, redrawn
+        terminal.wait_for("out/report.txt · text")  # back on the viewer, redrawn
         lines = marker.read_text().splitlines()
         assert lines == ["--from-parkbench", os.path.realpath(receipt)]
         terminal.send("\x1b")
         terminal.wait_for("Write the report")
         terminal.send("q")
+        failed = False
     finally:
-        code = terminal.close()
+        code = terminal.close(failed=failed)
     assert code == 0

@@ -23,10 +23,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from parkbench.core.errors import ParkbenchError
@@ -59,7 +58,8 @@ def summary(seen: Peek) -> str:
     """One line on what the viewer shows: its kind, and how much of it."""
     if seen.kind is PeekKind.TEXT:
         if seen.truncated:
-            return f"text · first {human_size(seen.bytes_read)} of {human_size(seen.size)}"
+            shown = f"first {human_size(seen.bytes_read)} of {human_size(seen.size)}"
+            return f"text · {shown} · e opens all of it in your pager"
         return f"text · {human_size(seen.size)}"
     if seen.kind is PeekKind.BINARY:
         return f"binary ({seen.why_binary}) · {human_size(seen.size)} · first bytes as hex"
@@ -86,12 +86,20 @@ class FileViewer(Screen[None]):
     """One run's workspace, read-only, starting at ``relative`` (blank: the root)."""
 
     CSS_PATH = "file_viewer.tcss"
-    AUTO_FOCUS = "#viewer-body"
+    AUTO_FOCUS = "#viewer-text"
 
     BINDINGS = [
         Binding("escape", "close", "Back", id="viewer-close", tooltip="Back to the run list"),
         Binding("e", "external", "Pager", id="viewer-pager", tooltip="$PAGER, else $EDITOR"),
-        Binding("backspace,left", "up", "Up", id="viewer-up", tooltip="The enclosing directory"),
+        # Priority: the text area would take backspace (its arrows scroll long lines).
+        Binding(
+            "backspace",
+            "up",
+            "Up",
+            id="viewer-up",
+            tooltip="The enclosing directory",
+            priority=True,
+        ),
     ]
 
     def __init__(self, run_id: int, root: str, relative: str = "", *, limit: int = LIMIT) -> None:
@@ -106,15 +114,21 @@ class FileViewer(Screen[None]):
         self._cursor_at: dict[str, int] = {}
         self.title_line = Static("", markup=False, id="viewer-title")
         self.path_line = Static("", markup=False, id="viewer-path")
-        self.body = VerticalScroll(id="viewer-body", can_focus=True)
-        self.text = Static("", markup=False, id="viewer-text")
+        # A read-only TextArea paints only the lines on screen (64 KB of text is a thousand
+        # lines or more), and lets the reviewer select a part to copy.
+        self.text = TextArea(
+            "",
+            read_only=True,
+            soft_wrap=False,
+            highlight_cursor_line=False,
+            id="viewer-text",
+        )
         self.entries = OptionList(id="viewer-entries")
 
     def compose(self) -> ComposeResult:
         yield self.title_line
         yield self.path_line
-        with self.body:
-            yield self.text
+        yield self.text
         yield self.entries
         yield FitFooter()
 
@@ -158,7 +172,7 @@ class FileViewer(Screen[None]):
             self.seen = None
             line.append(" · refused" if message.error.startswith("validation") else " · error")
             self.path_line.update(line)
-            self._show_text(Text(one_line(message.error, 1000), style="bold red"))
+            self._show_text(one_line(message.error, 1000))
             return
         seen = self.seen = message.seen
         self.relative = seen.relative
@@ -167,26 +181,19 @@ class FileViewer(Screen[None]):
         if seen.kind is PeekKind.DIRECTORY:
             self._show_entries(seen)
         elif seen.kind is PeekKind.TEXT:
-            body = Text(safe_text(seen.text, multiline=True), overflow="fold")
-            if seen.truncated:
-                body.append(
-                    f"\n… [the first {human_size(seen.bytes_read)} of {human_size(seen.size)}"
-                    " are shown; e opens the whole file in your pager]",
-                    style="dim",
-                )
-            self._show_text(body)
+            self._show_text(safe_text(seen.text, multiline=True))
         elif seen.kind is PeekKind.BINARY:
-            self._show_text(Text(hex_dump(seen.head)))
+            self._show_text(hex_dump(seen.head))
         else:
-            self._show_text(Text(summary(seen), style="dim"))
+            self._show_text(summary(seen))
         self.refresh_bindings()
 
-    def _show_text(self, text: Text) -> None:
+    def _show_text(self, text: str) -> None:
+        """``text`` (already escaped) in the read-only text area, from its top."""
         self.entries.display = False
-        self.body.display = True
-        self.text.update(text)
-        self.body.scroll_home(animate=False)
-        self.body.focus()
+        self.text.display = True
+        self.text.load_text(text)
+        self.text.focus()
 
     def _show_entries(self, seen: Peek) -> None:
         options: list[Option] = []
@@ -195,7 +202,7 @@ class FileViewer(Screen[None]):
         options += [Option(entry_label(e), id=f"entry:{i}") for i, e in enumerate(seen.entries)]
         if not seen.entries:
             options.append(Option(Text("(empty)", style="dim"), id="empty", disabled=True))
-        self.body.display = False
+        self.text.display = False
         self.entries.display = True
         self.entries.set_options(options)
         self.entries.highlighted = min(self._cursor_at.get(seen.relative, 0), len(options) - 1)
