@@ -179,6 +179,37 @@ def _inside(root: str, candidate: str) -> bool:
     return candidate == root or candidate.startswith(root.rstrip(os.sep) + os.sep)
 
 
+#: Why a path that a symlink leads out of the workspace is refused.
+OUTSIDE = "resolves outside the workspace root"
+
+
+def resolve_under(real_root: str, normalized: str) -> str | None:
+    """The real path of ``normalized`` (from :func:`normalize_path`) under ``real_root``, or
+    None when it leads outside. realpath follows every symlink it can, so a link anywhere on
+    the path that leads out of the root shows up as a resolved path outside it."""
+    resolved = os.path.realpath(os.path.join(real_root, normalized))
+    return resolved if _inside(real_root, resolved) else None
+
+
+def workspace_path(root: str, relative: str) -> str:
+    """The real path of ``relative`` (a path under the workspace ``root``; blank or ``.``:
+    the root itself), by the contract rules: absolute paths, ``..``, NUL, backslashes and
+    symlinks leading outside are refused with :class:`ValidationError`."""
+    real_root = os.path.realpath(root)
+    text = relative.strip()
+    if not text.startswith("/") and not any(p and p != "." for p in text.split("/")):
+        return real_root  # "", ".", "./": the root itself, which may be browsed
+    normalized = normalize_path(text)
+    assert normalized is not None  # (blank was handled above)
+    resolved = resolve_under(real_root, normalized)
+    if resolved is None:
+        raise ValidationError(
+            f"artifact path {relative!r} {OUTSIDE}",
+            hint="only files under the workspace root can be opened; remove the symlink",
+        )
+    return resolved
+
+
 def check_path(
     root: str, relative: str, *, real_root: str | None = None, dirs: set[str] | None = None
 ) -> ArtifactCheck:
@@ -220,12 +251,9 @@ def check_receipt(
     lexical = _check_lexically(real_root, normalized, relative, dirs)
     if lexical is not None:
         return lexical, False
-    # realpath follows every symlink it can, so a link anywhere on the path that leads out
-    # of the root shows up as a resolved path outside it.
-    resolved = os.path.realpath(os.path.join(real_root, normalized))
-    if not _inside(real_root, resolved) or resolved == real_root:
-        outside = "resolves outside the workspace root"
-        return ArtifactCheck(relative, ArtifactState.UNSAFE, outside), True
+    resolved = resolve_under(real_root, normalized)
+    if resolved is None or resolved == real_root:
+        return ArtifactCheck(relative, ArtifactState.UNSAFE, OUTSIDE), True
     try:
         mode = os.stat(resolved).st_mode
     except OSError as error:

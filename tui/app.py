@@ -41,9 +41,12 @@ from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsCha
 from parkbench.tui.messages import FeedStateChanged, StoreChanged
 from parkbench.tui.opening import open_for_review
 from parkbench.tui.screens.causes import CausesScreen
+from parkbench.tui.screens.choice_modal import ChoiceModal
 from parkbench.tui.screens.confirm_modal import ConfirmModal
+from parkbench.tui.screens.file_viewer import FileViewer
 from parkbench.tui.screens.help import HelpRow, HelpScreen
 from parkbench.tui.screens.history import HistoryScreen
+from parkbench.tui.screens.jump_modal import JumpModal
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.name_prompt import NamePrompt
 from parkbench.tui.screens.palette import ParkbenchCommands
@@ -91,6 +94,10 @@ class ParkbenchApp(SettingsKeeper, App[int]):
         ("Questions", ConfirmModal),
         ("Save filter", NamePrompt),
         ("Action history", HistoryScreen),
+        # One section for the three (a heading each would not fit the help on 120x40).
+        ("File viewer, pick one, jump to run", FileViewer),
+        ("File viewer, pick one, jump to run", ChoiceModal),
+        ("File viewer, pick one, jump to run", JumpModal),
         ("Help", HelpScreen),
         ("Causes", CausesScreen),
     )
@@ -210,6 +217,9 @@ class ParkbenchApp(SettingsKeeper, App[int]):
             (ConfirmModal, app),
             (NamePrompt, app),
             (HistoryScreen, app),
+            (FileViewer, app),
+            (ChoiceModal, app),
+            (JumpModal, app),
             (HelpScreen, app),
             (CausesScreen, app),
         )

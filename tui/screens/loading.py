@@ -8,6 +8,7 @@ messages; nothing in this module touches a widget.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import sqlalchemy as sa
 
@@ -147,6 +148,14 @@ def _anchor(conn: sa.Connection, fetch: Fetch) -> Loaded:
             break
     cursor = max(0, min(cursor, total - 1))
     return Loaded(fetch, rows, start, total=total, more=page.next_cursor is not None, cursor=cursor)
+
+
+def run_in_view(store: Store, query: ViewQuery, run_id: int) -> bool:
+    """Whether ``query`` (status, search, the ready filter) lists run ``run_id``."""
+    if query.run_ids is not None and run_id not in query.run_ids:
+        return False
+    only = replace(query.run_filter(), run_ids=(run_id,))
+    return store.count_runs(only) > 0
 
 
 def count_rows(store: Store, query: ViewQuery) -> int:

@@ -41,6 +41,7 @@ from parkbench.tui.screens.main_causes import CauseActions
 from parkbench.tui.screens.main_filter import FilterNote, FilterView
 from parkbench.tui.screens.main_notes import RunNotes
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
+from parkbench.tui.screens.main_view import VIEW_BINDINGS, ViewActions
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
 from parkbench.tui.widgets.detail_pane import DetailPane
@@ -79,6 +80,7 @@ class MainScreen(
     ReviewActions,
     RunNotes,
     FilterView,
+    ViewActions,
     StoreWorkers,
     Screen[None],
 ):
@@ -113,6 +115,7 @@ class MainScreen(
         ),
         Binding("c", "causes", "Causes", id="causes", tooltip="Parked runs grouped by cause"),
         Binding("h", "history", "History", id="history", tooltip="This session's actions"),
+        *VIEW_BINDINGS,
         Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
     ]
 
@@ -189,7 +192,9 @@ class MainScreen(
 
     # -- the view --------------------------------------------------------------------
 
-    def set_query(self, query: ViewQuery, *, keep_cursor: bool = False) -> None:
+    def set_query(
+        self, query: ViewQuery, *, keep_cursor: bool = False, anchor: RunRow | None = None
+    ) -> None:
         header = self.header
         if query.status is not self.runs.view_query.status and self.runs.marks:
             # Marks belong to a status view: an action never reaches runs out of sight.
@@ -206,8 +211,8 @@ class MainScreen(
             ready_only=query.run_ids is not None and query.cause is None,
             cause=query.cause,
         )
-        if keep_cursor:
-            self.runs.reanchor(query)
+        if keep_cursor or anchor is not None:
+            self.runs.reanchor(query, anchor)
         else:
             header.update_state(shown=None)
             self.runs.show_query(query)

@@ -70,6 +70,9 @@ class ReviewScreen(Protocol):
     def action_invert_marks(self) -> None: ...
     def filter_commands(self) -> Iterable[Command]: ...
     def action_history(self) -> None: ...
+    def action_view(self) -> None: ...
+    def action_copy(self) -> None: ...
+    def action_jump(self) -> None: ...
 
 
 def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
@@ -113,6 +116,17 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
             "Focus its detail pane (enter)",
             runs.action_open_detail,
         )
+        yield (
+            f"View a receipt or the workspace of run {runs.highlighted.id}",
+            "Read-only viewer; e opens the file in $PAGER (v)",
+            screen.action_view,
+        )
+        yield (
+            f"Copy from run {runs.highlighted.id}",
+            "Run id, workspace path, a receipt path or the reason (y)",
+            screen.action_copy,
+        )
+    yield ("Jump to run", "Go to a run by its id (: or #)", screen.action_jump)
     yield (
         "Filter runs",
         'Fields and phrases: worker:agent-7 "disk quota" #945 status:queued',

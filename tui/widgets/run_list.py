@@ -195,9 +195,10 @@ class RunList(ScrollView, can_focus=True):
         if ask:
             self.post_message(self.FetchWanted(fetch))
 
-    def reanchor(self, query: ViewQuery | None = None) -> None:
-        """Reload around the cursor row (after a change, or under a new sort order)."""
-        fetch = self.window.reanchor(query or self.window.query, self.highlighted)
+    def reanchor(self, query: ViewQuery | None = None, anchor: RunRow | None = None) -> None:
+        """Reload around the cursor row (after a change, or under a new sort order), or
+        around ``anchor`` (a jump to a run by id): the cursor lands on it if it is listed."""
+        fetch = self.window.reanchor(query or self.window.query, anchor or self.highlighted)
         self._asked = None
         if fetch.kind is FetchKind.START:
             self.cursor = 0
