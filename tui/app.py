@@ -33,6 +33,7 @@ from parkbench.core.db.info import redact_url
 from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
+from parkbench.tui.action_history import ActionHistory
 from parkbench.tui.keymap import declared_bindings, keymap_conflicts, load_keymap
 from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
 from parkbench.tui.messages import FeedStateChanged, StoreChanged
@@ -119,6 +120,8 @@ class ParkbenchApp(App[int]):
         self.live = live
         self.receipts = live if receipts is None else receipts
         self.live_receipts = LiveReceipts()
+        #: Every review action this session, with its per-run results (oldest first).
+        self.action_history = ActionHistory()
         self.change_feed = change_feed
         self._now = now
         self._keymap_override = keymap

@@ -109,9 +109,25 @@ class ActionRowsLoaded(Message, bubble=False):
 
 
 @dataclass
+class ActionProgress(Message, bubble=False):
+    """A batch of a bulk action landed: its results, and how far the action is."""
+
+    action: Action
+    batch: list[ActionResult]
+    reached: int
+    total: int
+
+
+@dataclass
 class ActionDone(Message, bubble=False):
+    """A bulk action ended: every result, and whether it was stopped between batches
+    (the ``total - len(results)`` runs not reached were left as they were)."""
+
     action: Action
     results: list[ActionResult]
+    reason: str = ""
+    total: int = 0
+    stopped: bool = False
 
 
 @dataclass

@@ -7,13 +7,14 @@ through :mod:`parkbench.tui.textsafe` and are shown with ``markup=False``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.notifications import SeverityLevel
 
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus, allowed_actions
 from parkbench.core.records import ActionResult, Expectation, RunRow
+from parkbench.tui.action_history import skip_reason
 from parkbench.tui.screens.reason_modal import LISTED, ReasonModal
 from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.run_window import ViewQuery
@@ -38,6 +39,8 @@ _EFFECT = {
 }
 #: Failures spelled out one by one in a summary; the rest are counted.
 DETAILED = 5
+#: The palette command that lists the runs the last action skipped.
+SKIPPED_COMMAND = "Skipped runs of the last action"
 
 
 def targets(
@@ -132,8 +135,11 @@ def mark_all_question(count: int, query: ViewQuery) -> Text:
     return text
 
 
-def summarize(action: Action, results: list[ActionResult]) -> tuple[str, SeverityLevel]:
-    """E.g. ``2 requeued, 1 conflict: run 17 changed since you looked: ...``."""
+def summarize(
+    action: Action, results: Sequence[ActionResult], *, not_reached: int = 0
+) -> tuple[str, SeverityLevel]:
+    """E.g. ``9,812 requeued, 188 skipped: changed since you looked`` and the first few
+    skipped runs' messages; ``not_reached``: runs a stopped action left as they were."""
     done = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok]
     parts: list[str] = []
@@ -143,7 +149,13 @@ def summarize(action: Action, results: list[ActionResult]) -> tuple[str, Severit
             head += f" (run {done[0].run_id} → new run {done[0].new_run_id})"
         parts.append(head)
     codes = Counter(r.error.code if r.error else "error" for r in failed)
-    parts.extend(f"{count:,} {code.replace('_', ' ')}" for code, count in codes.items())
+    if len(codes) == 1:
+        parts.append(f"{len(failed):,} skipped: {skip_reason(next(iter(codes)))}")
+    elif codes:
+        why = ", ".join(f"{count:,} {skip_reason(code)}" for code, count in codes.items())
+        parts.append(f"{len(failed):,} skipped ({why})")
+    if not_reached:
+        parts.append(f"stopped: {not_reached:,} not reached, left as they were")
     summary = ", ".join(parts) or "nothing to do"
     details = [
         one_line(r.error.message if r.error else f"run {r.run_id} failed", 240)
@@ -151,9 +163,12 @@ def summarize(action: Action, results: list[ActionResult]) -> tuple[str, Severit
     ]
     if len(failed) > DETAILED:
         details.append(f"… and {len(failed) - DETAILED:,} more")
-    if len(details) == 1:
-        summary += f": {details[0]}"
-    elif details:
+    if details:
+        details.append(f"List them: ctrl+p “{SKIPPED_COMMAND}”.")
         summary += "\n" + "\n".join(details)
-    severity: SeverityLevel = "information" if not failed else ("warning" if done else "error")
+    severity: SeverityLevel = "information"
+    if failed:
+        severity = "warning" if done else "error"
+    elif not_reached:
+        severity = "warning"
     return summary, severity

@@ -15,6 +15,7 @@ from parkbench.core.contracts import ArtifactState, check_artifacts
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import ActionResult, Expectation, Page, RunFilter, RunRow
 from parkbench.core.store import Store, queries
+from parkbench.core.store.review import BATCH
 from parkbench.tui.widgets.run_window import Fetch, FetchKind, Loaded, ViewQuery
 
 #: Keys skipped per query when walking to a far index (an index scan, ~3 ms per 1,000).
@@ -190,8 +191,9 @@ def rows_by_id(store: Store, run_ids: Sequence[int]) -> dict[int, RunRow]:
     return store.read(read) if run_ids else {}
 
 
-#: Runs per store call of a bulk action: between two batches the reviewer may stop it.
-ACTION_BATCH = 200
+#: Runs per store call of a bulk action (one transaction each, see
+#: :data:`parkbench.core.store.review.BATCH`): between two batches the reviewer may stop it.
+ACTION_BATCH = BATCH
 
 
 def apply_action(
@@ -202,20 +204,24 @@ def apply_action(
     reason: str,
     actor: str | None,
     should_stop: Callable[[], bool] = lambda: False,
+    on_batch: Callable[[list[ActionResult], int], object] = lambda _batch, _reached: None,
 ) -> list[ActionResult]:
     """``action`` on ``expected``, a batch (one store call) at a time; once
-    ``should_stop()`` says so, the runs not yet reached are left as they are."""
+    ``should_stop()`` says so, the runs not yet reached are left as they are.
+    ``on_batch(results, reached)`` hears of each batch as it lands."""
     run_ids: Sequence[int] = list(expected)
     results: list[ActionResult] = []
     for lo in range(0, len(run_ids), ACTION_BATCH):
         if lo and should_stop():
             break
         batch = run_ids[lo : lo + ACTION_BATCH]
-        results += store.review(
+        landed = store.review(
             action,
             batch,
             reason=reason,
             actor=actor,
             expected={run_id: expected[run_id] for run_id in batch},
         )
+        results += landed
+        on_batch(landed, lo + len(batch))
     return results

@@ -36,10 +36,11 @@ from parkbench.tui.screens.actions import (
     plural,
     view_actions,
 )
-from parkbench.tui.screens.main_actions import ReviewActions
+from parkbench.tui.screens.main_actions import STOP_BINDING, ReviewActions
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
+from parkbench.tui.widgets.action_progress import ActionProgressBar
 from parkbench.tui.widgets.detail_pane import DetailPane
 from parkbench.tui.widgets.filter_bar import FilterBar
 from parkbench.tui.widgets.fit_footer import FitFooter
@@ -60,7 +61,7 @@ DETAIL_DELAY_S = 0.05
 #: Seconds a search must stay unchanged before its rows are counted.
 COUNT_DELAY_S = 0.15
 #: Actions whose availability the footer shows (see sync_bindings).
-SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "clear_filter", "toggle_ready")
+SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "clear_filter", "toggle_ready", "stop_action")
 
 
 class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
@@ -71,6 +72,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         Binding("f", "fail", "Fail", id="run-fail", tooltip="Fail the run (operator-forced)"),
         Binding("l", "release", "Release", id="run-release", tooltip="Put it back in the queue"),
         Binding("a", "mark_all", "Mark all", id="run-mark-all", tooltip="Mark every run in view"),
+        Binding("x", "stop_action", "Stop", id=STOP_BINDING, tooltip="Stop after this batch"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="filter-clear"),
         Binding("o", "cycle_sort", "Sort", id="sort-cycle", tooltip="Blocked time, priority, task"),
@@ -121,6 +123,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         self.filter_bar = FilterBar(id="filter")
         self.runs = RunList(now_ms=now_ms, page=page_size, max_rows=window_rows, id="runs")
         self.detail = DetailPane(now_ms=now_ms, id="detail")
+        self.progress = ActionProgressBar(id="action-progress")
         self._first_load = FirstLoad(store, self.runs.window.reset(ViewQuery()))
 
     def compose(self) -> ComposeResult:
@@ -128,6 +131,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         yield self.filter_bar
         yield self.runs
         yield self.detail
+        yield self.progress
         yield FitFooter()
 
     def on_mount(self) -> None:
@@ -408,6 +412,8 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             )
         if action == "mark_all":
             return self.marking_applies()
+        if action == "stop_action":
+            return self.progress.running and not self.stop_after_batch.is_set()
         if action == "clear_filter":
             return bool(self.runs.view_query.search)
         if action == "toggle_ready":

@@ -15,10 +15,18 @@ from textual.worker import WorkerState
 
 from parkbench.core.lifecycle import Action
 from parkbench.core.records import Expectation, RunRow
-from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
+from parkbench.tui.action_history import ActionHistory
+from parkbench.tui.messages import (
+    ActionDone,
+    ActionProgress,
+    ActionRowsLoaded,
+    MatchesCounted,
+    MatchesFetched,
+)
 from parkbench.tui.screens.actions import (
     ACTION_LABELS,
     action_modal,
+    action_title,
     mark_all_question,
     summarize,
     targets,
@@ -26,13 +34,20 @@ from parkbench.tui.screens.actions import (
 )
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.reason_modal import LISTED
+from parkbench.tui.widgets.action_progress import ActionProgressBar
 from parkbench.tui.widgets.run_list import RunList
+
+#: The binding that stops a running bulk action between batches.
+STOP_BINDING = "action-stop"
 
 
 class ReviewActions:
     """Provided by MainScreen: the list, the mode, the workers and the screen's plumbing."""
 
     runs: RunList
+    progress: ActionProgressBar
+    now_ms: Callable[[], int]
+    sync_bindings: Callable[[], None]
     read_only: bool
     stop_after_batch: threading.Event
     _action_request: int
@@ -101,12 +116,37 @@ class ReviewActions:
 
         def confirmed(reason: str | None) -> None:
             if reason:
+                self.stop_after_batch.clear()
+                keys = getattr(self.app, "binding_keys", lambda _id: ())(STOP_BINDING)
+                title = action_title(action, expected, bool(self.runs.marks))
+                self.progress.begin(title, len(expected), keys[0] if keys else "")
                 self.run_action(action, expected, reason)
+                self.sync_bindings()
 
         self.app.push_screen(modal, callback=confirmed)
 
+    def on_action_progress(self, message: ActionProgress) -> None:
+        """A batch landed: count it, unmark its runs, follow the list and the header."""
+        done = sum(1 for result in message.batch if result.ok)
+        self.progress.add(done, len(message.batch) - done, message.reached)
+        ids = frozenset(result.run_id for result in message.batch)
+        self.runs.unmark(ids)
+        self.store_changed(ids, resync=False)
+
     def on_action_done(self, message: ActionDone) -> None:
-        summary, severity = summarize(message.action, message.results)
+        self.progress.end()
+        history: ActionHistory | None = getattr(self.app, "action_history", None)
+        if history is not None:
+            history.add(
+                message.action,
+                message.reason,
+                self.now_ms(),
+                message.results,
+                asked=message.total or len(message.results),
+                stopped=message.stopped,
+            )
+        not_reached = max(0, message.total - len(message.results)) if message.stopped else 0
+        summary, severity = summarize(message.action, message.results, not_reached=not_reached)
         self.notify(
             summary,
             title=ACTION_LABELS[message.action][0],
@@ -116,6 +156,15 @@ class ReviewActions:
         )
         self.runs.unmark(result.run_id for result in message.results)
         self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
+        self.sync_bindings()
+
+    def action_stop_action(self) -> None:
+        """Stop the running bulk action once its current batch is written."""
+        if not self.progress.running or self.stop_after_batch.is_set():
+            return
+        self.stop_after_batch.set()
+        self.progress.stopping()
+        self.sync_bindings()
 
     def action_mark_all(self) -> None:
         if not self.marking_applies():

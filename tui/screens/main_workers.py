@@ -18,11 +18,12 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.lifecycle import Action, RunStatus
-from parkbench.core.records import Expectation, RunRow
+from parkbench.core.records import ActionResult, Expectation, RunRow
 from parkbench.core.store import Store
 from parkbench.tui.live_receipts import WATCHER_GROUP
 from parkbench.tui.messages import (
     ActionDone,
+    ActionProgress,
     ActionRowsLoaded,
     CoreFailed,
     DetailLoaded,
@@ -196,7 +197,15 @@ class StoreWorkers:
 
     @work(thread=True, group="actions", exit_on_error=False)
     def run_action(self, action: Action, expected: dict[int, Expectation], reason: str) -> None:
-        # Not cancellable on purpose: once confirmed, every result is reported.
+        # Not cancellable as a worker on purpose: once confirmed, every result is reported.
+        # It stops between batches when asked (stop_after_batch); each batch is posted.
+        total = len(expected)
+        reported: list[ActionResult] = []
+
+        def landed(batch: list[ActionResult], reached: int) -> None:
+            reported.extend(batch)
+            self.post_message(ActionProgress(action, batch, reached, total))
+
         try:
             results = loading.apply_action(
                 self.store,
@@ -205,8 +214,12 @@ class StoreWorkers:
                 reason=reason,
                 actor=self.actor,
                 should_stop=self.stop_after_batch.is_set,
+                on_batch=landed,
             )
         except ParkbenchError as error:
             self.post_message(CoreFailed(f"{action.value} failed", error))
+            # What the batches before it did stays done, and is reported.
+            self.post_message(ActionDone(action, reported, reason, total, stopped=True))
             return
-        self.post_message(ActionDone(action, results))
+        stopped = len(results) < total
+        self.post_message(ActionDone(action, results, reason, total, stopped))
