@@ -43,6 +43,7 @@ from parkbench.tui.screens.help import HelpRow, HelpScreen
 from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.palette import ParkbenchCommands
 from parkbench.tui.screens.reason_modal import ReasonModal
+from parkbench.tui.screens.skipped_modal import SkippedModal
 from parkbench.tui.settings import load_theme, store_theme, theme_path
 from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.filter_bar import FilterBar
@@ -84,6 +85,7 @@ class ParkbenchApp(App[int]):
         ("Filter bar", FilterBar),
         ("Action modal", ReasonModal),
         ("Questions", ConfirmModal),
+        ("Skipped runs", SkippedModal),
         ("Help", HelpScreen),
     )
 
@@ -213,6 +215,7 @@ class ParkbenchApp(App[int]):
             (FilterBar, MainScreen, app),
             (ReasonModal, app),
             (ConfirmModal, app),
+            (SkippedModal, app),
             (HelpScreen, app),
         )
 

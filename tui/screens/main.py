@@ -413,7 +413,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
         if action == "mark_all":
             return self.marking_applies()
         if action == "stop_action":
-            return self.progress.running and not self.stop_after_batch.is_set()
+            return self.stop_available()
         if action == "clear_filter":
             return bool(self.runs.view_query.search)
         if action == "toggle_ready":

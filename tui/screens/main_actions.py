@@ -15,7 +15,7 @@ from textual.worker import WorkerState
 
 from parkbench.core.lifecycle import Action
 from parkbench.core.records import Expectation, RunRow
-from parkbench.tui.action_history import ActionHistory
+from parkbench.tui.action_history import ActionHistory, ActionRecord
 from parkbench.tui.messages import (
     ActionDone,
     ActionProgress,
@@ -28,12 +28,14 @@ from parkbench.tui.screens.actions import (
     action_modal,
     action_title,
     mark_all_question,
+    plural,
     summarize,
     targets,
     view_actions,
 )
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.reason_modal import LISTED
+from parkbench.tui.screens.skipped_modal import SkippedModal
 from parkbench.tui.widgets.action_progress import ActionProgressBar
 from parkbench.tui.widgets.run_list import RunList
 
@@ -158,13 +160,29 @@ class ReviewActions:
         self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
         self.sync_bindings()
 
+    def stop_available(self) -> bool:
+        return self.progress.running and not self.stop_after_batch.is_set()
+
     def action_stop_action(self) -> None:
         """Stop the running bulk action once its current batch is written."""
-        if not self.progress.running or self.stop_after_batch.is_set():
+        if not self.stop_available():
             return
         self.stop_after_batch.set()
         self.progress.stopping()
         self.sync_bindings()
+
+    def last_skipped(self) -> ActionRecord | None:
+        """The session's last action, if it skipped runs (the palette lists them)."""
+        history: ActionHistory | None = getattr(self.app, "action_history", None)
+        latest = history.latest if history is not None else None
+        return latest if latest is not None and latest.skipped else None
+
+    def show_skipped(self) -> None:
+        record = self.last_skipped()
+        if record is not None:
+            label = ACTION_LABELS[record.action][0]
+            title = f"{label}: {plural(len(record.skipped), 'run')} skipped"
+            self.app.push_screen(SkippedModal(record, title))
 
     def action_mark_all(self) -> None:
         if not self.marking_applies():
