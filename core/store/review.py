@@ -310,29 +310,37 @@ class _Batch:
         return moved
 
     def requeue_successors(self, conn: sa.Connection, done: list[Any], now: int) -> dict[int, int]:
-        """A requeue's fresh queued runs, one statement for the batch: source id -> new id."""
+        """A requeue's fresh queued runs, one ``INSERT ... SELECT`` from their sources for the
+        batch (the row is :func:`run_values`' shape, computed in SQL): source id -> new id."""
         if self.action is not Action.REQUEUE or not done:
             return {}
-        rows = [
-            run_values(
-                task_id=row.task_id,
-                workspace_id=row.workspace_id,
-                attempt=row.attempt + 1,
-                max_attempts=row.max_attempts,
-                priority=row.priority,
-                max_runtime_ms=row.max_runtime_ms,
-                metadata_json=row.metadata_json,
-                now=now,
-                previous_run_id=row.id,
-                root_run_id=row.root_run_id or row.id,
-                lineage_depth=row.lineage_depth + 1,
-                attempt_limit_overridden=row.attempt + 1 > row.max_attempts,
+        c = runs.c
+        # run_values takes plain values; here each is an expression over the source row.
+        from_source: dict[str, Any] = {
+            "task_id": c.task_id,
+            "workspace_id": c.workspace_id,
+            "attempt": c.attempt + 1,
+            "max_attempts": c.max_attempts,
+            "priority": c.priority,
+            "max_runtime_ms": c.max_runtime_ms,
+            "metadata_json": c.metadata_json,
+            "previous_run_id": c.id,
+            "root_run_id": sa.func.coalesce(c.root_run_id, c.id),
+            "lineage_depth": c.lineage_depth + 1,
+            "attempt_limit_overridden": c.attempt + 1 > c.max_attempts,
+        }
+        shape = run_values(now=now, **from_source)
+        columns = list(shape)
+        picked = sa.select(
+            *(
+                value if isinstance(value, sa.ColumnElement) else sa.literal(value, c[name].type)
+                for name, value in shape.items()
             )
-            for row in done
-        ]
-        # Multi-row INSERTs (SQLAlchemy's insertmanyvalues): each successor names its source,
-        # which maps the ids back whatever order RETURNING gives them in.
-        inserted = conn.execute(runs.insert().returning(runs.c.previous_run_id, runs.c.id), rows)
+        ).where(c.id.in_([row.id for row in done]))
+        # Each successor names its source, which maps the ids back in any RETURNING order.
+        inserted = conn.execute(
+            runs.insert().from_select(columns, picked).returning(c.previous_run_id, c.id)
+        )
         return {source: new_id for source, new_id in inserted}
 
     def events_of(self, row: Any, new_run_id: int | None, now: int) -> list[dict[str, object]]:
