@@ -61,6 +61,18 @@ def targets(
     return {}, 0
 
 
+def has_targets(
+    action: Action, marks: Mapping[int, Expectation], highlighted: RunRow | None
+) -> bool:
+    """Whether :func:`targets` would find any run, without building the set: the footer
+    asks on every key press, and a bulk mark can hold tens of thousands of runs."""
+    if marks:
+        return any(action in allowed_actions(ActorKind.HUMAN, s.status) for s in marks.values())
+    return highlighted is not None and action in allowed_actions(
+        ActorKind.HUMAN, highlighted.status
+    )
+
+
 def view_actions(status: RunStatus | None) -> frozenset[Action]:
     """The review actions a status view offers: those the lifecycle allows a reviewer on
     runs in that status (every status: any of them). Views with none are for browsing:

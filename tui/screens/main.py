@@ -33,6 +33,7 @@ from parkbench.tui.messages import (
 )
 from parkbench.tui.screens.actions import (
     ACTION_NAMES,
+    has_targets,
     plural,
     view_actions,
 )
@@ -408,7 +409,7 @@ class MainScreen(LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
             return (
                 not self.read_only
                 and ACTION_NAMES[action] in view_actions(self.runs.view_query.status)
-                and bool(self.targets(ACTION_NAMES[action])[0])
+                and has_targets(ACTION_NAMES[action], self.runs.marks, self.runs.highlighted)
             )
         if action == "mark_all":
             return self.marking_applies()

@@ -62,6 +62,7 @@ class ReviewActions:
     count_matches: Callable[..., object]
     fetch_matches: Callable[..., object]
     store_changed: Callable[..., None]
+    load_status_counts: Callable[[], object]
 
     def targets(self, action: Action) -> tuple[dict[int, Expectation], int]:
         """The runs ``action`` would touch as the reviewer saw them, and how many marked
@@ -128,12 +129,13 @@ class ReviewActions:
         self.app.push_screen(modal, callback=confirmed)
 
     def on_action_progress(self, message: ActionProgress) -> None:
-        """A batch landed: count it, unmark its runs, follow the list and the header."""
+        """A batch landed: count it, unmark its runs, refresh the header's counts. The list
+        follows once, when the action ends: re-anchoring it on every batch would reload the
+        page under the cursor while the reviewer moves it."""
         done = sum(1 for result in message.batch if result.ok)
         self.progress.add(done, len(message.batch) - done, message.reached)
-        ids = frozenset(result.run_id for result in message.batch)
-        self.runs.unmark(ids)
-        self.store_changed(ids, resync=False)
+        self.runs.unmark(result.run_id for result in message.batch)
+        self.load_status_counts()
 
     def on_action_done(self, message: ActionDone) -> None:
         self.progress.end()
