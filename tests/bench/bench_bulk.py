@@ -47,7 +47,6 @@ from parkbench.core.records import Expectation  # noqa: E402
 from parkbench.core.store import Store  # noqa: E402
 
 BATCH = 500
-ACTIONS = (Action.REQUEUE, Action.FAIL, Action.RELEASE)
 RAW_TARGET = {
     Action.REQUEUE: RunStatus.REQUEUED,
     Action.FAIL: RunStatus.FAILED,
@@ -200,6 +199,9 @@ def main() -> int:
     parser.add_argument("--pg", default=os.environ.get(PG_ENV))
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-rss", action="store_true")
+    parser.add_argument(
+        "--actions", default="requeue,fail,release", help="comma-separated subset to time"
+    )
     args = parser.parse_args()
     backends = ["sqlite"] + ([] if args.no_pg or not args.pg else ["postgres"])
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -208,7 +210,7 @@ def main() -> int:
         tmp = Path(name)
         (tmp / "ws").mkdir()
         for backend in backends:
-            for action in ACTIONS:
+            for action in [Action(name) for name in args.actions.split(",")]:
                 store_s, store_cpu, raw_s = [], [], []
                 for rep in range(args.repeat):
                     mine, raw = measure(backend, args.pg, tmp, action, args.runs, rep)
