@@ -21,6 +21,16 @@ from parkbench.core.records import ActionResult
 KEPT_RESULTS = 200
 #: Entries kept per session (the oldest go first).
 KEPT_ENTRIES = 500
+#: Why a run was skipped, by error code, as a summary says it.
+SKIP_REASONS = {
+    "conflict": "changed since you looked",
+    "not_found": "no longer exist",
+    "invalid_transition": "not allowed in their state",
+}
+
+
+def skip_reason(code: str) -> str:
+    return SKIP_REASONS.get(code, code.replace("_", " "))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,11 @@ class HistoryEntry:
     def not_reached(self) -> int:
         return max(self.requested - self.ok - self.failed, 0)
 
+    @property
+    def skipped(self) -> tuple[ActionResult, ...]:
+        """The kept results of the runs it did not act on (conflicts and the like)."""
+        return tuple(result for result in self.results if not result.ok)
+
 
 @dataclass
 class ActionHistory:
@@ -113,6 +128,10 @@ class ActionHistory:
     @property
     def entries(self) -> tuple[HistoryEntry, ...]:
         return tuple(self._entries)
+
+    @property
+    def latest(self) -> HistoryEntry | None:
+        return self._entries[0] if self._entries else None
 
     def __len__(self) -> int:
         return len(self._entries)

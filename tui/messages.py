@@ -120,12 +120,26 @@ class NoteAdded(Message, bubble=False):
 
 
 @dataclass
+class ActionProgress(Message, bubble=False):
+    """A batch of a bulk action landed: its results, and how far the action is."""
+
+    action: Action
+    batch: list[ActionResult]
+    reached: int
+    total: int
+
+
+@dataclass
 class ActionDone(Message, bubble=False):
+    """A bulk action ended: every result, and whether it was stopped between batches
+    (the ``total - len(results)`` runs not reached were left as they were)."""
+
     action: Action
     results: list[ActionResult]
-    #: What the action history records of it (tui/action_history.py).
     reason: str = ""
-    requested: int = 0
+    total: int = 0
+    stopped: bool = False
+    #: When the action started (the app's clock), for the action history.
     started_ms: int = 0
 
 

@@ -634,15 +634,32 @@ def open_run_id(conn: sa.Connection, task_id: int) -> int | None:
 
 
 def last_change_summary(conn: sa.Connection, run_id: int) -> str:
-    row = conn.execute(
-        sa.select(events)
-        .where(events.c.run_id == run_id, MOVES_ONLY)
-        .order_by(events.c.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return "it has no recorded events"
-    return f"{row.action} by {row.actor} ({row.actor_kind}); it is now {row.to_status}"
+    """What last happened to ``run_id`` (its newest move)."""
+    return last_change_summaries(conn, [run_id])[run_id]
+
+
+def last_change_summaries(conn: sa.Connection, run_ids: Sequence[int]) -> dict[int, str]:
+    """What last happened to each of ``run_ids`` (its newest move: notes are not moves),
+    in one read."""
+    newest = (
+        sa.select(sa.func.max(events.c.id))
+        .where(events.c.run_id.in_(run_ids), MOVES_ONLY)
+        .group_by(events.c.run_id)
+    )
+    summaries = dict.fromkeys(run_ids, "it has no recorded events")
+    for row in conn.execute(
+        sa.select(
+            events.c.run_id,
+            events.c.action,
+            events.c.actor,
+            events.c.actor_kind,
+            events.c.to_status,
+        ).where(events.c.id.in_(newest))
+    ):
+        summaries[row.run_id] = (
+            f"{row.action} by {row.actor} ({row.actor_kind}); it is now {row.to_status}"
+        )
+    return summaries
 
 
 def run_detail(

@@ -2,6 +2,7 @@
 
     python tests/bench/bench_tui.py                # seeds /tmp/parkbench-bench/tui.db once
     python tests/bench/bench_tui.py --runs 20000 --reps 3 --datatable
+    python tests/bench/bench_tui.py --bulk 10000   # also: cursor moves during a bulk fail
 
 Prints min / median per figure next to its target and a named baseline measured in the
 same run: the empty Textual app (startup floor), a key with no binding (the input
@@ -17,6 +18,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -358,6 +360,50 @@ async def interactive(store: Store, reps: int) -> dict[str, list[float]]:
     return out
 
 
+async def during_bulk(store: Store, count: int, reps: int) -> dict[str, list[float]]:
+    """Cursor down while a bulk fail of ``count`` marked runs runs in its worker (issue 17.3:
+    target <= 50 ms), beside cursor down with nothing running (same app, same run); and
+    the action's own wall time. Run on a copy of the database: the runs end failed."""
+    from parkbench.core.lifecycle import Action
+    from parkbench.tui.app import ParkbenchApp
+    from parkbench.tui.screens import loading
+
+    out: dict[str, list[float]] = {"idle": [], "busy": [], "action": []}
+    app = ParkbenchApp(store, now=lambda: NOW_MS, live=False, keymap={})
+    async with app.run_test(size=(120, 40)):
+        main, runs = app.main, app.main.runs
+        frames = Frames(app)
+        await until(lambda: bool(runs.window.rows) and runs.window.total_known)
+
+        async def down(name: str) -> None:
+            want = runs.cursor + 1
+            frames.expect(lambda: runs.cursor == want)
+            start = time.perf_counter()
+            send_key(app, "down")
+            try:
+                await asyncio.wait_for(frames.seen.wait(), 30)
+            except TimeoutError:
+                raise AssertionError(
+                    f"cursor {runs.cursor} (wanted {want}) of {runs.window.total}"
+                ) from None
+            assert frames.first_showing is not None
+            out[name].append(frames.first_showing[0] - start)
+            await asyncio.sleep(0.02)
+
+        for _ in range(reps * 5):
+            await down("idle")
+        view = runs.view_query
+        expected = dict(list(loading.matching_expectations(store, view).items())[:count])
+        runs.set_marks(expected)
+        main.progress.begin(f"Fail {count:,} marked runs", len(expected), "x")
+        started = time.perf_counter()
+        main.run_action(Action.FAIL, expected, "bench: bulk fail")
+        while main.progress.running:
+            await down("busy")
+        out["action"].append(time.perf_counter() - started)
+    return out
+
+
 CHILD = """
 import time
 START_CPU = time.process_time()
@@ -424,6 +470,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/parkbench-bench"))
     parser.add_argument("--datatable", action="store_true", help="also time the DataTable baseline")
+    parser.add_argument(
+        "--bulk", type=int, default=0, metavar="N", help="also: cursor moves while N runs fail"
+    )
     args = parser.parse_args()
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
     db = args.dir / f"tui-{args.runs}.db"
@@ -466,6 +515,16 @@ def main() -> None:
     report("filter update (rows painted)", figures["filter"], 100)
     report("  UI thread CPU", figures["filter_cpu"], None)
     report("filter update (count settled)", figures["count"], None, "(virtual height)")
+    if args.bulk:
+        copy = args.dir / f"tui-{args.runs}-bulk.db"
+        shutil.copyfile(db, copy)
+        with Store.open(f"sqlite:///{copy}") as scratch:
+            bulk = asyncio.run(during_bulk(scratch, args.bulk, args.reps))
+        copy.unlink()
+        print(f"during a bulk fail of {args.bulk:,} marked runs (issue 17.3)")
+        report("cursor down, bulk action running", bulk["busy"], 50)
+        report("  baseline: cursor down, idle", bulk["idle"], None)
+        report("  the bulk fail itself", bulk["action"], None)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = max(m for _, _, m in launches)
     print(

@@ -36,8 +36,7 @@ def _parked(store: Store, workspace: Path, reason: str = "need the API key") -> 
 def test_a_note_is_audited_and_changes_nothing_about_the_run(
     store: Store, workspace: Path, clock: FakeClock, status: str
 ) -> None:
-    store.enqueue("Deploy", workspace)
-    run_id = 1
+    run_id = store.enqueue("Deploy", workspace).run_id
     if status != "queued":
         claimed = _claim(store)
         run_id = claimed.run_id
@@ -185,8 +184,8 @@ def test_a_release_hands_on_the_notes_of_this_attempt_only(store: Store, workspa
 
 
 def test_new_work_has_no_handoff_even_with_a_note(store: Store, workspace: Path) -> None:
-    store.enqueue("Fresh", workspace)
-    store.add_note(1, text="waiting for the DBA", actor="bob")
+    fresh = store.enqueue("Fresh", workspace).run_id  # (PostgreSQL ids may have gaps)
+    store.add_note(fresh, text="waiting for the DBA", actor="bob")
     claimed = _claim(store)
     assert claimed.handoff is None  # notes on new work stay in its events and detail
     assert [n.reason for n in store.get_run(claimed.run_id, check_disk=False).notes] == [

@@ -108,8 +108,8 @@ async def test_conflict_when_the_run_changes_while_the_modal_is_open(store, park
         await settle(pilot)
         [notice] = notices
         assert notice.severity == "error"
-        assert notice.message.startswith(f"1 conflict: run {parked[0]} changed since you looked")
-        assert "release by bob" in notice.message
+        assert notice.message.startswith("1 skipped: changed since you looked\n")
+        assert f"run {parked[0]} changed since you looked: release by bob" in notice.message
         # never a silent overwrite: bob's release stands
         assert status_of(store, parked[0]) is RunStatus.QUEUED
 
@@ -123,7 +123,8 @@ async def test_conflict_on_a_stale_screen(store, parked):
         await press(pilot, "enter")
         await settle(pilot)
         [notice] = notices
-        assert "1 conflict" in notice.message and "fail by carol" in notice.message
+        assert "1 skipped: changed since you looked" in notice.message
+        assert "fail by carol" in notice.message
         assert status_of(store, parked[0]) is RunStatus.FAILED
         # the list refreshed after the action: the failed run is gone from it
         assert parked[0] not in [row.id for row in app.main.runs.window.rows]
@@ -143,9 +144,8 @@ async def test_bulk_action_reports_each_run(store, parked):
         await press(pilot, "ctrl+s")
         await settle(pilot)
         [notice] = notices
-        assert notice.message.startswith(
-            f"2 requeued, 1 conflict: run {parked[1]} changed since you looked: fail by bob"
-        )
+        assert notice.message.startswith("2 requeued, 1 skipped: changed since you looked\n")
+        assert f"run {parked[1]} changed since you looked: fail by bob" in notice.message
         assert notice.severity == "warning"
         assert status_of(store, parked[0]) is RunStatus.REQUEUED
         assert status_of(store, parked[1]) is RunStatus.FAILED

@@ -123,7 +123,7 @@ async def test_undo_after_a_worker_claimed_the_new_run_is_a_conflict(store, park
         await settle(pilot)
         assert status_of(store, new_run) is RunStatus.CLAIMED
         assert status_of(store, parked[0]) is RunStatus.REQUEUED
-        assert notices[-1].severity == "error" and "1 conflict" in notices[-1].message
+        assert notices[-1].severity == "error" and "1 skipped" in notices[-1].message
         shown = screen_text(app)
         assert "1 run: 0 ok, 1 conflict" in shown
         assert f"new run {new_run} was claimed already by agent-9" in shown

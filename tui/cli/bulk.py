@@ -16,6 +16,7 @@ from __future__ import annotations
 import struct
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import IO
 
@@ -23,6 +24,7 @@ from parkbench.core.errors import EXIT_CODES
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import ActionResult, Expectation, RunFilter
 from parkbench.core.store import Store, queries
+from parkbench.tui.action_history import skip_reason
 from parkbench.tui.cli import output
 
 #: Runs read and acted on per step: one batch's expectations and results are what is held.
@@ -134,6 +136,18 @@ class Outcomes:
                 self.worst = result
             if keep_all or len(self.shown) < self.table_limit:
                 self.shown.append(result)
+
+    def summary(self, past: str) -> str:
+        """E.g. ``9,812 requeued, 188 skipped: changed since you looked`` (as the review app
+        says it)."""
+        parts = [f"{self.ok:,} {past}"]
+        codes = Counter(code for _, code in self.failures)
+        if len(codes) == 1:
+            parts.append(f"{self.failed:,} skipped: {skip_reason(next(iter(codes)))}")
+        elif codes:
+            why = ", ".join(f"{count:,} {skip_reason(code)}" for code, count in codes.items())
+            parts.append(f"{self.failed:,} skipped ({why})")
+        return ", ".join(parts)
 
     def emit_json(self, head: dict[str, object], tail: dict[str, object]) -> None:
         """One JSON document: ``head``, the spooled ``results``, then ``tail``'s keys."""

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 #: Human output lists every result up to this many; beyond it, failures and a summary.
 TABLE_LIMIT = 200
+#: Exit status of a bulk command stopped by Ctrl-C with no failure (the shell's 128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 RunsArgument = Annotated[
     list[int] | None,
@@ -197,7 +199,7 @@ def _review(
     if priority is not None:
         inputs.priority(priority)
     action = Action(verb)
-    from parkbench.tui.cli import bulk  # loads the store's read side: only when acting
+    from parkbench.tui.cli import bulk, progress  # loads the store's read side: only when acting
 
     matched: bulk.Matched | None = None
     with opts.open_store() as store, contextlib.ExitStack() as spools:
@@ -218,26 +220,48 @@ def _review(
             total = len(dict.fromkeys(run_ids))
         outcomes = bulk.Outcomes(total, table_limit=TABLE_LIMIT, json_mode=opts.json)
         spools.callback(outcomes.close)
-        for batch, expected in batches:
-            outcomes.add(
-                store.review(
-                    action,
-                    batch,
-                    reason=why,
-                    actor=who,
-                    expected=expected,
-                    force=force,
-                    priority=priority,
+        meter = progress.Progress(verb, total if total > 1 and not output.VERBOSITY["quiet"] else 0)
+        spools.callback(meter.close)
+
+        def stopping() -> None:
+            meter.update(outcomes.ok, outcomes.failed, stopping=True)
+
+        # Ctrl-C stops between batches: each batch is one transaction, done or not at all.
+        with progress.stop_on_interrupt(stopping) as stop:
+            for batch, expected in batches:
+                if stop.is_set():
+                    break
+                outcomes.add(
+                    store.review(
+                        action,
+                        batch,
+                        reason=why,
+                        actor=who,
+                        expected=expected,
+                        force=force,
+                        priority=priority,
+                    )
                 )
-            )
+                meter.update(outcomes.ok, outcomes.failed)
+        meter.close()
+        not_reached = total - outcomes.count
         if opts.json:
-            tail = {"matched": matched.count} if matched is not None else {}
+            tail: dict[str, object] = {"matched": matched.count} if matched is not None else {}
+            if not_reached:
+                tail |= {"stopped": True, "not_reached": not_reached}
             head = {"action": verb, "actor": who, "ok": outcomes.ok, "failed": outcomes.failed}
             outcomes.emit_json(head, tail)
     if not opts.json:
         _print_results(verb, outcomes)
+    if not_reached:
+        output.note(
+            f"stopped (Ctrl-C): {not_reached:,} of {total:,} runs not reached, left as they "
+            f"were; run the command again to act on them"
+        )
     if outcomes.failed:
         raise typer.Exit(_report_failures(verb, outcomes, json_mode=opts.json))
+    if not_reached:
+        raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def _report_failures(verb: str, outcomes: Outcomes, *, json_mode: bool) -> int:
@@ -298,4 +322,7 @@ def _print_results(verb: str, outcomes: Outcomes) -> None:
                 output.text(result.error.message if result.error else "", 160),
             )
         output.console().print(grid)
-    output.print_lines([f"{verb}: {outcomes.ok} ok, {outcomes.failed} failed of {outcomes.count}"])
+    lines = [f"{verb}: {outcomes.ok} ok, {outcomes.failed} failed of {outcomes.count}"]
+    if outcomes.failed:
+        lines.append(outcomes.summary(_PAST[verb]))
+    output.print_lines(lines)

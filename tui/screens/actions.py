@@ -15,6 +15,7 @@ from textual.notifications import SeverityLevel
 from parkbench.core import inputs
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus, allowed_actions
 from parkbench.core.records import ActionResult, Expectation, RunRow
+from parkbench.tui.action_history import skip_reason
 from parkbench.tui.screens.answer_modal import AnswerModal
 from parkbench.tui.screens.reason_modal import LISTED, ReasonModal
 from parkbench.tui.textsafe import one_line, safe_text
@@ -51,6 +52,8 @@ REASONS_LISTED = 4
 REASONS_SCANNED = 10_000
 #: A fail of more runs than this asks the reviewer to type the count to confirm.
 TYPED_CONFIRM_OVER = 1_000
+#: The palette command that lists the runs the last action skipped.
+SKIPPED_COMMAND = "Skipped runs of the last action"
 
 
 def targets(
@@ -69,6 +72,18 @@ def targets(
     if highlighted is not None and action in allowed_actions(ActorKind.HUMAN, highlighted.status):
         return {highlighted.id: Expectation(highlighted.status, highlighted.version)}, 0
     return {}, 0
+
+
+def has_targets(
+    action: Action, marks: Mapping[int, Expectation], highlighted: RunRow | None
+) -> bool:
+    """Whether :func:`targets` would find any run, without building the set: the footer
+    asks on every key press, and a bulk mark can hold tens of thousands of runs."""
+    if marks:
+        return any(action in allowed_actions(ActorKind.HUMAN, s.status) for s in marks.values())
+    return highlighted is not None and action in allowed_actions(
+        ActorKind.HUMAN, highlighted.status
+    )
 
 
 def view_actions(status: RunStatus | None) -> frozenset[Action]:
@@ -201,8 +216,11 @@ def mark_all_question(count: int, query: ViewQuery, *, invert: bool = False) -> 
     return text
 
 
-def summarize(action: Action, results: list[ActionResult]) -> tuple[str, SeverityLevel]:
-    """E.g. ``2 requeued, 1 conflict: run 17 changed since you looked: ...``."""
+def summarize(
+    action: Action, results: Sequence[ActionResult], *, not_reached: int = 0
+) -> tuple[str, SeverityLevel]:
+    """E.g. ``9,812 requeued, 188 skipped: changed since you looked`` and the first few
+    skipped runs' messages; ``not_reached``: runs a stopped action left as they were."""
     done = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok]
     parts: list[str] = []
@@ -212,7 +230,13 @@ def summarize(action: Action, results: list[ActionResult]) -> tuple[str, Severit
             head += f" (run {done[0].run_id} → new run {done[0].new_run_id})"
         parts.append(head)
     codes = Counter(r.error.code if r.error else "error" for r in failed)
-    parts.extend(f"{count:,} {code.replace('_', ' ')}" for code, count in codes.items())
+    if len(codes) == 1:
+        parts.append(f"{len(failed):,} skipped: {skip_reason(next(iter(codes)))}")
+    elif codes:
+        why = ", ".join(f"{count:,} {skip_reason(code)}" for code, count in codes.items())
+        parts.append(f"{len(failed):,} skipped ({why})")
+    if not_reached:
+        parts.append(f"stopped: {not_reached:,} not reached, left as they were")
     summary = ", ".join(parts) or "nothing to do"
     details = [
         one_line(r.error.message if r.error else f"run {r.run_id} failed", 240)
@@ -220,9 +244,12 @@ def summarize(action: Action, results: list[ActionResult]) -> tuple[str, Severit
     ]
     if len(failed) > DETAILED:
         details.append(f"… and {len(failed) - DETAILED:,} more")
-    if len(details) == 1:
-        summary += f": {details[0]}"
-    elif details:
+    if details:
+        details.append(f"List them: ctrl+p “{SKIPPED_COMMAND}”.")
         summary += "\n" + "\n".join(details)
-    severity: SeverityLevel = "information" if not failed else ("warning" if done else "error")
+    severity: SeverityLevel = "information"
+    if failed:
+        severity = "warning" if done else "error"
+    elif not_reached:
+        severity = "warning"
     return summary, severity

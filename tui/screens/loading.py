@@ -16,6 +16,7 @@ from parkbench.core.contracts import ArtifactState, check_artifacts
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import ActionResult, Expectation, Page, RunFilter, RunRow
 from parkbench.core.store import Store, queries, reasons
+from parkbench.core.store.review import BATCH
 from parkbench.tui.widgets.run_window import Fetch, FetchKind, Loaded, ViewQuery
 
 #: Keys skipped per query when walking to a far index (an index scan, ~3 ms per 1,000).
@@ -215,8 +216,9 @@ def reason_counts(store: Store, run_ids: Sequence[int]) -> tuple[tuple[str, int]
     return tuple(counts.items())
 
 
-#: Runs per store call of a bulk action: between two batches the reviewer may stop it.
-ACTION_BATCH = 200
+#: Runs per store call of a bulk action (one transaction each, see
+#: :data:`parkbench.core.store.review.BATCH`): between two batches the reviewer may stop it.
+ACTION_BATCH = BATCH
 
 
 def apply_action(
@@ -228,16 +230,18 @@ def apply_action(
     actor: str | None,
     should_stop: Callable[[], bool] = lambda: False,
     priority: int | None = None,
+    on_batch: Callable[[list[ActionResult], int], object] = lambda _batch, _reached: None,
 ) -> list[ActionResult]:
     """``action`` on ``expected``, a batch (one store call) at a time; once
-    ``should_stop()`` says so, the runs not yet reached are left as they are."""
+    ``should_stop()`` says so, the runs not yet reached are left as they are.
+    ``on_batch(results, reached)`` hears of each batch as it lands."""
     run_ids: Sequence[int] = list(expected)
     results: list[ActionResult] = []
     for lo in range(0, len(run_ids), ACTION_BATCH):
         if lo and should_stop():
             break
         batch = run_ids[lo : lo + ACTION_BATCH]
-        results += store.review(
+        landed = store.review(
             action,
             batch,
             reason=reason,
@@ -245,4 +249,6 @@ def apply_action(
             expected={run_id: expected[run_id] for run_id in batch},
             priority=priority,
         )
+        results += landed
+        on_batch(landed, lo + len(batch))
     return results

@@ -33,10 +33,11 @@ from parkbench.tui.messages import (
 )
 from parkbench.tui.screens.actions import (
     ACTION_NAMES,
+    has_targets,
     plural,
     view_actions,
 )
-from parkbench.tui.screens.main_actions import ReviewActions
+from parkbench.tui.screens.main_actions import STOP_BINDING, ReviewActions
 from parkbench.tui.screens.main_causes import CauseActions
 from parkbench.tui.screens.main_filter import FilterNote, FilterView
 from parkbench.tui.screens.main_notes import RunNotes
@@ -44,6 +45,7 @@ from parkbench.tui.screens.main_receipts import LiveReceiptsView
 from parkbench.tui.screens.main_view import VIEW_BINDINGS, ViewActions
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
+from parkbench.tui.widgets.action_progress import ActionProgressBar
 from parkbench.tui.widgets.detail_pane import DetailPane
 from parkbench.tui.widgets.filter_bar import FilterBar
 from parkbench.tui.widgets.fit_footer import FitFooter
@@ -71,6 +73,7 @@ SCREEN_ACTIONS = (
     "note",
     "clear_filter",
     "toggle_ready",
+    "stop_action",
 )
 
 
@@ -99,6 +102,7 @@ class MainScreen(
             id="run-invert-marks",
             tooltip="Mark the unmarked runs in view and unmark the marked ones",
         ),
+        Binding("x", "stop_action", "Stop", id=STOP_BINDING, tooltip="Stop after this batch"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="filter-clear"),
         Binding("o", "cycle_sort", "Sort", id="sort-cycle", tooltip="Blocked time, priority, task"),
@@ -154,6 +158,7 @@ class MainScreen(
         self.filter_note = FilterNote(id="filter-note")
         self.runs = RunList(now_ms=now_ms, page=page_size, max_rows=window_rows, id="runs")
         self.detail = DetailPane(now_ms=now_ms, id="detail")
+        self.progress = ActionProgressBar(id="action-progress")
         self._first_load = FirstLoad(store, self.runs.window.reset(initial or ViewQuery()))
 
     def compose(self) -> ComposeResult:
@@ -162,6 +167,7 @@ class MainScreen(
         yield self.filter_note
         yield self.runs
         yield self.detail
+        yield self.progress
         yield FitFooter()
 
     def on_mount(self) -> None:
@@ -428,12 +434,14 @@ class MainScreen(
             return (
                 not self.read_only
                 and ACTION_NAMES[action] in view_actions(self.runs.view_query.status)
-                and bool(self.targets(ACTION_NAMES[action])[0])
+                and has_targets(ACTION_NAMES[action], self.runs.marks, self.runs.highlighted)
             )
         if action in ("mark_all", "invert_marks"):
             return self.marking_applies()
         if action == "note":
             return self.note_available()
+        if action == "stop_action":
+            return self.stop_available()
         if action == "clear_filter":
             query = self.runs.view_query
             return bool(query.search or self.filter_bar.value) or query.cause is not None

@@ -17,11 +17,18 @@ from parkbench.core.lifecycle import Action
 from parkbench.core.records import Expectation, RunRow
 from parkbench.core.store import Store, default_actor
 from parkbench.tui.action_history import HistoryEntry
-from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
+from parkbench.tui.messages import (
+    ActionDone,
+    ActionProgress,
+    ActionRowsLoaded,
+    MatchesCounted,
+    MatchesFetched,
+)
 from parkbench.tui.screens.actions import (
     ACTION_LABELS,
     REASONS_SCANNED,
     action_modal,
+    action_title,
     mark_all_question,
     summarize,
     targets,
@@ -29,7 +36,11 @@ from parkbench.tui.screens.actions import (
 )
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.reason_modal import LISTED, Reply
+from parkbench.tui.widgets.action_progress import ActionProgressBar
 from parkbench.tui.widgets.run_list import RunList
+
+#: The binding that stops a running bulk action between batches.
+STOP_BINDING = "action-stop"
 
 
 class ReviewActions:
@@ -37,6 +48,8 @@ class ReviewActions:
 
     runs: RunList
     store: Store
+    progress: ActionProgressBar
+    sync_bindings: Callable[[], None]
     read_only: bool
     actor: str | None
     now_ms: Callable[[], int]
@@ -53,6 +66,7 @@ class ReviewActions:
     count_matches: Callable[..., object]
     fetch_matches: Callable[..., object]
     store_changed: Callable[..., None]
+    load_status_counts: Callable[[], object]
 
     def targets(self, action: Action) -> tuple[dict[int, Expectation], int]:
         """The runs ``action`` would touch as the reviewer saw them, and how many marked
@@ -124,11 +138,26 @@ class ReviewActions:
 
         def confirmed(reply: Reply | None) -> None:
             if reply is not None:
+                self.stop_after_batch.clear()
+                keys = getattr(self.app, "binding_keys", lambda _id: ())(STOP_BINDING)
+                title = action_title(action, expected, bool(self.runs.marks))
+                self.progress.begin(title, len(expected), keys[0] if keys else "")
                 self.run_action(action, expected, reply.text, reply.priority)
+                self.sync_bindings()
 
         self.app.push_screen(modal, callback=confirmed)
 
+    def on_action_progress(self, message: ActionProgress) -> None:
+        """A batch landed: count it, unmark its runs, refresh the header's counts. The list
+        follows once, when the action ends: re-anchoring it on every batch would reload the
+        page under the cursor while the reviewer moves it."""
+        done = sum(1 for result in message.batch if result.ok)
+        self.progress.add(done, len(message.batch) - done, message.reached)
+        self.runs.unmark(result.run_id for result in message.batch)
+        self.load_status_counts()
+
     def on_action_done(self, message: ActionDone) -> None:
+        self.progress.end()
         self.app.action_history.add(
             HistoryEntry.of(
                 message.action,
@@ -137,11 +166,12 @@ class ReviewActions:
                 actor=self.actor or default_actor(),
                 started_ms=message.started_ms,
                 finished_ms=self.now_ms(),
-                requested=message.requested or len(message.results),
-                cancelled=len(message.results) < message.requested,
+                requested=message.total or len(message.results),
+                cancelled=message.stopped,
             )
         )
-        summary, severity = summarize(message.action, message.results)
+        not_reached = max(0, message.total - len(message.results)) if message.stopped else 0
+        summary, severity = summarize(message.action, message.results, not_reached=not_reached)
         self.notify(
             summary,
             title=ACTION_LABELS[message.action][0],
@@ -151,6 +181,27 @@ class ReviewActions:
         )
         self.runs.unmark(result.run_id for result in message.results)
         self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
+        self.sync_bindings()
+
+    def stop_available(self) -> bool:
+        return self.progress.running and not self.stop_after_batch.is_set()
+
+    def action_stop_action(self) -> None:
+        """Stop the running bulk action once its current batch is written."""
+        if not self.stop_available():
+            return
+        self.stop_after_batch.set()
+        self.progress.stopping()
+        self.sync_bindings()
+
+    def last_skipped(self) -> HistoryEntry | None:
+        """The session's last action, if it skipped runs (the palette offers to list them)."""
+        latest = self.app.action_history.latest
+        return latest if latest is not None and latest.failed else None
+
+    def show_skipped(self) -> None:
+        """The skipped runs are listed, with why, in the action history (its newest entry)."""
+        self.action_history()
 
     def action_history(self) -> None:
         """The action history screen: this session's actions and their results."""

@@ -18,11 +18,12 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.lifecycle import Action, RunStatus
-from parkbench.core.records import Expectation, RunRow
+from parkbench.core.records import ActionResult, Expectation, RunRow
 from parkbench.core.store import Store
 from parkbench.tui.live_receipts import WATCHER_GROUP
 from parkbench.tui.messages import (
     ActionDone,
+    ActionProgress,
     ActionRowsLoaded,
     CoreFailed,
     DetailLoaded,
@@ -222,8 +223,16 @@ class StoreWorkers:
         reason: str,
         priority: int | None = None,
     ) -> None:
-        # Not cancellable on purpose: once confirmed, every result is reported.
+        # Not cancellable as a worker on purpose: once confirmed, every result is reported.
+        # It stops between batches when asked (stop_after_batch); each batch is posted.
         started_ms = self.now_ms()
+        total = len(expected)
+        reported: list[ActionResult] = []
+
+        def landed(batch: list[ActionResult], reached: int) -> None:
+            reported.extend(batch)
+            self.post_message(ActionProgress(action, batch, reached, total))
+
         try:
             results = loading.apply_action(
                 self.store,
@@ -233,8 +242,14 @@ class StoreWorkers:
                 actor=self.actor,
                 should_stop=self.stop_after_batch.is_set,
                 priority=priority,
+                on_batch=landed,
             )
         except ParkbenchError as error:
             self.post_message(CoreFailed(f"{action.value} failed", error))
+            # What the batches before it did stays done, and is reported.
+            self.post_message(
+                ActionDone(action, reported, reason, total, stopped=True, started_ms=started_ms)
+            )
             return
-        self.post_message(ActionDone(action, results, reason, len(expected), started_ms))
+        stopped = len(results) < total
+        self.post_message(ActionDone(action, results, reason, total, stopped, started_ms))

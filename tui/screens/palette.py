@@ -14,7 +14,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import Expectation, SortKey
-from parkbench.tui.screens.actions import ACTION_LABELS, ACTION_NAMES
+from parkbench.tui.action_history import HistoryEntry
+from parkbench.tui.screens.actions import ACTION_LABELS, ACTION_NAMES, SKIPPED_COMMAND
 from parkbench.tui.widgets.run_list import RunList
 from parkbench.tui.widgets.run_window import SORT_CYCLE, STATUS_CYCLE, ViewQuery
 from parkbench.tui.widgets.status_header import sort_label, status_label
@@ -59,6 +60,10 @@ class ReviewScreen(Protocol):
     def show_sort(self, sort: SortKey) -> None: ...
     def show_status(self, status: RunStatus | None) -> None: ...
     def ready_filter_available(self) -> bool: ...
+    def stop_available(self) -> bool: ...
+    def last_skipped(self) -> HistoryEntry | None: ...
+    def show_skipped(self) -> None: ...
+    def action_stop_action(self) -> None: ...
     def ready_label(self, query: ViewQuery) -> str: ...
     def action_filter(self) -> None: ...
     def action_clear_filter(self) -> None: ...
@@ -78,6 +83,15 @@ class ReviewScreen(Protocol):
 def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
     """What the review screen can do right now, named for the palette."""
     runs = screen.runs
+    if screen.stop_available():
+        yield ("Stop the bulk action", "After its current batch (x)", screen.action_stop_action)
+    skipped = screen.last_skipped()
+    if skipped is not None:
+        yield (
+            SKIPPED_COMMAND,
+            f"{skipped.failed:,} runs the last {skipped.action.value} left, and why (h)",
+            screen.show_skipped,
+        )
     if not screen.read_only:
         for name, action in ACTION_NAMES.items():
             expected, _ = screen.targets(action)

@@ -32,6 +32,7 @@ GIVES_WAY: tuple[str, ...] = (
     "filter",
     "fail",
     "requeue",
+    "stop_action",  # shown only while a bulk action runs: the way to stop it
     "command_palette",
 )
 KEPT = frozenset({"quit", "help"})
