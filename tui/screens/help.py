@@ -145,6 +145,10 @@ class HelpScreen(ModalScreen[None]):
         left, right = help_columns(self.rows)
         with Vertical(id="help-dialog"):
             yield Static(Text("Parkbench keys"), markup=False, id="help-title")
+            # Which database and keymap: above the scrolling keys, always in view.
+            yield Static(
+                Text(safe_text(self.keymap_note), style="dim"), markup=False, id="help-note"
+            )
             with VerticalScroll(id="help-scroll"):
                 yield Static(Text(INTRO, style="italic"), markup=False, id="help-intro")
                 widest = max(widest_line(left), widest_line(right))
@@ -152,11 +156,6 @@ class HelpScreen(ModalScreen[None]):
                     yield Static(left, markup=False, classes="help-column")
                     with Vertical(classes="help-column"):
                         yield Static(right, markup=False)
-                        yield Static(
-                            Text(safe_text(self.keymap_note), style="dim"),
-                            markup=False,
-                            id="help-note",
-                        )
                         yield Static(filter_syntax_text(), markup=False, id="help-filter")
             yield Static(Text("Escape closes"), markup=False, id="help-hint")
 
