@@ -15,11 +15,11 @@ read side.
 
 from __future__ import annotations
 
-from parkbench.core.causes import Causes
+from parkbench.core.causes import Causes, CauseSelector
 from parkbench.core.records import Page, RunDetail, RunFilter, SortKey
 from parkbench.core.store import queries
 from parkbench.core.store.base import default_actor
-from parkbench.core.store.causes import parked_causes
+from parkbench.core.store.causes import parked_causes, runs_of
 from parkbench.core.store.enqueue import EnqueueOps, NewTask
 from parkbench.core.store.lease import Lease
 from parkbench.core.store.review import ReviewOps
@@ -76,6 +76,10 @@ class Store(EnqueueOps, WorkerOps, ReviewOps):
     def causes(self, *, limit: int | None = None) -> Causes:
         """Every parked run folded by cause (:mod:`parkbench.core.causes`), largest first."""
         return self.read(lambda conn: parked_causes(conn, limit=limit))
+
+    def cause_run_ids(self, selector: CauseSelector) -> tuple[int, ...]:
+        """The ids of the parked runs a cause (its ``selector``) holds now, ascending."""
+        return self.read(lambda conn: runs_of(conn, [selector])[0])
 
     def get_run(
         self,
