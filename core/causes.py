@@ -298,9 +298,7 @@ class CauseTally:
             group = self._groups.get(key)
             if group is None:
                 example = (reason or "")[:EXAMPLE_CHARS]
-                group = self._groups[key] = _Group(
-                    kind, 0, oldest_ms, newest_ms, example, first_id
-                )
+                group = self._groups[key] = _Group(kind, 0, oldest_ms, newest_ms, example, first_id)
             if reason is None:
                 group.null = True
             elif names_all is None:

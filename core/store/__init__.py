@@ -15,6 +15,8 @@ read side.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from parkbench.core.causes import Causes, CauseSelector
 from parkbench.core.records import Page, RunDetail, RunFilter, SortKey
 from parkbench.core.store import queries
@@ -24,6 +26,9 @@ from parkbench.core.store.enqueue import EnqueueOps, NewTask
 from parkbench.core.store.lease import Lease
 from parkbench.core.store.review import ReviewOps
 from parkbench.core.store.worker import WorkerOps
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = ["Lease", "NewTask", "Store", "default_actor"]
 
@@ -76,6 +81,15 @@ class Store(EnqueueOps, WorkerOps, ReviewOps):
     def causes(self, *, limit: int | None = None) -> Causes:
         """Every parked run folded by cause (:mod:`parkbench.core.causes`), largest first."""
         return self.read(lambda conn: parked_causes(conn, limit=limit))
+
+    def causes_and_runs(self, *, limit: int | None = None) -> tuple[Causes, list[tuple[int, ...]]]:
+        """:meth:`causes` and each listed cause's run ids (ascending), in one transaction."""
+
+        def body(conn: sa.Connection) -> tuple[Causes, list[tuple[int, ...]]]:
+            found = parked_causes(conn, limit=limit)
+            return found, runs_of(conn, [group.selector for group in found.groups])
+
+        return self.read(body)
 
     def cause_run_ids(self, selector: CauseSelector) -> tuple[int, ...]:
         """The ids of the parked runs a cause (its ``selector``) holds now, ascending."""

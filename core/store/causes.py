@@ -160,21 +160,19 @@ def runs_of(conn: sa.Connection, selectors: Sequence[CauseSelector]) -> list[tup
             null = index
     found: list[list[int]] = [[] for _ in selectors]
     parked = runs.c.status == RunStatus.NEEDS_ATTENTION.value
-    text = _text()
+    read = _text()
     base = sa.select(
         runs.c.id,
-        text,
+        read,
         _when_missing(tasks.c.metadata_json),
         _when_missing(runs.c.metadata_json),
     ).select_from(runs.join(tasks, tasks.c.id == runs.c.task_id))
     wanted = list(texts)
     for chunk in _chunks(wanted):
-        for run_id, reason, task_md, run_md in conn.execute(
-            base.where(parked, text.in_(chunk))
-        ):
-            index = owner.get(fold_key(reason, contract_names_all(reason, task_md, run_md)))
-            if index is not None:
-                found[index].append(run_id)
+        for run_id, reason, task_md, run_md in conn.execute(base.where(parked, read.in_(chunk))):
+            held = owner.get(fold_key(reason, contract_names_all(reason, task_md, run_md)))
+            if held is not None:
+                found[held].append(run_id)
     if null is not None:
         query = sa.select(runs.c.id).where(parked, runs.c.block_reason.is_(None))
         found[null].extend(conn.execute(query).scalars())
