@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from parkbench.core.records import iso_ms
 
@@ -122,7 +123,13 @@ def path_pattern(path: str) -> str:
     """A receipt path's pattern: each segment's numbers, ids, hashes and dates masked, the
     rest (directories, names, extensions) kept. ``out/run-17/a1.json`` →
     ``out/run-<n>/<id>.json``."""
-    return "/".join(_SEGMENT.sub(_mask, segment) for segment in path.split("/"))
+    return "/".join(_segment_pattern(segment) for segment in path.split("/"))
+
+
+@lru_cache(maxsize=MEMO_REASONS)
+def _segment_pattern(segment: str) -> str:
+    # Segments repeat across receipt paths (``out``, ``report.json``): each is masked once.
+    return _SEGMENT.sub(_mask, segment)
 
 
 class CauseKind(StrEnum):
