@@ -97,13 +97,13 @@ def fold_parked(conn: sa.Connection, tally: CauseTally | None = None) -> CauseTa
     parked = runs.c.status == RunStatus.NEEDS_ATTENTION.value
     missing = _is_missing()
     columns = (
-        _text().label("text"),
         runs.c.worker.label("worker"),
         _blocked().label("blocked"),
         runs.c.id.label("id"),
     )
+    start = sa.func.substr(runs.c.block_reason, 1, SHAPE_INPUT_CHARS)  # = _text() for these
     plain = (
-        sa.select(*columns)
+        sa.select(start.label("text"), *columns)
         .where(parked, sa.or_(runs.c.block_reason.is_(None), sa.not_(missing)))
         .subquery()
     )
@@ -112,6 +112,7 @@ def fold_parked(conn: sa.Connection, tally: CauseTally | None = None) -> CauseTa
         add(text, None, worker, count, oldest, newest, first)
     receipts = (
         sa.select(
+            runs.c.block_reason.label("text"),  # = _text() for these
             *columns,
             tasks.c.metadata_json.label("task_md"),
             runs.c.metadata_json.label("run_md"),
