@@ -18,6 +18,11 @@ MAX_TITLE = 64 * 1024
 MAX_NAME = 256
 MAX_REASON = 1024 * 1024
 MAX_JSON = 1024 * 1024
+#: A reviewer's note: a comment, not a report (long detail belongs in a workspace file).
+MAX_NOTE = 10_000
+#: Priorities are 32-bit columns on PostgreSQL: every backend refuses the same range.
+MIN_PRIORITY = -(2**31)
+MAX_PRIORITY = 2**31 - 1
 DEFAULT_LEASE_S = 300
 #: The spec's bounds: a shorter lease would end about as soon as it was granted.
 MIN_LEASE_S = 1
@@ -58,6 +63,24 @@ def reason(value: str | None) -> str:
     )
 
 
+def note(value: str | None) -> str:
+    """A reviewer's note: required, trimmed, at most :data:`MAX_NOTE` characters (lines
+    kept as written)."""
+    return required_text(
+        "note", value, limit=MAX_NOTE, hint='give one with --text "looking at this"'
+    )
+
+
+def priority(value: int) -> int:
+    """A run's priority (higher runs first), within the 32-bit range of the column."""
+    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise ValidationError(
+            f"priority must be between {MIN_PRIORITY:,} and {MAX_PRIORITY:,}, got {value}",
+            hint="pass a smaller --priority (higher runs first)",
+        )
+    return value
+
+
 def title(value: str | None) -> str:
     return required_text("title", value, limit=MAX_TITLE, hint='e.g. parkbench enqueue "Fix x"')
 
@@ -68,8 +91,15 @@ def name(field: str, value: str | None) -> str:
 
 def json_object(field: str, value: Mapping[str, object] | str | None) -> dict[str, object]:
     """Parse (if needed) and redact a JSON object; returns the redacted object."""
+    return json_object_text(field, value)[0]
+
+
+def json_object_text(
+    field: str, value: Mapping[str, object] | str | None
+) -> tuple[dict[str, object], str]:
+    """:func:`json_object` and the JSON text it is stored as (encoded once, by the check)."""
     if value is None:
-        return {}
+        return {}, "{}"
     if isinstance(value, str):
         _check_encodable(field, value)
         if len(value) > MAX_JSON:
@@ -89,8 +119,7 @@ def json_object(field: str, value: Mapping[str, object] | str | None) -> dict[st
         )
     # redact_json maps a dict to a dict with str keys (it redacts str(key) for every key).
     redacted = cast("dict[str, object]", _redacted(field, dict(parsed)))
-    _encoded(field, redacted)
-    return redacted
+    return redacted, _encoded(field, redacted)
 
 
 def json_value(field: str, value: object) -> object:

@@ -25,6 +25,8 @@ class RunStatus(StrEnum):
     REQUEUED = "requeued"
 
 
+#: (A requeued source run stays terminal: no worker or sweep moves it; only a reviewer's
+#: undo of its requeue, while the successor is untouched, parks it again.)
 TERMINAL_STATUSES: frozenset[RunStatus] = frozenset(
     {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED, RunStatus.REQUEUED}
 )
@@ -56,6 +58,17 @@ class Action(StrEnum):
     EXPIRE_PARK = "expire_park"
     RUNTIME_PARK = "runtime_park"
     REQUEUE = "requeue"
+    # A reviewer's comment on a run in any status: an audit event that moves nothing
+    # (from_status = to_status = the status it was written in), so it is no transition
+    # and never appears in TRANSITIONS (see parkbench.core.store.notes).
+    NOTE = "note"
+    # A reviewer takes a requeue back while its successor is still untouched in the queue:
+    # the successor is canceled and the source run parks again (both moves, one transaction).
+    UNDO_REQUEUE = "undo_requeue"
+
+
+#: Audit events that record no move: every reader of "the latest move" skips them.
+NON_MOVES: frozenset[Action] = frozenset({Action.NOTE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +77,9 @@ class Transition:
     action: Action
     source: RunStatus | None  # None: the run is created by this action
     target: RunStatus
+    #: Made only together with the same action on another run, never asked for on this
+    #: one (the successor's cancel in an undo of a requeue): not in :func:`allowed_actions`.
+    companion: bool = False
 
 
 _Q, _C, _N = RunStatus.QUEUED, RunStatus.CLAIMED, RunStatus.NEEDS_ATTENTION
@@ -92,6 +108,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(_H, Action.FAIL, _C, RunStatus.FAILED),
     Transition(_H, Action.RELEASE, _N, _Q),
     Transition(_H, Action.RELEASE, _C, _Q),
+    # Undo a requeue (named by its source run): the source parks again, and its successor,
+    # still queued and never claimed, is canceled with it.
+    Transition(_H, Action.UNDO_REQUEUE, RunStatus.REQUEUED, _N),
+    Transition(_H, Action.UNDO_REQUEUE, _Q, RunStatus.CANCELED, companion=True),
 )
 
 _TABLE: dict[tuple[ActorKind, Action, RunStatus | None], Transition] = {
@@ -122,7 +142,11 @@ def target(actor: ActorKind, action: Action, source: RunStatus) -> RunStatus:
 
 
 def allowed_actions(actor: ActorKind, source: RunStatus) -> tuple[Action, ...]:
-    return tuple(t.action for t in TRANSITIONS if t.actor == actor and t.source == source)
+    """The actions ``actor`` may ask for on a run in ``source`` (companion moves excluded:
+    they happen to a run only as part of an action on another)."""
+    return tuple(
+        t.action for t in TRANSITIONS if t.actor == actor and t.source == source and not t.companion
+    )
 
 
 def invalid_transition(

@@ -9,6 +9,7 @@ from enum import StrEnum
 from parkbench.core.contracts import ArtifactCheck, Contract
 from parkbench.core.db.info import to_datetime
 from parkbench.core.errors import ParkbenchError
+from parkbench.core.filters import Filter
 from parkbench.core.lifecycle import RunStatus
 
 
@@ -58,6 +59,19 @@ class HandoffDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoffNote:
+    """A reviewer's note left on the previous attempt (or on this run while it waited)."""
+
+    run_id: int  # the run it was written on
+    by: str  # the reviewer
+    text: str  # as written: several lines stay several lines
+    at_ms: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"run_id": self.run_id, "by": self.by, "text": self.text, "at": iso_ms(self.at_ms)}
+
+
+@dataclass(frozen=True, slots=True)
 class Handoff:
     """How a claimed run continues earlier work (see :mod:`parkbench.core.store.handoff`)."""
 
@@ -68,6 +82,9 @@ class Handoff:
     previous_status: str
     stopped: HandoffStop | None
     decision: HandoffDecision | None
+    #: Reviewers' notes since the previous attempt was claimed, oldest first (the newest
+    #: :data:`parkbench.core.store.notes.HANDOFF_NOTES` of them).
+    notes: tuple[HandoffNote, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         stopped = self.stopped
@@ -94,6 +111,7 @@ class Handoff:
                 "text": decision.text,
                 "at": iso_ms(decision.at_ms),
             },
+            "notes": [note.to_dict() for note in self.notes],
         }
 
 
@@ -181,6 +199,22 @@ class ActionResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RequeueUndone:
+    """An undone requeue: the source run parked again, its successor canceled."""
+
+    run_id: int  # the source run, needs_attention again
+    canceled_run_id: int  # the successor that never ran
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "status": RunStatus.NEEDS_ATTENTION.value,
+            "canceled_run_id": self.canceled_run_id,
+            "canceled_status": RunStatus.CANCELED.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Recovered:
     requeued: tuple[int, ...] = ()
     parked: tuple[int, ...] = ()
@@ -205,6 +239,9 @@ class RunFilter:
     worker: str | None = None
     search: str | None = None  # substring of title, reason, worker or workspace root
     run_ids: tuple[int, ...] | None = None
+    #: A review filter's terms (:func:`parkbench.core.filters.parse_filter`); a status it
+    #: names replaces ``status``.
+    matching: Filter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +362,9 @@ class RunDetail:
     events: tuple[EventRow, ...]
     artifacts: tuple[ArtifactCheck, ...]
     events_total: int = 0
+    #: Reviewers' notes on this run (``note`` events), the newest few, oldest first: also
+    #: among ``events`` when recent, listed apart so a long trail never hides them.
+    notes: tuple[EventRow, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         body = self.run.to_dict()
@@ -339,6 +379,16 @@ class RunDetail:
                 ],
                 "events": [e.to_dict() for e in self.events],
                 "events_total": self.events_total,
+                "notes": [
+                    {
+                        "event_id": n.id,
+                        "by": n.actor,
+                        "status": n.to_status,
+                        "text": n.reason,
+                        "at": iso_ms(n.created_at_ms),
+                    }
+                    for n in self.notes
+                ],
                 "artifacts": [a.to_dict() for a in self.artifacts],
             }
         )

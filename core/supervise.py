@@ -42,7 +42,7 @@ from parkbench.core.errors import (
     ParkbenchError,
     ValidationError,
 )
-from parkbench.core.lifecycle import ActorKind, RunStatus
+from parkbench.core.lifecycle import NON_MOVES, ActorKind, RunStatus
 
 if TYPE_CHECKING:
     from parkbench.core.store import Lease, Store
@@ -245,7 +245,9 @@ class Supervisor:
     def _last_move(self, run_id: int) -> tuple[RunStatus, ActorKind, str | None, str | None]:
         """The run's status and the actor kind, token prefix and reason of its last event."""
         detail = self.store.get_run(run_id, check_disk=False)
-        last = detail.events[-1]
+        # A reviewer's note ("looking at this") moves nothing: the last move is before it.
+        moves = [e for e in detail.events if e.action not in NON_MOVES]
+        last = (moves or detail.events)[-1]
         return detail.run.status, ActorKind(last.actor_kind), last.token_hash_prefix, last.reason
 
     @staticmethod

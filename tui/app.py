@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -33,17 +34,24 @@ from parkbench.core.db.info import redact_url
 from parkbench.core.db.notify import ChangeFeed, FeedState, change_feed_for
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
+from parkbench.tui.action_history import ActionHistory
+from parkbench.tui.app_settings import SettingsKeeper
 from parkbench.tui.keymap import declared_bindings, keymap_conflicts, load_keymap
 from parkbench.tui.live_receipts import WATCHER_GROUP, LiveReceipts, ReceiptsChanged
 from parkbench.tui.messages import FeedStateChanged, StoreChanged
 from parkbench.tui.opening import open_for_review
 from parkbench.tui.screens.causes import CausesScreen
+from parkbench.tui.screens.choice_modal import ChoiceModal
 from parkbench.tui.screens.confirm_modal import ConfirmModal
+from parkbench.tui.screens.file_viewer import FileViewer
 from parkbench.tui.screens.help import HelpRow, HelpScreen
+from parkbench.tui.screens.history import HistoryScreen
+from parkbench.tui.screens.jump_modal import JumpModal
 from parkbench.tui.screens.main import MainScreen
+from parkbench.tui.screens.name_prompt import NamePrompt
 from parkbench.tui.screens.palette import ParkbenchCommands
 from parkbench.tui.screens.reason_modal import ReasonModal
-from parkbench.tui.settings import load_theme, store_theme, theme_path
+from parkbench.tui.settings import settings_path
 from parkbench.tui.textsafe import one_line
 from parkbench.tui.widgets.filter_bar import FilterBar
 from parkbench.tui.widgets.run_list import RunList
@@ -55,7 +63,7 @@ WATCHER_STOP_S = 5.0
 Now = Callable[[], datetime | int]
 
 
-class ParkbenchApp(App[int]):
+class ParkbenchApp(SettingsKeeper, App[int]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "Parkbench"
     COMMANDS = App.COMMANDS | {ParkbenchCommands}
@@ -84,6 +92,12 @@ class ParkbenchApp(App[int]):
         ("Filter bar", FilterBar),
         ("Action modal", ReasonModal),
         ("Questions", ConfirmModal),
+        ("Save filter", NamePrompt),
+        ("Action history", HistoryScreen),
+        # One section for the three (a heading each would not fit the help on 120x40).
+        ("File viewer, pick one, jump to run", FileViewer),
+        ("File viewer, pick one, jump to run", ChoiceModal),
+        ("File viewer, pick one, jump to run", JumpModal),
         ("Help", HelpScreen),
         ("Causes", CausesScreen),
     )
@@ -101,7 +115,8 @@ class ParkbenchApp(App[int]):
         page_size: int = PAGE,
         window_rows: int = MAX_WINDOW,
         receipts: bool | None = None,
-        theme_file: Path | None = None,
+        receipt_watcher_options: dict[str, Any] | None = None,
+        settings_file: Path | None = None,
         database: str = "",
         open_note: str = "",
     ) -> None:
@@ -110,9 +125,10 @@ class ParkbenchApp(App[int]):
         self.database = database
         #: Said once the app is up (e.g. why it opened read-only by itself).
         self.open_note = open_note
-        #: Where the chosen theme is kept (run_app: the user config dir); None: not kept.
-        self.theme_file = theme_file
-        saved = load_theme(theme_file) if theme_file is not None else None
+        #: Where the theme, the last view and saved filters are kept (run_app: the user
+        #: config dir); None: kept for this session only.
+        self.load_settings(settings_file)
+        saved = self.settings_state.theme
         if saved is not None and saved in self.available_themes:
             self.theme = saved
         self.store = store
@@ -121,6 +137,10 @@ class ParkbenchApp(App[int]):
         self.live = live
         self.receipts = live if receipts is None else receipts
         self.live_receipts = LiveReceipts()
+        #: Extra ReceiptWatcher options (e.g. a test's page size and pace).
+        self.receipt_watcher_options = dict(receipt_watcher_options or {})
+        #: This session's reviewer actions and their results (the history screen, `h`).
+        self.action_history = ActionHistory()
         self.change_feed = change_feed
         self._now = now
         self._keymap_override = keymap
@@ -134,25 +154,8 @@ class ParkbenchApp(App[int]):
             page_size=page_size,
             window_rows=window_rows,
             live_receipts=self.live_receipts,
+            initial=self.initial_view(),
         )
-
-    def watch_theme(self, theme: str) -> None:
-        if self.theme_file is not None and self.is_running:
-            self.save_theme(theme)
-
-    @work(thread=True, exclusive=True, group="settings", exit_on_error=False)
-    def save_theme(self, theme: str) -> None:
-        assert self.theme_file is not None
-        try:
-            store_theme(self.theme_file, theme)
-        except OSError as error:
-            self.call_from_thread(
-                self.notify,
-                one_line(f"theme not saved: {error}", 300),
-                title="Parkbench",
-                severity="warning",
-                markup=False,
-            )
 
     def now_ms(self) -> int:
         """Epoch milliseconds from the injected clock (tests, snapshots) or the system."""
@@ -212,6 +215,11 @@ class ParkbenchApp(App[int]):
             (FilterBar, MainScreen, app),
             (ReasonModal, app),
             (ConfirmModal, app),
+            (NamePrompt, app),
+            (HistoryScreen, app),
+            (FileViewer, app),
+            (ChoiceModal, app),
+            (JumpModal, app),
             (HelpScreen, app),
             (CausesScreen, app),
         )
@@ -272,7 +280,15 @@ class ParkbenchApp(App[int]):
         live = self.live_receipts
         # While this app's change feed runs, it tells the watcher what changed (one
         # LISTEN connection per app on PostgreSQL, not two).
-        async with ReceiptWatcher(self.store, listen=not self.live) as watcher:
+        # The first pass runs in the background: counts show as they arrive, the header
+        # says "checking receipts…" until it is done, and the ready filter works meanwhile.
+        async with ReceiptWatcher(
+            self.store,
+            listen=not self.live,
+            first_pass_in_background=True,
+            announce_initial=True,
+            **self.receipt_watcher_options,
+        ) as watcher:
             live.attach(watcher)
             self.post_message(ReceiptsChanged())
             try:
@@ -365,6 +381,11 @@ class ParkbenchApp(App[int]):
             note = f"Database: {self.database}{' (read-only)' if self.read_only else ''}. {note}"
         self.push_screen(HelpScreen(self.help_rows(), note))
 
+    #: Review-screen bindings the help lists under "View" (the rest: under "Review").
+    VIEW_BINDINGS = frozenset(
+        {"filter", "filter-clear", "sort-cycle", "sort-reverse", "status-cycle", "filter-ready"}
+    )
+
     def help_rows(self) -> list[HelpRow]:
         """Every binding with an id, its keys after the keymap, and whether it is live."""
         rows: list[HelpRow] = []
@@ -383,14 +404,15 @@ class ParkbenchApp(App[int]):
                 )
                 rows.append(
                     HelpRow(
-                        section,
+                        "View" if binding_id in self.VIEW_BINDINGS else section,
                         shown,
                         binding.description or binding.action,
                         binding_id,
                         self._binding_live(owner, binding.action),
                     )
                 )
-        return rows
+        order = list(dict.fromkeys(row.section for row in rows))
+        return sorted(rows, key=lambda row: order.index(row.section))  # (a stable sort)
 
     def _binding_live(self, owner: type, action: str) -> bool:
         name = action.split("(", 1)[0]
@@ -414,7 +436,7 @@ def run_app(store_url: str | None, *, read_only: bool = False) -> int:
         app = ParkbenchApp(
             store,
             read_only=read_only,
-            theme_file=theme_path(),
+            settings_file=settings_path(),
             database=redact_url(str(store.url)),
             open_note=note,
         )

@@ -55,9 +55,10 @@ class LiveReceipts:
     # -- the worker's side -------------------------------------------------------------
 
     def attach(self, watcher: ReceiptWatcher) -> None:
-        """The watcher has started: every run it loaded is checked."""
+        """The watcher has started (its first pass may still be running: the runs checked
+        so far are known now, the rest as their ``watched`` records come)."""
         self.watcher = watcher
-        self._known = set(watcher.run_ids())
+        self._known = set(watcher.checked_run_ids())
         self._pending |= self._known
         self._refresh_ready()
 
@@ -109,6 +110,11 @@ class LiveReceipts:
     def ready_ids(self) -> frozenset[int]:
         """Parked runs whose receipts are all present now (ready to requeue)."""
         return self._ready
+
+    @property
+    def checking(self) -> tuple[int, int] | None:
+        """For the header, while the watcher's first pass runs: (runs read, runs in all)."""
+        return self.watcher.checking if self.watcher is not None else None
 
     @property
     def ready_count(self) -> int | None:

@@ -88,6 +88,8 @@ class MatchesFetched(Message, bubble=False):
 
     generation: int
     expected: dict[int, Expectation] = field(default_factory=dict)
+    #: The marks to have, replacing the ones there are (inverting), not to add.
+    replace: bool = False
 
 
 @dataclass
@@ -106,12 +108,25 @@ class ActionRowsLoaded(Message, bubble=False):
 
     request: int
     rows: dict[int, RunRow]
+    #: A requeue of marked runs: their distinct block reasons, counted (None: not asked).
+    reasons: tuple[tuple[str, int], ...] | None = None
+
+
+@dataclass
+class NoteAdded(Message, bubble=False):
+    """A reviewer's note was added to a run (nothing about it changed)."""
+
+    run_id: int
 
 
 @dataclass
 class ActionDone(Message, bubble=False):
     action: Action
     results: list[ActionResult]
+    #: What the action history records of it (tui/action_history.py).
+    reason: str = ""
+    requested: int = 0
+    started_ms: int = 0
 
 
 @dataclass

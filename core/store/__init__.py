@@ -8,9 +8,10 @@ fence, and claim-next locks its candidate with ``FOR UPDATE SKIP LOCKED``.
 
 The operations live by concept: enqueue in :mod:`~parkbench.core.store.enqueue`, worker
 actions in :mod:`~parkbench.core.store.worker`, reviewer actions in
-:mod:`~parkbench.core.store.review`, the expiry sweep in :mod:`~parkbench.core.store.sweep`,
-shared plumbing in :mod:`~parkbench.core.store.base`. :class:`Store` joins them and adds the
-read side.
+:mod:`~parkbench.core.store.review` (notes in :mod:`~parkbench.core.store.notes`, the undo
+of a requeue in :mod:`~parkbench.core.store.undo`), the expiry sweep in
+:mod:`~parkbench.core.store.sweep`, shared plumbing in :mod:`~parkbench.core.store.base`.
+:class:`Store` joins them and adds the read side.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from parkbench.core.store.base import default_actor
 from parkbench.core.store.causes import parked_causes, runs_of
 from parkbench.core.store.enqueue import EnqueueOps, NewTask
 from parkbench.core.store.lease import Lease
+from parkbench.core.store.notes import NoteOps
 from parkbench.core.store.review import ReviewOps
+from parkbench.core.store.undo import UndoOps
 from parkbench.core.store.worker import WorkerOps
 
 if TYPE_CHECKING:
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["Lease", "NewTask", "Store", "default_actor"]
 
 
-class Store(EnqueueOps, WorkerOps, ReviewOps):
+class Store(EnqueueOps, WorkerOps, ReviewOps, NoteOps, UndoOps):
     """The lease store: worker, reviewer and system actions plus the read side."""
 
     # -- the worker's handle -------------------------------------------------------------

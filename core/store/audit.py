@@ -6,9 +6,19 @@ Every store operation builds its event with :func:`event_row`, so the trail has 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
 
 from parkbench.core import inputs, tokens
-from parkbench.core.lifecycle import Action, ActorKind, RunStatus
+from parkbench.core.lifecycle import NON_MOVES, Action, ActorKind, RunStatus
+from parkbench.core.models import events
+from parkbench.core.records import EventRow
+
+#: The WHERE clause of "events that moved the run": every reader of a run's latest move
+#: (the handoff, the parking action, a conflict's summary, the supervisor) skips notes,
+#: which record a status without changing it.
+MOVES_ONLY: sa.ColumnElement[bool] = events.c.action.not_in(sorted(a.value for a in NON_MOVES))
 
 
 def event_row(
@@ -39,6 +49,23 @@ def event_row(
         "details_json": inputs.dump(dict(details)) if details else None,
         "created_at": now,
     }
+
+
+def event_record(row: Any) -> EventRow:
+    """An ``events`` row as read (every column) as the record the store hands out."""
+    return EventRow(
+        id=row.id,
+        run_id=row.run_id,
+        actor_kind=row.actor_kind,
+        actor=row.actor,
+        action=row.action,
+        from_status=row.from_status,
+        to_status=row.to_status,
+        reason=row.reason,
+        token_hash_prefix=row.token_hash_prefix,
+        details=inputs.load_object(row.details_json),
+        created_at_ms=row.created_at,
+    )
 
 
 def claim_event(

@@ -3,14 +3,17 @@
 One path for both: :meth:`EnqueueOps.enqueue` is a batch of one. A batch is all or nothing:
 every task is validated before anything is written (a bad one is reported with its index),
 then one transaction writes the workspaces it needs, and the tasks, runs and audit events
-each as one multi-row statement (SQLAlchemy's insertmanyvalues, ids back in order), so
-10,000 tasks cost a handful of round trips instead of 40,000.
+in chunks of up to CHUNK tasks, each chunk's rows sent as one JSON parameter to three
+``INSERT ... SELECT`` statements (:mod:`parkbench.core.store.enqueue_sql`). On PostgreSQL a
+chunk is one statement, and a batch of one chunk whose workspaces exist runs in autocommit:
+a single enqueue is one round trip.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -22,15 +25,19 @@ from parkbench.core.errors import InvalidTransitionError, NotFoundError, Validat
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.records import Enqueued
+from parkbench.core.store import enqueue_sql as sql
 from parkbench.core.store import queries
 from parkbench.core.store.audit import event_row
-from parkbench.core.store.base import WORKER, StoreBase, default_actor, insert_run, run_values
+from parkbench.core.store.base import WORKER, StoreBase, default_actor, insert_run
 
 INT32_MAX = 2**31 - 1
 #: A year: far beyond any real task, and small enough to stay exact in epoch milliseconds.
 MAX_RUNTIME_S = 366 * 24 * 3600
 #: Rows per multi-row statement: bounds one statement's size in a big batch.
 CHUNK = 2_000
+#: ... and at most this many characters of titles and metadata (~tens of MB of JSON).
+CHUNK_JSON = 16 * 1024 * 1024
+NOT_NULL_VIOLATION = "23502"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,28 +66,25 @@ class _Checked:
     run_metadata_json: str
 
 
-def _check(task: NewTask, roots: dict[str, str]) -> _Checked:
+def _check(task: NewTask, roots: dict[str, str], dirs: dict[str, set[str]]) -> _Checked:
     clean_title = inputs.title(task.title)
     # Resolved once per distinct workspace of a batch: most tasks share a few.
     given = os.fspath(task.workspace)
     root = roots.get(given)
     if root is None:
         root = roots[given] = workspace_root(given)
-    task_md = inputs.json_object("metadata", task.metadata)
-    run_md = inputs.json_object("run metadata", task.run_metadata)
+    task_md, task_md_json = inputs.json_object_text("metadata", task.metadata)
+    run_md, run_md_json = inputs.json_object_text("run metadata", task.run_metadata)
     contract = contracts.parse_contract(task_md, run_md)
-    contracts.validate_for_enqueue(root, contract)
+    if contract.required:
+        contracts.validate_for_enqueue(root, contract, dirs=dirs.setdefault(root, set()))
     # Both are 32-bit columns on PostgreSQL: refuse the same range on every backend.
     if not 1 <= task.max_attempts <= INT32_MAX:
         raise ValidationError(
             f"max attempts must be between 1 and {INT32_MAX:,}, got {task.max_attempts}",
             hint="pass --max-attempts 1 or more",
         )
-    if not -INT32_MAX - 1 <= task.priority <= INT32_MAX:
-        raise ValidationError(
-            f"priority must be between {-INT32_MAX - 1:,} and {INT32_MAX:,}, got {task.priority}",
-            hint="pass a smaller --priority (higher runs first)",
-        )
+    inputs.priority(task.priority)
     runtime = task.max_runtime_s
     if runtime is not None and not 0 < runtime <= MAX_RUNTIME_S:
         raise ValidationError(
@@ -93,8 +97,8 @@ def _check(task: NewTask, roots: dict[str, str]) -> _Checked:
         priority=task.priority,
         max_attempts=task.max_attempts,
         max_runtime_ms=None if runtime is None else int(runtime * 1000),
-        metadata_json=inputs.dump(task_md),
-        run_metadata_json=inputs.dump(run_md),
+        metadata_json=task_md_json,
+        run_metadata_json=run_md_json,
     )
 
 
@@ -102,9 +106,11 @@ def _check_all(new_tasks: Iterable[NewTask]) -> tuple[list[_Checked], list[dict[
     checked: list[_Checked] = []
     errors: list[dict[str, object]] = []
     roots: dict[str, str] = {}
+    # Each root's resolved directories, for this batch: see contracts.check_path.
+    dirs: dict[str, set[str]] = {}
     for index, task in enumerate(new_tasks):
         try:
-            checked.append(_check(task, roots))
+            checked.append(_check(task, roots, dirs))
         except ValidationError as error:
             errors.append({"index": index, "message": error.message, "hint": error.hint})
     return checked, errors
@@ -159,16 +165,26 @@ class EnqueueOps(StoreBase):
         if not checked:
             return []
 
+        roots = sorted({c.root for c in checked})
+
         def body(conn: sa.Connection) -> list[Enqueued]:
             now = self.clock()
-            workspace_ids = {
-                root: _ensure_workspace(conn, root, now) for root in {c.root for c in checked}
-            }
+            _ensure_workspaces(conn, roots, now)
             done: list[Enqueued] = []
-            for start in range(0, len(checked), CHUNK):
-                done += _insert_chunk(conn, checked[start : start + CHUNK], workspace_ids, who, now)
+            for chunk in _chunks(checked):
+                done += _insert_chunk(conn, chunk, who, now)
             return done
 
+        if self.one_statement_writes and len(checked) <= CHUNK:
+            # PostgreSQL, one chunk: its INSERTs are one atomic statement, run in autocommit
+            # (no BEGIN / COMMIT round trips): a single enqueue is one round trip. None: a
+            # workspace does not exist yet, nothing was written; it is created in a
+            # transaction with the tasks.
+            done = self._write_statements(
+                lambda conn: _insert_known(conn, checked, who, self.clock())
+            )
+            if done is not None:
+                return done
         return self._write(body)
 
     def enqueue_again(self, task_id: int, *, actor: str | None = None) -> Enqueued:
@@ -239,60 +255,60 @@ def _enqueue_event(run_id: int, task_id: int, who: str, now: int) -> _EnqueueEve
     }
 
 
-def _insert_chunk(
-    conn: sa.Connection,
-    chunk: list[_Checked],
-    workspace_ids: Mapping[str, int],
-    who: str,
-    now: int,
-) -> list[Enqueued]:
-    task_ids = (
-        conn.execute(
-            tasks.insert().returning(tasks.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "title": c.title,
-                    "workspace_id": workspace_ids[c.root],
-                    "priority": c.priority,
-                    "max_attempts": c.max_attempts,
-                    "max_runtime_ms": c.max_runtime_ms,
-                    "metadata_json": c.metadata_json,
-                    "created_at": now,
-                }
-                for c in chunk
-            ],
-        )
-        .scalars()
-        .all()
-    )
-    run_ids = (
-        conn.execute(
-            runs.insert().returning(runs.c.id, sort_by_parameter_order=True),
-            [
-                run_values(
-                    task_id=task_id,
-                    workspace_id=workspace_ids[c.root],
-                    attempt=1,
-                    max_attempts=c.max_attempts,
-                    priority=c.priority,
-                    max_runtime_ms=c.max_runtime_ms,
-                    metadata_json=c.run_metadata_json,
-                    now=now,
-                )
-                for c, task_id in zip(chunk, task_ids, strict=True)
-            ],
-        )
-        .scalars()
-        .all()
-    )
-    conn.execute(
-        events.insert(),
+def _chunks(checked: list[_Checked]) -> Iterator[list[_Checked]]:
+    """Up to CHUNK tasks at a time, and at most CHUNK_JSON characters of metadata: bounds
+    one statement's parameter whatever the batch."""
+    chunk: list[_Checked] = []
+    size = 0
+    for c in checked:
+        size += len(c.title) + len(c.metadata_json) + len(c.run_metadata_json)
+        if chunk and (len(chunk) == CHUNK or size > CHUNK_JSON):
+            yield chunk
+            chunk, size = [], len(c.title) + len(c.metadata_json) + len(c.run_metadata_json)
+        chunk.append(c)
+    if chunk:
+        yield chunk
+
+
+def _insert_known(
+    conn: sa.Connection, chunk: list[_Checked], who: str, now: int
+) -> list[Enqueued] | None:
+    """:func:`_insert_chunk` if every workspace exists; None (nothing written) otherwise."""
+    try:
+        return _insert_chunk(conn, chunk, who, now)
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) == NOT_NULL_VIOLATION:  # no workspace_id
+            return None
+        raise
+
+
+def _insert_chunk(conn: sa.Connection, chunk: list[_Checked], who: str, now: int) -> list[Enqueued]:
+    """The chunk's tasks, first runs and enqueue events: see :mod:`enqueue_sql`."""
+    rows = [
         [
-            event_row(**_enqueue_event(run_id, task_id, who, now))
-            for task_id, run_id in zip(task_ids, run_ids, strict=True)
-        ],
-    )
-    return [Enqueued(task_id=t, run_id=r) for t, r in zip(task_ids, run_ids, strict=True)]
+            c.title,
+            c.root,
+            c.priority,
+            c.max_attempts,
+            c.max_runtime_ms,
+            c.metadata_json,
+            c.run_metadata_json,
+        ]
+        for c in chunk
+    ]
+    params: dict[str, object] = {"p_rows": json.dumps(rows, ensure_ascii=False)}
+    # The constant columns, from the shape functions every insert of a run or event uses.
+    params |= sql.constant_params(tasks, {"created_at": now})
+    params |= sql.constant_params(runs, sql.first_run(now))
+    params |= sql.constant_params(events, event_row(**_enqueue_event(0, 0, who, now)))
+    if conn.dialect.name == "postgresql":
+        ids = conn.execute(sql.PG_INSERT, params).all()
+        return [Enqueued(task_id=task_id, run_id=run_id) for task_id, run_id in ids]
+    task_base, run_base = conn.execute(sql.MAX_IDS).one()
+    params |= {"p_task_base": task_base, "p_run_base": run_base}
+    for statement in sql.SQLITE_INSERTS:
+        conn.execute(statement, params)
+    return [Enqueued(task_id=task_base + i, run_id=run_base + i) for i in range(1, len(chunk) + 1)]
 
 
 def workspace_root(workspace: str | os.PathLike[str]) -> str:
@@ -308,6 +324,14 @@ def workspace_root(workspace: str | os.PathLike[str]) -> str:
             hint=f"create it first (`mkdir -p {text}`) or pass an existing --workspace",
         )
     return root
+
+
+def _ensure_workspaces(conn: sa.Connection, roots: list[str], now: int) -> None:
+    """Create the workspaces of ``roots`` that do not exist yet (one read for all)."""
+    known = set(conn.execute(sql.KNOWN_ROOTS, {"p_roots": roots}).scalars())
+    for root in roots:
+        if root not in known:
+            _ensure_workspace(conn, root, now)
 
 
 def _ensure_workspace(conn: sa.Connection, root: str, now: int) -> int:

@@ -19,7 +19,16 @@ from parkbench.core.contracts import Contract
 from parkbench.core.errors import DatabaseError
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
-from parkbench.core.records import ClaimedTask, Handoff, HandoffDecision, HandoffStop
+from parkbench.core.records import (
+    ClaimedTask,
+    EventRow,
+    Handoff,
+    HandoffDecision,
+    HandoffNote,
+    HandoffStop,
+)
+from parkbench.core.store.audit import MOVES_ONLY
+from parkbench.core.store.notes import HANDOFF_NOTES, notes_of
 
 #: The moves that stop an attempt, and what the handoff calls each.
 STOP_NAMES: dict[str, str] = {
@@ -83,6 +92,7 @@ def derive(
     queued_by: Any | None,
     parked_by: Any | None,
     previous: Any | None,
+    notes: tuple[EventRow, ...] = (),
 ) -> Handoff | None:
     """The handoff of run ``run_id`` (now at ``attempt``), from three facts of its trail.
 
@@ -90,8 +100,13 @@ def derive(
     retry, expiry or release that sent it back). ``parked_by``: the latest event before it
     that parked the previous attempt (on the requeued source run for a requeue). ``previous``:
     the requeued source run (``id``, ``attempt``, ``status``), if this run is its successor.
-    A first attempt of new work has no handoff.
+    ``notes``: the reviewers' notes to pass on (see :func:`_notes`). A first attempt of new
+    work has no handoff.
     """
+    handed = tuple(
+        HandoffNote(run_id=n.run_id, by=n.actor, text=n.reason or "", at_ms=n.created_at_ms)
+        for n in notes
+    )
     if queued_by is None:
         return None
     if queued_by.action == Action.ENQUEUE.value:
@@ -105,6 +120,7 @@ def derive(
             previous_status=previous.status,
             stopped=None if parked_by is None else _stop(parked_by),
             decision=_decision(queued_by, Action.REQUEUE.value),
+            notes=handed,
         )
     previous_attempt = attempt - 1 if queued_by.action in _NEW_ATTEMPT else attempt
     if queued_by.from_status == RunStatus.NEEDS_ATTENTION.value:
@@ -115,6 +131,7 @@ def derive(
             previous_status=RunStatus.NEEDS_ATTENTION.value,
             stopped=None if parked_by is None else _stop(parked_by),
             decision=_decision(queued_by),
+            notes=handed,
         )
     return Handoff(
         previous_run_id=run_id,
@@ -122,6 +139,7 @@ def derive(
         previous_status=_ENDED_AS.get(queued_by.action, queued_by.action),
         stopped=_stop(queued_by),
         decision=_decision(queued_by),
+        notes=handed,
     )
 
 
@@ -129,7 +147,12 @@ def _latest_event(
     conn: sa.Connection, run_id: int, to_status: RunStatus, before: int | None = None
 ) -> Any | None:
     query = sa.select(*_EVENT_COLUMNS).where(
-        events.c.run_id == run_id, events.c.to_status == to_status.value
+        events.c.run_id == run_id,
+        events.c.to_status == to_status.value,
+        MOVES_ONLY,
+        # An undone requeue parks the source again, but it did not stop the work: the
+        # block before it is what the next attempt must hear about.
+        events.c.action != Action.UNDO_REQUEUE.value,
     )
     if before is not None:
         query = query.where(events.c.id < before)
@@ -197,4 +220,23 @@ def _handoff(conn: sa.Connection, run_id: int, row: Any) -> Handoff | None:
         queued_by=queued_by,
         parked_by=parked_by,
         previous=previous,
+        notes=_notes(conn, run_id, queued_by, previous),
     )
+
+
+def _notes(
+    conn: sa.Connection, run_id: int, queued_by: Any | None, previous: Any | None
+) -> tuple[EventRow, ...]:
+    """The notes a handoff passes on: written since the previous attempt was claimed (while
+    it ran, once it stopped, and while this run waited in the queue), on the previous
+    attempt's run and on this one. New work (no handoff) has none to pass on."""
+    if queued_by is None or (queued_by.action == Action.ENQUEUE.value and previous is None):
+        return ()
+    source = previous.id if previous is not None else run_id
+    claimed = sa.select(sa.func.max(events.c.id)).where(
+        events.c.run_id == source, events.c.action == Action.CLAIM.value
+    )
+    if previous is None:  # the same run: the claim before it went back to the queue
+        claimed = claimed.where(events.c.id < queued_by.id)
+    since = conn.execute(claimed).scalar() or 0
+    return notes_of(conn, (source, run_id), after_event_id=since, limit=HANDOFF_NOTES)

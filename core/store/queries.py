@@ -21,7 +21,6 @@ from parkbench.core.errors import NotFoundError, ValidationError
 from parkbench.core.lifecycle import OPEN_STATUSES, RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.records import (
-    EventRow,
     LineageEntry,
     Page,
     RunDetail,
@@ -29,6 +28,9 @@ from parkbench.core.records import (
     RunRow,
     SortKey,
 )
+from parkbench.core.store.audit import MOVES_ONLY, event_record
+from parkbench.core.store.filter_sql import filter_clauses, filter_needs_join
+from parkbench.core.store.notes import DETAIL_NOTES, notes_of
 
 MAX_PAGE = 1000
 #: A run's detail loads at most this many of its newest events by default (a run's trail
@@ -129,8 +131,12 @@ def _beyond(sort: SortKey, key: tuple[int, ...], forward: bool) -> sa.ColumnElem
 
 def _where(run_filter: RunFilter) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = []
-    if run_filter.status is not None:
-        clauses.append(runs.c.status == run_filter.status.value)
+    matching = run_filter.matching
+    status = matching.status if matching and matching.names_status else run_filter.status
+    if status is not None:
+        clauses.append(runs.c.status == status.value)
+    if matching is not None:
+        clauses += filter_clauses(matching)
     if run_filter.task_id is not None:
         clauses.append(runs.c.task_id == run_filter.task_id)
     if run_filter.run_ids is not None:
@@ -161,19 +167,24 @@ def _where(run_filter: RunFilter) -> list[sa.ColumnElement[bool]]:
 
 
 def _needs_join(run_filter: RunFilter) -> bool:
-    return bool(run_filter.workspace or (run_filter.search and run_filter.search.strip()))
+    return bool(
+        run_filter.workspace
+        or (run_filter.search and run_filter.search.strip())
+        or (run_filter.matching and filter_needs_join(run_filter.matching))
+    )
 
 
-def _contract_of(task_metadata_json: str, metadata_json: str) -> contracts.Contract:
+def _contract_of(task_metadata_json: str | None, metadata_json: str | None) -> contracts.Contract:
     # Metadata is always written by inputs.dump, which never escapes the key's characters:
     # a text without the key has no contract, and most rows then skip two json.loads.
+    # (None: a column the query left out because it has no contract.)
     key = contracts.CONTRACT_KEY
-    if key not in task_metadata_json and key not in metadata_json:
+    task_md = task_metadata_json if task_metadata_json and key in task_metadata_json else None
+    run_md = metadata_json if metadata_json and key in metadata_json else None
+    if task_md is None and run_md is None:
         return _NO_CONTRACT
     try:
-        return contracts.parse_contract(
-            inputs.load_object(task_metadata_json), inputs.load_object(metadata_json)
-        )
+        return contracts.parse_contract(inputs.load_object(task_md), inputs.load_object(run_md))
     except ValidationError:  # validated at enqueue; never let one odd row break a list
         return _NO_CONTRACT
 
@@ -403,6 +414,7 @@ def parked_moves_since(
         .where(
             events.c.id > after_event_id,
             sa.or_(events.c.to_status == parked, events.c.from_status == parked),
+            MOVES_ONLY,
         )
         .order_by(events.c.id)
         .limit(limit)
@@ -420,6 +432,7 @@ def parking_actions(conn: sa.Connection, run_ids: Sequence[int]) -> dict[int, st
         .where(
             events.c.run_id.in_(run_ids),
             events.c.to_status == RunStatus.NEEDS_ATTENTION.value,
+            MOVES_ONLY,
         )
         .group_by(events.c.run_id)
     )
@@ -529,6 +542,89 @@ def parked_runs(conn: sa.Connection, after: tuple[int, int] | None, limit: int) 
     ]
 
 
+class WatchedRun(NamedTuple):
+    """A parked run as the receipt watcher needs it: one row of :func:`watched_runs`."""
+
+    id: int
+    version: int
+    workspace_root: str
+    contract: contracts.Contract  # empty: nothing to watch
+    parked_by: str | None  # the action of its latest move into needs_attention
+    status_changed_at_ms: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """The ``after`` that pages past this run."""
+        return (self.status_changed_at_ms, self.id)
+
+
+#: The action that parked the run: its newest event into needs_attention (``ix_events_run``).
+_PARKED_BY = (
+    sa.select(events.c.action)
+    .where(
+        events.c.run_id == runs.c.id,
+        events.c.to_status == RunStatus.NEEDS_ATTENTION.value,
+    )
+    .order_by(events.c.id.desc())
+    .limit(1)
+    .correlate(runs)
+    .scalar_subquery()
+)
+
+
+def watched_runs(
+    conn: sa.Connection,
+    *,
+    after: tuple[int, int] | None = None,
+    run_ids: Sequence[int] | None = None,
+    limit: int,
+) -> list[WatchedRun]:
+    """One keyset page of parked runs (oldest first, after the key ``(status_changed_at,
+    id)`` of the last run seen), or the parked ones among ``run_ids``: each with its
+    contract and the action that parked it, in one query (no :class:`RunRow`, no second
+    read for the events)."""
+    query = (
+        sa.select(
+            runs.c.id,
+            runs.c.version,
+            workspaces.c.root,
+            _if_contract(tasks.c.metadata_json),
+            _if_contract(runs.c.metadata_json),
+            _PARKED_BY,
+            runs.c.status_changed_at,
+        )
+        .select_from(_JOINED)
+        .where(runs.c.status == RunStatus.NEEDS_ATTENTION.value)
+    )
+    if run_ids is not None:
+        query = query.where(runs.c.id.in_(run_ids))
+    if after is not None:
+        query = query.where(_beyond(SortKey.BLOCKED, after, forward=True))
+    query = query.order_by(*(column for column, _ in _ORDERS[SortKey.BLOCKED])).limit(limit)
+    return [
+        WatchedRun(
+            run_id,
+            version,
+            root,
+            _contract_of(task_md, run_md),
+            parked_by,
+            changed_at,
+        )
+        for run_id, version, root, task_md, run_md, parked_by, changed_at in conn.execute(query)
+    ]
+
+
+def parked_roots(conn: sa.Connection) -> dict[str, int]:
+    """Workspace root -> how many runs are parked there (one grouped read of the parked set)."""
+    query = (
+        sa.select(workspaces.c.root, sa.func.count())
+        .select_from(runs.join(workspaces, workspaces.c.id == runs.c.workspace_id))
+        .where(runs.c.status == RunStatus.NEEDS_ATTENTION.value)
+        .group_by(workspaces.c.root)
+    )
+    return {str(root): int(count) for root, count in conn.execute(query)}
+
+
 def open_run_id(conn: sa.Connection, task_id: int) -> int | None:
     return conn.execute(
         sa.select(runs.c.id).where(
@@ -539,7 +635,10 @@ def open_run_id(conn: sa.Connection, task_id: int) -> int | None:
 
 def last_change_summary(conn: sa.Connection, run_id: int) -> str:
     row = conn.execute(
-        sa.select(events).where(events.c.run_id == run_id).order_by(events.c.id.desc()).limit(1)
+        sa.select(events)
+        .where(events.c.run_id == run_id, MOVES_ONLY)
+        .order_by(events.c.id.desc())
+        .limit(1)
     ).first()
     if row is None:
         return "it has no recorded events"
@@ -576,22 +675,7 @@ def run_detail(
     newest = sa.select(events).where(events.c.run_id == run_id).order_by(events.c.id.desc())
     if events_limit is not None:
         newest = newest.limit(events_limit)
-    trail = tuple(
-        EventRow(
-            id=e.id,
-            run_id=e.run_id,
-            actor_kind=e.actor_kind,
-            actor=e.actor,
-            action=e.action,
-            from_status=e.from_status,
-            to_status=e.to_status,
-            reason=e.reason,
-            token_hash_prefix=e.token_hash_prefix,
-            details=inputs.load_object(e.details_json),
-            created_at_ms=e.created_at,
-        )
-        for e in reversed(conn.execute(newest).all())
-    )
+    trail = tuple(event_record(e) for e in reversed(conn.execute(newest).all()))
     total = len(trail)
     if events_limit is not None and total >= events_limit:
         count = sa.select(sa.func.count()).select_from(events).where(events.c.run_id == run_id)
@@ -605,6 +689,7 @@ def run_detail(
         events=trail,
         artifacts=(),
         events_total=total,
+        notes=notes_of(conn, (run_id,), limit=DETAIL_NOTES),
     )
 
 

@@ -52,8 +52,16 @@ class ReviewOps(StoreBase):
         reason: str,
         actor: str | None = None,
         expected: Mapping[int, Expectation] | None = None,
+        priority: int | None = None,
     ) -> list[ActionResult]:
-        return self.review(Action.REQUEUE, run_ids, reason=reason, actor=actor, expected=expected)
+        return self.review(
+            Action.REQUEUE,
+            run_ids,
+            reason=reason,
+            actor=actor,
+            expected=expected,
+            priority=priority,
+        )
 
     def force_fail(
         self,
@@ -91,8 +99,12 @@ class ReviewOps(StoreBase):
         expected: Mapping[int, Expectation] | None = None,
         actor_kind: ActorKind = HUMAN,
         force: bool = False,
+        priority: int | None = None,
     ) -> list[ActionResult]:
         """Apply a reviewer action to each run in its own transaction; one result per run.
+
+        ``priority`` (requeue only): the new attempt's priority instead of the source's (the
+        events record both).
 
         A bad run (gone, wrong state, changed since the reviewer looked) yields a failed
         result and never aborts the others. A claimed run whose lease is still live belongs
@@ -109,6 +121,13 @@ class ReviewOps(StoreBase):
             raise ValidationError(f"{action.value} is not a reviewer action")
         why = inputs.reason(reason)
         who = inputs.name("actor", actor or default_actor())
+        if priority is not None:
+            if action is not Action.REQUEUE:
+                raise ValidationError(
+                    f"a priority applies to a requeue's new attempt, not to {action.value}",
+                    hint=f"drop --priority, or requeue instead of {action.value}",
+                )
+            inputs.priority(priority)
         results: list[ActionResult] = []
         for run_id in dict.fromkeys(run_ids):  # de-duplicated, order kept
             seen = (expected or {}).get(run_id)
@@ -124,6 +143,7 @@ class ReviewOps(StoreBase):
                             seen=seen,
                             actor_kind=actor_kind,
                             force=force,
+                            priority=priority,
                         )
                     )
                 )
@@ -143,6 +163,7 @@ class ReviewOps(StoreBase):
         seen: Expectation | None,
         actor_kind: ActorKind,
         force: bool,
+        priority: int | None = None,
     ) -> ActionResult:
         now = self.clock()
         row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
@@ -213,13 +234,24 @@ class ReviewOps(StoreBase):
         new_run_id = None
         if action is Action.REQUEUE:
             overridden = row.attempt + 1 > row.max_attempts
+            new_priority = row.priority if priority is None else priority
+            enqueued: dict[str, object] = {
+                "previous_run_id": run_id,
+                "attempt_limit_overridden": overridden,
+            }
+            if new_priority != row.priority:
+                # The reviewer re-prioritised the new attempt: both events say from what.
+                details["priority"] = enqueued["priority"] = {
+                    "from": row.priority,
+                    "to": new_priority,
+                }
             new_run_id = insert_run(
                 conn,
                 task_id=row.task_id,
                 workspace_id=row.workspace_id,
                 attempt=row.attempt + 1,
                 max_attempts=row.max_attempts,
-                priority=row.priority,
+                priority=new_priority,
                 max_runtime_ms=row.max_runtime_ms,
                 metadata_json=row.metadata_json,
                 now=now,
@@ -240,7 +272,7 @@ class ReviewOps(StoreBase):
                 to_status=RunStatus.QUEUED,
                 now=now,
                 reason=why,
-                details={"previous_run_id": run_id, "attempt_limit_overridden": overridden},
+                details=enqueued,
             )
         self._event(
             conn,

@@ -6,7 +6,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from parkbench.core.contracts import ArtifactCheck, check_path
+from parkbench.core.contracts import ArtifactCheck, check_receipt
 from parkbench.core.watch.records import WorkspaceState
 
 
@@ -65,15 +65,17 @@ def resolved_inside(root: str, rel: str) -> str | None:
 
 
 def check_paths(items: list[tuple[str, str]]) -> list[tuple[str, str, ArtifactCheck, str | None]]:
-    """Check each ``(root, rel)`` by the completion rules (:func:`check_path`), and say where
+    """Check each ``(root, rel)`` by the completion rules (:func:`check_receipt`), and say where
     symlinks redirect it inside the root (so changes at the target can be mapped back)."""
-    # Each root is resolved once per call (one batch), not once per path.
+    # Each root is resolved once per call (one batch), not once per path; the directories
+    # on the way are lstat-ed once per batch too (``dirs``), so a path costs about one lstat.
     real_roots: dict[str, str] = {}
+    dirs: set[str] = set()
     checked = []
     for root, rel in items:
         real_root = real_roots.get(root)
         if real_root is None:
             real_root = real_roots[root] = os.path.realpath(root)
-        check = check_path(root, rel, real_root=real_root)
-        checked.append((root, rel, check, resolved_inside(root, rel)))
+        check, via_symlink = check_receipt(root, rel, real_root=real_root, dirs=dirs)
+        checked.append((root, rel, check, resolved_inside(root, rel) if via_symlink else None))
     return checked

@@ -99,6 +99,10 @@ class ReceiptIndex:
     def run_ids(self) -> frozenset[int]:
         return frozenset(self._runs)
 
+    def settled_ids(self) -> frozenset[int]:
+        """Runs whose first checks are in (announced, or ready to be by :meth:`settle`)."""
+        return frozenset(self._runs.keys() - self._fresh)
+
     def roots(self) -> frozenset[str]:
         return frozenset(self._root_runs)
 

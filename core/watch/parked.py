@@ -13,14 +13,12 @@ could still miss.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import partial
 
 import sqlalchemy as sa
 
 from parkbench.core.db.engine import is_sqlite
-from parkbench.core.lifecycle import RunStatus
-from parkbench.core.records import RunFilter, RunRow, SortKey
 from parkbench.core.store import Store, queries
 from parkbench.core.watch.index import ParkedRun
 
@@ -30,11 +28,11 @@ LOOKBACK_IDS = 512
 LATE_COMMIT_S = 10.0
 
 
-def parked_run(row: RunRow, parked_by: str | None) -> ParkedRun | None:
-    """The watcher's view of a run, or ``None`` when there is nothing to watch for it."""
-    if row.status is not RunStatus.NEEDS_ATTENTION or row.contract.empty:
+def parked_run(row: queries.WatchedRun) -> ParkedRun | None:
+    """The watcher's view of a parked run, or ``None`` when there is nothing to watch for it."""
+    if row.contract.empty:
         return None
-    return ParkedRun(row.id, row.workspace_root, row.contract.required, row.version, parked_by)
+    return ParkedRun(row.id, row.workspace_root, row.contract.required, row.version, row.parked_by)
 
 
 class ParkedFeed:
@@ -48,35 +46,50 @@ class ParkedFeed:
         # Parked runs without a contract, at the version seen: nothing to watch, and no
         # reason to fetch them again on every reconcile.
         self._unwatched: dict[int, int] = {}
+        self._after: tuple[int, int] | None = None  # the load's keyset position
+        self.loading = False
+
+    def begin(self) -> dict[str, int]:
+        """Start a load: the marker the deltas start from, and the roots of the parked set
+        (root -> parked runs there), so they can be watched before any receipt is checked."""
+        # Read first, so that moves during the load are replayed by the next delta; moves
+        # already visible now are in the load, so the look-back window skips them.
+        self.marker, visible, roots = self.store.read(self._begin)
+        self._seen = {e for e, _ in visible if e <= self.marker}
+        self._unwatched.clear()
+        self._after = None
+        self.loading = True
+        return roots
+
+    def next_page(self) -> tuple[list[ParkedRun], int]:
+        """The load's next keyset page: the runs to watch, and how many parked runs it read
+        (``loading`` turns false after the last page)."""
+        rows = self.store.read(
+            partial(queries.watched_runs, after=self._after, limit=self.page_size)
+        )
+        if len(rows) < self.page_size:
+            self.loading = False
+        if rows:
+            self._after = rows[-1].key
+        found = []
+        for row in rows:
+            if (run := parked_run(row)) is not None:
+                found.append(run)
+            else:
+                self._unwatched[row.id] = row.version
+        return found, len(rows)
 
     def load(self) -> list[ParkedRun]:
         """Every parked run with a contract, page by page; the delta starts from here."""
-        # Read first, so that moves during the load are replayed by the next delta; moves
-        # already visible now are in the load, so the look-back window skips them.
-        self.marker, visible = self.store.read(self._visible_moves)
-        self._seen = {e for e, _ in visible if e <= self.marker}
-        self._unwatched.clear()
+        self.begin()
         found: list[ParkedRun] = []
-        cursor: str | None = None
-        parked = RunFilter(status=RunStatus.NEEDS_ATTENTION)
-        while True:
+        while self.loading:
+            found.extend(self.next_page()[0])
+        return found
 
-            def page(
-                conn: sa.Connection, after: str | None = cursor
-            ) -> tuple[str | None, list[RunRow], dict[int, str], dict[int, int]]:
-                rows = queries.list_runs(
-                    conn, parked, sort=SortKey.BLOCKED, limit=self.page_size, after=after
-                )
-                watched = [r for r in rows.rows if not r.contract.empty]
-                skipped = {r.id: r.version for r in rows.rows if r.contract.empty}
-                actions = queries.parking_actions(conn, [r.id for r in watched])
-                return rows.next_cursor, watched, actions, skipped
-
-            cursor, rows, actions, skipped = self.store.read(page)
-            self._unwatched.update(skipped)
-            found.extend(p for r in rows if (p := parked_run(r, actions.get(r.id))))
-            if cursor is None:
-                return found
+    def _begin(self, conn: sa.Connection) -> tuple[int, list[tuple[int, int]], dict[str, int]]:
+        marker, visible = self._visible_moves(conn)
+        return marker, visible, queries.parked_roots(conn)
 
     def _visible_moves(self, conn: sa.Connection) -> tuple[int, list[tuple[int, int]]]:
         marker = queries.change_marker(conn)
@@ -126,22 +139,11 @@ class ParkedFeed:
         result: dict[int, ParkedRun | None] = dict.fromkeys(wanted)
         for start in range(0, len(wanted), self.page_size):
             chunk = tuple(wanted[start : start + self.page_size])
-
-            def rows(
-                conn: sa.Connection, chunk: Sequence[int] = chunk
-            ) -> tuple[Sequence[RunRow], dict[int, str]]:
-                page = queries.list_runs(
-                    conn,
-                    RunFilter(status=RunStatus.NEEDS_ATTENTION, run_ids=tuple(chunk)),
-                    limit=len(chunk),
-                )
-                return page.rows, queries.parking_actions(conn, [r.id for r in page.rows])
-
-            found, actions = self.store.read(rows)
+            found = self.store.read(partial(queries.watched_runs, run_ids=chunk, limit=len(chunk)))
             for run_id in chunk:
                 self._unwatched.pop(run_id, None)
             for row in found:
-                result[row.id] = parked_run(row, actions.get(row.id))
+                result[row.id] = parked_run(row)
                 if result[row.id] is None:
                     self._unwatched[row.id] = row.version
         return result

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus
 from parkbench.core.records import Expectation
 from parkbench.core.store import Store
-from parkbench.core.watch.index import ParkedRun
-from parkbench.core.watch.records import AutoRequeued
+from parkbench.core.watch.index import ParkedRun, ReceiptIndex
+from parkbench.core.watch.records import AutoRequeued, RunDropped, WatchRecord
 
 #: Only runs parked by this action (completion found receipts missing) are requeued.
 PARKED_FOR_RECEIPTS = Action.PARK_MISSING.value
@@ -51,3 +53,52 @@ def requeue_runs(store: Store, runs: list[ParkedRun], actor: str) -> list[AutoRe
             refused = result.error
             results.append(AutoRequeued(run.run_id, False, None, refused.code, refused.message))
     return results
+
+
+class AutoRequeue:
+    """The watcher's auto-requeue step (mixed into
+    :class:`parkbench.core.watch.watcher.ReceiptWatcher`)."""
+
+    store: Store
+    actor: str
+    auto_requeue: bool
+    _index: ReceiptIndex
+    _candidates: set[int]  # ready runs to consider
+    _attempted: set[tuple[int, int]]  # (run, version) auto-requeued once
+    _nudged: bool
+
+    async def _requeue_ready(self, records: list[WatchRecord]) -> None:
+        """Requeue (as the system) runs parked for missing receipts that are now all present.
+
+        Each ``(run, version)`` is tried once, and the store applies it only if the run is
+        still parked at that version: under repeated events, or several watchers at once, a
+        run is requeued at most once.
+        """
+        candidates, self._candidates = self._candidates, set()
+        if not self.auto_requeue:
+            return
+        due: list[ParkedRun] = []
+        for run_id in sorted(candidates):
+            run = self._index.get(run_id)
+            if run is None or not self._index.is_ready(run_id):
+                continue
+            if (
+                run.parked_by == PARKED_FOR_RECEIPTS
+                and (run_id, run.version) not in self._attempted
+            ):
+                due.append(run)
+        if not due:
+            return
+        self._attempted.update((run.run_id, run.version) for run in due)
+        by_id = {run.run_id: run for run in due}
+        for result in await asyncio.to_thread(requeue_runs, self.store, due, self.actor):
+            records.append(result)
+            if result.ok:
+                if (gone := self._index.remove(result.run_id)) is not None:
+                    records.append(RunDropped(result.run_id, gone.workspace))
+            elif result.error_code == "database":  # try again on a later step
+                run = by_id[result.run_id]
+                self._attempted.discard((run.run_id, run.version))
+                self._candidates.add(run.run_id)
+            else:
+                self._nudged = True  # it moved under us: fetch it again

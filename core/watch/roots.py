@@ -3,9 +3,11 @@
 Roots are grouped into a few watches (``roots_per_watch`` roots each; every root watched
 once, recursively) rather than one watch per root: each watch polls its Rust event queue
 every ``step_ms`` with the GIL, and 100 separate watches at a 10 ms step cost ~8 % of a core
-while idle, against ~0.4 % for one. A watch is never mutated: when its root set changes it is
-replaced, and the caller re-checks the carried-over roots' paths once the new watch is in
-place, so no change can fall between the old watch and the new one.
+while idle, against ~0.4 % for one. Past ``roots_per_watch * MAX_WATCHES`` roots the
+groups grow instead (1,000 roots: 4 watches of 250, not 40 of 25). A watch is never
+mutated: when its root set changes it is replaced, and the caller re-checks the carried-over
+roots' paths once the new watch is in place, so no change can fall between the old watch
+and the new one.
 
 Root health is probed (``stat`` + ``access``, in a worker thread) on every poll tick and at
 once when an event names the root itself: a deleted, renamed or unreadable root is reported
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 #: retry after this long, doubling for each further failure of the same root up to the cap.
 WATCH_RETRY_S = 5.0
 WATCH_RETRY_MAX_S = 300.0
+
+#: At most this many watches while each holds ``roots_per_watch`` roots or more: idle CPU
+#: grows with the number of watches, not with the roots they hold.
+MAX_WATCHES = 4
 
 _OK = WorkspaceState.OK
 RawChanges = set[tuple[Change, str]]
@@ -168,7 +174,7 @@ class RootWatches:
         add = (healthy - current) | (replaced & healthy)
         if not drop and not add:
             return set()
-        room = self.roots_per_watch
+        room = max(self.roots_per_watch, -(-len(healthy) // MAX_WATCHES))
         rebuilt: dict[Watch, set[str]] = {}  # existing watch -> its new roots
         fresh: list[set[str]] = []  # roots of brand-new watches
         for root in drop:

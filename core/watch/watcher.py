@@ -15,12 +15,13 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from parkbench.core.contracts import ArtifactCheck
 from parkbench.core.errors import ParkbenchError
 from parkbench.core.store import Store
 from parkbench.core.watch import disk
+from parkbench.core.watch.first_pass import FirstPass
 from parkbench.core.watch.index import ParkedRun, PathKey, ReceiptIndex
 from parkbench.core.watch.listen import FeedListener, joined, listener_for
 from parkbench.core.watch.parked import ParkedFeed
@@ -31,7 +32,6 @@ from parkbench.core.watch.records import (
     WatchRecord,
     WorkspaceState,
 )
-from parkbench.core.watch.requeue import PARKED_FOR_RECEIPTS, requeue_runs
 from parkbench.core.watch.roots import RawChanges, RootWatches, Watch
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ CHECK_CHUNK = 1000
 _Batch = tuple[WatchRecord, ...]
 
 
-class ReceiptWatcher:
+class ReceiptWatcher(FirstPass):
     """Watch the receipts of every parked run; use as ``async with ReceiptWatcher(store) as w``.
 
     Consume :meth:`changes` (one record at a time) or :meth:`batches` (one tuple per processed
@@ -66,6 +66,8 @@ class ReceiptWatcher:
         page_size: int = 1000,
         announce_initial: bool = False,
         listen: bool = True,
+        first_pass_in_background: bool = False,
+        pace: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.auto_requeue = auto_requeue
@@ -79,6 +81,16 @@ class ReceiptWatcher:
         self.announce_initial = announce_initial
         # On PostgreSQL, also wake on LISTEN/NOTIFY (parkbench.core.watch.listen); polling stays on.
         self.listen = listen
+        # Off: start() returns once every receipt is checked. On: once the roots are
+        # watched; the first pass then runs in the engine, publishing as it goes (a UI
+        # shows counts as they arrive; see first_pass_done, checking).
+        self.first_pass_in_background = first_pass_in_background
+        #: Awaited with the page number before each page of the first pass is read (a
+        #: test drives the pass with it); None: no pause.
+        self.pace = pace
+        self._first_pass_done = asyncio.Event()
+        self._loading_roots: frozenset[str] = frozenset()  # watched for runs still loading
+        self._expected = self._read = 0  # parked runs at the start; read so far
         self._listener: FeedListener | None = None
         self._index = ReceiptIndex()
         self._feed = ParkedFeed(store, page_size=page_size)
@@ -117,18 +129,21 @@ class ReceiptWatcher:
         await self.stop()
 
     async def start(self) -> None:
-        """Load the parked set, watch its roots, check every receipt; then follow changes."""
+        """Watch the parked set's roots, then load it and check every receipt (the first
+        pass: here, or in the engine with ``first_pass_in_background``); then follow changes."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         if self.listen:  # connects on its own thread, while the parked set loads
             self._listener = listener_for(self.store, self.runs_changed)
-        for run in await asyncio.to_thread(self._feed.load):
-            self._queue(self._index.add(run))
+        roots = await asyncio.to_thread(self._feed.begin)
+        self._expected, self._loading_roots = sum(roots.values()), frozenset(roots)
+        # Every root is watched before its first receipt is checked: a file that appears
+        # after its check is then reported by a watch, and checked again.
         records: list[WatchRecord] = []
         await self._sync_roots(records, probe_all=True, probe_unhealthy=True)
-        await self._flush(records, announce=self.announce_initial)
-        await self._requeue_ready(records)
         self._publish(records)
+        if not self.first_pass_in_background:
+            await self._first_pass()
         self._engine = asyncio.create_task(self._run(), name="receipt-watcher")
 
     async def stop(self) -> None:
@@ -143,6 +158,7 @@ class ReceiptWatcher:
             closing = asyncio.get_running_loop().run_in_executor(None, self._listener.close)
         try:
             if self._engine is not None:
+                self._kick()  # (the engine also ends on _stopped at its next wake)
                 self._engine.cancel()
                 await asyncio.gather(self._engine, return_exceptions=True)
             await self._roots.close()
@@ -199,6 +215,10 @@ class ReceiptWatcher:
     def run_ids(self) -> frozenset[int]:
         return self._index.run_ids()
 
+    def checked_run_ids(self) -> frozenset[int]:
+        """The watched runs whose receipts have all been checked once (the rest are loading)."""
+        return self._index.settled_ids()
+
     def receipts(self, run_id: int) -> tuple[ArtifactCheck, ...] | None:
         """The last known state of each required path of ``run_id`` (``None``: not watched)."""
         return self._index.checks_for(run_id)
@@ -239,11 +259,17 @@ class ReceiptWatcher:
     async def _run(self) -> None:
         assert self._wake is not None and self._loop is not None
         loop = self._loop
-        next_tick = last_reconcile = last_probe = loop.time()
         try:
-            while True:
+            if not self._first_pass_done.is_set():
+                await self._first_pass()
+            next_tick = last_reconcile = last_probe = loop.time()
+            # (Not "while True" with asyncio.wait_for: on Python 3.11 a wait_for whose wait
+            # ends as the task is cancelled can swallow the cancel, and stop() would then
+            # wait for this loop forever. asyncio.timeout does not; the flag backs it up.)
+            while not self._stopped:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_tick - loop.time()))
+                    async with asyncio.timeout(max(0.0, next_tick - loop.time())):
+                        await self._wake.wait()
                 self._wake.clear()
                 now = loop.time()
                 tick = now >= next_tick
@@ -324,8 +350,8 @@ class ReceiptWatcher:
             if announce:
                 records.append(RunWatched(run_id, run.workspace, receipts, ready))
 
-    def _publish(self, records: list[WatchRecord]) -> None:
-        if records:
+    def _publish(self, records: list[WatchRecord], *, always: bool = False) -> None:
+        if records or always:
             self._out.put_nowait(tuple(records))
             records.clear()
 
@@ -361,46 +387,10 @@ class ReceiptWatcher:
         self, records: list[WatchRecord], *, probe_all: bool, probe_unhealthy: bool
     ) -> None:
         synced = await self._roots.sync(
-            self._index.roots(), probe_all=probe_all, probe_unhealthy=probe_unhealthy
+            self._index.roots() | self._loading_roots,
+            probe_all=probe_all,
+            probe_unhealthy=probe_unhealthy,
         )
         records.extend(synced.records)
         for root in synced.recheck | synced.handed_over:
             self._queue([(root, rel) for rel in self._index.paths_of(root)])
-
-    # -- auto-requeue ------------------------------------------------------------------
-
-    async def _requeue_ready(self, records: list[WatchRecord]) -> None:
-        """Requeue (as the system) runs parked for missing receipts that are now all present.
-
-        Each ``(run, version)`` is tried once, and the store applies it only if the run is
-        still parked at that version: under repeated events, or several watchers at once, a
-        run is requeued at most once.
-        """
-        candidates, self._candidates = self._candidates, set()
-        if not self.auto_requeue:
-            return
-        due: list[ParkedRun] = []
-        for run_id in sorted(candidates):
-            run = self._index.get(run_id)
-            if run is None or not self._index.is_ready(run_id):
-                continue
-            if (
-                run.parked_by == PARKED_FOR_RECEIPTS
-                and (run_id, run.version) not in self._attempted
-            ):
-                due.append(run)
-        if not due:
-            return
-        self._attempted.update((run.run_id, run.version) for run in due)
-        by_id = {run.run_id: run for run in due}
-        for result in await asyncio.to_thread(requeue_runs, self.store, due, self.actor):
-            records.append(result)
-            if result.ok:
-                if (gone := self._index.remove(result.run_id)) is not None:
-                    records.append(RunDropped(result.run_id, gone.workspace))
-            elif result.error_code == "database":  # try again on a later step
-                run = by_id[result.run_id]
-                self._attempted.discard((run.run_id, run.version))
-                self._candidates.add(run.run_id)
-            else:
-                self._nudged = True  # it moved under us: fetch it again

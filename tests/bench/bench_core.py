@@ -7,10 +7,13 @@ claim_next latency and the parked list's first page with 100,000 + 100,000 runs 
 Throughput: each repetition drains a freshly seeded queue twice, once through the Store and
 once through a raw ``sqlite3`` loop, in alternating order. The raw loop is the honest
 baseline: the same schema and pragmas (WAL, synchronous=NORMAL, busy timeout, foreign
-keys), the same two IMMEDIATE transactions per cycle, the same statements (claim UPDATE ...
-RETURNING + its audit INSERT; fenced SELECT + fenced UPDATE + audit INSERT) with the same
-values, and the same token work (mint, sha256, constant-time verify). The bench checks that
-the raw statements are the ones the Store sends (captured from the driver) before timing.
+keys), the same transactions per cycle, the same 14 statements (claim: UPDATE ... RETURNING,
+its audit INSERT, the claimed task's SELECT and the handoff's; complete: the fenced SELECT in
+a read transaction, the receipt check, then in the IMMEDIATE one the fenced SELECT again,
+the version-fenced UPDATE and the audit INSERT) with the same values, and the same token
+and contract work (mint, sha256, constant-time verify, parse the contract, check receipts).
+The bench checks that the raw statements are the ones the Store sends (captured from the
+driver) before timing.
 
 The Store is the public API and has one execution path on SQLite since the restructure
 (issue 14): SQLAlchemy Core through StoreBase._write, the path the CLI, the TUI and the
@@ -43,8 +46,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from parkbench.core import tokens
+from parkbench.core import contracts, tokens
 from parkbench.core.db.engine import SQLITE_BUSY_TIMEOUT_MS, system_clock
+from parkbench.core.filters import parse_filter
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.records import RunFilter, SortKey
@@ -56,6 +60,7 @@ RAW_CLAIM = (
     "UPDATE runs SET status=?, worker=?, claim_token_hash=?, lease_until=CASE WHEN "
     "(runs.max_runtime_ms IS NOT NULL AND runs.max_runtime_ms < ?) THEN ? + runs.max_runtime_ms "
     "ELSE ? + ? END, heartbeat_at=?, runtime_deadline=(? + runs.max_runtime_ms), "
+    "block_reason=?, failure_reason=?, "
     "version=(runs.version + ?), claimed_at=?, status_changed_at=? WHERE runs.id = "
     "(SELECT runs.id FROM runs WHERE runs.status = ? ORDER BY runs.priority DESC, "
     "runs.queued_at, runs.id LIMIT ? OFFSET ?) AND runs.status = ? "
@@ -65,9 +70,21 @@ RAW_EVENT = (
     "INSERT INTO events (run_id, task_id, actor_kind, actor, action, from_status, to_status, "
     "reason, token_hash_prefix, details_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: What the claim hands the worker: the task, and the handoff (the event that queued the run).
+RAW_CLAIMED_TASK = (
+    "SELECT runs.attempt, runs.max_attempts, runs.priority, runs.previous_run_id, "
+    "runs.metadata_json, tasks.id AS task_id, tasks.title, tasks.metadata_json AS "
+    "task_metadata_json, workspaces.root FROM runs JOIN tasks ON tasks.id = runs.task_id "
+    "JOIN workspaces ON workspaces.id = runs.workspace_id WHERE runs.id = ?"
+)
+RAW_HANDOFF = (
+    "SELECT events.id, events.actor_kind, events.actor, events.action, events.from_status, "
+    "events.to_status, events.reason, events.created_at FROM events WHERE events.run_id = ? "
+    "AND events.to_status = ? ORDER BY events.id DESC LIMIT ? OFFSET ?"
+)
 RAW_FENCED_ROW = (
     "SELECT runs.id, runs.task_id, runs.status, runs.worker, runs.claim_token_hash, "
-    "runs.lease_until, runs.attempt, runs.max_attempts, runs.runtime_deadline, "
+    "runs.lease_until, runs.attempt, runs.max_attempts, runs.runtime_deadline, runs.version, "
     "runs.metadata_json, tasks.metadata_json AS task_metadata_json, workspaces.root AS "
     "workspace_root FROM runs JOIN tasks ON tasks.id = runs.task_id JOIN workspaces ON "
     "workspaces.id = runs.workspace_id WHERE runs.id = ?"
@@ -75,7 +92,8 @@ RAW_FENCED_ROW = (
 RAW_COMPLETE = (
     "UPDATE runs SET status=?, lease_until=?, runtime_deadline=?, result_json=?, "
     "version=(runs.version + ?), finished_at=?, status_changed_at=? WHERE runs.id = ? AND "
-    "runs.status = ? AND runs.claim_token_hash = ? AND runs.lease_until > ?"
+    "runs.status = ? AND runs.claim_token_hash = ? AND runs.lease_until > ? "
+    "AND runs.version = ?"
 )
 LEASE_MS = 600_000
 
@@ -228,20 +246,31 @@ def raw_cycles(path: Path, cycles: int) -> tuple[float, float]:
         now = time.time_ns() // 1_000_000
         cur.execute("BEGIN IMMEDIATE")
         claim_params = ("claimed", "bench", token_hash, LEASE_MS, now, now, LEASE_MS, now, now)
-        claim_params += (1, now, now, "queued", 1, 0, "queued")
+        claim_params += (None, None, 1, now, now, "queued", 1, 0, "queued")
         run_id, task_id, _attempt, _until = cur.execute(RAW_CLAIM, claim_params).fetchone()
         prefix = tokens.hash_prefix(token_hash)
         claimed = ("worker", "bench", "claim", "queued", "claimed", None, prefix, None, now)
         cur.execute(RAW_EVENT, (run_id, task_id, *claimed))
+        task = cur.execute(RAW_CLAIMED_TASK, (run_id,)).fetchone()
+        contracts.parse_contract(json.loads(task[7]), json.loads(task[4]))
+        cur.execute(RAW_HANDOFF, (run_id, "queued", 1, 0)).fetchone()
         cur.execute("COMMIT")
 
+        # complete: the receipts are checked on a read of the run, outside the write lock,
+        # then the write transaction re-reads it and fences on its version.
+        cur.execute("BEGIN")
+        row = cur.execute(RAW_FENCED_ROW, (run_id,)).fetchone()
+        cur.execute("COMMIT")
+        assert tokens.verify(raw, row[4]) and row[2] == "claimed"
+        contract = contracts.parse_contract(json.loads(row[11]), json.loads(row[10]))
+        contracts.check_artifacts(row[12], contract.required)
         now = time.time_ns() // 1_000_000
         cur.execute("BEGIN IMMEDIATE")
         row = cur.execute(RAW_FENCED_ROW, (run_id,)).fetchone()
         assert tokens.verify(raw, row[4]) and row[2] == "claimed" and row[5] > now
         cur.execute(
             RAW_COMPLETE,
-            ("completed", None, None, None, 1, now, now, run_id, "claimed", row[4], now),
+            ("completed", None, None, None, 1, now, now, run_id, "claimed", row[4], now, row[9]),
         )
         assert cur.rowcount == 1
         prefix = tokens.hash_prefix(row[4])
@@ -421,7 +450,8 @@ def main() -> int:
                 store.claim_next("warm-up", lease_s=3600)
             claims = timed_calls(lambda: store.claim_next("bench", lease_s=3600), args.calls)
             conn = raw_connection(path)
-            raw_claim_params = ("claimed", "bench", "sha256:x", 1, 2, 2, 1, 2, 2, 1, 2, 2)
+            raw_claim_params = ("claimed", "bench", "sha256:x", 1, 2, 2, 1, 2, 2)
+            raw_claim_params += (None, None, 1, 2, 2)
 
             def raw_claim() -> None:
                 conn.execute("BEGIN IMMEDIATE")
@@ -442,6 +472,16 @@ def main() -> int:
             )
             last_page = timed_calls(lambda: store.list_runs(RunFilter(), from_end=True), 300)
             count_all = timed_calls(store.counts_by_status, 20)
+            # The review filter (issue 20.3): terms every parked run matches, a term only a
+            # few match (the walk reads every parked row), and a run id (the primary key).
+            broad = RunFilter(matching=parse_filter('worker:seed "needs input"').filter)
+            rare = RunFilter(matching=parse_filter(f'reason:"input {2 * args.big - 3}"').filter)
+            by_id = RunFilter(status=None, matching=parse_filter(f"#{2 * args.big - 7}").filter)
+            assert len(store.list_runs(broad, limit=50).rows) == 50
+            assert len(store.list_runs(by_id, limit=50).rows) == 1
+            filtered = timed_calls(lambda: store.list_runs(broad, limit=50), 100)
+            filtered_rare = timed_calls(lambda: store.list_runs(rare, limit=50), 20)
+            filtered_id = timed_calls(lambda: store.list_runs(by_id, limit=50), 300)
 
         latency = {
             "claim_next": describe(claims),
@@ -451,6 +491,9 @@ def main() -> int:
             "parked second page (cursor)": describe(next_page),
             "parked last page": describe(last_page),
             "counts_by_status": describe(count_all),
+            "filtered first page, 2 terms": describe(filtered),
+            "filtered first page, rare term": describe(filtered_rare),
+            "filtered by #id": describe(filtered_id),
         }
         figures["latency_ms"] = latency
         print(f"\n2./3. latency in ms with {args.big:,} queued + {args.big:,} parked runs")

@@ -142,6 +142,14 @@ def main() -> None:
                         drop_pg_database(pg_admin, url)  # type: ignore[arg-type]
     for name, values in results.items():
         print(_line(name, values))
+    if pg_admin and not any("procrastinate" in name for name in results):
+        print(
+            "postgres procrastinate defer: skipped, procrastinate is not installed"
+            " (the baseline only: `.venv/bin/pip install procrastinate`)"
+        )
+    if not pg_admin:
+        print("postgres: skipped, PARKBENCH_TEST_PG_URL is not set")
+    print(f"load average: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

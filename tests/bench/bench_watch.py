@@ -1,6 +1,7 @@
 """Receipt watcher figures: latency, idle CPU, a burst of files — with bare watchfiles as baseline.
 
     .venv/bin/python tests/bench/bench_watch.py                    # 10,000 runs, 100 workspaces
+    .venv/bin/python tests/bench/bench_watch.py --large --only start  # 100,000 runs, 1,000 ws
     .venv/bin/python tests/bench/bench_watch.py --repeat 5 --idle-s 20
     PARKBENCH_TEST_PG_URL=$(bash .ci/pg.sh start) .venv/bin/python tests/bench/bench_watch.py --pg
 
@@ -8,6 +9,11 @@ Setup (untimed): ``--runs`` parked runs spread over ``--workspaces`` workspace d
 each parked by ``park_missing`` and requiring one receipt ``receipts/r<run>.txt``, written in
 bulk as the Store would write them. Then, per repetition:
 
+start     ``async with ReceiptWatcher(store)`` until it is ready: every root watched, the
+          parked set loaded, every receipt checked (the first pass), ``--start-repeat``
+          times; and, as the review app runs it (``first_pass_in_background``), the time
+          until it is up (roots watched) and until the first pass is done. Baseline in the
+          same run: a bare loop of ``os.stat`` over the same receipt paths.
 latency   A ReceiptWatcher over the whole set. ``--files`` receipts are written one at a time
           (each to a different run, round-robin over the workspaces, 50 ms apart); latency is
           from the file's ``close()`` (``time.monotonic``) to the ReceiptChange for it being
@@ -17,7 +23,8 @@ latency   A ReceiptWatcher over the whole set. ``--files`` receipts are written 
 idle      Process CPU time over ``--idle-s`` seconds of nothing happening, as % of one core:
           the ReceiptWatcher (its watches, its 0.5 s store poll and root probes); one bare
           awatch over every root (step 10); 100 bare awatch, one per root (step 10: the design
-          the watcher's grouping avoids); and no watcher at all.
+          the watcher's grouping avoids); and no watcher at all. Then the watcher, one bare
+          awatch and nothing at ``--idle-roots`` workspaces (1,000, one parked run each).
 burst     ``--burst`` receipts created as fast as a separate writer process can; time from
           its first write to the last ReceiptChange, from its last write, and the watcher's
           CPU time meanwhile; then all deleted again.
@@ -36,7 +43,7 @@ import tempfile
 import time
 from asyncio.subprocess import PIPE
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,6 +292,79 @@ async def burst(store: Store, files: list[tuple[int, str]]) -> tuple[float, floa
     return last - first, done - first, done - last, cpu
 
 
+# -- start -------------------------------------------------------------------------------
+
+
+def stat_baseline(paths: list[str]) -> float:
+    """A bare ``os.stat`` of every path: what checking the receipts costs at the least."""
+    t0 = time.perf_counter()
+    for path in paths:
+        with suppress(OSError):
+            os.stat(path)
+    return time.perf_counter() - t0
+
+
+async def watcher_ready(store: Store, count: int) -> float:
+    """``async with ReceiptWatcher(store)``: up once the first pass is done."""
+    t0 = time.perf_counter()
+    async with ReceiptWatcher(store, listen=False) as watcher:
+        elapsed = time.perf_counter() - t0
+        assert len(watcher.run_ids()) == count and watcher.first_pass_done
+    return elapsed
+
+
+async def watcher_background(store: Store, count: int) -> tuple[float, float]:
+    """As the review app runs it: (until up, roots watched; until the first pass is done)."""
+    t0 = time.perf_counter()
+    async with ReceiptWatcher(store, listen=False, first_pass_in_background=True) as watcher:
+        up = time.perf_counter() - t0
+        await watcher.first_pass()
+        done = time.perf_counter() - t0
+        assert len(watcher.run_ids()) == count
+    return up, done
+
+
+async def start_figures(store: Store, placed: dict[int, str], args: argparse.Namespace) -> None:
+    paths = [os.path.join(root, receipt(run_id)) for run_id, root in placed.items()]
+    print(
+        f"\nwatcher start: {args.runs:,} parked runs over {args.workspaces:,} workspaces, "
+        f"x {args.start_repeat}"
+    )
+    ready, up, done, stats = [], [], [], []
+    for _ in range(args.start_repeat):
+        stats.append(stat_baseline(paths))
+        ready.append(await watcher_ready(store, args.runs))
+        a, b = await watcher_background(store, args.runs)
+        up.append(a)
+        done.append(b)
+    summary("ReceiptWatcher ready (load + checks + watches)", ready, "ms", 1000)
+    summary("background pass: up (roots watched)", up, "ms", 1000)
+    summary("background pass: first pass done", done, "ms", 1000)
+    summary(f"baseline: os.stat x {len(paths):,}", stats, "ms", 1000)
+    per = statistics.median(ready) / len(paths) * 1e6
+    base = statistics.median(stats) / len(paths) * 1e6
+    print(f"  per receipt (median): watcher {per:.1f} µs, os.stat {base:.2f} µs")
+
+
+async def idle_at_scale(args: argparse.Namespace) -> None:
+    """Idle CPU with ``--idle-roots`` workspace roots (one parked run each)."""
+    scaled = argparse.Namespace(**{**vars(args), "workspaces": args.idle_roots})
+    with seeded_store("bench-watch-idle-", scaled) as (_url, store, roots):
+        seed(store, roots, args.idle_roots)
+        print(f"\nidle CPU over {args.idle_s:g} s, {len(roots):,} workspaces, % of one core")
+        cases: dict[str, Callable[[], object] | None] = {
+            "ReceiptWatcher (store poll 0.5 s)": lambda: ReceiptWatcher(store, listen=False),
+            "baseline: 1 awatch over all roots": lambda: BareWatches([roots]),
+            "baseline: nothing": None,
+        }
+        idle: dict[str, list[float]] = {}
+        for _ in range(args.repeat):
+            for label, setup in cases.items():
+                idle.setdefault(label, []).append(await idle_cpu(args.idle_s, setup))
+        for label, values in idle.items():
+            summary(label, values, "%", 1)
+
+
 # -- main --------------------------------------------------------------------------------
 
 
@@ -330,61 +410,69 @@ async def main(args: argparse.Namespace) -> None:
             f"seeded {args.runs:,} parked runs over {args.workspaces} workspaces "
             f"({store.engine.url.get_backend_name()}) in {time.monotonic() - t0:.1f} s"
         )
-        t0 = time.monotonic()
-        async with ReceiptWatcher(store) as watcher:
-            assert len(watcher.run_ids()) == args.runs
-        print(
-            f"watcher start (load + {args.runs:,} checks + watches): {time.monotonic() - t0:.2f} s"
-        )
+        if "start" in args.only:
+            await start_figures(store, placed, args)
+        if "latency" in args.only:
+            await latency_figures(store, placed, roots, args)
+        if "idle" in args.only:
+            await idle_figures(store, roots, args)
+        if "burst" in args.only:
+            await burst_figures(store, placed, args)
+    if "idle" in args.only and args.idle_roots:
+        await idle_at_scale(args)
 
-        print(f"\nlatency: file closed -> record, {args.files} files x {args.repeat} repetitions")
-        results: dict[str, list[float]] = {}
-        configs = {
-            "ReceiptWatcher debounce 50 step 10": lambda f: watcher_latency(store, f),
-            "ReceiptWatcher debounce 100 step 10": lambda f: watcher_latency(
-                store, f, debounce_ms=100
-            ),
-            "baseline awatch step 10 debounce 50": lambda f: awatch_latency(
-                roots, f, step=10, debounce=50
-            ),
-            "baseline awatch defaults (step 50)": lambda f: awatch_latency(roots, f),
-        }
-        for rep in range(args.repeat):
-            files = spread(placed, args.files, skip=rep * args.files)
-            for label, run in configs.items():
-                results.setdefault(label, []).extend(await run(files))
-        for label, values in results.items():
-            summary(label, values, "ms", 1000)
 
-        print(f"\nidle CPU over {args.idle_s:g} s, {args.workspaces} workspaces, % of one core")
-        idle: dict[str, list[float]] = {}
-        cases: dict[str, Callable[[], object] | None] = {
-            "ReceiptWatcher (store poll 0.5 s)": lambda: ReceiptWatcher(store),
-            "baseline: 1 awatch over all roots": lambda: BareWatches([roots]),
-            "baseline: 1 awatch per root": lambda: BareWatches([[r] for r in roots]),
-            "baseline: nothing": None,
-        }
-        for _ in range(args.repeat):
-            for label, setup in cases.items():
-                idle.setdefault(label, []).append(await idle_cpu(args.idle_s, setup))
-        for label, values in idle.items():
-            summary(label, values, "%", 1)
+async def latency_figures(
+    store: Store, placed: dict[int, str], roots: list[str], args: argparse.Namespace
+) -> None:
+    print(f"\nlatency: file closed -> record, {args.files} files x {args.repeat} repetitions")
+    results: dict[str, list[float]] = {}
+    configs = {
+        "ReceiptWatcher debounce 50 step 10": lambda f: watcher_latency(store, f),
+        "ReceiptWatcher debounce 100 step 10": lambda f: watcher_latency(store, f, debounce_ms=100),
+        "baseline awatch step 10 debounce 50": lambda f: awatch_latency(
+            roots, f, step=10, debounce=50
+        ),
+        "baseline awatch defaults (step 50)": lambda f: awatch_latency(roots, f),
+    }
+    for rep in range(args.repeat):
+        files = spread(placed, args.files, skip=rep * args.files)
+        for label, run in configs.items():
+            results.setdefault(label, []).extend(await run(files))
+    for label, values in results.items():
+        summary(label, values, "ms", 1000)
 
-        print(f"\nburst: {args.burst:,} receipts created at once, x {args.repeat}")
-        writes, totals, tails, cpus = [], [], [], []
-        for rep in range(args.repeat):
-            files = spread(
-                placed, args.burst, skip=(rep * args.burst) % max(1, args.runs - args.burst)
-            )
-            written, total, tail, cpu = await burst(store, files)
-            writes.append(written)
-            totals.append(total)
-            tails.append(tail)
-            cpus.append(cpu)
-        summary("writer process: first -> last write", writes, "ms", 1000)
-        summary("first write -> last record", totals, "ms", 1000)
-        summary("last write -> last record", tails, "ms", 1000)
-        summary("watcher CPU time during the burst", cpus, "ms", 1000)
+
+async def idle_figures(store: Store, roots: list[str], args: argparse.Namespace) -> None:
+    print(f"\nidle CPU over {args.idle_s:g} s, {args.workspaces} workspaces, % of one core")
+    idle: dict[str, list[float]] = {}
+    cases: dict[str, Callable[[], object] | None] = {
+        "ReceiptWatcher (store poll 0.5 s)": lambda: ReceiptWatcher(store),
+        "baseline: 1 awatch over all roots": lambda: BareWatches([roots]),
+        "baseline: 1 awatch per root": lambda: BareWatches([[r] for r in roots]),
+        "baseline: nothing": None,
+    }
+    for _ in range(args.repeat):
+        for label, setup in cases.items():
+            idle.setdefault(label, []).append(await idle_cpu(args.idle_s, setup))
+    for label, values in idle.items():
+        summary(label, values, "%", 1)
+
+
+async def burst_figures(store: Store, placed: dict[int, str], args: argparse.Namespace) -> None:
+    print(f"\nburst: {args.burst:,} receipts created at once, x {args.repeat}")
+    writes, totals, tails, cpus = [], [], [], []
+    for rep in range(args.repeat):
+        files = spread(placed, args.burst, skip=(rep * args.burst) % max(1, args.runs - args.burst))
+        written, total, tail, cpu = await burst(store, files)
+        writes.append(written)
+        totals.append(total)
+        tails.append(tail)
+        cpus.append(cpu)
+    summary("writer process: first -> last write", writes, "ms", 1000)
+    summary("first write -> last record", totals, "ms", 1000)
+    summary("last write -> last record", tails, "ms", 1000)
+    summary("watcher CPU time during the burst", cpus, "ms", 1000)
 
 
 if __name__ == "__main__":
@@ -396,4 +484,18 @@ if __name__ == "__main__":
     parser.add_argument("--idle-s", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pg", action="store_true", help="a fresh PostgreSQL database, not SQLite")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--start-repeat", type=int, default=5)
+    parser.add_argument(
+        "--idle-roots", type=int, default=1000, help="0: skip the idle figure there"
+    )
+    parser.add_argument("--large", action="store_true", help="100,000 runs over 1,000 workspaces")
+    parser.add_argument(
+        "--only",
+        default="start,latency,idle,burst",
+        type=lambda text: set(text.split(",")),
+        help="comma-separated: start, latency, idle, burst",
+    )
+    parsed = parser.parse_args()
+    if parsed.large:
+        parsed.runs, parsed.workspaces = 100_000, 1000
+    asyncio.run(main(parsed))

@@ -30,6 +30,7 @@ COMMANDS = {
     "requeue": ["requeue", "1", "--reason", "x"],
     "fail": ["fail", "1", "--reason", "x"],
     "release": ["release", "1", "--reason", "x"],
+    "undo-requeue": ["undo-requeue", "1", "--reason", "x"],
     "all-matching": ["requeue", "--all-matching", "--yes", "--reason", "x"],
     "recover": ["recover"],
 }

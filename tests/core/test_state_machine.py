@@ -100,6 +100,7 @@ class ModelRun:
     depth: int = 0
     overridden: bool = False
     block_reason: str | None = None
+    previous: int | None = None  # the requeued source this run continues
 
 
 @dataclass
@@ -474,6 +475,7 @@ class LeaseMachine(RuleBasedStateMachine):
                 now,
                 depth=run.depth + 1,
                 overridden=run.attempt + 1 > run.task.max_attempts,
+                previous=run.id,
             )
             self.runs[successor.id] = successor
         elif action == "fail":
@@ -501,7 +503,67 @@ class LeaseMachine(RuleBasedStateMachine):
         """Requeue is the reviewer's main move: exercise it on parked runs specifically."""
         self._review("requeue", pick, "parked", seen)
 
+    @rule(pick=st.integers(0, 1000), text=st.sampled_from(["looking at this", "a\n  b "]))
+    def note(self, pick: int, text: str) -> None:
+        """A reviewer's note, in any status: one more event (from = to = the status), and
+        nothing else about the run moves (status, version, lease: the invariant checks)."""
+        run = self._pick(pick, list(self.runs.values()))
+        event = self.store.add_note(run.id, text=text, actor="rev")
+        assert (event.from_status, event.to_status) == (run.status.value, run.status.value)
+        assert event.reason == text.strip()
+        run.events += 1
+
+    def _untouched_successor(self, source: ModelRun) -> ModelRun | None:
+        successors = [r for r in self.runs.values() if r.previous == source.id]
+        new = max(successors, key=lambda r: r.id) if successors else None
+        return new if new is not None and new.status is Q and new.claimed_at is None else None
+
+    @precondition(lambda self: any(r.status is RunStatus.REQUEUED for r in self.runs.values()))
+    @rule(
+        pick=st.integers(0, 1000),
+        aim=st.sampled_from(["undoable", "undoable", "requeued", "any"]),
+        seen=SEEN,
+    )
+    def undo_requeue(self, pick: int, aim: str, seen: str) -> None:
+        """Take a requeue back: allowed only while the successor is queued and never claimed
+        (then it is canceled and the source parks again); else refused, nothing changed."""
+        every = [self.runs[i] for i in sorted(self.runs)]
+        requeued = [r for r in every if r.status is RunStatus.REQUEUED]
+        undoable = [r for r in requeued if self._untouched_successor(r) is not None]
+        pool = {"undoable": undoable, "requeued": requeued}.get(aim) or every
+        source = self._pick(pick, pool)
+        successors = [r for r in every if r.previous == source.id]
+        new = successors[-1] if successors else None
+        expected = None
+        if new is not None and seen != "none":
+            expected = (self._expectation(new, seen) or {}).get(new.id)
+        if source.status is not RunStatus.REQUEUED or new is None:
+            outcome = "invalid_transition"
+        elif (
+            new.status is not Q
+            or new.claimed_at is not None  # claimed (and maybe given back): answer read
+            or seen in ("stale-version", "wrong-status")
+        ):
+            outcome = "conflict"
+        else:
+            outcome = "ok"
+        event(f"undo requeue: {outcome}")
+        call = lambda: self.store.undo_requeue(  # noqa: E731
+            source.id, reason=" undone ", actor="rita", expected=expected
+        )
+        if outcome != "ok":
+            with pytest.raises(ParkbenchError) as refused:
+                call()
+            assert refused.value.code == outcome, (refused.value, source, new)
+            return
+        assert new is not None
+        undone = call()
+        assert (undone.run_id, undone.canceled_run_id) == (source.id, new.id)
+        self._leave_lease(new, RunStatus.CANCELED)
+        self._leave_lease(source, N)  # its block reason is kept
+
     precondition_runs = precondition(lambda self: bool(self.runs))
+    note = precondition_runs(note)
     requeue = precondition_runs(requeue)
     force_fail = precondition_runs(force_fail)
     force_release = precondition_runs(force_release)
@@ -568,6 +630,11 @@ class LeaseMachine(RuleBasedStateMachine):
                 assert row.failure_reason is None, (run_id, status, row.failure_reason)
             if status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.REQUEUED):
                 assert row.finished_at is not None
+            if status is RunStatus.CANCELED:  # an undone requeue's successor, never claimed
+                assert row.finished_at is not None and row.claimed_at is None
+                assert row.previous_run_id == model.previous is not None
+            if status is N:
+                assert row.finished_at is None  # (an undone requeue's source is open again)
             if status in OPEN_STATUSES:
                 open_per_task[row.task_id] = open_per_task.get(row.task_id, 0) + 1
             # Attempts beyond the limit only through a recorded human requeue.

@@ -55,12 +55,15 @@ WORKER_FENCED = (
 )
 SWEEP = (Action.EXPIRE_RETRY, Action.EXPIRE_PARK, Action.RUNTIME_PARK)
 REVIEW = ((H, Action.REQUEUE), (H, Action.FAIL), (H, Action.RELEASE), (S, Action.REQUEUE))
+#: Store.undo_requeue: both of its moves (the source parks again, the successor is canceled).
+UNDO = ((H, Action.UNDO_REQUEUE),)
 #: Every (actor, action) pair some Store call performs. Enqueue creates a run (source None).
 API_PAIRS = frozenset(
     {(W, Action.ENQUEUE), (W, Action.CLAIM)}
     | {(W, a) for a in WORKER_FENCED}
     | {(S, a) for a in SWEEP}
     | set(REVIEW)
+    | set(UNDO)
 )
 PARK_CONTRACT = {"completion_contract": {"required_paths": ["receipts/never.txt"],
                                          "missing_policy": "park"}}  # fmt: skip
@@ -70,8 +73,8 @@ class RunMaker:
     """Puts a fresh run into any status through the public API, keeping its last token.
 
     Each run gets a higher priority than every run before it, so ``claim_next`` always
-    takes the run just enqueued. ``canceled`` is the one status no transition leads to
-    (the spec lists it; nothing in Parkbench cancels yet), so it is set directly in SQL.
+    takes the run just enqueued. ``canceled`` is reached only by the undone requeue's
+    successor (a companion move), so for a run of its own it is set directly in SQL.
     """
 
     def __init__(self, store: Store, workspace: Path) -> None:
@@ -186,10 +189,18 @@ def test_pairs_without_an_api_have_no_transitions(actor: ActorKind, action: Acti
 def test_the_table_is_a_function_and_terminal_statuses_are_dead_ends() -> None:
     keys = [(t.actor, t.action, t.source) for t in TRANSITIONS]
     assert len(keys) == len(set(keys))
+    # A terminal run stays put; the one way back is a reviewer's undo of a requeue (the
+    # source parks again while its successor is untouched).
     for status in lifecycle.TERMINAL_STATUSES:
-        assert all(allowed_actions(actor, status) == () for actor in ActorKind)
-    # canceled is a status the spec names but no move produces.
-    assert all(t.target is not RunStatus.CANCELED for t in TRANSITIONS)
+        expected = (Action.UNDO_REQUEUE,) if status is RunStatus.REQUEUED else ()
+        assert allowed_actions(H, status) == expected, status
+        assert allowed_actions(W, status) == allowed_actions(S, status) == ()
+    # canceled is produced by one move only: the undone requeue's successor, a companion
+    # move that is never offered on its own.
+    [cancel] = [t for t in TRANSITIONS if t.target is RunStatus.CANCELED]
+    assert (cancel.actor, cancel.action, cancel.source) == (H, Action.UNDO_REQUEUE, Q)
+    assert cancel.companion and [t for t in TRANSITIONS if t.companion] == [cancel]
+    assert Action.UNDO_REQUEUE not in allowed_actions(H, Q)
 
 
 def test_review_refuses_actions_that_are_not_reviewer_moves(store: Store, workspace: Path) -> None:
@@ -397,6 +408,45 @@ def test_review_action_from_every_status_in_one_bulk_call(
             assert row.failure_reason == "a human decided"
             forced = {"lease_forced": True} if status is C else {}  # its lease was live
             assert event.details == {"operator_forced": True, **forced}
+
+
+def test_undo_requeue_from_every_status(store: Store, workspace: Path, clock) -> None:
+    """Only a requeued source run (with its successor untouched) can be undone; a run in
+    any other status is refused as invalid_transition, naming the status, changing nothing."""
+    maker = RunMaker(store, workspace)
+    made = {
+        status: maker.make(status)[0] for status in RunStatus if status is not RunStatus.REQUEUED
+    }
+    # A requeued run whose successor is still queued (RunMaker's has failed it).
+    source, _ = maker.make(N)
+    [requeued] = store.requeue([source], reason="setup", actor="setup")
+    assert requeued.new_run_id is not None
+    made[RunStatus.REQUEUED] = source
+    before = {s: len(detail(store, r).events) for s, r in made.items()}
+    clock.advance(5)
+    for status, run_id in made.items():
+        transition = find(H, Action.UNDO_REQUEUE, status)
+        if transition is None or transition.companion:
+            with pytest.raises(InvalidTransitionError) as refused:
+                store.undo_requeue(run_id, reason="undo", actor="rita")
+            assert_refused(refused.value, H, status)
+            assert status_of(store, run_id) is status
+            assert len(detail(store, run_id).events) == before[status]
+            continue
+        undone = store.undo_requeue(run_id, reason="  undo  ", actor="rita")
+        assert status_of(store, run_id) is transition.target is N
+        assert_one_event(
+            store, run_id, before[status], actor=H, action=Action.UNDO_REQUEUE, source=status,
+            target=N,
+        )  # fmt: skip
+        assert undone.canceled_run_id == requeued.new_run_id
+        cancel = find(H, Action.UNDO_REQUEUE, Q)
+        assert cancel is not None and cancel.companion
+        assert status_of(store, undone.canceled_run_id) is cancel.target
+        assert_one_event(
+            store, undone.canceled_run_id, 1, actor=H, action=Action.UNDO_REQUEUE, source=Q,
+            target=cancel.target,
+        )  # fmt: skip
 
 
 def test_review_conflicts_when_the_run_changed_since_the_reviewer_looked(

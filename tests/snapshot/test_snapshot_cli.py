@@ -188,3 +188,15 @@ def test_option_parsing() -> None:
         with pytest.raises(ValidationError) as raised:
             parse_screens(bad)
         assert "list, action, help, causes, detail" in raised.value.hint
+
+
+def test_a_filter_it_does_not_understand_is_a_validation_error(tmp_path: Path) -> None:
+    """Issue 20.3: --filter speaks the app's filter language, and says what it cannot read."""
+    env = {**clean_env(), "PARKBENCH_DB": str(tmp_path / "none.db")}
+    done = run("snapshot", "--out", str(tmp_path / "out"), "--filter", "wrker:x", "--json", env=env)
+    assert done.code == 2, done.stderr
+    error = json.loads(done.stderr)["error"]
+    assert error["code"] == "validation"
+    assert error["message"] == "--filter: unknown field wrker:"
+    assert "worker:" in error["hint"]
+    assert not (tmp_path / "out").exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input, Static
+from textual.widgets import Input, Static, TextArea
 from tuitest_support import make_app, park, press, running, screen_text, settle, type_text
 
 from parkbench.core.lifecycle import RunStatus
@@ -25,9 +25,9 @@ async def test_requeue_confirm(store, parked):
         assert "Touches 1 run" in shown
         # The requeue's reason is the agent's answer, and the prompt says so.
         assert "answer handed to the next attempt" in shown
-        assert modal.query_one(Input).placeholder == "Answer for the next attempt (required)"
+        assert modal.query_one(TextArea).placeholder.startswith("Answer for the next attempt")
         await type_text(pilot, "key added")
-        await press(pilot, "enter")
+        await press(pilot, "ctrl+s")  # the answer takes several lines: Enter is a new line
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
         detail = store.get_run(parked[0], check_disk=False)
@@ -79,7 +79,7 @@ async def test_empty_reason_is_refused_in_the_modal(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, _notices):
         before = store.change_marker()
-        await press(pilot, "r")
+        await press(pilot, "f")
         await press(pilot, "enter")
         await pilot.pause()
         modal = app.screen
@@ -87,7 +87,7 @@ async def test_empty_reason_is_refused_in_the_modal(store, parked):
         error = modal.query_one("#reason-error", Static)
         assert error.display and "A reason is required" in screen_text(app)
         await type_text(pilot, "   ")
-        await press(pilot, "enter")
+        await press(pilot, "ctrl+s")  # ctrl+s sends in every prompt, and is refused alike
         await pilot.pause()
         assert app.screen is modal
         assert modal.query_one(Input).value == "   "
@@ -104,7 +104,7 @@ async def test_conflict_when_the_run_changes_while_the_modal_is_open(store, park
         [other] = store.force_release([parked[0]], reason="mine now", actor="bob")
         assert other.ok
         await type_text(pilot, "retry")
-        await press(pilot, "enter")
+        await press(pilot, "ctrl+s")
         await settle(pilot)
         [notice] = notices
         assert notice.severity == "error"
@@ -132,14 +132,15 @@ async def test_conflict_on_a_stale_screen(store, parked):
 async def test_bulk_action_reports_each_run(store, parked):
     app = make_app(store)
     async with running(app) as (pilot, notices):
-        await press(pilot, "space", "down", "space", "down", "space")
+        await press(pilot, "space", "space", "space")  # each marks and moves on
         assert set(app.main.runs.marks) == set(parked)
         assert "marked 3" in screen_text(app)
         store.force_fail([parked[1]], reason="broken", actor="bob")
         await press(pilot, "r")
+        await settle(pilot)  # the marked runs' block reasons are counted first
         assert app.screen.title_text == "Requeue 3 marked runs"
         await type_text(pilot, "batch retry")
-        await press(pilot, "enter")
+        await press(pilot, "ctrl+s")
         await settle(pilot)
         [notice] = notices
         assert notice.message.startswith(
@@ -196,7 +197,7 @@ async def test_list_keeps_filter_and_cursor_after_an_action(store, workspace, cl
         assert app.main.runs.highlighted.id == kept[2]
         await press(pilot, "r")
         await type_text(pilot, "go")
-        await press(pilot, "enter")
+        await press(pilot, "ctrl+s")
         await settle(pilot)
         runs = app.main.runs
         assert runs.view_query.search == "zebra"

@@ -38,7 +38,7 @@ async def test_store_errors_show_code_message_and_hint(store, parked, monkeypatc
         monkeypatch.setattr(store, "review", locked)
         await press(pilot, "r")
         await type_text(pilot, "retry")
-        await press(pilot, "enter")
+        await press(pilot, "ctrl+s")
         await settle(pilot)
         [notice] = notices
         assert notice.message == (

@@ -79,7 +79,7 @@ async def test_hostile_actor_in_a_conflict_notification(store, workspace, clock)
         await press(pilot, "r")
         store.force_release([run_id], reason="x", actor=f"{CLICK}{ANSI}")
         await type_text(pilot, "go")
-        await press(pilot, "enter")
+        await press(pilot, "ctrl+s")
         await settle(pilot)
         [notice] = notices
         assert notice.markup is False

@@ -15,7 +15,7 @@ async def test_another_process_blocking_a_run_shows_up(store, db_url, workspace,
     app = make_app(store, live=True, change_feed=_fast_feed(store))
     async with running(app) as (pilot, _notices):
         runs = app.main.runs
-        await press(pilot, "down", "space")  # cursor and a mark on the second run
+        await press(pilot, "down", "space", "up")  # cursor and a mark on the second run
         await settle(pilot)
         assert runs.highlighted.id == parked[1]
         with Store.open(db_url, clock=clock) as other:

@@ -40,8 +40,9 @@ async def test_q_during_a_bulk_action_stops_after_the_batch(store, parked, monke
         await press(pilot, "y")  # mark all three
         await settle(pilot)
         await press(pilot, "r")
+        await settle(pilot)  # the marked runs' block reasons are counted first
         await type_text(pilot, "batch retry")
-        await press(pilot, "enter")
+        await press(pilot, "ctrl+s")
         await wait_until(pilot, entered.is_set, 10, "the first batch to start")
         await press(pilot, "q")
         assert isinstance(app.screen, ConfirmModal)
@@ -63,8 +64,9 @@ async def test_answering_no_lets_the_action_finish(store, parked, monkeypatch):
         await press(pilot, "y")
         await settle(pilot)
         await press(pilot, "r")
+        await settle(pilot)  # the marked runs' block reasons are counted first
         await type_text(pilot, "batch retry")
-        await press(pilot, "enter")
+        await press(pilot, "ctrl+s")
         await wait_until(pilot, entered.is_set, 10, "the first batch to start")
         await press(pilot, "q")
         assert isinstance(app.screen, ConfirmModal)

@@ -145,7 +145,7 @@ def test_stale_answers_are_dropped(store, many):
 
 
 def test_a_short_or_empty_answer_leaves_nothing_to_ask(store, many):
-    for search, expected in (("task 1", 10), ("no such task", 0)):
+    for search, expected in (('"task 1"', 10), ('"no such task"', 0)):
         window = RunWindow(page=5)
         fetch = window.reset(ViewQuery(search=search))
         assert window.plan(0, 20) is None  # the first page is on its way

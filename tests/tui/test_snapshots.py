@@ -90,7 +90,7 @@ def snapshot_app(store: Store):  # type: ignore[no-untyped-def]
 def test_main_screen(snap_compare, snap_store):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("down", "space", "down")
+        await pilot.press("down", "space")  # marks the second run, moves to the third
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
@@ -102,7 +102,7 @@ def test_main_screen_narrow(snap_compare, snap_store, size):
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("space", "down")
+        await pilot.press("space")  # marks the first run, moves to the second
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=size, run_before=run_before)
@@ -115,7 +115,7 @@ def test_main_screen_theme(snap_compare, snap_store, theme):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         pilot.app.theme = theme
         await settle(pilot)
-        await pilot.press("space", "down")
+        await pilot.press("space")  # marks the first run, moves to the second
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
@@ -133,9 +133,37 @@ def test_detail_pane(snap_compare, snap_store):
 def test_action_modal(snap_compare, snap_store):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("space", "down", "down", "down", "space", "r")
-        await pilot.press("enter")  # a blank reason: the modal refuses it, with a message
+        await pilot.press("space", "down", "down", "space", "up", "r")
+        await settle(pilot)  # the marked runs' block reasons are counted first
+        await pilot.press("ctrl+s")  # a blank answer: the prompt refuses it, with a message
         await type_text(pilot, "key rotated")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_requeue_prompt_one_run(snap_compare, snap_store):
+    """The answer to one run: its block reason shown literally, several lines typed, the
+    new attempt's priority (issue 20 §4)."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await type_text(pilot, "Key rotated by ops.")
+        await pilot.press("enter")
+        await type_text(pilot, "Retry the upload.")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_note_prompt(snap_compare, snap_store):
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await type_text(pilot, "looking at this")
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
@@ -145,6 +173,57 @@ def test_help_screen(snap_compare, snap_store):
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
         await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_filter_problem(snap_compare, snap_store):
+    """Issue 20.3: a filter with a field it does not know says so under the bar (the list
+    keeps the filter before it: the quota runs)."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("slash")
+        await type_text(pilot, "reason:quota")
+        await settle(pilot)
+        pilot.app.main.filter_bar.insert_text_at_cursor(" wrker:agent-1")  # as pasted
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_save_filter_prompt(snap_compare, snap_store):
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("slash")
+        await type_text(pilot, 'workspace:snapshot "quota exceeded"')
+        await pilot.press("enter")
+        await settle(pilot)
+        pilot.app.main.action_save_filter()
+        await settle(pilot)
+        await type_text(pilot, "quota runs")
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)
+
+
+def test_history_screen(snap_compare, snap_store):
+    """The action history after a bulk requeue where one run changed under the reviewer:
+    the entry's counts, each run's result, the conflict's code and message, the undo hint."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("space", "space", "r")
+        await settle(pilot)
+        *_, moved = pilot.app.main.runs.marks
+        assert snap_store.force_fail([moved], reason="obsolete", actor="bob")[0].ok
+        await type_text(pilot, "key rotated")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        pilot.app.clear_notifications()
         await settle(pilot)
 
     assert snap_compare(snapshot_app(snap_store), terminal_size=SIZE, run_before=run_before)

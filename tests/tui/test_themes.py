@@ -35,13 +35,13 @@ async def test_every_cell_contrasts_with_the_background(store, parked, theme):
 
 async def test_the_chosen_theme_is_saved_and_restored(store, parked, tmp_path: Path):
     theme_file = tmp_path / "config" / "settings.toml"
-    app = make_app(store, theme_file=theme_file)
+    app = make_app(store, settings_file=theme_file)
     async with running(app) as (pilot, _notices):
         app.theme = "solarized-light"
         await settle(pilot)
         await pilot.app.workers.wait_for_complete()
     assert 'theme = "solarized-light"' in theme_file.read_text(encoding="utf-8")
-    again = make_app(store, theme_file=theme_file)
+    again = make_app(store, settings_file=theme_file)
     async with running(again):
         assert again.theme == "solarized-light"
 
@@ -49,6 +49,6 @@ async def test_the_chosen_theme_is_saved_and_restored(store, parked, tmp_path: P
 async def test_a_broken_settings_file_is_ignored(store, parked, tmp_path: Path):
     theme_file = tmp_path / "settings.toml"
     theme_file.write_text("theme = [not toml")
-    app = make_app(store, theme_file=theme_file)
+    app = make_app(store, settings_file=theme_file)
     async with running(app):
         assert app.theme == "textual-dark"

@@ -156,7 +156,8 @@ async def test_marks_and_mark_all_after_a_filter(store, parked):
         runs = app.main.runs
         await press(pilot, "space")
         assert set(runs.marks) == {parked[0]}
-        await press(pilot, "space")
+        assert runs.highlighted.id == parked[1]  # space moves on to the next run
+        await press(pilot, "up", "space")
         assert runs.marks == {}
         await press(pilot, "slash")
         await type_text(pilot, "locale")

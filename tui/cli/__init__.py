@@ -3,6 +3,8 @@
 Layout: one module per command group, each exposing ``register(app: typer.Typer)``:
 :mod:`parkbench.tui.cli.worker` (``enqueue``, ``lease ...``),
 :mod:`parkbench.tui.cli.review` (``requeue``, ``fail``, ``release``),
+:mod:`parkbench.tui.cli.notes` (``note``),
+:mod:`parkbench.tui.cli.undo` (``undo-requeue``),
 :mod:`parkbench.tui.cli.read` (``list``, ``show``, ``stats``) and
 :mod:`parkbench.tui.cli.ops` (``recover``, ``db ...``, ``demo``).
 :mod:`parkbench.tui.cli.output` renders JSON, tables and the error envelope;
@@ -50,6 +52,8 @@ COMMANDS: dict[str, str] = {
     "requeue": "review",
     "fail": "review",
     "release": "review",
+    "note": "notes",
+    "undo-requeue": "undo",
     "list": "read",
     "show": "read",
     "stats": "read",

@@ -35,14 +35,21 @@ parkbench lease fail 42 --token "$TOKEN" --reason "tests red" """,
 parkbench lease release 42 --token "$TOKEN" """,
     "lease block": """\
 parkbench lease block 42 --token "$TOKEN" --reason "needs a human: ambiguous spec" """,
+    "note": """\
+parkbench note 42 --text "looking at this"
+parkbench note 42 --text "waiting for the DBA" --actor alice --json""",
     "requeue": """\
 parkbench requeue 42 43 --reason "fixed the flaky fixture"
+parkbench requeue 42 --priority 10 --reason "$(cat answer.txt)"   # several lines
 parkbench requeue --all-matching --search timeout --reason "retry after the outage" --yes""",
     "fail": """\
 parkbench fail 42 --reason "obsolete task"
 parkbench fail --all-matching --workspace site --reason "project dropped" --yes""",
     "release": """\
 parkbench release 42 --reason "worker host died" """,
+    "undo-requeue": """\
+parkbench undo-requeue 42 --reason "requeued the wrong run"
+parkbench undo-requeue 42 --reason "answer was wrong" --json""",
     "list": """\
 parkbench list
 parkbench list --status all --worker w1 --limit 20

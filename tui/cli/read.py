@@ -155,6 +155,19 @@ def _print_detail(detail: RunDetail) -> None:
         out.print(output.block_text(reason, SHOW_REASON_CHARS))
         if len(reason) > SHOW_REASON_CHARS:
             out.print(Text(f"({len(reason):,} characters in all; --json prints every one)"))
+    answer = _answer(detail)
+    if answer is not None:
+        head = Text(f"{answer[0]} by ")
+        head.append_text(output.text(answer[1], 64))
+        head.append(":")
+        out.print(head)
+        out.print(output.block_text(answer[2], SHOW_REASON_CHARS))
+    for note in detail.notes:  # a reviewer's words, each line kept (and escaped)
+        head = Text("note by ")
+        head.append_text(output.text(note.actor, 64))
+        head.append(f" ({note.to_status}), {output.short_time(note.created_at_ms)}:")
+        out.print(head)
+        out.print(output.block_text(note.reason or "", SHOW_REASON_CHARS))
     if len(detail.lineage) > 1:
         chain = " → ".join(
             f"{e.run_id}{'*' if e.run_id == run.id else ''} ({e.status.value})"
@@ -185,6 +198,21 @@ def _print_detail(detail: RunDetail) -> None:
                 "--events N or --all-events for more)"
             )
         )
+
+
+def _answer(detail: RunDetail) -> tuple[str, str, str] | None:
+    """The reviewer's answer of a requeue, from either end: the text the source run was
+    requeued with, or the text its successor was queued with (the handoff's decision)."""
+    for event in reversed(detail.events):
+        if event.reason is None or event.actor_kind != "human":
+            continue
+        if event.action == "requeue":
+            new_run = (event.details or {}).get("new_run_id")
+            return (f"answer handed to run {new_run}", event.actor, event.reason)
+        if event.action == "enqueue" and detail.run.previous_run_id is not None:
+            previous = detail.run.previous_run_id
+            return (f"answer from the requeue of run {previous}", event.actor, event.reason)
+    return None
 
 
 def stats(ctx: typer.Context, db: DbOption = None, json_mode: JsonOption = False) -> None:

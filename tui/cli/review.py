@@ -11,6 +11,7 @@ a typed confirmation.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -78,6 +79,16 @@ ForceOption = Annotated[
     ),
 ]
 
+PriorityOption = Annotated[
+    int | None,
+    typer.Option(
+        "--priority",
+        metavar="N",
+        help="The new attempt's priority (default: the run's; higher runs first; recorded).",
+        show_default=False,
+    ),
+]
+
 _PAST = {"requeue": "requeued", "fail": "failed", "release": "released"}
 _HELP = {
     "requeue": "End parked runs and queue a fresh attempt of each (works past max attempts).",
@@ -109,10 +120,12 @@ def _command(verb: str):
         search: SearchOption = None,
         db: DbOption = None,
         json_mode: JsonOption = False,
+        priority: PriorityOption = None,
     ) -> None:
         _review(
             ctx,
             verb,
+            priority=priority,
             runs=runs,
             reason=reason,
             actor=actor,
@@ -129,6 +142,11 @@ def _command(verb: str):
         )
 
     command.__name__ = verb
+    if verb != "requeue":  # only a requeue creates a new attempt to prioritise
+        signature = inspect.signature(command, eval_str=True)
+        command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in signature.parameters.values() if p.name != "priority"]
+        )
     return command
 
 
@@ -149,6 +167,7 @@ def _review(
     search: str | None,
     db: str | None,
     json_mode: bool,
+    priority: int | None = None,
 ) -> None:
     from parkbench.core import inputs
     from parkbench.core.lifecycle import Action
@@ -175,6 +194,8 @@ def _review(
         )
     why = inputs.reason(reason)  # refuse a blank reason before asking anything
     who = inputs.name("actor", actor or default_actor())
+    if priority is not None:
+        inputs.priority(priority)
     action = Action(verb)
     from parkbench.tui.cli import bulk  # loads the store's read side: only when acting
 
@@ -199,7 +220,15 @@ def _review(
         spools.callback(outcomes.close)
         for batch, expected in batches:
             outcomes.add(
-                store.review(action, batch, reason=why, actor=who, expected=expected, force=force)
+                store.review(
+                    action,
+                    batch,
+                    reason=why,
+                    actor=who,
+                    expected=expected,
+                    force=force,
+                    priority=priority,
+                )
             )
         if opts.json:
             tail = {"matched": matched.count} if matched is not None else {}

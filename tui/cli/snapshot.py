@@ -80,7 +80,10 @@ def snapshot(
     search: Annotated[
         str | None,
         typer.Option(
-            "--filter", metavar="TEXT", help="Filter the list (title, reason, worker, workspace)."
+            "--filter",
+            metavar="TEXT",
+            help='Filter the list as the app\'s / does: words, "phrases", worker: workspace: '
+            "task: reason: status: #id.",
         ),
     ] = None,
     status: StatusOption = "needs_attention",
@@ -114,6 +117,11 @@ def snapshot(
             "--out needs a directory", hint="e.g. parkbench snapshot --out parkbench-report"
         )
 
+    from parkbench.core.filters import parse_filter
+
+    problems = parse_filter(search or "").problems
+    if problems:
+        raise ValidationError(f"--filter: {problems[0].message}", hint=problems[0].hint)
     view = View(
         now_ms=parse_time_ms(now) if now is not None else system_clock(),
         size=parse_size(size),

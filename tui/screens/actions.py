@@ -7,15 +7,17 @@ through :mod:`parkbench.tui.textsafe` and are shown with ``markup=False``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.notifications import SeverityLevel
 
+from parkbench.core import inputs
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus, allowed_actions
 from parkbench.core.records import ActionResult, Expectation, RunRow
+from parkbench.tui.screens.answer_modal import AnswerModal
 from parkbench.tui.screens.reason_modal import LISTED, ReasonModal
-from parkbench.tui.textsafe import one_line
+from parkbench.tui.textsafe import one_line, safe_text
 from parkbench.tui.widgets.run_window import ViewQuery
 from parkbench.tui.widgets.status_header import status_label
 
@@ -38,6 +40,17 @@ _EFFECT = {
 }
 #: Failures spelled out one by one in a summary; the rest are counted.
 DETAILED = 5
+#: A requeue's prompt: one run's block reason in at most this many characters and lines;
+#: a marked set's distinct reasons, this many listed (the commonest).
+REASON_SHOWN = 1_000
+REASON_LINES = 6
+REASONS_LISTED = 4
+#: A marked set's reasons are counted over its first this many runs (the prompt says so):
+#: the count takes about 0.2 s per 10,000 runs, and the prompt waits for it
+#: (tests/bench/bench_answer.py).
+REASONS_SCANNED = 10_000
+#: A fail of more runs than this asks the reviewer to type the count to confirm.
+TYPED_CONFIRM_OVER = 1_000
 
 
 def targets(
@@ -89,6 +102,7 @@ def action_modal(
     rows: Mapping[int, RunRow],
     *,
     marked: bool,
+    reasons: Sequence[tuple[str, int]] | None = None,
 ) -> ReasonModal:
     """The reason modal for ``action`` on ``expected`` (titles from the rows on screen)."""
     body = Text()
@@ -109,21 +123,74 @@ def action_modal(
         )
     if action is Action.REQUEUE:
         # The loop's last step: what the reviewer writes here is what the agent gets back.
-        body.append(
-            "Your reason is the answer handed to the next attempt: its worker reads it in "
-            "the claim's handoff.\n",
-            style="italic",
-        )
-        return ReasonModal(
+        answered_reasons(body, expected, rows, reasons)
+        only = rows.get(next(iter(expected))) if len(expected) == 1 else None
+        return AnswerModal(
             action_title(action, expected, marked),
             body,
-            placeholder="Answer for the next attempt (required)",
+            label="Your answer handed to the next attempt (its worker reads it in the "
+            "claim's handoff):",
+            placeholder="Answer for the next attempt (required; several lines welcome)",
+            check=inputs.reason,
+            priority=None if only is None else only.priority,
+            with_priority=True,
         )
-    return ReasonModal(action_title(action, expected, marked), body)
+    big = action is Action.FAIL and len(expected) > TYPED_CONFIRM_OVER
+    return ReasonModal(
+        action_title(action, expected, marked),
+        body,
+        confirm_count=len(expected) if big else None,
+    )
 
 
-def mark_all_question(count: int, query: ViewQuery) -> Text:
-    text = Text(f"Mark all {plural(count, 'run')} in this view?\n")
+def answered_reasons(
+    body: Text,
+    expected: Mapping[int, Expectation],
+    rows: Mapping[int, RunRow],
+    reasons: Sequence[tuple[str, int]] | None,
+) -> None:
+    """The block reason(s) the answer answers: one run's literally (bounded), a marked
+    set's distinct reasons, the commonest first, with counts."""
+    if len(expected) == 1:
+        row = rows.get(next(iter(expected)))
+        reason = row.block_reason if row is not None else None
+        body.append("Block reason it answers:\n", style="bold")
+        if not reason:
+            body.append("  (no block reason recorded)\n", style="dim")
+            return
+        lines = safe_text(reason, REASON_SHOWN, multiline=True).splitlines() or [""]
+        for line in lines[:REASON_LINES]:
+            body.append(f"  {line}\n")
+        if len(lines) > REASON_LINES:
+            body.append(f"  … {plural(len(lines) - REASON_LINES, 'more line')}\n", style="dim")
+        return
+    if reasons is None:
+        return
+    counted = sorted(reasons, key=lambda pair: (-pair[1], pair[0]))
+    among = ""
+    if len(expected) > REASONS_SCANNED:
+        among = f" among the first {REASONS_SCANNED:,} of {len(expected):,} runs"
+    body.append(
+        f"Block reasons it answers ({plural(len(counted), 'distinct reason')}{among}):\n",
+        style="bold",
+    )
+    for reason, count in counted[:REASONS_LISTED]:
+        body.append(f"  {plural(count, 'run')}: ", style="bold")
+        body.append(f"{one_line(reason, 90) if reason else '(none recorded)'}\n")
+    if len(counted) > REASONS_LISTED:
+        rest = sum(count for _, count in counted[REASONS_LISTED:])
+        body.append(
+            f"  … and {plural(len(counted) - REASONS_LISTED, 'more reason')} "
+            f"({plural(rest, 'run')})\n",
+            style="dim",
+        )
+
+
+def mark_all_question(count: int, query: ViewQuery, *, invert: bool = False) -> Text:
+    if invert:
+        text = Text(f"Invert the marks of the {plural(count, 'run')} in this view?\n")
+    else:
+        text = Text(f"Mark all {plural(count, 'run')} in this view?\n")
     text.append(f"status: {status_label(query.status)}", style="dim")
     if query.search.strip():
         text.append(f" · filter: “{one_line(query.search, 60)}”", style="dim")

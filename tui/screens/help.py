@@ -39,6 +39,20 @@ INTRO = (
     "agents is shown literally, with control characters escaped."
 )
 
+#: The filter's language (parkbench.core.filters) in short; README has it in full.
+FILTER_SYNTAX = (
+    'Filter (/): all terms match; "a phrase",',
+    "  worker: workspace: task: reason: status:",
+    "  945 or #945 (a run), status:parked|all",
+)
+
+
+def filter_syntax_text() -> Text:
+    text = Text("\n".join(FILTER_SYNTAX), no_wrap=True, overflow="ellipsis")
+    text.stylize("bold", 0, len("Filter (/):"))
+    return text
+
+
 #: Widest key and description column; a longer (remapped) key pushes its row to the right.
 MAX_KEYS_WIDTH = 14
 MAX_DESCRIPTION_WIDTH = 16
@@ -143,6 +157,7 @@ class HelpScreen(ModalScreen[None]):
                             markup=False,
                             id="help-note",
                         )
+                        yield Static(filter_syntax_text(), markup=False, id="help-filter")
             yield Static(Text("Escape closes"), markup=False, id="help-hint")
 
     def action_close(self) -> None:

@@ -8,13 +8,14 @@ messages; nothing in this module touches a widget.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import sqlalchemy as sa
 
 from parkbench.core.contracts import ArtifactState, check_artifacts
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.records import ActionResult, Expectation, Page, RunFilter, RunRow
-from parkbench.core.store import Store, queries
+from parkbench.core.store import Store, queries, reasons
 from parkbench.tui.widgets.run_window import Fetch, FetchKind, Loaded, ViewQuery
 
 #: Keys skipped per query when walking to a far index (an index scan, ~3 ms per 1,000).
@@ -53,7 +54,7 @@ def _fetch(conn: sa.Connection, fetch: Fetch) -> Loaded:
     if kind is FetchKind.START:
         page = _page(conn, fetch)
         more = page.next_cursor is not None
-        if more and not fetch.query.search.strip():
+        if more and not fetch.query.filter.terms:
             # Counting one status is an index-only count: cheap enough to come with the
             # page, so the list gets its height in one step. A search scans every row:
             # that count comes separately, after the rows are on screen.
@@ -149,6 +150,14 @@ def _anchor(conn: sa.Connection, fetch: Fetch) -> Loaded:
     return Loaded(fetch, rows, start, total=total, more=page.next_cursor is not None, cursor=cursor)
 
 
+def run_in_view(store: Store, query: ViewQuery, run_id: int) -> bool:
+    """Whether ``query`` (status, search, the ready filter) lists run ``run_id``."""
+    if query.run_ids is not None and run_id not in query.run_ids:
+        return False
+    only = replace(query.run_filter(), run_ids=(run_id,))
+    return store.count_runs(only) > 0
+
+
 def count_rows(store: Store, query: ViewQuery) -> int:
     return store.count_runs(query.run_filter())
 
@@ -171,6 +180,16 @@ def matching_expectations(store: Store, query: ViewQuery) -> dict[int, Expectati
     return {run_id: Expectation(RunStatus(status), version) for run_id, status, version in rows}
 
 
+def inverted_marks(
+    in_view: Mapping[int, Expectation], marks: Mapping[int, Expectation]
+) -> dict[int, Expectation]:
+    """The marks after inverting them over the runs ``in_view``: the unmarked ones there
+    become marked, the marked ones unmarked; marks on runs out of view stay."""
+    kept = {run_id: mark for run_id, mark in marks.items() if run_id not in in_view}
+    added = {run_id: mark for run_id, mark in in_view.items() if run_id not in marks}
+    return kept | added
+
+
 #: Runs read per query by :func:`rows_by_id` (their ids are inlined in the statement).
 IDS_PER_READ = 500
 
@@ -190,6 +209,12 @@ def rows_by_id(store: Store, run_ids: Sequence[int]) -> dict[int, RunRow]:
     return store.read(read) if run_ids else {}
 
 
+def reason_counts(store: Store, run_ids: Sequence[int]) -> tuple[tuple[str, int], ...]:
+    """The distinct block reasons of ``run_ids`` with how many runs have each."""
+    counts = store.read(lambda conn: reasons.block_reason_counts(conn, run_ids))
+    return tuple(counts.items())
+
+
 #: Runs per store call of a bulk action: between two batches the reviewer may stop it.
 ACTION_BATCH = 200
 
@@ -202,6 +227,7 @@ def apply_action(
     reason: str,
     actor: str | None,
     should_stop: Callable[[], bool] = lambda: False,
+    priority: int | None = None,
 ) -> list[ActionResult]:
     """``action`` on ``expected``, a batch (one store call) at a time; once
     ``should_stop()`` says so, the runs not yet reached are left as they are."""
@@ -217,5 +243,6 @@ def apply_action(
             reason=reason,
             actor=actor,
             expected={run_id: expected[run_id] for run_id in batch},
+            priority=priority,
         )
     return results

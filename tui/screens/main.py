@@ -38,7 +38,10 @@ from parkbench.tui.screens.actions import (
 )
 from parkbench.tui.screens.main_actions import ReviewActions
 from parkbench.tui.screens.main_causes import CauseActions
+from parkbench.tui.screens.main_filter import FilterNote, FilterView
+from parkbench.tui.screens.main_notes import RunNotes
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
+from parkbench.tui.screens.main_view import VIEW_BINDINGS, ViewActions
 from parkbench.tui.screens.main_workers import BACKGROUND_GROUPS, FirstLoad, StoreWorkers
 from parkbench.tui.screens.palette import Command, main_screen_commands
 from parkbench.tui.widgets.detail_pane import DetailPane
@@ -61,10 +64,26 @@ DETAIL_DELAY_S = 0.05
 #: Seconds a search must stay unchanged before its rows are counted.
 COUNT_DELAY_S = 0.15
 #: Actions whose availability the footer shows (see sync_bindings).
-SCREEN_ACTIONS = (*ACTION_NAMES, "mark_all", "clear_filter", "toggle_ready")
+SCREEN_ACTIONS = (
+    *ACTION_NAMES,
+    "mark_all",
+    "invert_marks",
+    "note",
+    "clear_filter",
+    "toggle_ready",
+)
 
 
-class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Screen[None]):
+class MainScreen(
+    CauseActions,
+    LiveReceiptsView,
+    ReviewActions,
+    RunNotes,
+    FilterView,
+    ViewActions,
+    StoreWorkers,
+    Screen[None],
+):
     AUTO_FOCUS = "#runs"
 
     BINDINGS = [
@@ -72,6 +91,14 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
         Binding("f", "fail", "Fail", id="run-fail", tooltip="Fail the run (operator-forced)"),
         Binding("l", "release", "Release", id="run-release", tooltip="Put it back in the queue"),
         Binding("a", "mark_all", "Mark all", id="run-mark-all", tooltip="Mark every run in view"),
+        Binding("n", "note", "Note", id="run-note", tooltip="Add a note; the run is unchanged"),
+        Binding(
+            "i",
+            "invert_marks",
+            "Invert",
+            id="run-invert-marks",
+            tooltip="Mark the unmarked runs in view and unmark the marked ones",
+        ),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="filter-clear"),
         Binding("o", "cycle_sort", "Sort", id="sort-cycle", tooltip="Blocked time, priority, task"),
@@ -87,6 +114,8 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
             tooltip="Only runs whose receipts are all present (again: every run)",
         ),
         Binding("c", "causes", "Causes", id="causes", tooltip="Parked runs grouped by cause"),
+        Binding("h", "history", "History", id="history", tooltip="This session's actions"),
+        *VIEW_BINDINGS,
         Binding("ctrl+r", "refresh", "Refresh", id="refresh", show=False),
     ]
 
@@ -100,6 +129,7 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
         page_size: int = PAGE,
         window_rows: int = MAX_WINDOW,
         live_receipts: LiveReceipts | None = None,
+        initial: ViewQuery | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -121,13 +151,15 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
         # key press and footer refresh, and a DOM query each time would show up.
         self.header = StatusHeader(id="header")
         self.filter_bar = FilterBar(id="filter")
+        self.filter_note = FilterNote(id="filter-note")
         self.runs = RunList(now_ms=now_ms, page=page_size, max_rows=window_rows, id="runs")
         self.detail = DetailPane(now_ms=now_ms, id="detail")
-        self._first_load = FirstLoad(store, self.runs.window.reset(ViewQuery()))
+        self._first_load = FirstLoad(store, self.runs.window.reset(initial or ViewQuery()))
 
     def compose(self) -> ComposeResult:
         yield self.header
         yield self.filter_bar
+        yield self.filter_note
         yield self.runs
         yield self.detail
         yield FitFooter()
@@ -135,6 +167,7 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
     def on_mount(self) -> None:
         self.runs.marking_enabled = self.marking_applies()
         self.header.update_state(read_only=self.read_only)
+        self.show_restored_view()
         self.detail.show_placeholder("loading…")
         # The first page was asked for when the screen was built, before Textual ran.
         self.runs.begin(self._first_load.fetch, ask=False)
@@ -159,7 +192,9 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
 
     # -- the view --------------------------------------------------------------------
 
-    def set_query(self, query: ViewQuery, *, keep_cursor: bool = False) -> None:
+    def set_query(
+        self, query: ViewQuery, *, keep_cursor: bool = False, anchor: RunRow | None = None
+    ) -> None:
         header = self.header
         if query.status is not self.runs.view_query.status and self.runs.marks:
             # Marks belong to a status view: an action never reaches runs out of sight.
@@ -176,13 +211,14 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
             ready_only=query.run_ids is not None and query.cause is None,
             cause=query.cause,
         )
-        if keep_cursor:
-            self.runs.reanchor(query)
+        if keep_cursor or anchor is not None:
+            self.runs.reanchor(query, anchor)
         else:
             header.update_state(shown=None)
             self.runs.show_query(query)
         self.runs.marking_enabled = self.marking_applies()
         self.sync_bindings()
+        self.app.remember_view(query)
 
     def store_changed(self, run_ids: frozenset[int] = frozenset(), *, resync: bool = True) -> None:
         """Runs changed (another process, or an action here): follow them in place, keeping
@@ -296,7 +332,7 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
         """In read-only mode the review keys are unbound; say why instead of nothing."""
         if not self.read_only:
             return
-        for binding_id in ("run-requeue", "run-fail", "run-release", "run-mark-all"):
+        for binding_id in ("run-requeue", "run-fail", "run-release", "run-mark-all", "run-note"):
             keys: tuple[str, ...] = getattr(self.app, "binding_keys", lambda _id: ())(binding_id)
             if event.key in keys:
                 event.stop()
@@ -334,39 +370,20 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
 
     # -- filter, sort, status --------------------------------------------------------
 
-    def action_filter(self) -> None:
-        bar = self.filter_bar
-        bar.add_class("-shown")
-        bar.focus()
-
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        query = self.runs.view_query
-        if event.value != query.search:
-            # Cleared: every run the filter showed is back in view, so the cursor stays
-            # on its run (a narrower search starts at the top, as a new list).
-            cleared = not event.value.strip() and bool(query.search.strip())
-            self.set_query(replace(query, search=event.value), keep_cursor=cleared)
+        self.filter_typed(event.value)
 
     @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if not event.value.strip():
-            self.filter_bar.remove_class("-shown")
-        self.runs.focus()
-
     @on(FilterBar.Cleared)
-    def _filter_cleared(self, event: FilterBar.Cleared) -> None:
+    def _filter_left(self, event: Input.Submitted | FilterBar.Cleared) -> None:
         event.stop()
-        self.filter_bar.remove_class("-shown")
-        self.runs.focus()
+        self.filter_done()
 
     def action_clear_filter(self) -> None:
         self.clear_cause()
-        self.filter_bar.value = ""  # posts Input.Changed, which resets the query
-        self.filter_bar.remove_class("-shown")
-        self.runs.focus()
+        super().action_clear_filter()
 
     def action_cycle_sort(self) -> None:
         query = self.runs.view_query
@@ -379,11 +396,14 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
 
     def action_cycle_status(self) -> None:
         query = self.runs.view_query
+        if self.status_kept_by_filter():
+            return
         following = STATUS_CYCLE[(STATUS_CYCLE.index(query.status) + 1) % len(STATUS_CYCLE)]
-        self.set_query(replace(query, status=following))
+        self.set_query(query.with_status(following))
 
     def show_status(self, status: RunStatus | None) -> None:
-        self.set_query(replace(self.runs.view_query, status=status))
+        if not self.status_kept_by_filter():
+            self.set_query(self.runs.view_query.with_status(status))
 
     def show_sort(self, sort: SortKey) -> None:
         self.set_query(replace(self.runs.view_query, sort=sort), keep_cursor=True)
@@ -410,10 +430,13 @@ class MainScreen(CauseActions, LiveReceiptsView, ReviewActions, StoreWorkers, Sc
                 and ACTION_NAMES[action] in view_actions(self.runs.view_query.status)
                 and bool(self.targets(ACTION_NAMES[action])[0])
             )
-        if action == "mark_all":
+        if action in ("mark_all", "invert_marks"):
             return self.marking_applies()
+        if action == "note":
+            return self.note_available()
         if action == "clear_filter":
-            return bool(self.runs.view_query.search) or self.runs.view_query.cause is not None
+            query = self.runs.view_query
+            return bool(query.search or self.filter_bar.value) or query.cause is not None
         if action == "toggle_ready":
             return self.ready_filter_available()
         return True

@@ -15,9 +15,12 @@ from textual.worker import WorkerState
 
 from parkbench.core.lifecycle import Action
 from parkbench.core.records import Expectation, RunRow
+from parkbench.core.store import Store, default_actor
+from parkbench.tui.action_history import HistoryEntry
 from parkbench.tui.messages import ActionDone, ActionRowsLoaded, MatchesCounted, MatchesFetched
 from parkbench.tui.screens.actions import (
     ACTION_LABELS,
+    REASONS_SCANNED,
     action_modal,
     mark_all_question,
     summarize,
@@ -25,7 +28,7 @@ from parkbench.tui.screens.actions import (
     view_actions,
 )
 from parkbench.tui.screens.confirm_modal import ConfirmModal
-from parkbench.tui.screens.reason_modal import LISTED
+from parkbench.tui.screens.reason_modal import LISTED, Reply
 from parkbench.tui.widgets.run_list import RunList
 
 
@@ -33,11 +36,16 @@ class ReviewActions:
     """Provided by MainScreen: the list, the mode, the workers and the screen's plumbing."""
 
     runs: RunList
+    store: Store
     read_only: bool
+    actor: str | None
+    now_ms: Callable[[], int]
     stop_after_batch: threading.Event
     _action_request: int
     _pending_action: tuple[int, Action, dict[int, Expectation], int, dict[int, RunRow]] | None
     _mark_request: int
+    #: The pending mark-all request inverts the marks instead.
+    _inverting: bool = False
     app: Any
     notify: Callable[..., None]
     run_action: Callable[..., object]
@@ -81,31 +89,58 @@ class ReviewActions:
         self._action_request += 1
         self._pending_action = (self._action_request, action, expected, skipped, rows)
         listed = list(expected)[:LISTED]
-        if missing := tuple(run_id for run_id in listed if run_id not in rows):
+        # A requeue of several runs shows the block reasons it answers: counted by a worker.
+        # At most REASONS_SCANNED of them: the prompt says when it counted only the first.
+        reasons_of = (
+            tuple(expected)[:REASONS_SCANNED]
+            if action is Action.REQUEUE and len(expected) > 1
+            else ()
+        )
+        missing = tuple(run_id for run_id in listed if run_id not in rows)
+        if missing or reasons_of:
             # Marked runs never scrolled into view: their titles are read first (a worker).
-            self.load_action_rows(self._action_request, missing)
+            self.load_action_rows(self._action_request, missing, reasons_of)
         else:
             self._open_action_modal(self._action_request, {})
 
     def on_action_rows_loaded(self, message: ActionRowsLoaded) -> None:
-        self._open_action_modal(message.request, message.rows)
+        self._open_action_modal(message.request, message.rows, message.reasons)
 
-    def _open_action_modal(self, request: int, loaded: dict[int, RunRow]) -> None:
+    def _open_action_modal(
+        self,
+        request: int,
+        loaded: dict[int, RunRow],
+        reasons: tuple[tuple[str, int], ...] | None = None,
+    ) -> None:
         pending = self._pending_action
         if pending is None or pending[0] != request:
             return  # superseded by another key press
         self._pending_action = None
         _, action, expected, skipped, rows = pending
         rows = {**rows, **loaded}
-        modal = action_modal(action, expected, skipped, rows, marked=bool(self.runs.marks))
+        modal = action_modal(
+            action, expected, skipped, rows, marked=bool(self.runs.marks), reasons=reasons
+        )
 
-        def confirmed(reason: str | None) -> None:
-            if reason:
-                self.run_action(action, expected, reason)
+        def confirmed(reply: Reply | None) -> None:
+            if reply is not None:
+                self.run_action(action, expected, reply.text, reply.priority)
 
         self.app.push_screen(modal, callback=confirmed)
 
     def on_action_done(self, message: ActionDone) -> None:
+        self.app.action_history.add(
+            HistoryEntry.of(
+                message.action,
+                message.results,
+                reason=message.reason,
+                actor=self.actor or default_actor(),
+                started_ms=message.started_ms,
+                finished_ms=self.now_ms(),
+                requested=message.requested or len(message.results),
+                cancelled=len(message.results) < message.requested,
+            )
+        )
         summary, severity = summarize(message.action, message.results)
         self.notify(
             summary,
@@ -117,10 +152,34 @@ class ReviewActions:
         self.runs.unmark(result.run_id for result in message.results)
         self.store_changed(frozenset(result.run_id for result in message.results), resync=False)
 
+    def action_history(self) -> None:
+        """The action history screen: this session's actions and their results."""
+        from parkbench.tui.screens.history import HistoryScreen
+
+        self.app.push_screen(
+            HistoryScreen(
+                self.store,
+                self.app.action_history,
+                read_only=self.read_only,
+                actor=self.actor,
+                now_ms=self.now_ms,
+            )
+        )
+
     def action_mark_all(self) -> None:
         if not self.marking_applies():
             return
         self._mark_request += 1
+        self._inverting = False
+        self.count_matches(self.runs.view_query, self._mark_request)
+
+    def action_invert_marks(self) -> None:
+        """Mark-all's path (count, confirm, then a worker reads every run in view by id),
+        the marks inverted in that worker: a view of 100,000 runs never loads on screen."""
+        if not self.marking_applies():
+            return
+        self._mark_request += 1
+        self._inverting = True
         self.count_matches(self.runs.view_query, self._mark_request)
 
     def on_matches_counted(self, message: MatchesCounted) -> None:
@@ -131,15 +190,23 @@ class ReviewActions:
             self.notify("No runs match this view: nothing to mark.", markup=False)
             return
 
+        inverting = self._inverting
+
         def answered(yes: bool | None) -> None:
             if yes:
-                self.fetch_matches(query, message.generation)
+                marks = dict(self.runs.marks) if inverting else None
+                self.fetch_matches(query, message.generation, marks)
 
-        self.app.push_screen(ConfirmModal(mark_all_question(message.count, query)), answered)
+        question = mark_all_question(message.count, query, invert=inverting)
+        self.app.push_screen(ConfirmModal(question), answered)
 
     def on_matches_fetched(self, message: MatchesFetched) -> None:
         if message.generation != self._mark_request:
             return
-        self.runs.set_marks(message.expected)
+        if message.replace:
+            self.runs.replace_marks(message.expected)
+        else:
+            self.runs.set_marks(message.expected)
         count = len(message.expected)
-        self.notify(f"{count:,} run{'s' if count != 1 else ''} marked", markup=False)
+        now = " now" if message.replace else ""
+        self.notify(f"{count:,} run{'s' if count != 1 else ''}{now} marked", markup=False)

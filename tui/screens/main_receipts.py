@@ -61,7 +61,7 @@ class LiveReceiptsView:
             updated = self.live_detail(shown)
             if updated is not shown:
                 self.detail.show(updated)
-        self.header.update_state(ready_to_requeue=live.ready_count)
+        self.header.update_state(ready_to_requeue=live.ready_count, checking=live.checking)
         query = self.runs.view_query
         if query.run_ids is not None and query.cause is None and ready_changed:
             self.set_query(replace(query, run_ids=self._ready_ids()), keep_cursor=True)

@@ -93,6 +93,7 @@ class StoreWorkers:
     store: Store
     actor: str | None
     runs: RunList
+    now_ms: Callable[[], int]
     #: Set (from the UI thread) to end a running bulk action after its current batch.
     stop_after_batch: threading.Event
 
@@ -176,12 +177,24 @@ class StoreWorkers:
             self.post_message(MatchesCounted(request, total))
 
     @work(thread=True, exclusive=True, group="mark-all", exit_on_error=False)
-    def fetch_matches(self, query: ViewQuery, request: int) -> None:
+    def fetch_matches(
+        self,
+        query: ViewQuery,
+        request: int,
+        invert: dict[int, Expectation] | None = None,
+    ) -> None:
+        """Every run in view, to mark; with ``invert`` (the marks there are), the marks
+        that inverting them in this view leaves (computed here, not on the UI thread)."""
         expected = self._call(
             "marking runs", lambda: loading.matching_expectations(self.store, query)
         )
-        if expected is not None:
+        if expected is None:
+            return
+        if invert is None:
             self.post_message(MatchesFetched(request, expected))
+        else:
+            inverted = loading.inverted_marks(expected, invert)
+            self.post_message(MatchesFetched(request, inverted, replace=True))
 
     @work(thread=True, exclusive=True, group="marks", exit_on_error=False)
     def check_marks(self, status: RunStatus | None, run_ids: tuple[int, ...]) -> None:
@@ -190,13 +203,27 @@ class StoreWorkers:
             self.post_message(MarkedChecked(status, run_ids, rows))
 
     @work(thread=True, exclusive=True, group="action-rows", exit_on_error=False)
-    def load_action_rows(self, request: int, run_ids: tuple[int, ...]) -> None:
+    def load_action_rows(
+        self, request: int, run_ids: tuple[int, ...], reasons_of: tuple[int, ...] = ()
+    ) -> None:
         rows = self._call("reading runs", lambda: loading.rows_by_id(self.store, run_ids))
-        self.post_message(ActionRowsLoaded(request, rows or {}))  # the dialog opens anyway
+        reasons = None
+        if reasons_of:
+            reasons = self._call(
+                "reading block reasons", lambda: loading.reason_counts(self.store, reasons_of)
+            )
+        self.post_message(ActionRowsLoaded(request, rows or {}, reasons))  # opens anyway
 
     @work(thread=True, group="actions", exit_on_error=False)
-    def run_action(self, action: Action, expected: dict[int, Expectation], reason: str) -> None:
+    def run_action(
+        self,
+        action: Action,
+        expected: dict[int, Expectation],
+        reason: str,
+        priority: int | None = None,
+    ) -> None:
         # Not cancellable on purpose: once confirmed, every result is reported.
+        started_ms = self.now_ms()
         try:
             results = loading.apply_action(
                 self.store,
@@ -205,8 +232,9 @@ class StoreWorkers:
                 reason=reason,
                 actor=self.actor,
                 should_stop=self.stop_after_batch.is_set,
+                priority=priority,
             )
         except ParkbenchError as error:
             self.post_message(CoreFailed(f"{action.value} failed", error))
             return
-        self.post_message(ActionDone(action, results))
+        self.post_message(ActionDone(action, results, reason, len(expected), started_ms))

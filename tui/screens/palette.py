@@ -54,6 +54,8 @@ class ReviewScreen(Protocol):
 
     def targets(self, action: Action) -> tuple[Mapping[int, Expectation], int]: ...
     def marking_applies(self) -> bool: ...
+    def note_available(self) -> bool: ...
+    def action_note(self) -> None: ...
     def show_sort(self, sort: SortKey) -> None: ...
     def show_status(self, status: RunStatus | None) -> None: ...
     def ready_filter_available(self) -> bool: ...
@@ -65,6 +67,12 @@ class ReviewScreen(Protocol):
     def action_refresh(self) -> None: ...
     def action_reverse_sort(self) -> None: ...
     def action_causes(self) -> None: ...
+    def action_invert_marks(self) -> None: ...
+    def filter_commands(self) -> Iterable[Command]: ...
+    def action_history(self) -> None: ...
+    def action_view(self) -> None: ...
+    def action_copy(self) -> None: ...
+    def action_jump(self) -> None: ...
 
 
 def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
@@ -89,17 +97,44 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
                 "Mark every run matching the filter",
                 screen.action_mark_all,
             )
+            yield (
+                "Invert marks in view",
+                "Mark the unmarked runs in view, unmark the marked (i)",
+                screen.action_invert_marks,
+            )
         if runs.marks:
             yield ("Clear marks", f"Unmark {len(runs.marks)} runs", runs.action_clear_marks)
+        if screen.note_available() and runs.highlighted is not None:
+            yield (
+                "Add note",
+                f"Comment on run {runs.highlighted.id} without changing it (n)",
+                screen.action_note,
+            )
     if runs.highlighted is not None:
         yield (
             f"Open run {runs.highlighted.id}",
             "Focus its detail pane (enter)",
             runs.action_open_detail,
         )
-    yield ("Filter runs", "Search title, reason, worker, workspace", screen.action_filter)
+        yield (
+            f"View a receipt or the workspace of run {runs.highlighted.id}",
+            "Read-only viewer; e opens the file in $PAGER (v)",
+            screen.action_view,
+        )
+        yield (
+            f"Copy from run {runs.highlighted.id}",
+            "Run id, workspace path, a receipt path or the reason (y)",
+            screen.action_copy,
+        )
+    yield ("Jump to run", "Go to a run by its id (: or #)", screen.action_jump)
+    yield (
+        "Filter runs",
+        'Fields and phrases: worker:agent-7 "disk quota" #945 status:queued',
+        screen.action_filter,
+    )
     if runs.view_query.search:
         yield ("Clear filter", "Show every run in this status", screen.action_clear_filter)
+    yield from screen.filter_commands()
     for sort in SORT_CYCLE:
         if sort is not runs.view_query.sort:
             yield (
@@ -126,6 +161,11 @@ def main_screen_commands(screen: ReviewScreen) -> Iterable[Command]:
             screen.action_toggle_ready,
         )
     yield ("Causes", "Parked runs grouped by the shape of their reason (c)", screen.action_causes)
+    yield (
+        "Action history",
+        "This session's actions and their results, run by run; undo a requeue (h)",
+        screen.action_history,
+    )
     yield ("Refresh", "Reload the list, counts and detail", screen.action_refresh)
     yield ("Help", "Keys and binding ids", screen.app.action_help)
     yield ("Quit", "Leave Parkbench", screen.app.action_quit)

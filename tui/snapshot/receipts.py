@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 
 from parkbench.core.contracts import (
+    PLAIN_PATH,
     ArtifactCheck,
     ArtifactState,
     Contract,
@@ -31,7 +31,6 @@ from parkbench.core.contracts import (
     normalize_path,
 )
 from parkbench.core.errors import ValidationError
-from parkbench.core.tokens import TOKEN_PREFIX
 
 #: ASCII only: the document is safe to print anywhere; JSON readers decode the escapes.
 ENCODER = json.JSONEncoder(ensure_ascii=True, check_circular=False, allow_nan=False)
@@ -40,12 +39,7 @@ ascii_string: Callable[[str], str] = encode_basestring_ascii
 # Case-insensitive file systems: a name missing from a listing may still exist under
 # another case or normalisation, so there only check_path may call it missing.
 _LISTING_IS_EXACT = sys.platform not in ("darwin", "win32")
-#: Paths that normalize_path returns unchanged, told apart without calling it (ASCII name
-#: characters, no empty, "." or ".." part, not absolute, no claim token inside; the tests
-#: check every match against normalize_path). Anything else asks :func:`_normal`.
-_PLAIN_PATH = re.compile(
-    rf"(?!.*{re.escape(TOKEN_PREFIX)})(?:(?!\.\.?/)[A-Za-z0-9_.\-]+/)*(?!\.\.?\Z)[A-Za-z0-9_.\-]+"
-)
+_PLAIN_PATH = PLAIN_PATH  # normalize_path's own fast path
 _FILE = "file"
 _OTHER = "other"
 

@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from parkbench.core.contracts import ArtifactState
+from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import RunDetail, RunRow
 from parkbench.tui.textsafe import one_line, safe_text
 from parkbench.tui.widgets.run_columns import relative_time
@@ -28,6 +29,11 @@ TITLE_MAX = 2_000
 EVENT_REASON_MAX = 300
 METADATA_MAX = 5_000
 EVENTS_MAX = 200
+#: Characters of each reviewer's note shown (notes are at most 10,000 characters).
+NOTE_MAX = 2_000
+#: Newest events shown near the top for a run that is not parked (the full trail is below).
+LAST_EVENTS = 3
+RESULT_MAX = 2_000
 
 _STATE_MARK = {
     ArtifactState.PRESENT: ("✓ present   ", "detail--present"),
@@ -87,10 +93,14 @@ class DetailPane(VerticalScroll, can_focus=True):
         self.detail = None
         self._body.update(Text(message, style=self._style("detail--dim")))
 
-    def show(self, detail: RunDetail) -> None:
+    def show(self, detail: RunDetail, *, note: str = "") -> None:
+        """Show ``detail``; ``note`` (e.g. why this run is not in the list) goes first."""
         same_run = self.detail is not None and self.detail.run.id == detail.run.id
         self.detail = detail
-        self._body.update(self.render_detail(detail))
+        text = self.render_detail(detail)
+        if note:
+            text = Text(one_line(note, 500) + "\n", style=self._style("detail--unsafe")) + text
+        self._body.update(text)
         if not same_run:
             self.scroll_home(animate=False, immediate=True)
 
@@ -139,6 +149,18 @@ class DetailPane(VerticalScroll, can_focus=True):
         if run.failure_reason is not None:
             self._heading(text, "Failure reason")
             text.append(bounded(run.failure_reason, REASON_MAX) + "\n")
+
+        if detail.notes:
+            self._heading(text, f"Notes ({len(detail.notes)})")
+            now = self.now_ms()
+            for note in detail.notes:
+                text.append(f"{timestamp(note.created_at_ms, now)}  ", style=dim)
+                text.append(one_line(note.actor, 64))
+                text.append(f"  ({note.to_status})\n", style=dim)
+                for line in bounded(note.reason or "", NOTE_MAX).splitlines():
+                    text.append(f"    {line}\n")
+        if run.status is not RunStatus.NEEDS_ATTENTION:
+            self._outcome(text, detail)
 
         present = sum(a.state is ArtifactState.PRESENT for a in detail.artifacts)
         policy = run.contract.missing_policy.value
@@ -192,3 +214,33 @@ class DetailPane(VerticalScroll, can_focus=True):
             text.append(f"{label}: ", style=dim)
             text.append(bounded(dumped, METADATA_MAX) + "\n")
         return text
+
+    def _outcome(self, text: Text, detail: RunDetail) -> None:
+        """Near the top for a run the status browser shows (claimed, failed, completed...):
+        its lease or result, and its newest events, newest first; the parked view leads
+        with the reason instead."""
+        run, now, dim = detail.run, self.now_ms(), self._style("detail--dim")
+        if run.status is RunStatus.CLAIMED:
+            self._heading(text, "Lease")
+            text.append("held by ", style=dim)
+            text.append(one_line(run.worker, 256) if run.worker else "-")
+            text.append(" · until ", style=dim)
+            text.append(timestamp(run.lease_until_ms, now))
+            text.append(" · last heartbeat ", style=dim)
+            beat = run.heartbeat_at_ms
+            text.append(relative_time(beat, now) if beat is not None else "-")
+            text.append("\n")
+        elif detail.result not in (None, {}, []):
+            self._heading(text, "Result")
+            dumped = json.dumps(detail.result, indent=2, sort_keys=True, ensure_ascii=False)
+            text.append(bounded(dumped, RESULT_MAX) + "\n")
+        last = detail.events[-LAST_EVENTS:][::-1]
+        if last:
+            self._heading(text, "Last events (newest first)")
+        for event in last:
+            text.append(f"{timestamp(event.created_at_ms, now)}  ", style=dim)
+            text.append(f"{event.action} by {event.actor_kind}:{one_line(event.actor, 64)}")
+            text.append(f"  {event.from_status or '∅'} → {event.to_status}")
+            if event.reason:
+                text.append(f"\n    {one_line(event.reason, EVENT_REASON_MAX)}", style=dim)
+            text.append("\n")

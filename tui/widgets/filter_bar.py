@@ -8,7 +8,7 @@ from textual.widgets import Input
 
 
 class FilterBar(Input):
-    """Search over title, reason, worker and workspace (``RunFilter.search``)."""
+    """The filter's text (:mod:`parkbench.core.filters`): the screen parses it as typed."""
 
     BINDINGS = [
         Binding("escape", "clear_filter", "Clear filter", id="filter-bar-clear"),
@@ -18,7 +18,10 @@ class FilterBar(Input):
         """Escape: the filter was emptied and the bar gave focus back."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(placeholder="Filter: title, reason, worker, workspace", id=id)
+        super().__init__(
+            placeholder='Filter: words, "a phrase", worker: workspace: task: reason: status: #945',
+            id=id,
+        )
 
     def on_mount(self) -> None:
         if self.app.is_headless:

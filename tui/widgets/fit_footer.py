@@ -17,6 +17,10 @@ from textual.widgets import Footer
 #: Actions in the order they give way when the footer is too narrow (first: dropped first).
 #: Actions not listed give way before all of these; quit and help never do.
 GIVES_WAY: tuple[str, ...] = (
+    "jump",
+    "copy",
+    "reverse_sort",
+    "view",
     "clear_marks",
     "mark_all",
     "cycle_sort",

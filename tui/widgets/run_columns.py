@@ -64,16 +64,24 @@ _FIXED: dict[str, tuple[str, int, str]] = {
     "id": ("Run", 7, "right"),
     "status": ("Status", 15, "left"),
     "attempt": ("Att", 5, "right"),
+    "priority": ("Pri", 4, "right"),
     "worker": ("Worker", 14, "left"),
     "since": ("Blocked", 8, "right"),
     "receipts": ("Rcpts", 5, "right"),
 }
 
 
-#: The column each sort orders by (priority has none).
-SORTED_COLUMN: dict[SortKey, str] = {SortKey.BLOCKED: "since", SortKey.TASK: "title"}
-#: Appended to the sorted column's label: ascending (oldest, first task), or reversed.
+#: The column each sort orders by.
+SORTED_COLUMN: dict[SortKey, str] = {
+    SortKey.BLOCKED: "since",
+    SortKey.TASK: "title",
+    SortKey.PRIORITY: "priority",
+}
+#: Appended to the sorted column's label: ascending (oldest, first task, lowest priority)
+#: or descending. The priority sort reads highest first unless reversed.
 SORT_MARK, REVERSED_MARK = "▲", "▼"
+#: Below this width the Priority column shows only while the list is sorted by it.
+PRIORITY_MIN_WIDTH = 100
 #: The Worker column grows by a cell per this many columns past 120, up to WORKER_MAX.
 WORKER_GROWTH, WORKER_MAX = 8, 28
 
@@ -88,12 +96,15 @@ def layout(
 ) -> tuple[Column, ...]:
     """Columns for a list ``width`` cells wide; title and reason share what is left."""
     keys = ["mark", "id", "title", "attempt", "worker", "since", "receipts", "reason"]
+    if width >= PRIORITY_MIN_WIDTH or sort is SortKey.PRIORITY:
+        keys.insert(4, "priority")
     if show_status:
         keys.insert(3, "status")
     worker = min(WORKER_MAX, _FIXED["worker"][1] + max(0, width - 120) // WORKER_GROWTH)
     fixed = sum(_FIXED[k][1] for k in keys if k in _FIXED) + worker - _FIXED["worker"][1]
     sorted_key = SORTED_COLUMN.get(sort) if sort is not None else None
-    mark = REVERSED_MARK if reverse else SORT_MARK
+    descending = reverse != (sort is SortKey.PRIORITY)
+    mark = REVERSED_MARK if descending else SORT_MARK
     gaps = len(keys) - 1
     flexible = max(20, width - fixed - gaps)
     title_width = max(10, flexible * 2 // 5)
@@ -155,6 +166,7 @@ def row_segments(
         "id": (str(row.id), styles.dim),
         "title": (one_line(row.title, CELL_TEXT_MAX), Style()),
         "status": (row.status.value, styles.status),
+        "priority": (str(row.priority), styles.dim),
         # Past a limit a reviewer overrode: "2 !1" (the detail says "limit 1 overridden").
         "attempt": (
             f"{row.attempt} !{row.max_attempts}"

@@ -56,7 +56,29 @@ class RunList(ScrollView, can_focus=True):
         Binding("pageup", "page_up", "Page up", show=False, id="list-page-up"),
         Binding("home,g", "first", "First", show=False, id="list-first"),
         Binding("end,G", "last", "Last", show=False, id="list-last"),
-        Binding("space", "toggle_mark", "Mark", id="run-mark", tooltip="Mark or unmark the run"),
+        Binding(
+            "space",
+            "toggle_mark",
+            "Mark",
+            id="run-mark",
+            tooltip="Mark or unmark the run, then go to the next",
+        ),
+        Binding(
+            "shift+down",
+            "mark_range(1)",
+            "Mark down",
+            show=False,
+            id="run-mark-down",
+            tooltip="Mark from here down (back up: unmark again)",
+        ),
+        Binding(
+            "shift+up",
+            "mark_range(-1)",
+            "Mark up",
+            show=False,
+            id="run-mark-up",
+            tooltip="Mark from here up (back down: unmark again)",
+        ),
         Binding("u", "clear_marks", "Unmark all", id="run-clear-marks"),
         Binding(
             "enter",
@@ -133,6 +155,8 @@ class RunList(ScrollView, can_focus=True):
         self._highlight_key: object = None
         self._want_end = False
         self._tick = 0
+        #: A shift+arrow range in progress: where it started, and the runs marked before.
+        self._range: tuple[int, frozenset[int]] | None = None
 
     # -- reading --------------------------------------------------------------------
 
@@ -171,9 +195,10 @@ class RunList(ScrollView, can_focus=True):
         if ask:
             self.post_message(self.FetchWanted(fetch))
 
-    def reanchor(self, query: ViewQuery | None = None) -> None:
-        """Reload around the cursor row (after a change, or under a new sort order)."""
-        fetch = self.window.reanchor(query or self.window.query, self.highlighted)
+    def reanchor(self, query: ViewQuery | None = None, anchor: RunRow | None = None) -> None:
+        """Reload around the cursor row (after a change, or under a new sort order), or
+        around ``anchor`` (a jump to a run by id): the cursor lands on it if it is listed."""
+        fetch = self.window.reanchor(query or self.window.query, anchor or self.highlighted)
         self._asked = None
         if fetch.kind is FetchKind.START:
             self.cursor = 0
@@ -232,6 +257,10 @@ class RunList(ScrollView, can_focus=True):
         self.marks.update(expected)
         self._marks_changed()
 
+    def replace_marks(self, expected: dict[int, Expectation]) -> None:
+        self.marks = dict(expected)
+        self._marks_changed()
+
     def unmark(self, run_ids: Iterable[int]) -> None:
         for run_id in run_ids:
             self.marks.pop(run_id, None)
@@ -240,7 +269,7 @@ class RunList(ScrollView, can_focus=True):
     # -- actions ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "toggle_mark":
+        if action in ("toggle_mark", "mark_range"):
             return self.marking_enabled and self.highlighted is not None
         if action == "clear_marks":
             return self.marking_enabled and bool(self.marks)
@@ -278,6 +307,7 @@ class RunList(ScrollView, can_focus=True):
             self.post_message(self.DetailWanted())
 
     def action_toggle_mark(self) -> None:
+        """Mark or unmark the cursor's run and go on to the next (space, space, ...)."""
         row = self.highlighted
         if row is None or not self.marking_enabled:
             return
@@ -286,12 +316,36 @@ class RunList(ScrollView, can_focus=True):
         else:
             self.marks[row.id] = Expectation(row.status, row.version)
         self._marks_changed()
+        self.move_cursor(self.cursor + 1)
+
+    def action_mark_range(self, step: int) -> None:
+        """Move the cursor by ``step`` marking the way (shift+down/up): the range from
+        where it began to the cursor is marked; moving back towards its start unmarks
+        what the range added (marks made before it stay)."""
+        row = self.highlighted
+        if row is None or not self.marking_enabled:
+            return
+        anchor, before = self._range or (self.cursor, frozenset(self.marks))
+        start = self.cursor
+        target = max(0, min(start + step, self.window.total - 1))
+        following = self.window.row_at(target)
+        if following is None:  # not loaded yet: the next press gets it
+            return
+        if abs(target - anchor) > abs(start - anchor) or start == anchor:
+            self.marks.setdefault(row.id, Expectation(row.status, row.version))
+            self.marks.setdefault(following.id, Expectation(following.status, following.version))
+        elif row.id not in before:
+            self.marks.pop(row.id, None)
+        self.move_cursor(target)
+        self._range = (anchor, before)
+        self._marks_changed()
 
     def action_clear_marks(self) -> None:
         self.marks.clear()
         self._marks_changed()
 
     def move_cursor(self, index: int) -> None:
+        self._range = None  # any move but a shift+arrow ends a range (it sets it again)
         index = max(0, min(index, self.window.total - 1))
         if index == self.cursor:
             return

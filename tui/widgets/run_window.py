@@ -11,9 +11,10 @@ Nothing here touches the database or Textual: :meth:`RunWindow.plan` says what t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from parkbench.core.filters import Filter, parse_filter
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.records import RunFilter, RunRow, SortKey
 from parkbench.core.store.queries import cursor_for
@@ -46,9 +47,11 @@ SORT_CYCLE: tuple[SortKey, ...] = (SortKey.BLOCKED, SortKey.PRIORITY, SortKey.TA
 
 @dataclass(frozen=True, slots=True)
 class ViewQuery:
-    """What the list shows: one status (or all), a search, a sort order, maybe only some runs."""
+    """What the list shows: one status (or all), a filter, a sort order, maybe only some runs."""
 
+    #: The status shown: the one browsed (``s``), unless the filter names one.
     status: RunStatus | None = RunStatus.NEEDS_ATTENTION
+    #: The filter as typed (:mod:`parkbench.core.filters`), and what it says.
     search: str = ""
     sort: SortKey = SortKey.BLOCKED
     #: The sort read the other way (newest first, lowest priority first, last task first).
@@ -57,11 +60,41 @@ class ViewQuery:
     run_ids: tuple[int, ...] | None = None
     #: The cause (parkbench.core.causes) whose runs ``run_ids`` are, when that is the filter.
     cause: str | None = None
+    #: The status browsed with ``s``: shown again once the filter names none.
+    browsed: RunStatus | None = RunStatus.NEEDS_ATTENTION
+
+    @property
+    def filter(self) -> Filter:
+        """What ``search`` says (the screen only ever sets a text that parses cleanly)."""
+        return parse_filter(self.search).filter
 
     def run_filter(self) -> RunFilter:
+        matching = self.filter
         return RunFilter(
-            status=self.status, search=self.search.strip() or None, run_ids=self.run_ids
+            status=self.status, run_ids=self.run_ids, matching=None if matching.empty else matching
         )
+
+    def with_status(self, status: RunStatus | None) -> ViewQuery:
+        """Browse ``status`` (the filter must not name one: see :attr:`status_from_filter`)."""
+        return replace(self, status=status, browsed=status)
+
+    def with_filter(self, text: str) -> ViewQuery:
+        """The view under a new filter: a status it names is shown; run ids (``#945``)
+        are looked for in every status; otherwise the browsed status again."""
+        matching = parse_filter(text).filter
+        if matching.names_status:
+            status = matching.status
+        elif matching.run_ids:
+            status = None
+        else:
+            status = self.browsed
+        return replace(self, search=text, status=status)
+
+    @property
+    def status_from_filter(self) -> bool:
+        """The filter, not ``s``, decides the status (it names one, or run ids)."""
+        matching = self.filter
+        return matching.names_status or bool(matching.run_ids)
 
 
 class FetchKind(StrEnum):

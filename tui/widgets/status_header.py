@@ -54,6 +54,8 @@ class HeaderState:
     read_only: bool = False
     #: Runs whose receipts are all present (the receipt watcher fills this in).
     ready_to_requeue: int | None = None
+    #: While the watcher's first pass runs: (parked runs read, parked runs in all).
+    checking: tuple[int, int] | None = None
     #: The list shows only those (the ready filter).
     ready_only: bool = False
     #: The list shows only the runs of this cause (the Causes screen, ``c``).
@@ -131,6 +133,10 @@ class StatusHeader(Static):
         if state.ready_to_requeue is not None:
             text.append("  ready " if short else "  ready to requeue ", style=dim)
             text.append(number(state.ready_to_requeue), style=style("status-header--count"))
+        if state.checking is not None:
+            read, total = state.checking
+            text.append("  checking receipts… " if not short else "  checking… ", style=dim)
+            text.append(f"{number(read)}/{number(total)}", style=dim)
         return text
 
     def _status_line(self) -> Text:
