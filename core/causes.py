@@ -12,8 +12,9 @@ cause still says which receipt is missing.
 Pure and deterministic: the same text always gives the same key, a key is its own shape
 (``shape(shape(x)) == shape(x)``), and every reason has exactly one key. Keys are plain
 strings; nothing here renders them (untrusted text is escaped where it is shown).
-:class:`CauseTally` folds runs into groups one at a time (a bounded streaming pass:
-:mod:`parkbench.core.store.causes`).
+:class:`CauseTally` folds runs into groups, a distinct reason text at a time (the database
+groups the runs first: :mod:`parkbench.core.store.causes`); a group names its runs by the
+reason texts it holds (:class:`CauseSelector`), never by id.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from parkbench.core.records import iso_ms
 
@@ -121,7 +123,13 @@ def path_pattern(path: str) -> str:
     """A receipt path's pattern: each segment's numbers, ids, hashes and dates masked, the
     rest (directories, names, extensions) kept. ``out/run-17/a1.json`` →
     ``out/run-<n>/<id>.json``."""
-    return "/".join(_SEGMENT.sub(_mask, segment) for segment in path.split("/"))
+    return "/".join(_segment_pattern(segment) for segment in path.split("/"))
+
+
+@lru_cache(maxsize=MEMO_REASONS)
+def _segment_pattern(segment: str) -> str:
+    # Segments repeat across receipt paths (``out``, ``report.json``): each is masked once.
+    return _SEGMENT.sub(_mask, segment)
 
 
 class CauseKind(StrEnum):
@@ -159,8 +167,39 @@ def cause_of(reason: str | None, required: Iterable[str] = ()) -> tuple[CauseKin
 
 
 @dataclass(frozen=True, slots=True)
+class CauseSelector:
+    """Which parked runs a cause holds, by what the pass read of their reasons (not their
+    ids): a run belongs to the cause when its reason text (all of a missing-receipts
+    reason, the first :data:`SHAPE_INPUT_CHARS` characters of any other) is in ``texts``;
+    or its missing-receipts reason and whether its contract names every path of it are in
+    ``receipts``; or (``null``) it has no reason. :func:`parkbench.core.store.causes.runs_of`
+    finds the runs."""
+
+    texts: frozenset[str] = frozenset()
+    receipts: frozenset[tuple[str, bool]] = frozenset()
+    null: bool = False
+
+    def holds(self, text: str | None, contract_names_all: bool | None) -> bool:
+        """Whether a run whose reason reads ``text`` belongs (``contract_names_all``: see
+        :func:`fold_key`)."""
+        if text is None:
+            return self.null
+        if contract_names_all is None:
+            return text in self.texts
+        return (text, contract_names_all) in self.receipts
+
+
+def fold_key(text: str | None, contract_names_all: bool | None) -> tuple[str | None, bool | None]:
+    """What decides a run's cause: its reason text and, for a missing-receipts reason only,
+    whether its contract names every path the reason names (None for any other)."""
+    if text is None or not text.startswith(MISSING_PREFIX):
+        return text, None
+    return text, bool(contract_names_all)
+
+
+@dataclass(frozen=True, slots=True)
 class CauseGroup:
-    """One cause and the parked runs it holds (``run_ids`` ascending)."""
+    """One cause: how many parked runs it holds, and (``selector``) which."""
 
     key: str
     kind: CauseKind
@@ -170,7 +209,7 @@ class CauseGroup:
     workers: tuple[str, ...]  # up to WORKERS_LISTED, sorted
     worker_count: int  # every distinct worker (runs without one are not counted)
     example: str  # one run's reason (its oldest run's), at most EXAMPLE_CHARS
-    run_ids: tuple[int, ...]
+    selector: CauseSelector = field(default_factory=CauseSelector, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         """The stable JSON shape (``parkbench causes --json``, summary.json)."""
@@ -183,7 +222,6 @@ class CauseGroup:
             "workers": list(self.workers),
             "worker_count": self.worker_count,
             "example_reason": self.example,
-            "run_ids": list(self.run_ids),
         }
 
 
@@ -211,21 +249,23 @@ class _Group:
     oldest_ms: int
     newest_ms: int
     example: str
+    first_id: int  # the smallest run id among the oldest ones' (ties of the example)
     workers: set[str] = field(default_factory=set)
-    run_ids: list[int] = field(default_factory=list)
+    texts: set[str] = field(default_factory=set)
+    receipts: set[tuple[str, bool]] = field(default_factory=set)
+    null: bool = False
 
 
 class CauseTally:
-    """Folds parked runs into causes one run at a time. Memory: the groups, every run's id,
-    and a memo of distinct reason texts (each masked once; cleared past
-    :data:`MEMO_REASONS`)."""
+    """Folds parked runs into causes, a run or (:meth:`add_many`) a set of runs with the same
+    reason text at a time, as the database groups them. Memory: the groups, the distinct
+    reason texts (each masked once) and a memo of them (cleared past :data:`MEMO_REASONS`);
+    never a run id."""
 
     def __init__(self) -> None:
         self._groups: dict[str, _Group] = {}
-        #: reason -> its group, for runs whose cause is the reason alone (most) ...
-        self._memo: dict[object, _Group] = {}
-        #: ... and (reason, contract paths) -> its group, for missing-receipts reasons.
-        self._memo_missing: dict[object, _Group] = {}
+        #: fold_key -> its group (each distinct text is masked once).
+        self._memo: dict[tuple[str | None, bool | None], _Group] = {}
         self.runs = 0
 
     def add(
@@ -238,28 +278,52 @@ class CauseTally:
     ) -> None:
         """Count one parked run. ``required``: its contract's paths, read only for a
         reason that starts as a missing-receipts reason does."""
-        memo = self._memo if not required else self._memo_missing
-        seen: object = reason if not required else (reason, required)
-        group = memo.get(seen)
+        names_all = None
+        if reason is not None and reason.startswith(MISSING_PREFIX):
+            names_all = missing_paths(reason, required) is not None
+        self.add_many(reason, names_all, worker, 1, blocked_ms, blocked_ms, run_id)
+
+    def add_many(
+        self,
+        text: str | None,
+        contract_names_all: bool | None,
+        worker: str | None,
+        count: int,
+        oldest_ms: int,
+        newest_ms: int,
+        first_id: int,
+    ) -> None:
+        """Count ``count`` parked runs whose reason reads ``text`` (see :func:`fold_key`),
+        parked by ``worker`` between ``oldest_ms`` and ``newest_ms``, the smallest id
+        ``first_id``."""
+        seen = fold_key(text, contract_names_all)
+        group = self._memo.get(seen)
         if group is None:
-            kind, key = cause_of(reason, required)
+            reason, names_all = seen
+            named = () if not names_all or reason is None else _named(reason)
+            kind, key = cause_of(reason, named)
             group = self._groups.get(key)
             if group is None:
                 example = (reason or "")[:EXAMPLE_CHARS]
-                group = self._groups[key] = _Group(kind, 0, blocked_ms, blocked_ms, example)
-            if len(memo) >= MEMO_REASONS:
-                memo.clear()
-            memo[seen] = group
-        if blocked_ms < group.oldest_ms:
-            group.oldest_ms = blocked_ms
-            group.example = (reason or "")[:EXAMPLE_CHARS]
-        elif blocked_ms > group.newest_ms:
-            group.newest_ms = blocked_ms
-        group.count += 1
+                group = self._groups[key] = _Group(kind, 0, oldest_ms, newest_ms, example, first_id)
+            if reason is None:
+                group.null = True
+            elif names_all is None:
+                group.texts.add(reason)
+            else:
+                group.receipts.add((reason, names_all))
+            if len(self._memo) >= MEMO_REASONS:
+                self._memo.clear()
+            self._memo[seen] = group
+        if (oldest_ms, first_id) < (group.oldest_ms, group.first_id):
+            group.oldest_ms, group.first_id = oldest_ms, first_id
+            group.example = (text or "")[:EXAMPLE_CHARS]
+        if newest_ms > group.newest_ms:
+            group.newest_ms = newest_ms
+        group.count += count
         if worker:
             group.workers.add(worker)
-        group.run_ids.append(run_id)
-        self.runs += 1
+        self.runs += count
 
     def result(self, limit: int | None = None) -> Causes:
         """The groups, largest first (then oldest first, then by key): the first
@@ -278,8 +342,14 @@ class CauseTally:
                 workers=tuple(sorted(group.workers)[:WORKERS_LISTED]),
                 worker_count=len(group.workers),
                 example=group.example,
-                run_ids=tuple(sorted(group.run_ids)),
+                selector=CauseSelector(
+                    frozenset(group.texts), frozenset(group.receipts), group.null
+                ),
             )
             for key, group in chosen
         )
         return Causes(groups, groups_total=len(ordered), runs_total=self.runs)
+
+
+def _named(reason: str) -> tuple[str, ...]:
+    return tuple(reason[len(MISSING_PREFIX) :].split(", "))

@@ -16,17 +16,22 @@ of a requeue in :mod:`~parkbench.core.store.undo`), the expiry sweep in
 
 from __future__ import annotations
 
-from parkbench.core.causes import Causes
+from typing import TYPE_CHECKING
+
+from parkbench.core.causes import Causes, CauseSelector
 from parkbench.core.records import Page, RunDetail, RunFilter, SortKey
 from parkbench.core.store import queries
 from parkbench.core.store.base import default_actor
-from parkbench.core.store.causes import parked_causes
+from parkbench.core.store.causes import parked_causes, runs_of
 from parkbench.core.store.enqueue import EnqueueOps, NewTask
 from parkbench.core.store.lease import Lease
 from parkbench.core.store.notes import NoteOps
 from parkbench.core.store.review import ReviewOps
 from parkbench.core.store.undo import UndoOps
 from parkbench.core.store.worker import WorkerOps
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = ["Lease", "NewTask", "Store", "default_actor"]
 
@@ -79,6 +84,19 @@ class Store(EnqueueOps, WorkerOps, ReviewOps, NoteOps, UndoOps):
     def causes(self, *, limit: int | None = None) -> Causes:
         """Every parked run folded by cause (:mod:`parkbench.core.causes`), largest first."""
         return self.read(lambda conn: parked_causes(conn, limit=limit))
+
+    def causes_and_runs(self, *, limit: int | None = None) -> tuple[Causes, list[tuple[int, ...]]]:
+        """:meth:`causes` and each listed cause's run ids (ascending), in one transaction."""
+
+        def body(conn: sa.Connection) -> tuple[Causes, list[tuple[int, ...]]]:
+            found = parked_causes(conn, limit=limit)
+            return found, runs_of(conn, [group.selector for group in found.groups])
+
+        return self.read(body)
+
+    def cause_run_ids(self, selector: CauseSelector) -> tuple[int, ...]:
+        """The ids of the parked runs a cause (its ``selector``) holds now, ascending."""
+        return self.read(lambda conn: runs_of(conn, [selector])[0])
 
     def get_run(
         self,

@@ -15,8 +15,10 @@ and median; on a machine shared by many processes the CPU time is the steadier f
               block_reason``: the database's own grouping by exact text (the floor of any
               pass over the parked reasons)
   counts      ``counts_by_status`` (what the header reads)
-  causes      ``Store.causes()``: every parked run read in keyset pages and folded by the
-              shape of its reason (what the screen's worker and ``parkbench causes`` run)
+  causes      ``Store.causes()``: the parked runs grouped by the database (reason text,
+              worker; missing-receipts reasons with their contract), each distinct text
+              masked once and groups of one shape merged (what the screen's worker and
+              ``parkbench causes`` run)
   screen      ``c`` in the headless app to the Causes table drawn with its groups (worker,
               message, first render): what a reviewer waits for the first time
   reopen      the same, opened again with nothing changed (the groups are reused: the

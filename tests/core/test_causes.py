@@ -28,6 +28,8 @@ from parkbench.core.causes import (
     CauseKind,
     CauseTally,
     cause_of,
+    fold_key,
+    missing_paths,
     path_pattern,
     shape,
 )
@@ -61,7 +63,9 @@ def test_every_reason_lands_in_exactly_one_group(reason: str, required: list[str
     tally.add(2, reason, 20, "w", tuple(required))
     causes = tally.result()
     assert causes.runs_total == 2
-    assert [g.run_ids for g in causes.groups] == [(1, 2)]
+    assert [g.count for g in causes.groups] == [2]
+    names_all = missing_paths(reason, required) is not None
+    assert causes.groups[0].selector.holds(*fold_key(reason, names_all))  # its runs are found
     assert causes.groups[0].key == cause_of(reason, required)[1]
 
 
@@ -74,8 +78,9 @@ def test_the_groups_partition_the_runs(runs: list[tuple[int, str | None]]) -> No
     for index, (run_id, reason) in enumerate(runs):
         tally.add(index, reason, run_id, None)
     causes = tally.result()
-    seen = [run_id for group in causes.groups for run_id in group.run_ids]
-    assert sorted(seen) == list(range(len(runs)))  # every run once
+    for _, reason in runs:  # every run is held by exactly one group's selector
+        holders = [g for g in causes.groups if g.selector.holds(*fold_key(reason, False))]
+        assert len(holders) == 1
     assert sum(group.count for group in causes.groups) == len(runs) == causes.runs_total
     assert len({group.key for group in causes.groups}) == causes.groups_total
 
@@ -169,5 +174,22 @@ def test_a_tally_reports_times_workers_and_an_example() -> None:
     assert len(rest[0].example) == EXAMPLE_CHARS and rest[1].key == NO_REASON
     assert tally.result(limit=1).groups == (big,) and tally.result(limit=1).groups_total == 3
     doc = big.to_dict()
-    assert doc["count"] == big.count and doc["run_ids"] == list(range(100, 115))
+    assert doc["count"] == big.count and "run_ids" not in doc  # runs: by the selector
+    assert big.selector.texts == {f"stuck on step {i}" for i in range(WORKERS_LISTED + 5)}
+    assert rest[1].selector.null and not rest[1].selector.texts
     assert doc["oldest_blocked_at"] == "1970-01-01T00:00:01Z"
+
+
+def test_groups_of_one_shape_merge_as_the_database_hands_them() -> None:
+    tally = CauseTally()
+    # (text, worker) groups as the store's GROUP BY returns them, newest text first.
+    tally.add_many("quota on runner 9", None, "w2", 3, 500, 900, 40)
+    tally.add_many("quota on runner 3", None, "w1", 2, 200, 600, 50)
+    tally.add_many("quota on runner 3", None, "w2", 1, 700, 700, 60)
+    tally.add_many("quota on runner 3", None, None, 1, 800, 800, 70)
+    (group,) = tally.result().groups
+    assert (group.count, group.oldest_ms, group.newest_ms) == (7, 200, 900)
+    assert (group.workers, group.worker_count) == (("w1", "w2"), 2)  # united, not summed
+    assert group.example == "quota on runner 3"  # the oldest run's
+    assert group.selector.texts == {"quota on runner 3", "quota on runner 9"}
+    assert tally.runs == 7

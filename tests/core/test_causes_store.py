@@ -1,4 +1,5 @@
-"""Store.causes() on both backends: every parked run, folded by cause, in keyset pages."""
+"""Store.causes() on both backends: every parked run, grouped by the database and folded by
+cause; Store.cause_run_ids() finds a cause's runs again."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from testkit import FakeClock
 
 from parkbench.core.causes import CauseKind
 from parkbench.core.lifecycle import RunStatus
+from parkbench.core.models import runs
 from parkbench.core.records import RunFilter
 from parkbench.core.store import Store
-from parkbench.core.store.causes import parked_causes
 
 
 def _parked(store: Store, workspace: Path, reason: str, worker: str = "w", **kw: object) -> int:
@@ -48,12 +49,13 @@ def test_parked_runs_fold_by_the_shape_of_their_reason(
     assert causes.runs_total == 4 and causes.groups_total == 2
     disk, human = causes.groups
     assert disk.key == "disk quota exceeded on runner <n> writing <path>"
-    assert disk.kind is CauseKind.REASON and disk.run_ids == (a, b, c) and disk.count == 3
+    assert disk.kind is CauseKind.REASON and disk.count == 3
+    assert store.cause_run_ids(disk.selector) == (a, b, c)
     assert disk.workers == ("agent-1", "agent-2") and disk.worker_count == 2
     assert disk.example == "disk quota exceeded on runner 7 writing build/a1"  # the oldest
     parked_at = {r.id: r.blocked_at_ms for r in store.list_runs(RunFilter(run_ids=(a, c))).rows}
     assert (disk.oldest_ms, disk.newest_ms) == (parked_at[a], parked_at[c])
-    assert human.run_ids == (other,) and human.workers == ("agent-3",)
+    assert store.cause_run_ids(human.selector) == (other,) and human.workers == ("agent-3",)
     assert store.causes(limit=1).groups == (disk,)
 
 
@@ -65,21 +67,67 @@ def test_missing_receipts_group_by_the_missing_path_pattern(store: Store, worksp
     words = _parked(store, workspace, "missing receipts: out/run-3/report.json")
     groups = {g.key: g for g in store.causes().groups}
     report = groups["missing receipts: out/run-<n>/report.json"]
-    assert report.kind is CauseKind.MISSING_RECEIPTS and report.run_ids == (first, second)
-    assert groups["missing receipts: logs/<n>.txt"].run_ids == (log,)
-    assert groups["missing receipts: <path>"].run_ids == (words,)
+    assert report.kind is CauseKind.MISSING_RECEIPTS and report.count == 2
+    assert store.cause_run_ids(report.selector) == (first, second)
+    assert store.cause_run_ids(groups["missing receipts: logs/<n>.txt"].selector) == (log,)
+    assert store.cause_run_ids(groups["missing receipts: <path>"].selector) == (words,)
     assert groups["missing receipts: <path>"].kind is CauseKind.REASON
+    # The same text, one run parked by completion, one by its worker's own words: two causes,
+    # each opening to its own run.
+    again = _park_missing(store, workspace, ["out/run-3/report.json"])
+    groups = {g.key: g for g in store.causes().groups}
+    assert store.cause_run_ids(groups["missing receipts: <path>"].selector) == (words,)
+    report = groups["missing receipts: out/run-<n>/report.json"]
+    assert store.cause_run_ids(report.selector) == (first, second, again)
 
 
-def test_the_pass_pages_through_every_parked_run(store: Store, workspace: Path) -> None:
-    ids = [_parked(store, workspace, f"stuck at step {i}") for i in range(7)]
-    ids.append(_parked(store, workspace, "\x1b[31m[bold]hostile[/bold] 5"))
-    # Pages of 2: the keyset pass joins them into the same groups as one read.
-    paged = store.read(lambda conn: parked_causes(conn, page=2))
-    assert paged == store.causes()
-    steps, hostile = paged.groups
-    assert steps.run_ids == tuple(ids[:7]) and hostile.run_ids == (ids[7],)
-    assert hostile.example == "\x1b[31m[bold]hostile[/bold] 5"  # stored as written
+def test_distinct_reasons_of_one_shape_merge_and_open_to_exactly_their_runs(
+    store: Store, workspace: Path, clock: FakeClock
+) -> None:
+    first = _parked(store, workspace, "stuck at step 4 on node3", "agent-2")
+    clock.advance(30)
+    same_text = _parked(store, workspace, "stuck at step 4 on node3", "agent-1")
+    clock.advance(30)
+    other_text = _parked(store, workspace, "stuck at step 9 on node7", "agent-3")
+    clock.advance(30)
+    unrelated = _parked(store, workspace, "needs a human", "agent-1")
+    hostile = _parked(store, workspace, "\x1b[31m[bold]hostile[/bold] 5", "agent-1")
+    # A long reason is grouped by its start (what masking reads), and found again by it.
+    long_a = _parked(store, workspace, "traceback " + "x" * 700 + " 1", "agent-4")
+    long_b = _parked(store, workspace, "traceback " + "x" * 700 + " 2", "agent-4")
+    gone = _parked(store, workspace, "stuck at step 5 on node1", "agent-9")
+    assert store.force_fail([gone], reason="obsolete", actor="rita")[0].ok
+    causes = store.causes()
+    groups = {g.key: g for g in causes.groups}
+    steps = groups["stuck at step <n> on <id>"]
+    assert steps.count == 3 and causes.runs_total == 7
+    times = {r.id: r.blocked_at_ms for r in store.list_runs(RunFilter()).rows}
+    assert (steps.oldest_ms, steps.newest_ms) == (times[first], times[other_text])
+    assert steps.workers == ("agent-1", "agent-2", "agent-3") and steps.worker_count == 3
+    assert steps.example == "stuck at step 4 on node3"  # the oldest run's
+    assert store.cause_run_ids(steps.selector) == (first, same_text, other_text)
+    assert store.cause_run_ids(groups["needs a human"].selector) == (unrelated,)
+    (hostile_group,) = [g for g in causes.groups if "hostile" in g.key]
+    assert hostile_group.example == "\x1b[31m[bold]hostile[/bold] 5"  # stored as written
+    assert store.cause_run_ids(hostile_group.selector) == (hostile,)
+    (long,) = [g for g in causes.groups if g.key.startswith("traceback")]
+    assert long.count == 2 and store.cause_run_ids(long.selector) == (long_a, long_b)
+    # Every parked run is in exactly one cause.
+    found = store.causes_and_runs()[1]
+    assert sorted(i for ids in found for i in ids) == sorted(set(times) - {gone})
+    assert [len(ids) for ids in found] == [g.count for g in causes.groups]
+    # A run that leaves the parked list leaves the cause's runs.
+    assert store.force_fail([same_text], reason="done", actor="rita")[0].ok
+    assert store.cause_run_ids(steps.selector) == (first, other_text)
+
+
+def test_a_run_without_a_reason_is_its_own_cause(store: Store, workspace: Path) -> None:
+    run_id = _parked(store, workspace, "x")
+    store.engine.dispose()
+    with store.engine.begin() as conn:  # an old row, written before reasons were required
+        conn.execute(runs.update().where(runs.c.id == run_id).values(block_reason=None))
+    (group,) = store.causes().groups
+    assert group.kind is CauseKind.NO_REASON and store.cause_run_ids(group.selector) == (run_id,)
 
 
 def test_no_parked_runs_no_causes(store: Store, workspace: Path) -> None:

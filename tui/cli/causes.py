@@ -4,7 +4,7 @@ The same groups as the review app's Causes screen (``c``) and summary.json's ``c
 (:meth:`parkbench.core.store.Store.causes`): per cause its key (the reason with numbers,
 paths, ids, hashes, quoted values and times masked; missing receipts by the missing paths'
 pattern), how many runs, the oldest and newest time one was parked, the workers, an
-example reason and (``--json``) every run id. Printed text goes through
+example reason and (``--json --run-ids``) every run id. Printed text goes through
 :mod:`parkbench.tui.textsafe`: reasons print as the characters they contain.
 """
 
@@ -21,9 +21,6 @@ from parkbench.tui.cli.common import DbOption, JsonOption, cli
 if TYPE_CHECKING:
     from parkbench.core.causes import Causes
 
-#: Run ids printed per cause without --json.
-IDS_SHOWN = 8
-
 
 def register(app: typer.Typer) -> None:
     app.command("causes", rich_help_panel="Read")(causes)
@@ -35,6 +32,10 @@ def causes(
         str,
         typer.Option("--limit", metavar="N|all", help="How many causes to list, largest first."),
     ] = "50",
+    run_ids: Annotated[
+        bool,
+        typer.Option("--run-ids", help="With --json: every run id of each listed cause."),
+    ] = False,
     db: DbOption = None,
     json_mode: JsonOption = False,
 ) -> None:
@@ -42,9 +43,18 @@ def causes(
     opts = cli(ctx, db, json_mode)
     wanted = parse_limit(limit)
     with opts.open_store(reads_only=True) as store:
-        found = store.causes(limit=wanted)
+        if opts.json and run_ids:
+            found, ids = store.causes_and_runs(limit=wanted)
+        else:
+            found, ids = store.causes(limit=wanted), []
     if opts.json:
-        output.emit_json(found.to_dict())
+        doc = found.to_dict()
+        if run_ids:
+            doc["causes"] = [
+                {**group.to_dict(), "run_ids": list(of_group)}
+                for group, of_group in zip(found.groups, ids, strict=True)
+            ]
+        output.emit_json(doc)
         return
     _print_causes(found)
 
@@ -87,18 +97,13 @@ def _print_causes(found: Causes) -> None:
             output.text(group.example, 160),
         )
     output.console().print(grid)
-    lines = []
-    for number, group in enumerate(found.groups[:5], start=1):
-        ids = " ".join(str(run_id) for run_id in group.run_ids[:IDS_SHOWN])
-        more = f" … (+{group.count - IDS_SHOWN:,})" if group.count > IDS_SHOWN else ""
-        lines.append(f"cause {number} runs: {ids}{more}")
-    lines.append(
+    lines = [
         f"{found.groups_total:,} cause(s), {found.runs_total:,} parked run(s)"
         + (
             f"; the largest {len(found.groups):,} listed (--limit)"
             if len(found.groups) < found.groups_total
             else ""
         )
-    )
-    lines.append("every run id: parkbench causes --json | jq '.causes[0].run_ids'")
+    ]
+    lines.append("every run id: parkbench causes --json --run-ids | jq '.causes[0].run_ids'")
     output.print_lines(lines)

@@ -3,7 +3,7 @@
 One row per cause (:mod:`parkbench.core.causes`): how many runs, the oldest and newest time
 one was parked, the workers, an example reason; below the table, the highlighted cause's
 key, workers and example in full (bounded). The groups are computed by a thread worker
-(:meth:`parkbench.core.store.Store.causes`, a keyset-paged pass over every parked run)
+(:meth:`parkbench.core.store.Store.causes`: the database groups the parked runs)
 while the screen says it is grouping; nothing here touches the store on the UI thread.
 
 Enter shows the cause's runs in the review list (a filter on their ids); ``m`` marks them

@@ -1,9 +1,10 @@
 """The review screen's side of the Causes screen (``c``): open it, apply what it chose.
 
 Mixed into :class:`parkbench.tui.screens.main.MainScreen` (like its actions). A chosen
-cause becomes a filter of the parked list on that cause's run ids (``ViewQuery.cause``
-names it, for the header and the mark-all question); "mark runs" then marks every run of
-it still parked, through the same worker as "mark all".
+cause's runs are found by a thread worker (:meth:`parkbench.core.store.Store.cause_run_ids`:
+the parked runs whose reason text is one of the cause's) and become a filter of the parked
+list on those ids (``ViewQuery.cause`` names it, for the header and the mark-all question);
+"mark runs" then marks every run of it still parked, through the same worker as "mark all".
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+
+from textual import work
 
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.store import Store
@@ -31,6 +34,7 @@ class CauseActions:
     app: Any
     set_query: Callable[..., None]
     fetch_matches: Callable[..., object]
+    _call: Callable[..., Any]
     #: The groups last shown, reused while the database has not changed (made on first use).
     causes_cache: CausesCache | None = None
 
@@ -45,14 +49,24 @@ class CauseActions:
         self.app.push_screen(screen, self.cause_chosen)
 
     def cause_chosen(self, choice: CauseChoice | None) -> None:
-        if choice is None:
-            return
+        if choice is not None:
+            self.find_cause_runs(choice)
+
+    @work(thread=True, exclusive=True, group="cause-runs", exit_on_error=False)
+    def find_cause_runs(self, choice: CauseChoice) -> None:
+        selector = choice.group.selector
+        run_ids = self._call("finding the cause's runs", lambda: self.store.cause_run_ids(selector))
+        if run_ids is not None:
+            self.app.call_from_thread(self.show_cause, choice, run_ids)
+
+    def show_cause(self, choice: CauseChoice, run_ids: tuple[int, ...]) -> None:
+        """The list shows the cause's runs (``run_ids``); marks them too if asked."""
         group = choice.group
         query = replace(
             self.runs.view_query,
             status=RunStatus.NEEDS_ATTENTION,
             search="",
-            run_ids=group.run_ids,
+            run_ids=run_ids,
             cause=group.key,
         )
         self.set_query(query)
