@@ -12,8 +12,8 @@ from tuitest_support import make_app, press, running, screen_text, settle, type_
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.tui.screens import loading
 from parkbench.tui.screens.actions import SKIPPED_COMMAND
-from parkbench.tui.screens.main import MainScreen
 from parkbench.tui.screens.history import HistoryScreen
+from parkbench.tui.screens.main import MainScreen
 
 
 def status_of(store, run_id: int) -> RunStatus:  # type: ignore[no-untyped-def]
