@@ -3,7 +3,7 @@
 Mixed into :class:`parkbench.core.watch.watcher.ReceiptWatcher`. The roots of the parked set
 are watched before the pass begins (:meth:`ReceiptWatcher.start`), so a file that appears
 after its check is reported by a watch and checked again. The pass reads the parked runs in
-keyset pages (one query each: :func:`parkbench.core.store.queries.watched_runs`), checks
+keyset pages (one query each: :func:`parkbench.core.store.parked_reads.watched_runs`), checks
 each page's receipts as it arrives and publishes what they show, so a UI can show counts,
 and the runs ready so far, long before the last page is in.
 """

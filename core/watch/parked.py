@@ -19,7 +19,7 @@ from functools import partial
 import sqlalchemy as sa
 
 from parkbench.core.db.engine import is_sqlite
-from parkbench.core.store import Store, queries
+from parkbench.core.store import Store, parked_reads, queries
 from parkbench.core.watch.index import ParkedRun
 
 #: How far back (in event ids) each delta looks for late-committed events (PostgreSQL).
@@ -28,7 +28,7 @@ LOOKBACK_IDS = 512
 LATE_COMMIT_S = 10.0
 
 
-def parked_run(row: queries.WatchedRun) -> ParkedRun | None:
+def parked_run(row: parked_reads.WatchedRun) -> ParkedRun | None:
     """The watcher's view of a parked run, or ``None`` when there is nothing to watch for it."""
     if row.contract.empty:
         return None
@@ -65,7 +65,7 @@ class ParkedFeed:
         """The load's next keyset page: the runs to watch, and how many parked runs it read
         (``loading`` turns false after the last page)."""
         rows = self.store.read(
-            partial(queries.watched_runs, after=self._after, limit=self.page_size)
+            partial(parked_reads.watched_runs, after=self._after, limit=self.page_size)
         )
         if len(rows) < self.page_size:
             self.loading = False
@@ -89,11 +89,13 @@ class ParkedFeed:
 
     def _begin(self, conn: sa.Connection) -> tuple[int, list[tuple[int, int]], dict[str, int]]:
         marker, visible = self._visible_moves(conn)
-        return marker, visible, queries.parked_roots(conn)
+        return marker, visible, parked_reads.parked_roots(conn)
 
     def _visible_moves(self, conn: sa.Connection) -> tuple[int, list[tuple[int, int]]]:
         marker = queries.change_marker(conn)
-        return marker, queries.parked_moves_since(conn, max(0, marker - LOOKBACK_IDS), LOOKBACK_IDS)
+        return marker, parked_reads.parked_moves_since(
+            conn, max(0, marker - LOOKBACK_IDS), LOOKBACK_IDS
+        )
 
     def moved_run_ids(self) -> list[int]:
         """Runs parked or unparked since the last call (possibly a few already handled).
@@ -116,7 +118,7 @@ class ParkedFeed:
                 top = queries.change_marker(conn)
                 if top == self.marker and not lookback:
                     return top, []
-                return top, queries.parked_moves_since(conn, after, self.page_size)
+                return top, parked_reads.parked_moves_since(conn, after, self.page_size)
 
             top, moves = self.store.read(delta)
             marker = top if marker is None else marker
@@ -139,7 +141,9 @@ class ParkedFeed:
         result: dict[int, ParkedRun | None] = dict.fromkeys(wanted)
         for start in range(0, len(wanted), self.page_size):
             chunk = tuple(wanted[start : start + self.page_size])
-            found = self.store.read(partial(queries.watched_runs, run_ids=chunk, limit=len(chunk)))
+            found = self.store.read(
+                partial(parked_reads.watched_runs, run_ids=chunk, limit=len(chunk))
+            )
             for run_id in chunk:
                 self._unwatched.pop(run_id, None)
             for row in found:
@@ -158,7 +162,7 @@ class ParkedFeed:
         after: tuple[int, int] | None = None
         while True:
             page = self.store.read(
-                partial(queries.parked_versions, after=after, limit=self.page_size)
+                partial(parked_reads.parked_versions, after=after, limit=self.page_size)
             )
             current.update((run_id, version) for _, run_id, version in page)
             if len(page) < self.page_size:

@@ -194,7 +194,7 @@ def test_new_work_has_no_handoff_even_with_a_note(store: Store, workspace: Path)
 
 
 def test_a_note_on_a_parked_run_leaves_its_parking_action(store: Store, workspace: Path) -> None:
-    from parkbench.core.store.queries import parking_actions
+    from parkbench.core.store.parked_reads import parking_actions
 
     parked = _parked(store, workspace)
     store.add_note(parked.run_id, text="looking", actor="bob")

@@ -18,7 +18,7 @@ from snapshottest_support import HOSTILE, park, seed_hostile, seed_review
 from parkbench.core.contracts import check_path, normalize_path
 from parkbench.core.errors import DatabaseError, ValidationError
 from parkbench.core.records import RunFilter
-from parkbench.core.store import Store
+from parkbench.core.store import Store, parked_reads
 from parkbench.tui.snapshot.receipts import (
     _PLAIN_PATH,
     ENCODER,
@@ -399,7 +399,6 @@ def test_a_page_deep_in_the_parked_list_seeks_its_key_on_sqlite(tmp_path: Path) 
     """The keyset condition lets SQLite start at the key (an index range), not walk the
     parked list from its start and filter: with bound parameters it did the latter, and a
     page 90,000 runs deep cost four times the first."""
-    from parkbench.core.store import queries
 
     with Store.open(f"sqlite:///{tmp_path / 'plan.db'}") as store:
 
@@ -417,7 +416,7 @@ def test_a_page_deep_in_the_parked_list_seeks_its_key_on_sqlite(tmp_path: Path) 
             ) -> None:
                 captured.append((statement, parameters))
 
-            queries.parked_runs(conn, (1_788_220_800_000, 7), 10)
+            parked_reads.parked_runs(conn, (1_788_220_800_000, 7), 10)
             statement, parameters = captured[-1]
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             return " | ".join(str(row[-1]) for row in rows)

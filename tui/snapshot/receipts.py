@@ -1,7 +1,7 @@
 """summary.json's receipts: each parked run's required paths checked on disk.
 
 The contract comes from the store, read by its own rule
-(:func:`parkbench.core.store.queries.parked_runs`); :func:`receipts_of` checks its paths
+(:func:`parkbench.core.store.parked_reads.parked_runs`); :func:`receipts_of` checks its paths
 and gives the ``"receipts"`` JSON and the number present, the answer ``parkbench show`` and
 the TUI give (:func:`parkbench.core.contracts.check_path`), with fewer syscalls:
 

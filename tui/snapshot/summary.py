@@ -3,7 +3,7 @@
 Every ``needs_attention`` run is listed, oldest first, with its reason and its receipts
 checked on disk, so a CI job (or a person reading the artifact) sees what blocks the
 pipeline without opening the database. The runs come from the store's keyset read side
-(:func:`parkbench.core.store.queries.parked_runs`, one page at a time) and the counts from
+(:func:`parkbench.core.store.parked_reads.parked_runs`, one page at a time) and the counts from
 :func:`~parkbench.core.store.queries.counts_by_status`, all in one read transaction, so the
 counts and the list agree; then every parked run folded by cause
 (:mod:`parkbench.core.causes`, the groups of ``parkbench causes --json``) in the same
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
 from parkbench.core.causes import CauseTally
-from parkbench.core.store import queries
+from parkbench.core.store import parked_reads, queries
 from parkbench.core.store.causes import fold_parked
 from parkbench.tui.snapshot.receipts import ENCODER, ReceiptChecker, ascii_string, receipts_of
 from parkbench.tui.timefmt import iso
@@ -77,7 +77,7 @@ def write_summary(
         listed = 0
         after: tuple[int, int] | None = None
         while listed < wanted:
-            rows = queries.parked_runs(conn, after, min(page, wanted - listed))
+            rows = parked_reads.parked_runs(conn, after, min(page, wanted - listed))
             if not rows:
                 break  # fewer than counted: not in one snapshot (cannot happen), stop cleanly
             out.write(("\n" if not listed else ",\n") + lines.text(rows))
@@ -115,7 +115,7 @@ class Lines:
         self._roots: dict[str, str] = {}
         self._times = Times()
 
-    def text(self, rows: Iterable[queries.ParkedRun]) -> str:
+    def text(self, rows: Iterable[parked_reads.ParkedRun]) -> str:
         """The rows' lines joined by ``",\\n"`` (pure ASCII)."""
         esc = ascii_string
         roots = self._roots
