@@ -158,6 +158,11 @@ class ReviewActions:
 
     def on_action_done(self, message: ActionDone) -> None:
         self.progress.end()
+        if not message.results:
+            # It failed before its first batch landed: the error was said (CoreFailed),
+            # and there is nothing done to summarise or keep.
+            self.sync_bindings()
+            return
         self.app.action_history.add(
             HistoryEntry.of(
                 message.action,

@@ -201,6 +201,10 @@ async def _show_help(session: _Session, restore: bool) -> Capture:
 
 async def _show_causes(session: _Session, restore: bool) -> Capture:
     session.main.action_causes()
+    await session.settle()
+    # The groups arrive from a worker; the table's highlight (and the detail line below it)
+    # and the footer's bindings follow them a refresh or two later.
+    await session.pilot.pause()
     capture = await session.export("causes")
     session.app.screen.dismiss(None)  # Escape: back to the list as it was
     if restore:
