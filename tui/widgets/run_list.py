@@ -3,7 +3,8 @@
 The virtual canvas is one header line plus one line per run (``total`` from the count), so
 the scrollbar is honest about 100,000 runs while only a bounded window of rows is held.
 ``render_line`` maps a screen line to a row index, takes the row from the window and the
-line from an LRU cache of ``Strip``s (Toolong's layering). A row not loaded yet paints as a
+line from :class:`~parkbench.tui.widgets.run_painter.RowPainter` (an LRU cache of
+``Strip``s: Toolong's layering). A row not loaded yet paints as a
 placeholder and asks for its page: the widget posts :class:`RunList.FetchWanted` and the
 screen answers with :meth:`apply_rows` once a worker has read it (data down, messages up).
 """
@@ -11,10 +12,7 @@ screen answers with :meth:`apply_rows` once a worker has read it (data down, mes
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 
-from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -24,13 +22,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from parkbench.core.records import Expectation, RunRow
-from parkbench.tui.widgets.run_columns import (
-    Column,
-    RowStyles,
-    header_segments,
-    layout,
-    row_segments,
-)
+from parkbench.tui.widgets.run_marks import RunMarks
+from parkbench.tui.widgets.run_painter import RowPainter
 from parkbench.tui.widgets.run_window import (
     MAX_WINDOW,
     PAGE,
@@ -40,7 +33,6 @@ from parkbench.tui.widgets.run_window import (
     RunWindow,
     ViewQuery,
 )
-from parkbench.tui.widgets.theme_styles import component_style
 
 #: Seconds between repaints of the relative times ("5m ago") on a live clock.
 TICK_S = 15.0
@@ -142,21 +134,16 @@ class RunList(ScrollView, can_focus=True):
         self.window = RunWindow(page=page, max_rows=max_rows)
         self._max_rows = self.window.max_rows
         self.cursor = 0
-        self.marks: dict[int, Expectation] = {}
+        self.marks = RunMarks()
         self.receipts: LRUCache[int, tuple[int, int]] = LRUCache(20_000)
         self.marking_enabled = True
-        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
-        self._styles: dict[bool, RowStyles] = {}
-        self._columns: tuple[Column, ...] = ()
-        self._columns_key: tuple[object, ...] = ()
+        self.painter = RowPainter(self, now_ms)
         self._asked: Fetch | None = None
         self._asked_receipts: tuple[int, ...] = ()
         self._stale_receipts: set[int] = set()
         self._highlight_key: object = None
         self._want_end = False
         self._tick = 0
-        #: A shift+arrow range in progress: where it started, and the runs marked before.
-        self._range: tuple[int, frozenset[int]] | None = None
 
     # -- reading --------------------------------------------------------------------
 
@@ -258,7 +245,7 @@ class RunList(ScrollView, can_focus=True):
         self._marks_changed()
 
     def replace_marks(self, expected: dict[int, Expectation]) -> None:
-        self.marks = dict(expected)
+        self.marks.replace(expected)
         self._marks_changed()
 
     def unmark(self, run_ids: Iterable[int]) -> None:
@@ -311,10 +298,7 @@ class RunList(ScrollView, can_focus=True):
         row = self.highlighted
         if row is None or not self.marking_enabled:
             return
-        if row.id in self.marks:
-            del self.marks[row.id]
-        else:
-            self.marks[row.id] = Expectation(row.status, row.version)
+        self.marks.toggle(row)
         self._marks_changed()
         self.move_cursor(self.cursor + 1)
 
@@ -325,19 +309,13 @@ class RunList(ScrollView, can_focus=True):
         row = self.highlighted
         if row is None or not self.marking_enabled:
             return
-        anchor, before = self._range or (self.cursor, frozenset(self.marks))
-        start = self.cursor
-        target = max(0, min(start + step, self.window.total - 1))
+        target = max(0, min(self.cursor + step, self.window.total - 1))
         following = self.window.row_at(target)
         if following is None:  # not loaded yet: the next press gets it
             return
-        if abs(target - anchor) > abs(start - anchor) or start == anchor:
-            self.marks.setdefault(row.id, Expectation(row.status, row.version))
-            self.marks.setdefault(following.id, Expectation(following.status, following.version))
-        elif row.id not in before:
-            self.marks.pop(row.id, None)
+        span = self.marks.extend_span(self.cursor, target, row, following)
         self.move_cursor(target)
-        self._range = (anchor, before)
+        self.marks.span = span
         self._marks_changed()
 
     def action_clear_marks(self) -> None:
@@ -345,7 +323,7 @@ class RunList(ScrollView, can_focus=True):
         self._marks_changed()
 
     def move_cursor(self, index: int) -> None:
-        self._range = None  # any move but a shift+arrow ends a range (it sets it again)
+        self.marks.span = None  # any move but a shift+arrow ends a range (it sets it again)
         index = max(0, min(index, self.window.total - 1))
         if index == self.cursor:
             return
@@ -365,46 +343,30 @@ class RunList(ScrollView, can_focus=True):
     # -- painting ---------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        columns = self._layout(width)
+        width, query, painter = self.size.width, self.window.query, self.painter
         if y == 0:
-            style = self.get_component_rich_style("run-list--header")
-            return Strip(header_segments(columns, style)).adjust_cell_length(width, style)
+            return painter.header(query, width)
         index = round(self.scroll_offset.y) + y - 1
-        base = self._row_styles(False).base
         window = self.window
         if index >= window.total:
             if index == 0 and window.total_known:
-                message = Text("  No runs match this view.", style=base)
-                return self._to_strip(message, width, base)
-            return Strip.blank(width, base)
+                return painter.message("  No runs match this view.", width)
+            return painter.blank(width)
         row = window.row_at(index)
         if row is None:
-            dim = self._row_styles(False).dim
-            return self._to_strip(Text("  …", style=base + dim), width, base)
-        marked = row.id in self.marks
-        receipts = self.receipts.get(row.id)
-        # Cached without a background; the cursor or plain background goes on last, so a
-        # cursor move re-styles two cached strips instead of laying out two rows again.
-        key = (row.id, row.version, width, marked, receipts, self._tick)
-        strip = self._strips.get(key)
-        if strip is None:
-            cells = replace(self._row_styles(False), base=Style())
-            segments = row_segments(
-                row,
-                columns,
-                now_ms=self.now_ms(),
-                marked=marked,
-                receipts=receipts,
-                styles=cells,
-            )
-            strip = Strip(segments).adjust_cell_length(width, Style())
-            self._strips[key] = strip
-        return strip.apply_style(self._row_styles(index == self.cursor).base)
+            return painter.message("  …", width, dim=True)
+        return painter.row(
+            row,
+            query,
+            width,
+            on_cursor=index == self.cursor,
+            marked=row.id in self.marks,
+            receipts=self.receipts.get(row.id),
+            tick=self._tick,
+        )
 
     def notify_style_update(self) -> None:
-        self._strips.clear()
-        self._styles.clear()
+        self.painter.forget_styles()
         super().notify_style_update()
 
     def on_mount(self) -> None:
@@ -439,40 +401,6 @@ class RunList(ScrollView, can_focus=True):
             self.move_cursor(round(self.scroll_offset.y) + event.y - 1)
 
     # -- plumbing ---------------------------------------------------------------------
-
-    def _to_strip(self, text: Text, width: int, style: Style) -> Strip:
-        segments = list(text.render(self.app.console, end=""))
-        return Strip(segments, text.cell_len).adjust_cell_length(width, style)
-
-    def _row_styles(self, on_cursor: bool) -> RowStyles:
-        """Styles from the CSS, resolved once per style change (``rich_style`` walks the
-        ancestors, too slow to ask for on every line)."""
-        styles = self._styles.get(on_cursor)
-        if styles is None:
-            styles = self._styles[on_cursor] = RowStyles(
-                base=self.get_component_rich_style("run-list--cursor")
-                if on_cursor
-                else self.rich_style,
-                dim=component_style(self, "run-list--dim"),
-                marked=component_style(self, "run-list--marked"),
-                missing=component_style(self, "run-list--missing"),
-                complete=component_style(self, "run-list--complete"),
-                status=component_style(self, "run-list--status"),
-            )
-        return styles
-
-    def _layout(self, width: int) -> tuple[Column, ...]:
-        status, sort = self.window.query.status, self.window.query.sort
-        reverse = self.window.query.reverse
-        key = (width, status is None, status, sort, reverse)
-        if key != self._columns_key:
-            parked = status is not None and status.value == "needs_attention"
-            self._columns = layout(
-                width, show_status=status is None, parked=parked, sort=sort, reverse=reverse
-            )
-            self._columns_key = key
-            self._strips.clear()
-        return self._columns
 
     def _update_virtual_size(self) -> None:
         self.virtual_size = Size(self.size.width, self.window.total + 1)
