@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from parkbench.core.causes import Causes, CauseSelector
 from parkbench.core.records import Page, RunDetail, RunFilter, SortKey
-from parkbench.core.store import queries
+from parkbench.core.store import detail, queries
 from parkbench.core.store.base import default_actor
 from parkbench.core.store.causes import parked_causes, runs_of
 from parkbench.core.store.enqueue import EnqueueOps, NewTask
@@ -103,11 +103,11 @@ class Store(EnqueueOps, WorkerOps, ReviewOps, NoteOps, UndoOps):
         run_id: int,
         *,
         check_disk: bool = True,
-        events_limit: int | None = queries.DETAIL_EVENTS,
+        events_limit: int | None = detail.DETAIL_EVENTS,
     ) -> RunDetail:
         """One run in full; its newest ``events_limit`` events (None: all) and their count."""
-        detail = self.read(lambda conn: queries.run_detail(conn, run_id, events_limit=events_limit))
-        return queries.with_artifacts(detail) if check_disk else detail
+        run = self.read(lambda conn: detail.run_detail(conn, run_id, events_limit=events_limit))
+        return detail.with_artifacts(run) if check_disk else run
 
     def change_marker(self) -> int:
         """Grows with every transition (each writes an event): a cheap 'anything new?'."""

@@ -40,7 +40,7 @@ from parkbench.core.records import (
     ActionResult,
     Expectation,
 )
-from parkbench.core.store import queries
+from parkbench.core.store import detail
 from parkbench.core.store.audit import event_row
 from parkbench.core.store.base import (
     CLEAR_LEASE,
@@ -229,7 +229,7 @@ class _Batch:
             else:
                 chosen.append(row)
         if stale:
-            summaries = queries.last_change_summaries(conn, stale)
+            summaries = detail.last_change_summaries(conn, stale)
             for run_id in stale:
                 errors[run_id] = ConflictError(
                     f"run {run_id} changed since you looked: {summaries[run_id]}",

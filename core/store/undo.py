@@ -20,7 +20,7 @@ from parkbench.core.errors import ConflictError, NotFoundError
 from parkbench.core.lifecycle import Action, RunStatus, find, invalid_transition
 from parkbench.core.models import runs
 from parkbench.core.records import Expectation, RequeueUndone
-from parkbench.core.store import queries
+from parkbench.core.store import detail
 from parkbench.core.store.base import HUMAN, StoreBase, default_actor
 
 UNDO = Action.UNDO_REQUEUE
@@ -167,6 +167,6 @@ def _refusal(new: sa.Row[Any], status: RunStatus, seen: Expectation | None) -> s
 def _changed(source_id: int, new_id: int, conn: sa.Connection) -> ConflictError:
     return ConflictError(
         f"cannot undo the requeue of run {source_id}: it changed while you acted "
-        f"({queries.last_change_summary(conn, new_id)})",
+        f"({detail.last_change_summary(conn, new_id)})",
         hint=f"inspect it with `parkbench show {source_id}`",
     )

@@ -36,7 +36,7 @@ def test_detail_loads_the_last_events_and_counts_them_all(store: Store, workspac
 
 
 def test_detail_bounds_its_events_by_default(store: Store, workspace: Path) -> None:
-    from parkbench.core.store.queries import DETAIL_EVENTS
+    from parkbench.core.store.detail import DETAIL_EVENTS
 
     run_id = _run_with_events(store, workspace, DETAIL_EVENTS // 2 + 1)
     detail = store.get_run(run_id, check_disk=False)
