@@ -24,7 +24,6 @@ from parkbench.core.records import Expectation, RunRow, SortKey
 from parkbench.core.store import Store
 from parkbench.tui.live_receipts import LiveReceipts
 from parkbench.tui.messages import (
-    DetailLoaded,
     MarkedChecked,
     ReceiptsChecked,
     RowsCounted,
@@ -39,6 +38,7 @@ from parkbench.tui.screens.actions import (
 )
 from parkbench.tui.screens.main_actions import STOP_BINDING, ReviewActions
 from parkbench.tui.screens.main_causes import CauseActions
+from parkbench.tui.screens.main_detail import DetailFollow
 from parkbench.tui.screens.main_filter import FilterNote, FilterView
 from parkbench.tui.screens.main_notes import RunNotes
 from parkbench.tui.screens.main_receipts import LiveReceiptsView
@@ -61,8 +61,6 @@ from parkbench.tui.widgets.run_window import (
 )
 from parkbench.tui.widgets.status_header import StatusHeader
 
-#: Seconds the cursor must rest on a run before its detail (events, disk checks) loads.
-DETAIL_DELAY_S = 0.05
 #: Seconds a search must stay unchanged before its rows are counted.
 COUNT_DELAY_S = 0.15
 #: Actions whose availability the footer shows (see sync_bindings).
@@ -78,6 +76,7 @@ SCREEN_ACTIONS = (
 
 
 class MainScreen(
+    DetailFollow,
     CauseActions,
     LiveReceiptsView,
     ReviewActions,
@@ -238,7 +237,7 @@ class MainScreen(
             self.check_marks(self.runs.view_query.status, moved)
         row = self.runs.highlighted
         if resync or (row is not None and row.id in run_ids):
-            self._schedule_detail(0)
+            self.schedule_detail(0)
 
     # -- messages from the list ----------------------------------------------------
 
@@ -279,19 +278,6 @@ class MainScreen(
     def _receipts_checked(self, message: ReceiptsChecked) -> None:
         self.runs.set_receipts(self.live_counts(message.counts))
 
-    @on(RunList.Highlighted)
-    def _highlighted(self, event: RunList.Highlighted) -> None:
-        event.stop()
-        if event.run is None:
-            total = self.runs.window
-            empty = total.total_known and total.total == 0
-            self.detail.show_placeholder("No run selected." if empty else "loading…")
-        else:
-            # The pane changes once the cursor rests: repainting it on every step of a held
-            # key would re-lay-out the screen each time (the pane's height follows its text).
-            self._schedule_detail(DETAIL_DELAY_S)
-        self.sync_bindings()
-
     def _schedule_count(self, fetch: Fetch) -> None:
         if self._count_timer is not None:
             self._count_timer.stop()
@@ -302,37 +288,6 @@ class MainScreen(
                 self.count_rows(fetch)
 
         self._count_timer = self.set_timer(COUNT_DELAY_S, count)
-
-    def _schedule_detail(self, delay: float) -> None:
-        if self._detail_timer is not None:
-            self._detail_timer.stop()
-            self._detail_timer = None
-        if delay <= 0:
-            self._load_highlighted()
-        else:
-            self._detail_timer = self.set_timer(delay, self._load_highlighted)
-
-    def _load_highlighted(self) -> None:
-        self._detail_timer = None
-        row = self.runs.highlighted
-        if row is not None:
-            self.load_detail(row.id)
-
-    @on(DetailLoaded)
-    def _detail_loaded(self, message: DetailLoaded) -> None:
-        row = self.runs.highlighted
-        if row is None or row.id != message.run_id:
-            return
-        if message.detail is not None:
-            self.detail.show(self.live_detail(message.detail))
-        elif message.error is not None:
-            self.detail.show_placeholder(f"{message.error.code}: {message.error.message}")
-
-    @on(RunList.DetailWanted)
-    def _detail_wanted(self, event: RunList.DetailWanted) -> None:
-        event.stop()
-        self._schedule_detail(0)  # now, not after the cursor rests
-        self.detail.focus()
 
     def on_key(self, event: events.Key) -> None:
         """In read-only mode the review keys are unbound; say why instead of nothing."""
