@@ -48,7 +48,7 @@ TIME, ID, URL, PATH, QUOTED, HASH, NUMBER = (
     "<id>",
     "<url>",
     "<path>",
-    '"…"',
+    "<quoted>",
     "<hash>",
     "<n>",
 )
@@ -62,7 +62,9 @@ _URL = r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'`<>]+"
 # a false fold is a coarser cause, never a lost run.
 _PATH_CHARS = r"[\w.\-~+@%=,:]"
 _PATH = rf"(?<![\w.\-~+@%=,:])(?:~|\.{{1,2}})?/?{_PATH_CHARS}*(?:/{_PATH_CHARS}*)+|/"
-_QUOTED = r"\"[^\"\n]{0,500}\"|(?<!\w)'[^'\n]{0,500}'(?!\w)|`[^`\n]{0,500}`|“[^”\n]{0,500}”"
+# A single-quoted value stands apart from words ("it's" is no quote); a placeholder's
+# ``<...>`` counts as a word (``0''`` -> ``<n>''`` stays: the quotes were never a value).
+_QUOTED = r"\"[^\"\n]{0,500}\"|(?<![\w>])'[^'\n]{0,500}'(?![\w<])|`[^`\n]{0,500}`|“[^”\n]{0,500}”"
 # Hex of 7+ with a letter and a digit (commit ids, digests), or 0x...
 _HASH = r"\b0[xX][0-9A-Fa-f]+\b|\b(?=[0-9]*[A-Fa-f])(?=[A-Fa-f]*[0-9])[0-9A-Fa-f]{7,}\b"
 # A word that mixes letters and digits (``a1``, ``b9``, ``x86``, ``node3``), not a number
@@ -109,9 +111,24 @@ def _bounded(text: str) -> str:
 
 def shape(reason: str) -> str:
     """The reason's shape: what varies masked, whitespace collapsed, at most
-    :data:`KEY_CHARS` long. ``shape(shape(x)) == shape(x)`` (a placeholder matches no
-    pattern, and ``"…"`` is a quoted value)."""
+    :data:`KEY_CHARS` long; ``shape(shape(x)) == shape(x)``.
+
+    Masking one value can make another appear (``':'':'`` masks its middle ``''``, and the
+    ``'…'`` left around it is a quoted value too), so the masks are applied until nothing
+    changes. That ends: after the first pass, a pass that changes the text removes quote
+    characters, digits or slashes (no placeholder holds any) or cuts it shorter. Most
+    reasons take two passes, the second finding nothing more to mask."""
     text = reason[:SHAPE_INPUT_CHARS]
+    while True:
+        masked = _mask_once(text)
+        if masked == text:
+            return masked
+        text = masked
+
+
+def _mask_once(text: str) -> str:
+    # Whitespace is collapsed first, so a quote is found as the next pass would see it.
+    text = " ".join(text.split())
     if '"' in text or "'" in text or "`" in text or "“" in text:
         text = _QUOTES.sub(QUOTED, text)
     maskable, sub = _MASKABLE.search, _TOKEN.sub
