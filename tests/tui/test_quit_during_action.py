@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import threading
 
-from tuitest_support import make_app, press, running, settle, type_text, wait_until
+from tuitest_support import (
+    make_app,
+    press,
+    running,
+    settle,
+    type_text,
+    wait_for_exit,
+    wait_until,
+)
 
 from parkbench.core.lifecycle import RunStatus
 from parkbench.tui.screens import loading
@@ -49,7 +57,7 @@ async def test_q_during_a_bulk_action_stops_after_the_batch(store, parked, monke
         assert app.is_running
         await press(pilot, "y")
         gate.set()
-        await wait_until(pilot, lambda: not app.is_running, 10, "the app to quit")
+        await wait_for_exit(app)
     statuses = [status_of(store, run_id) for run_id in parked]
     assert statuses.count(RunStatus.REQUEUED) == 1, statuses
     assert statuses.count(RunStatus.NEEDS_ATTENTION) == 2, statuses

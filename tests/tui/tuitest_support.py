@@ -132,6 +132,18 @@ async def wait_until(
         await pilot.pause(0.02)
 
 
+async def wait_for_exit(app: ParkbenchApp, timeout: float = 10.0) -> None:
+    """Await the app's exit. Not through ``pilot.pause``: that waits for every widget of
+    the screen to process a message, and a screen being torn down never does (it timed
+    out now and then, 1 run in 4)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while app.is_running:
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting for the app to quit")
+        await asyncio.sleep(0.02)
+
+
 #: One <text> element of Rich's SVG export: its x, its line (clip path) and its text.
 _SVG_TEXT = re.compile(
     r'<text [^>]*?x="([0-9.]+)"[^>]*?clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>'
