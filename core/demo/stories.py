@@ -144,6 +144,7 @@ class Builder:
                 "max_runtime_ms": task.max_runtime_ms,
                 "runtime_deadline": None,
                 "block_reason": None,
+                "cause_key": None,  # keyed from the final reason (see generate)
                 "failure_reason": None,
                 "result_json": None,
                 "metadata_json": "{}",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from parkbench.core import lifecycle
+from parkbench.core.causes import cause_key
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.models import events, runs
 from parkbench.core.records import Recovered
@@ -51,14 +52,38 @@ def _to(action: Action) -> RunStatus:
     return lifecycle.target(SYSTEM, action, RunStatus.CLAIMED)
 
 
-def _park(condition: Condition, reason: sa.ColumnElement[str], action: Action) -> sa.Update:
-    """Park the claimed runs matching ``condition`` with ``reason`` (computed per row)."""
+#: A piece of a sweep's reason: literal text, or a non-negative whole number from the row.
+Piece = str | sa.ColumnElement[int]
+
+
+def _reason(*pieces: Piece) -> tuple[sa.ColumnElement[str], str | None]:
+    """A reason the sweep writes, as SQL (its numbers read from each row), and the cause key
+    of every text it can produce (:func:`~parkbench.core.causes.cause_key`): each number is
+    masked whatever its value (``<n>``), so the key of the text with 0 for each is the key
+    of every row's (tests/core/test_cause_key.py checks it over random values)."""
+    text: sa.ColumnElement[str] | None = None
+    example = ""
+    for piece in pieces:
+        part = sa.literal(piece) if isinstance(piece, str) else sa.cast(piece, sa.Text)
+        text = part if text is None else text + part
+        example += piece if isinstance(piece, str) else "0"
+    assert text is not None
+    return text, cause_key(example)
+
+
+def _park(
+    condition: Condition, reason: tuple[sa.ColumnElement[str], str | None], action: Action
+) -> sa.Update:
+    """Park the claimed runs matching ``condition`` with ``reason`` (:func:`_reason`: its
+    text computed per row, its cause key with it)."""
+    text, key = reason
     return (
         runs.update()
         .where(_locked_in_id_order(condition))
         .values(
             status=_to(action).value,
-            block_reason=reason,
+            block_reason=text,
+            cause_key=key,
             blocked_at=_AT,
             status_changed_at=_AT,
             version=runs.c.version + 1,
@@ -82,11 +107,13 @@ OVER_RUNTIME = _park(
         t.c.lease_until >= t.c.runtime_deadline,
         t.c.heartbeat_at > t.c.claimed_at,
     ),
-    "exceeded max runtime ("
-    # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
-    # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
-    + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
-    + " s); the worker was still heartbeating when it ran out",
+    _reason(
+        "exceeded max runtime (",
+        # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
+        # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
+        runs.c.max_runtime_ms // 1000,
+        " s); the worker was still heartbeating when it ran out",
+    ),
     Action.RUNTIME_PARK,
 )
 EXPIRE_RETRY = (
@@ -106,11 +133,13 @@ EXPIRE_RETRY = (
 )
 EXPIRE_PARK = _park(
     lambda t: sa.and_(_expired(t), t.c.attempt >= t.c.max_attempts),
-    "lease expired on the last attempt ("
-    + sa.cast(runs.c.attempt, sa.Text)
-    + " of "
-    + sa.cast(runs.c.max_attempts, sa.Text)
-    + "); no attempts left to retry",
+    _reason(
+        "lease expired on the last attempt (",
+        runs.c.attempt,
+        " of ",
+        runs.c.max_attempts,
+        "); no attempts left to retry",
+    ),
     Action.EXPIRE_PARK,
 )
 #: In order: (statement, action, status it moves runs to). Each returns (id, task_id, reason).
