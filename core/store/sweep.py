@@ -54,36 +54,49 @@ def _to(action: Action) -> RunStatus:
 
 #: A piece of a sweep's reason: literal text, or a non-negative whole number from the row.
 Piece = str | sa.ColumnElement[int]
+#: The reasons the sweep parks with, computed per row.
+RUNTIME_REASON: tuple[Piece, ...] = (
+    "exceeded max runtime (",
+    # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
+    # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
+    runs.c.max_runtime_ms // 1000,
+    " s); the worker was still heartbeating when it ran out",
+)
+EXPIRE_REASON: tuple[Piece, ...] = (
+    "lease expired on the last attempt (",
+    runs.c.attempt,
+    " of ",
+    runs.c.max_attempts,
+    "); no attempts left to retry",
+)
 
 
-def _reason(*pieces: Piece) -> tuple[sa.ColumnElement[str], str | None]:
-    """A reason the sweep writes, as SQL (its numbers read from each row), and the cause key
-    of every text it can produce (:func:`~parkbench.core.causes.cause_key`): each number is
-    masked whatever its value (``<n>``), so the key of the text with 0 for each is the key
-    of every row's (tests/core/test_cause_key.py checks it over random values)."""
-    text: sa.ColumnElement[str] | None = None
-    example = ""
-    for piece in pieces:
-        part = sa.literal(piece) if isinstance(piece, str) else sa.cast(piece, sa.Text)
-        text = part if text is None else text + part
-        example += piece if isinstance(piece, str) else "0"
-    assert text is not None
-    return text, cause_key(example)
+def reason_key(pieces: tuple[Piece, ...]) -> str | None:
+    """The cause key of every text a sweep reason produces
+    (:func:`~parkbench.core.causes.cause_key`): each number is masked whatever its value
+    (``<n>``), so the key of the text with 0 for each is every row's
+    (tests/core/test_cause_key.py checks it over random values)."""
+    return cause_key("".join(piece if isinstance(piece, str) else "0" for piece in pieces))
 
 
-def _park(
-    condition: Condition, reason: tuple[sa.ColumnElement[str], str | None], action: Action
-) -> sa.Update:
-    """Park the claimed runs matching ``condition`` with ``reason`` (:func:`_reason`: its
-    text computed per row, its cause key with it)."""
-    text, key = reason
+def _reason_sql(pieces: tuple[Piece, ...]) -> sa.ColumnElement[str]:
+    parts = [sa.literal(p) if isinstance(p, str) else sa.cast(p, sa.Text) for p in pieces]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + part
+    return text
+
+
+def _park(condition: Condition, reason: tuple[Piece, ...], action: Action) -> sa.Update:
+    """Park the claimed runs matching ``condition`` with ``reason`` (its text computed per
+    row) and its cause key."""
     return (
         runs.update()
         .where(_locked_in_id_order(condition))
         .values(
             status=_to(action).value,
-            block_reason=text,
-            cause_key=key,
+            block_reason=_reason_sql(reason),
+            cause_key=reason_key(reason),
             blocked_at=_AT,
             status_changed_at=_AT,
             version=runs.c.version + 1,
@@ -107,13 +120,7 @@ OVER_RUNTIME = _park(
         t.c.lease_until >= t.c.runtime_deadline,
         t.c.heartbeat_at > t.c.claimed_at,
     ),
-    _reason(
-        "exceeded max runtime (",
-        # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
-        # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
-        runs.c.max_runtime_ms // 1000,
-        " s); the worker was still heartbeating when it ran out",
-    ),
+    RUNTIME_REASON,
     Action.RUNTIME_PARK,
 )
 EXPIRE_RETRY = (
@@ -133,13 +140,7 @@ EXPIRE_RETRY = (
 )
 EXPIRE_PARK = _park(
     lambda t: sa.and_(_expired(t), t.c.attempt >= t.c.max_attempts),
-    _reason(
-        "lease expired on the last attempt (",
-        runs.c.attempt,
-        " of ",
-        runs.c.max_attempts,
-        "); no attempts left to retry",
-    ),
+    EXPIRE_REASON,
     Action.EXPIRE_PARK,
 )
 #: In order: (statement, action, status it moves runs to). Each returns (id, task_id, reason).
