@@ -80,7 +80,9 @@ def reason_key(pieces: tuple[Piece, ...]) -> str | None:
 
 
 def _reason_sql(pieces: tuple[Piece, ...]) -> sa.ColumnElement[str]:
-    parts = [sa.literal(p) if isinstance(p, str) else sa.cast(p, sa.Text) for p in pieces]
+    parts: list[sa.ColumnElement[str]] = [
+        sa.literal(p) if isinstance(p, str) else sa.cast(p, sa.Text) for p in pieces
+    ]
     text = parts[0]
     for part in parts[1:]:
         text = text + part
