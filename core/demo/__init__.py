@@ -12,7 +12,6 @@ hostile strings.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Iterator
@@ -25,9 +24,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.default import DefaultDialect
 
-from parkbench.core.causes import run_cause_key
 from parkbench.core.demo import text as words
-from parkbench.core.demo.stories import Builder, Run, Task, new_task, pick_stories, tell
+from parkbench.core.demo.stories import (
+    Builder,
+    Run,
+    Task,
+    new_task,
+    pick_stories,
+    task_metadata_json,
+    tell,
+)
 from parkbench.core.errors import ValidationError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, tasks, workspaces
@@ -98,12 +104,6 @@ def generate(
             )
             for event in trail:
                 del event["_seq"]
-            task_md = {
-                t.id: json.dumps(
-                    t.metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":")
-                )
-                for t in built_tasks
-            }
             _bulk_insert(
                 conn,
                 tasks,
@@ -115,18 +115,12 @@ def generate(
                         "priority": t.priority,
                         "max_attempts": t.max_attempts,
                         "max_runtime_ms": t.max_runtime_ms,
-                        "metadata_json": task_md[t.id],
+                        "metadata_json": task_metadata_json(t),
                         "created_at": first_event_at,
                     }
                     for t, first_event_at in _task_times(built_tasks, built_runs)
                 ],
             )
-            for run in built_runs:  # as the store keys each run it parks (or parked)
-                reason = run.row["block_reason"]
-                if reason is not None:
-                    run.row["cause_key"] = run_cause_key(
-                        str(reason), task_md[run.int("task_id")], run.text("metadata_json")
-                    )
             with _indexes_rebuilt_after(conn, first_run=builder_first_run):
                 _bulk_insert(conn, runs_table, [run.row for run in built_runs])
                 _bulk_insert(conn, events, trail)
