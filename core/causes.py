@@ -12,19 +12,23 @@ cause still says which receipt is missing.
 Pure and deterministic: the same text always gives the same key, a key is its own shape
 (``shape(shape(x)) == shape(x)``), and every reason has exactly one key. Keys are plain
 strings; nothing here renders them (untrusted text is escaped where it is shown).
-:class:`CauseTally` folds runs into groups, a distinct reason text at a time (the database
-groups the runs first: :mod:`parkbench.core.store.causes`); a group names its runs by the
-reason texts it holds (:class:`CauseSelector`), never by id.
+
+A run's cause is computed once, when it is parked (:func:`cause_key`, stored in
+``runs.cause_key`` by the same UPDATE that parks it), so the database groups the parked
+runs by an indexed column (:mod:`parkbench.core.store.causes`) and :class:`CauseTally` only
+folds its (key, worker) groups into causes; a group names its runs by the keys it holds
+(:class:`CauseSelector`), never by id.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
+from parkbench.core.contracts import stored_contract
 from parkbench.core.records import iso_ms
 
 #: A reason is masked on at most this many characters (a megabyte of agent output is one
@@ -36,8 +40,8 @@ KEY_CHARS = 240
 EXAMPLE_CHARS = 400
 #: Workers named per cause (``worker_count`` counts them all).
 WORKERS_LISTED = 10
-#: Distinct reason texts remembered by a :class:`CauseTally` (each is masked once).
-MEMO_REASONS = 100_000
+#: Distinct path segments remembered by :func:`path_pattern` (each is masked once).
+MEMO_SEGMENTS = 100_000
 #: The prefix completion writes when it parks a run for missing receipts.
 MISSING_PREFIX = "missing receipts: "
 #: The key of a parked run with no reason at all.
@@ -143,7 +147,7 @@ def path_pattern(path: str) -> str:
     return "/".join(_segment_pattern(segment) for segment in path.split("/"))
 
 
-@lru_cache(maxsize=MEMO_REASONS)
+@lru_cache(maxsize=MEMO_SEGMENTS)
 def _segment_pattern(segment: str) -> str:
     # Segments repeat across receipt paths (``out``, ``report.json``): each is masked once.
     return _SEGMENT.sub(_mask, segment)
@@ -183,35 +187,60 @@ def cause_of(reason: str | None, required: Iterable[str] = ()) -> tuple[CauseKin
     return CauseKind.REASON, shape(reason)
 
 
+#: The stored key's kind codes (the key's first character; ``:`` then the key follows).
+_CODES = {CauseKind.REASON: "r", CauseKind.MISSING_RECEIPTS: "m", CauseKind.NO_REASON: "n"}
+_KINDS = {code: kind for kind, code in _CODES.items()}
+
+
+def cause_key(reason: str | None, required: Iterable[str] = ()) -> str | None:
+    """What ``runs.cause_key`` holds for a run whose block reason is ``reason`` and whose
+    contract names ``required`` (:func:`cause_of`, kind and key in one string:
+    ``r:disk quota exceeded on runner <n>``, ``m:missing receipts: out/run-<n>/a.json``);
+    None for a run without a reason.
+
+    Every write that parks a run computes it, in the same UPDATE, and so did the migration
+    that added the column (for the rows already there): the database then groups the
+    parked runs by a plain indexed column. A change to what this returns for a stored
+    reason needs a new revision that recomputes the column, or old and new runs of one
+    cause fall into two groups."""
+    if reason is None:
+        return None
+    kind, key = cause_of(reason, required)
+    return f"{_CODES[kind]}:{key}"
+
+
+def run_cause_key(
+    reason: str | None, task_metadata_json: str | None, metadata_json: str | None
+) -> str | None:
+    """:func:`cause_key` of a stored run: its contract read from its task's and its own
+    metadata (parsed only for a reason that starts as a missing-receipts reason does).
+    What every parking write and the migration call."""
+    required: tuple[str, ...] = ()
+    if reason is not None and reason.startswith(MISSING_PREFIX):
+        required = stored_contract(task_metadata_json, metadata_json).required
+    return cause_key(reason, required)
+
+
+def key_parts(stored: str | None) -> tuple[CauseKind, str]:
+    """A stored cause key's kind and key (None: a run without a reason)."""
+    if stored is None:
+        return CauseKind.NO_REASON, NO_REASON
+    return _KINDS[stored[0]], stored[2:]
+
+
 @dataclass(frozen=True, slots=True)
 class CauseSelector:
-    """Which parked runs a cause holds, by what the pass read of their reasons (not their
-    ids): a run belongs to the cause when its reason text (all of a missing-receipts
-    reason, the first :data:`SHAPE_INPUT_CHARS` characters of any other) is in ``texts``;
-    or its missing-receipts reason and whether its contract names every path of it are in
-    ``receipts``; or (``null``) it has no reason. :func:`parkbench.core.store.causes.runs_of`
-    finds the runs."""
+    """Which parked runs a cause holds: those whose stored cause key is in ``keys`` (one,
+    or more when causes of two kinds read the same: a worker's own "missing receipts: x"
+    and completion's), and (``null``) those without a reason.
+    :func:`parkbench.core.store.causes.runs_of` finds them."""
 
-    texts: frozenset[str] = frozenset()
-    receipts: frozenset[tuple[str, bool]] = frozenset()
+    keys: frozenset[str] = frozenset()
     null: bool = False
 
-    def holds(self, text: str | None, contract_names_all: bool | None) -> bool:
-        """Whether a run whose reason reads ``text`` belongs (``contract_names_all``: see
-        :func:`fold_key`)."""
-        if text is None:
-            return self.null
-        if contract_names_all is None:
-            return text in self.texts
-        return (text, contract_names_all) in self.receipts
-
-
-def fold_key(text: str | None, contract_names_all: bool | None) -> tuple[str | None, bool | None]:
-    """What decides a run's cause: its reason text and, for a missing-receipts reason only,
-    whether its contract names every path the reason names (None for any other)."""
-    if text is None or not text.startswith(MISSING_PREFIX):
-        return text, None
-    return text, bool(contract_names_all)
+    def holds(self, stored: str | None) -> bool:
+        """Whether a run whose ``runs.cause_key`` is ``stored`` belongs."""
+        return self.null if stored is None else stored in self.keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +254,7 @@ class CauseGroup:
     newest_ms: int
     workers: tuple[str, ...]  # up to WORKERS_LISTED, sorted
     worker_count: int  # every distinct worker (runs without one are not counted)
-    example: str  # one run's reason (its oldest run's), at most EXAMPLE_CHARS
+    example: str  # its oldest run's reason, at most EXAMPLE_CHARS
     selector: CauseSelector = field(default_factory=CauseSelector, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -259,114 +288,89 @@ class Causes:
         }
 
 
+#: A (stored cause key, worker) group of parked runs, as the database groups them.
+Bucket = tuple[str | None, str | None]
+#: Given a group's earliest parked time and the buckets holding a run parked then: that
+#: oldest run's (stored cause key, reason), its smallest id among equals; None if gone.
+OldestReason = Callable[[int, Sequence[Bucket]], tuple[str | None, str | None] | None]
+
+
 @dataclass(slots=True)
 class _Group:
-    kind: CauseKind
     count: int
     oldest_ms: int
     newest_ms: int
-    example: str
-    first_id: int  # the smallest run id among the oldest ones' (ties of the example)
+    oldest: list[Bucket]  # the buckets holding a run parked at oldest_ms
     workers: set[str] = field(default_factory=set)
-    texts: set[str] = field(default_factory=set)
-    receipts: set[tuple[str, bool]] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
     null: bool = False
 
 
+def _no_example(oldest_ms: int, buckets: Sequence[Bucket]) -> tuple[str | None, str | None]:
+    return min(buckets, key=lambda bucket: bucket[0] or "")[0], ""
+
+
 class CauseTally:
-    """Folds parked runs into causes, a run or (:meth:`add_many`) a set of runs with the same
-    reason text at a time, as the database groups them. Memory: the groups, the distinct
-    reason texts (each masked once) and a memo of them (cleared past :data:`MEMO_REASONS`);
-    never a run id."""
+    """Folds the database's (cause key, worker) groups of parked runs into causes: counts
+    summed, times kept, workers united, and keys that read the same (two kinds of one
+    text, or a run without a reason and a reason of spaces) merged. Memory: the groups and
+    their buckets, never a run."""
 
     def __init__(self) -> None:
         self._groups: dict[str, _Group] = {}
-        #: fold_key -> its group (each distinct text is masked once).
-        self._memo: dict[tuple[str | None, bool | None], _Group] = {}
         self.runs = 0
 
     def add(
         self,
-        run_id: int,
-        reason: str | None,
-        blocked_ms: int,
-        worker: str | None,
-        required: tuple[str, ...] = (),
-    ) -> None:
-        """Count one parked run. ``required``: its contract's paths, read only for a
-        reason that starts as a missing-receipts reason does."""
-        names_all = None
-        if reason is not None and reason.startswith(MISSING_PREFIX):
-            names_all = missing_paths(reason, required) is not None
-        self.add_many(reason, names_all, worker, 1, blocked_ms, blocked_ms, run_id)
-
-    def add_many(
-        self,
-        text: str | None,
-        contract_names_all: bool | None,
+        stored: str | None,
         worker: str | None,
         count: int,
         oldest_ms: int,
         newest_ms: int,
-        first_id: int,
     ) -> None:
-        """Count ``count`` parked runs whose reason reads ``text`` (see :func:`fold_key`),
-        parked by ``worker`` between ``oldest_ms`` and ``newest_ms``, the smallest id
-        ``first_id``."""
-        seen = fold_key(text, contract_names_all)
-        group = self._memo.get(seen)
+        """Count ``count`` parked runs whose ``runs.cause_key`` is ``stored``, parked by
+        ``worker`` between ``oldest_ms`` and ``newest_ms``."""
+        key = key_parts(stored)[1]
+        group = self._groups.get(key)
+        bucket = (stored, worker)
         if group is None:
-            reason, names_all = seen
-            named = () if not names_all or reason is None else _named(reason)
-            kind, key = cause_of(reason, named)
-            group = self._groups.get(key)
-            if group is None:
-                example = (reason or "")[:EXAMPLE_CHARS]
-                group = self._groups[key] = _Group(kind, 0, oldest_ms, newest_ms, example, first_id)
-            if reason is None:
-                group.null = True
-            elif names_all is None:
-                group.texts.add(reason)
-            else:
-                group.receipts.add((reason, names_all))
-            if len(self._memo) >= MEMO_REASONS:
-                self._memo.clear()
-            self._memo[seen] = group
-        if (oldest_ms, first_id) < (group.oldest_ms, group.first_id):
-            group.oldest_ms, group.first_id = oldest_ms, first_id
-            group.example = (text or "")[:EXAMPLE_CHARS]
-        if newest_ms > group.newest_ms:
-            group.newest_ms = newest_ms
+            group = self._groups[key] = _Group(0, oldest_ms, newest_ms, [bucket])
+        elif oldest_ms < group.oldest_ms:
+            group.oldest_ms, group.oldest = oldest_ms, [bucket]
+        elif oldest_ms == group.oldest_ms:
+            group.oldest.append(bucket)
+        group.newest_ms = max(group.newest_ms, newest_ms)
         group.count += count
+        if stored is None:
+            group.null = True
+        else:
+            group.keys.add(stored)
         if worker:
             group.workers.add(worker)
         self.runs += count
 
-    def result(self, limit: int | None = None) -> Causes:
+    def result(self, limit: int | None = None, oldest: OldestReason = _no_example) -> Causes:
         """The groups, largest first (then oldest first, then by key): the first
-        ``limit`` of them, or all."""
+        ``limit`` of them, or all. ``oldest`` finds each listed group's oldest run: its
+        reason is the example, its key's kind the group's (without it: no example)."""
         ordered = sorted(
             self._groups.items(), key=lambda item: (-item[1].count, item[1].oldest_ms, item[0])
         )
         chosen = ordered if limit is None else ordered[: max(0, limit)]
-        groups = tuple(
-            CauseGroup(
-                key=key,
-                kind=group.kind,
-                count=group.count,
-                oldest_ms=group.oldest_ms,
-                newest_ms=group.newest_ms,
-                workers=tuple(sorted(group.workers)[:WORKERS_LISTED]),
-                worker_count=len(group.workers),
-                example=group.example,
-                selector=CauseSelector(
-                    frozenset(group.texts), frozenset(group.receipts), group.null
-                ),
+        groups = []
+        for key, group in chosen:
+            found = oldest(group.oldest_ms, group.oldest) or _no_example(0, group.oldest)
+            groups.append(
+                CauseGroup(
+                    key=key,
+                    kind=key_parts(found[0])[0],
+                    count=group.count,
+                    oldest_ms=group.oldest_ms,
+                    newest_ms=group.newest_ms,
+                    workers=tuple(sorted(group.workers)[:WORKERS_LISTED]),
+                    worker_count=len(group.workers),
+                    example=(found[1] or "")[:EXAMPLE_CHARS],
+                    selector=CauseSelector(frozenset(group.keys), group.null),
+                )
             )
-            for key, group in chosen
-        )
-        return Causes(groups, groups_total=len(ordered), runs_total=self.runs)
-
-
-def _named(reason: str) -> tuple[str, ...]:
-    return tuple(reason[len(MISSING_PREFIX) :].split(", "))
+        return Causes(tuple(groups), groups_total=len(ordered), runs_total=self.runs)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from parkbench.core import inputs
 from parkbench.core.errors import ValidationError
 from parkbench.core.tokens import REDACTED, TOKEN_PREFIX, contains_token
 
@@ -50,6 +51,10 @@ class Contract:
     @property
     def empty(self) -> bool:
         return not self.required
+
+
+#: A run without a contract.
+NO_CONTRACT = Contract()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +178,25 @@ def parse_contract(*metadatas: Mapping[str, object] | None) -> Contract:
         required.update(dict.fromkeys(_paths_from(section)))
         policy = _policy(section) or policy
     return Contract(tuple(required), policy)
+
+
+def stored_contract(task_metadata_json: str | None, metadata_json: str | None) -> Contract:
+    """The contract of a stored run, from its task's and its own metadata columns; no
+    contract for metadata that no longer parses as one (validated at enqueue: one odd row
+    never breaks a list or a move).
+
+    Metadata is always written by :func:`parkbench.core.inputs.dump`, which never escapes
+    the key's characters: a text without the key has no contract, and most rows then skip
+    two ``json.loads``. (None: a column a query left out because it has no contract.)"""
+    key = CONTRACT_KEY
+    task_md = task_metadata_json if task_metadata_json and key in task_metadata_json else None
+    run_md = metadata_json if metadata_json and key in metadata_json else None
+    if task_md is None and run_md is None:
+        return NO_CONTRACT
+    try:
+        return parse_contract(inputs.load_object(task_md), inputs.load_object(run_md))
+    except ValidationError:
+        return NO_CONTRACT
 
 
 def _inside(root: str, candidate: str) -> bool:

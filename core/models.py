@@ -67,6 +67,10 @@ class Run(SQLModel, table=True):
     max_runtime_ms: int | None = Field(default=None, sa_type=BigInteger)
     runtime_deadline: int | None = Field(default=None, sa_type=BigInteger)
     block_reason: str | None = Field(default=None, sa_type=Text)
+    # The cause the block reason folds into (parkbench.core.causes.cause_key: its kind and
+    # masked shape), written with block_reason by the same UPDATE, NULL when it is NULL.
+    # Added by revision 0004.
+    cause_key: str | None = Field(default=None, sa_type=Text)
     failure_reason: str | None = Field(default=None, sa_type=Text)
     result_json: str | None = Field(default=None, sa_type=Text)
     metadata_json: str = Field(default="{}", sa_type=Text)
@@ -130,3 +134,13 @@ Index(
     runs.c.id,
 )
 Index("ix_runs_status_task", runs.c.status, runs.c.task_id, runs.c.id)
+# Added by revision 0004: the parked runs grouped by cause (parkbench.core.store.causes), read
+# from this index alone: (cause, worker) groups in index order, with their parked times.
+Index(
+    "ix_runs_status_cause",
+    runs.c.status,
+    runs.c.cause_key,
+    runs.c.worker,
+    runs.c.blocked_at,
+    runs.c.status_changed_at,
+)

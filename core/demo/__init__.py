@@ -12,7 +12,6 @@ hostile strings.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Iterator
@@ -26,7 +25,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.default import DefaultDialect
 
 from parkbench.core.demo import text as words
-from parkbench.core.demo.stories import Builder, Run, Task, new_task, pick_stories, tell
+from parkbench.core.demo.stories import (
+    Builder,
+    Run,
+    Task,
+    new_task,
+    pick_stories,
+    task_metadata_json,
+    tell,
+)
 from parkbench.core.errors import ValidationError
 from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, tasks, workspaces
@@ -108,9 +115,7 @@ def generate(
                         "priority": t.priority,
                         "max_attempts": t.max_attempts,
                         "max_runtime_ms": t.max_runtime_ms,
-                        "metadata_json": json.dumps(
-                            t.metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":")
-                        ),
+                        "metadata_json": task_metadata_json(t),
                         "created_at": first_event_at,
                     }
                     for t, first_event_at in _task_times(built_tasks, built_runs)

@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parkbench.core.causes import run_cause_key
 from parkbench.core.demo import text as words
 from parkbench.core.tokens import hash_prefix
 
@@ -63,6 +64,11 @@ class Task:
     story: str
 
 
+def task_metadata_json(task: Task) -> str:
+    """The task's metadata column, as the demo writes it."""
+    return json.dumps(task.metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 @dataclass(slots=True)
 class Run:
     """One run being built: its row, and its events in order."""
@@ -71,6 +77,8 @@ class Run:
     events: list[dict[str, object]] = field(default_factory=list)
     #: Its heartbeats (run id, time, sequence), which write no event: for replaying it.
     heartbeats: list[dict[str, object]] = field(default_factory=list)
+    #: Its task (whose contract keys a missing-receipts reason).
+    task: Task | None = None
 
     def __getitem__(self, key: str) -> object:
         return self.row[key]
@@ -144,6 +152,7 @@ class Builder:
                 "max_runtime_ms": task.max_runtime_ms,
                 "runtime_deadline": None,
                 "block_reason": None,
+                "cause_key": None,
                 "failure_reason": None,
                 "result_json": None,
                 "metadata_json": "{}",
@@ -156,6 +165,7 @@ class Builder:
                 "status_changed_at": at,
             }
         )
+        run.task = task
         self.next_run_id += 1
         details = None
         if previous is not None:
@@ -273,6 +283,7 @@ class Builder:
         kind: str = "worker",
         actor: str | None = None,
     ) -> None:
+        task_md = task_metadata_json(run.task) if run.task is not None else None
         self.finish(
             run,
             at,
@@ -282,6 +293,8 @@ class Builder:
             kind=kind,
             actor=actor,
             block_reason=reason,
+            # As the store keys every run it parks, in the same move.
+            cause_key=run_cause_key(reason, task_md, run.text("metadata_json")),
             blocked_at=at,
         )
 
@@ -415,7 +428,7 @@ def tell(b: Builder, task: Task) -> list[Run]:
         b.claim(run, t[1])
         b.park(run, t[2], "block", b.texts.block_reason())
         note = rng.choice(words.REVIEW_NOTES)
-        run.row.update(failure_reason=note, block_reason=None, finished_at=t[3])
+        run.row.update(failure_reason=note, block_reason=None, cause_key=None, finished_at=t[3])
         b.event(
             run,
             "human",

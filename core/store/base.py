@@ -44,6 +44,8 @@ WORKER, HUMAN, SYSTEM = ActorKind.WORKER, ActorKind.HUMAN, ActorKind.SYSTEM
 # also needs status = claimed and a live lease), but a worker presenting its old token then
 # meets the spec's third check, invalid_transition naming the status, not invalid_token.
 CLEAR_LEASE = {"lease_until": None, "runtime_deadline": None}
+#: A move that drops the block reason drops the cause it was keyed by (runs.cause_key).
+CLEAR_CAUSE = {"block_reason": None, "cause_key": None}
 
 
 def default_actor() -> str:

@@ -1,180 +1,135 @@
-"""The read side of causes: the database groups the parked runs, Python masks each distinct
-reason once.
+"""The read side of causes: the parked runs grouped by their stored cause key.
 
-Two ``GROUP BY`` statements over the parked runs (``status = 'needs_attention'``): the
-runs whose reason is not a missing-receipts reason, by (the reason's first
-:data:`~parkbench.core.causes.SHAPE_INPUT_CHARS` characters — what masking reads —, worker),
-without a join; and those whose reason starts as completion's missing-receipts reason does,
-by (the whole reason, the task's and the run's metadata, worker), where the contract is
-(whether it names every path the reason names decides the cause). Each row comes back with
-its count, the earliest and latest time parked and the smallest run id, and is folded into
-:class:`parkbench.core.causes.CauseTally`: one masking per distinct text, groups of the same
-shape merged (counts summed, times and the example — the oldest — kept, workers united).
-Memory holds the groups and the distinct texts, never a run: a group names its runs by
-the texts it holds (:class:`~parkbench.core.causes.CauseSelector`), and :func:`runs_of`
-finds them when a cause is opened. Both statements run in one transaction (SQLite's read
-snapshot; REPEATABLE READ on PostgreSQL), so the groups are of one moment.
+Every write that parks a run stores its cause key (``runs.cause_key``:
+:func:`parkbench.core.causes.cause_key`, computed from the reason in the same UPDATE), so
+grouping is one ``GROUP BY cause_key, worker`` over the parked runs
+(``status = 'needs_attention'``), read from ``ix_runs_status_cause`` alone: each row a
+(key, worker) bucket with its count and its earliest and latest parked time. Python folds
+the buckets into causes (:class:`parkbench.core.causes.CauseTally`: a few per cause, never a
+run), then reads each listed cause's example — its oldest run's reason — with one indexed
+look-up per cause (the bucket and the instant that hold it). Both run in one transaction
+(SQLite's read snapshot; REPEATABLE READ on PostgreSQL), so a cause and its example are of
+one moment. A cause names its runs by its keys (:class:`~parkbench.core.causes.CauseSelector`)
+and :func:`runs_of` finds them, again by the index.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from parkbench.core.causes import (
-    MISSING_PREFIX,
-    SHAPE_INPUT_CHARS,
-    Causes,
-    CauseSelector,
-    CauseTally,
-    fold_key,
-)
+from parkbench.core.causes import Bucket, Causes, CauseSelector, CauseTally
 from parkbench.core.lifecycle import RunStatus
-from parkbench.core.models import runs, tasks
+from parkbench.core.models import runs
 
-#: Reason texts per ``IN (...)`` list when finding a cause's runs (well under SQLite's
-#: 32,766 and PostgreSQL's 65,535 bound parameters).
-TEXTS_PER_QUERY = 2000
+#: Cause keys per ``IN (...)`` list when finding causes' runs (well under SQLite's 32,766
+#: and PostgreSQL's 65,535 bound parameters).
+KEYS_PER_QUERY = 2000
 
-
-def _is_missing() -> sa.ColumnElement[bool]:
-    """The reason starts as a missing-receipts reason (exactly, case and all, as Python's
-    ``startswith``: LIKE is case-blind on SQLite)."""
-    prefix = sa.func.substr(runs.c.block_reason, 1, len(MISSING_PREFIX))
-    return prefix == sa.literal(MISSING_PREFIX)
-
-
-def _text() -> sa.ColumnElement[str | None]:
-    """What the pass reads of a reason: all of a missing-receipts reason (its paths), the
-    start of any other (a traceback can be megabytes; masking reads no more)."""
-    return sa.case(
-        (_is_missing(), runs.c.block_reason),
-        else_=sa.func.substr(runs.c.block_reason, 1, SHAPE_INPUT_CHARS),
-    )
-
-
-def _when_missing(column: sa.ColumnElement[str]) -> sa.ColumnElement[str | None]:
-    return sa.case((_is_missing(), column), else_=None)
-
-
-def _blocked() -> sa.ColumnElement[int]:
-    return sa.func.coalesce(runs.c.blocked_at, runs.c.status_changed_at)
-
-
-def contract_names_all(reason: str | None, task_md: str | None, run_md: str | None) -> bool | None:
-    """For a missing-receipts reason, whether the run's metadata (where its contract lists
-    its paths, as JSON strings: :func:`parkbench.core.inputs.dump` writes it) holds every
-    path the reason names; None for any other reason. A text search, not a parse of the
-    contract (a parse costs a quarter of a millisecond)."""
-    if reason is None or not reason.startswith(MISSING_PREFIX):
-        return None
-    metadata = f"{task_md}\n{run_md}"
-    named = reason[len(MISSING_PREFIX) :].split(", ")
-    return all(json.dumps(path, ensure_ascii=False) in metadata for path in named)
-
-
-def _grouped(inner: sa.Subquery, *keys: str) -> sa.Select[Any]:
-    """GROUP BY ``keys`` (and worker) of ``inner``, with what a group needs. Grouped from a
-    subquery so PostgreSQL sees the same columns in SELECT and GROUP BY (not two renderings
-    of one expression with their own bound parameters)."""
-    by = [inner.c[key] for key in (*keys, "worker")]
-    blocked = inner.c.blocked
-    return sa.select(
-        *by,
+_PARKED = runs.c.status == RunStatus.NEEDS_ATTENTION.value
+_BLOCKED = sa.func.coalesce(runs.c.blocked_at, runs.c.status_changed_at)
+#: The (cause key, worker) buckets of the parked runs.
+BUCKETS = (
+    sa.select(
+        runs.c.cause_key,
+        runs.c.worker,
         sa.func.count(),
-        sa.func.min(blocked),
-        sa.func.max(blocked),
-        sa.func.min(inner.c.id),
-    ).group_by(*by)
+        sa.func.min(_BLOCKED),
+        sa.func.max(_BLOCKED),
+    )
+    .where(_PARKED)
+    .group_by(runs.c.cause_key, runs.c.worker)
+)
+_AT = sa.bindparam("p_at", type_=sa.BigInteger)
 
 
-def fold_parked(conn: sa.Connection, tally: CauseTally | None = None) -> CauseTally:
-    """Add every parked run to ``tally`` (a new one by default), grouped by the database."""
-    tally = tally if tally is not None else CauseTally()
-    parked = runs.c.status == RunStatus.NEEDS_ATTENTION.value
-    missing = _is_missing()
-    columns = (
-        runs.c.worker.label("worker"),
-        _blocked().label("blocked"),
-        runs.c.id.label("id"),
+def _oldest_statement(null_key: bool, null_worker: bool) -> sa.Select[Any]:
+    """The parked runs of one bucket parked at ``p_at`` (the smallest id first): a seek in
+    ``ix_runs_status_cause`` on (status, key, worker, blocked_at), or on blocked_at NULL
+    and status_changed_at for a run parked before blocked_at was written. A NULL key or
+    worker is its own statement (``IS NULL`` is what the index can seek on both backends;
+    ``IS NOT DISTINCT FROM`` is not, on PostgreSQL)."""
+    key = runs.c.cause_key.is_(None) if null_key else runs.c.cause_key == sa.bindparam("p_key")
+    worker = runs.c.worker.is_(None) if null_worker else runs.c.worker == sa.bindparam("p_worker")
+    bucket = (_PARKED, key, worker)
+    stamped = sa.select(runs.c.id, runs.c.cause_key, runs.c.block_reason).where(
+        *bucket, runs.c.blocked_at == _AT
     )
-    start = sa.func.substr(runs.c.block_reason, 1, SHAPE_INPUT_CHARS)  # = _text() for these
-    plain = (
-        sa.select(start.label("text"), *columns)
-        .where(parked, sa.or_(runs.c.block_reason.is_(None), sa.not_(missing)))
-        .subquery()
+    unstamped = sa.select(runs.c.id, runs.c.cause_key, runs.c.block_reason).where(
+        *bucket, runs.c.blocked_at.is_(None), runs.c.status_changed_at == _AT
     )
-    add = tally.add_many
-    for text, worker, count, oldest, newest, first in conn.execute(_grouped(plain, "text")):
-        add(text, None, worker, count, oldest, newest, first)
-    receipts = (
-        sa.select(
-            runs.c.block_reason.label("text"),  # = _text() for these
-            *columns,
-            tasks.c.metadata_json.label("task_md"),
-            runs.c.metadata_json.label("run_md"),
-        )
-        .select_from(runs.join(tasks, tasks.c.id == runs.c.task_id))
-        .where(parked, missing)
-        .subquery()
+    union = sa.union_all(stamped, unstamped).subquery()
+    return (
+        sa.select(union.c.id, union.c.cause_key, union.c.block_reason).order_by(union.c.id).limit(1)
     )
-    query = _grouped(receipts, "text", "task_md", "run_md")
-    for text, task_md, run_md, worker, count, oldest, newest, first in conn.execute(query):
-        names_all = contract_names_all(text, task_md, run_md)
-        add(text, names_all, worker, count, oldest, newest, first)
-    return tally
+
+
+_OLDEST = {
+    (null_key, null_worker): _oldest_statement(null_key, null_worker)
+    for null_key in (False, True)
+    for null_worker in (False, True)
+}
+
+
+def _oldest_reason(
+    conn: sa.Connection, at: int, buckets: Sequence[Bucket]
+) -> tuple[str | None, str | None] | None:
+    """The run parked first (at ``at``, in one of ``buckets``; the smallest id among
+    equals): its cause key and its reason."""
+    best: tuple[int, str | None, str | None] | None = None
+    for key, worker in buckets:
+        params: dict[str, object] = {"p_at": at}
+        if key is not None:
+            params["p_key"] = key
+        if worker is not None:
+            params["p_worker"] = worker
+        row = conn.execute(_OLDEST[(key is None, worker is None)], params).first()
+        if row is not None and (best is None or row[0] < best[0]):
+            best = (row[0], row[1], row[2])
+    return None if best is None else (best[1], best[2])
+
+
+def fold_parked(conn: sa.Connection, *, limit: int | None = None) -> Causes:
+    """Every parked run's cause, largest groups first (the first ``limit``, or all), read in
+    ``conn``'s transaction as it is (see :func:`parked_causes`)."""
+    tally = CauseTally()
+    for key, worker, count, oldest, newest in conn.execute(BUCKETS):
+        tally.add(key, worker, count, oldest, newest)
+    return tally.result(limit, lambda at, buckets: _oldest_reason(conn, at, buckets))
 
 
 def parked_causes(conn: sa.Connection, *, limit: int | None = None) -> Causes:
-    """Every parked run's cause, largest groups first (the first ``limit``, or all).
-
-    The first statement of its transaction (on PostgreSQL it sets the isolation level)."""
+    """:func:`fold_parked` as the first statements of their transaction (on PostgreSQL it
+    sets the isolation level: the groups and their examples in one snapshot)."""
     if conn.dialect.name == "postgresql":
-        # One snapshot for both statements, as SQLite's read transaction gives.
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    return fold_parked(conn).result(limit)
+    return fold_parked(conn, limit=limit)
 
 
-def _chunks(texts: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(texts), TEXTS_PER_QUERY):
-        yield texts[start : start + TEXTS_PER_QUERY]
+def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        yield keys[start : start + KEYS_PER_QUERY]
 
 
 def runs_of(conn: sa.Connection, selectors: Sequence[CauseSelector]) -> list[tuple[int, ...]]:
     """The ids of the parked runs each selector holds now (ascending): the parked runs whose
-    reason text is one of theirs, ``IN`` lists of :data:`TEXTS_PER_QUERY` texts at a time
-    (a missing-receipts reason's run also checked against its contract)."""
-    owner: dict[tuple[str | None, bool | None], int] = {}
-    texts: dict[str, None] = {}
+    cause key is one of its keys (``IN`` lists of :data:`KEYS_PER_QUERY` keys at a time),
+    and those without a key for a selector that holds them."""
+    owner: dict[str, int] = {}
     null = None
     for index, selector in enumerate(selectors):
-        for text in selector.texts:
-            owner.setdefault((text, None), index)
-            texts[text] = None
-        for text, names_all in selector.receipts:
-            owner.setdefault((text, names_all), index)
-            texts[text] = None
+        for key in selector.keys:
+            owner.setdefault(key, index)
         if selector.null and null is None:
             null = index
     found: list[list[int]] = [[] for _ in selectors]
-    parked = runs.c.status == RunStatus.NEEDS_ATTENTION.value
-    read = _text()
-    base = sa.select(
-        runs.c.id,
-        read,
-        _when_missing(tasks.c.metadata_json),
-        _when_missing(runs.c.metadata_json),
-    ).select_from(runs.join(tasks, tasks.c.id == runs.c.task_id))
-    wanted = list(texts)
-    for chunk in _chunks(wanted):
-        for run_id, reason, task_md, run_md in conn.execute(base.where(parked, read.in_(chunk))):
-            held = owner.get(fold_key(reason, contract_names_all(reason, task_md, run_md)))
-            if held is not None:
-                found[held].append(run_id)
+    base = sa.select(runs.c.id, runs.c.cause_key).where(_PARKED)
+    for chunk in _chunks(list(owner)):
+        for run_id, key in conn.execute(base.where(runs.c.cause_key.in_(chunk))):
+            found[owner[key]].append(run_id)
     if null is not None:
-        query = sa.select(runs.c.id).where(parked, runs.c.block_reason.is_(None))
+        query = sa.select(runs.c.id).where(_PARKED, runs.c.cause_key.is_(None))
         found[null].extend(conn.execute(query).scalars())
     return [tuple(sorted(ids)) for ids in found]

@@ -15,7 +15,7 @@ from parkbench.core.lifecycle import RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.records import RunFilter, SortKey
 from parkbench.core.store.audit import MOVES_ONLY
-from parkbench.core.store.queries import _JOINED, _ORDERS, _beyond, _contract_of, _where
+from parkbench.core.store.queries import _JOINED, _ORDERS, _beyond, _where
 
 
 def parked_moves_since(
@@ -93,7 +93,8 @@ class ParkedRun(NamedTuple):
 
 def _if_contract(column: sa.ColumnElement[str]) -> sa.ColumnElement[str | None]:
     """The metadata only where it mentions a contract (most runs have none, and a metadata
-    text that is never fetched is never decoded); :func:`_contract_of` decides the rest."""
+    text that is never fetched is never decoded);
+    :func:`~parkbench.core.contracts.stored_contract` decides the rest."""
     return sa.case((column.contains(contracts.CONTRACT_KEY, autoescape=True), column), else_=None)
 
 
@@ -137,7 +138,7 @@ def parked_runs(conn: sa.Connection, after: tuple[int, int] | None, limit: int) 
             attempt,
             max_attempts,
             root,
-            _contract_of(task_md or "{}", run_md or "{}"),
+            contracts.stored_contract(task_md or "{}", run_md or "{}"),
             changed_at,
         )
         for (
@@ -221,7 +222,7 @@ def watched_runs(
             run_id,
             version,
             root,
-            _contract_of(task_md, run_md),
+            contracts.stored_contract(task_md, run_md),
             parked_by,
             changed_at,
         )

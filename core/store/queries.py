@@ -165,24 +165,6 @@ def _needs_join(run_filter: RunFilter) -> bool:
     )
 
 
-def _contract_of(task_metadata_json: str | None, metadata_json: str | None) -> contracts.Contract:
-    # Metadata is always written by inputs.dump, which never escapes the key's characters:
-    # a text without the key has no contract, and most rows then skip two json.loads.
-    # (None: a column the query left out because it has no contract.)
-    key = contracts.CONTRACT_KEY
-    task_md = task_metadata_json if task_metadata_json and key in task_metadata_json else None
-    run_md = metadata_json if metadata_json and key in metadata_json else None
-    if task_md is None and run_md is None:
-        return _NO_CONTRACT
-    try:
-        return contracts.parse_contract(inputs.load_object(task_md), inputs.load_object(run_md))
-    except ValidationError:  # validated at enqueue; never let one odd row break a list
-        return _NO_CONTRACT
-
-
-_NO_CONTRACT = contracts.Contract()
-
-
 def to_row(row: Any) -> RunRow:
     # One dict per row: a Row's attribute access costs about a microsecond a field, and a
     # page reads two dozen fields of fifty rows (it was half the cost of a parked page).
@@ -211,7 +193,7 @@ def to_row(row: Any) -> RunRow:
         lease_until_ms=r["lease_until"],
         status_changed_at_ms=r["status_changed_at"],
         attempt_limit_overridden=bool(r["attempt_limit_overridden"]),
-        contract=_contract_of(r["task_metadata_json"], r["metadata_json"]),
+        contract=contracts.stored_contract(r["task_metadata_json"], r["metadata_json"]),
         heartbeat_at_ms=r["heartbeat_at"],
     )
 

@@ -43,6 +43,7 @@ from parkbench.core.records import (
 from parkbench.core.store import detail
 from parkbench.core.store.audit import event_row
 from parkbench.core.store.base import (
+    CLEAR_CAUSE,
     CLEAR_LEASE,
     HUMAN,
     MAX_LINEAGE_DEPTH,
@@ -304,11 +305,11 @@ class _Batch:
         elif self.action is Action.FAIL:
             # The reason shown is the current state's: the verdict replaces a block reason
             # (the events keep it).
-            values |= {"failure_reason": self.why, "block_reason": None, "finished_at": now}
+            values |= {"failure_reason": self.why, "finished_at": now, **CLEAR_CAUSE}
             values |= CLEAR_LEASE
         elif self.action is Action.RELEASE:
             values |= {"queued_at": now, "worker": None, **CLEAR_LEASE}
-            values |= {"block_reason": None, "failure_reason": None}  # back to the queue
+            values |= {"failure_reason": None, **CLEAR_CAUSE}  # back to the queue
         return values
 
     def update(self, conn: sa.Connection, chosen: list[Any], now: int) -> set[int]:

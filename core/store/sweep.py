@@ -11,6 +11,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from parkbench.core import lifecycle
+from parkbench.core.causes import cause_key
 from parkbench.core.lifecycle import Action, RunStatus
 from parkbench.core.models import events, runs
 from parkbench.core.records import Recovered
@@ -51,14 +52,53 @@ def _to(action: Action) -> RunStatus:
     return lifecycle.target(SYSTEM, action, RunStatus.CLAIMED)
 
 
-def _park(condition: Condition, reason: sa.ColumnElement[str], action: Action) -> sa.Update:
-    """Park the claimed runs matching ``condition`` with ``reason`` (computed per row)."""
+#: A piece of a sweep's reason: literal text, or a non-negative whole number from the row.
+Piece = str | sa.ColumnElement[int]
+#: The reasons the sweep parks with, computed per row.
+RUNTIME_REASON: tuple[Piece, ...] = (
+    "exceeded max runtime (",
+    # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
+    # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
+    runs.c.max_runtime_ms // 1000,
+    " s); the worker was still heartbeating when it ran out",
+)
+EXPIRE_REASON: tuple[Piece, ...] = (
+    "lease expired on the last attempt (",
+    runs.c.attempt,
+    " of ",
+    runs.c.max_attempts,
+    "); no attempts left to retry",
+)
+
+
+def reason_key(pieces: tuple[Piece, ...]) -> str | None:
+    """The cause key of every text a sweep reason produces
+    (:func:`~parkbench.core.causes.cause_key`): each number is masked whatever its value
+    (``<n>``), so the key of the text with 0 for each is every row's
+    (tests/core/test_cause_key.py checks it over random values)."""
+    return cause_key("".join(piece if isinstance(piece, str) else "0" for piece in pieces))
+
+
+def _reason_sql(pieces: tuple[Piece, ...]) -> sa.ColumnElement[str]:
+    parts: list[sa.ColumnElement[str]] = [
+        sa.literal(p) if isinstance(p, str) else sa.cast(p, sa.Text) for p in pieces
+    ]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + part
+    return text
+
+
+def _park(condition: Condition, reason: tuple[Piece, ...], action: Action) -> sa.Update:
+    """Park the claimed runs matching ``condition`` with ``reason`` (its text computed per
+    row) and its cause key."""
     return (
         runs.update()
         .where(_locked_in_id_order(condition))
         .values(
             status=_to(action).value,
-            block_reason=reason,
+            block_reason=_reason_sql(reason),
+            cause_key=reason_key(reason),
             blocked_at=_AT,
             status_changed_at=_AT,
             version=runs.c.version + 1,
@@ -82,11 +122,7 @@ OVER_RUNTIME = _park(
         t.c.lease_until >= t.c.runtime_deadline,
         t.c.heartbeat_at > t.c.claimed_at,
     ),
-    "exceeded max runtime ("
-    # `//`: whole seconds on both backends (`/` is true division in SQLAlchemy 2, which
-    # printed "900.0" on SQLite and "900.0000000000000000" on PostgreSQL)
-    + sa.cast(runs.c.max_runtime_ms // 1000, sa.Text)
-    + " s); the worker was still heartbeating when it ran out",
+    RUNTIME_REASON,
     Action.RUNTIME_PARK,
 )
 EXPIRE_RETRY = (
@@ -106,11 +142,7 @@ EXPIRE_RETRY = (
 )
 EXPIRE_PARK = _park(
     lambda t: sa.and_(_expired(t), t.c.attempt >= t.c.max_attempts),
-    "lease expired on the last attempt ("
-    + sa.cast(runs.c.attempt, sa.Text)
-    + " of "
-    + sa.cast(runs.c.max_attempts, sa.Text)
-    + "); no attempts left to retry",
+    EXPIRE_REASON,
     Action.EXPIRE_PARK,
 )
 #: In order: (statement, action, status it moves runs to). Each returns (id, task_id, reason).

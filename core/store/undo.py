@@ -16,9 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from parkbench.core import inputs
+from parkbench.core.causes import run_cause_key
 from parkbench.core.errors import ConflictError, NotFoundError
 from parkbench.core.lifecycle import Action, RunStatus, find, invalid_transition
-from parkbench.core.models import runs
+from parkbench.core.models import runs, tasks
 from parkbench.core.records import Expectation, RequeueUndone
 from parkbench.core.store import detail
 from parkbench.core.store.base import HUMAN, StoreBase, default_actor
@@ -53,7 +54,11 @@ class UndoOps(StoreBase):
         seen: Expectation | None,
     ) -> RequeueUndone:
         now = self.clock()
-        source = conn.execute(sa.select(runs).where(runs.c.id == source_id)).first()
+        source = conn.execute(
+            sa.select(runs, tasks.c.metadata_json.label("task_metadata_json"))
+            .join(tasks, tasks.c.id == runs.c.task_id)
+            .where(runs.c.id == source_id)
+        ).first()
         if source is None:
             raise NotFoundError(f"run {source_id} does not exist")
         status = RunStatus(source.status)
@@ -113,6 +118,10 @@ class UndoOps(StoreBase):
                 status=restore.target.value,
                 version=runs.c.version + 1,
                 finished_at=None,
+                # Parked again, keyed as every park is (the reason kept, so the same cause).
+                cause_key=run_cause_key(
+                    source.block_reason, source.task_metadata_json, source.metadata_json
+                ),
                 # Back where it was in the parked list: its blocked time is the original.
                 status_changed_at=source.blocked_at if source.blocked_at is not None else now,
             )

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from parkbench.core import contracts, inputs, lifecycle, tokens
+from parkbench.core.causes import MISSING_PREFIX, run_cause_key
 from parkbench.core.errors import (
     ConflictError,
     MissingArtifactsError,
@@ -229,9 +230,10 @@ class WorkerOps(SweepOps):
                     **CLEAR_LEASE,
                 }
                 return Action.COMPLETE, values, None
-            reason = "missing receipts: " + ", ".join(missing)
+            reason = MISSING_PREFIX + ", ".join(missing)
             values = {
                 "block_reason": reason,
+                "cause_key": run_cause_key(reason, row.task_metadata_json, row.metadata_json),
                 "result_json": result_json,
                 "blocked_at": now,
                 "status_changed_at": now,
@@ -288,6 +290,7 @@ class WorkerOps(SweepOps):
         def decide(row: Any, now: int) -> Decision:
             values = {
                 "block_reason": why,
+                "cause_key": run_cause_key(why, row.task_metadata_json, row.metadata_json),
                 "blocked_at": now,
                 "status_changed_at": now,
                 **CLEAR_LEASE,

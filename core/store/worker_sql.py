@@ -46,6 +46,7 @@ def _claim_statement() -> sa.Update:
             heartbeat_at=NOW,
             # A claimed run has no reason: the last block or failure is in its events.
             block_reason=None,
+            cause_key=None,
             failure_reason=None,
             status_changed_at=NOW,
             runtime_deadline=NOW + runs.c.max_runtime_ms,

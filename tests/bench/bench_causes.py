@@ -15,10 +15,11 @@ and median; on a machine shared by many processes the CPU time is the steadier f
               block_reason``: the database's own grouping by exact text (the floor of any
               pass over the parked reasons)
   counts      ``counts_by_status`` (what the header reads)
-  causes      ``Store.causes()``: the parked runs grouped by the database (reason text,
-              worker; missing-receipts reasons with their contract), each distinct text
-              masked once and groups of one shape merged (what the screen's worker and
-              ``parkbench causes`` run)
+  causes      ``Store.causes()``: the parked runs grouped by the database by their stored
+              cause key and worker (``runs.cause_key``, written when each was parked; read
+              from ``ix_runs_status_cause``), the buckets folded by cause and each cause's
+              oldest run looked up for its example (what the screen's worker,
+              ``parkbench causes`` and summary.json run)
   screen      ``c`` in the headless app to the Causes table drawn with its groups (worker,
               message, first render): what a reviewer waits for the first time
   reopen      the same, opened again with nothing changed (the groups are reused: the
@@ -71,6 +72,8 @@ def seeded(directory: Path, parked: int, seed: int) -> tuple[Path, int]:
             )
         info.write_text(json.dumps(summary.to_dict()))
         print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    else:  # seeded by an older checkout: brought to this one's schema (untimed)
+        Store.open(f"sqlite:///{db}", create=False).close()
     return db, json.loads(info.read_text())["by_status"]["needs_attention"]
 
 

@@ -47,6 +47,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from parkbench.core import contracts, tokens
+from parkbench.core.causes import cause_key
 from parkbench.core.db.engine import SQLITE_BUSY_TIMEOUT_MS, system_clock
 from parkbench.core.filters import parse_filter
 from parkbench.core.lifecycle import RunStatus
@@ -172,6 +173,7 @@ def seed(path: Path, root: Path, *, queued: int, parked: int = 0) -> None:
                         "max_runtime_ms": None,
                         "runtime_deadline": None,
                         "block_reason": f"blocked: needs input {i}" if is_parked else None,
+                        "cause_key": cause_key(f"blocked: needs input {i}") if is_parked else None,
                         "failure_reason": None,
                         "result_json": None,
                         "metadata_json": "{}",

@@ -68,6 +68,8 @@ def seeded(directory: Path, parked: int, seed: int) -> tuple[Path, int]:
             )
         info.write_text(json.dumps(summary.to_dict()))
         print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    else:  # seeded by an older checkout: brought to this one's schema (untimed)
+        Store.open(f"sqlite:///{db}", create=False).close()
     return db, json.loads(info.read_text())["by_status"]["needs_attention"]
 
 

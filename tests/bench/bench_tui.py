@@ -31,6 +31,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from parkbench.core.causes import run_cause_key  # noqa: E402
 from parkbench.core.models import events, runs, tasks, workspaces  # noqa: E402
 from parkbench.core.store import Store  # noqa: E402
 
@@ -99,6 +100,7 @@ def seed(url: str, count: int, workspace_base: Path) -> None:
                         "created_at": at,
                     }
                 )
+                reason = REASONS[i % len(REASONS)].format(noun=noun, n=i)
                 run_rows.append(
                     {
                         "id": i + 1,
@@ -110,7 +112,8 @@ def seed(url: str, count: int, workspace_base: Path) -> None:
                         "status": "needs_attention",
                         "lineage_depth": 0,
                         "worker": f"agent-{i % 37}",
-                        "block_reason": REASONS[i % len(REASONS)].format(noun=noun, n=i),
+                        "block_reason": reason,
+                        "cause_key": run_cause_key(reason, metadata, "{}"),  # as a park keys it
                         "metadata_json": "{}",
                         "attempt_limit_overridden": False,
                         "version": 3,

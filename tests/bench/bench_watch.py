@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from watchfiles import awatch  # noqa: E402
 
+from parkbench.core.causes import run_cause_key  # noqa: E402
 from parkbench.core.contracts import ArtifactState  # noqa: E402
 from parkbench.core.models import events, runs, tasks, workspaces  # noqa: E402
 from parkbench.core.store import Store  # noqa: E402
@@ -108,6 +109,9 @@ def seed(store: Store, roots: list[str], count: int) -> dict[int, str]:
                     "blocked_at": NOW_MS,
                     "status_changed_at": NOW_MS + i,
                     "block_reason": f"missing receipts: {receipt(run_id)}",
+                    "cause_key": run_cause_key(
+                        f"missing receipts: {receipt(run_id)}", json.dumps(contract), "{}"
+                    ),
                 }
             )
             event_rows.append(

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from parkbench.core.causes import cause_key
 from parkbench.core.models import events, runs, tasks, workspaces
 
 #: Every table Parkbench writes; scanned whole by the "no raw token anywhere" checks.
@@ -99,6 +100,7 @@ def bulk_seed(
                     "max_runtime_ms": None,
                     "runtime_deadline": None,
                     "block_reason": f"seeded block reason {i}" if is_parked else None,
+                    "cause_key": cause_key(f"seeded block reason {i}") if is_parked else None,
                     "failure_reason": None,
                     "result_json": None,
                     "metadata_json": "{}",

@@ -10,6 +10,7 @@ is interpreted.
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -25,11 +26,13 @@ from parkbench.core.causes import (
     QUOTED,
     TIME,
     WORKERS_LISTED,
+    Bucket,
     CauseKind,
     CauseTally,
+    OldestReason,
+    cause_key,
     cause_of,
-    fold_key,
-    missing_paths,
+    key_parts,
     path_pattern,
     shape,
 )
@@ -59,18 +62,52 @@ def test_masking_is_deterministic_and_idempotent(reason: str) -> None:
     assert 0 < len(key) <= KEY_CHARS
 
 
+#: A parked run as the tests below hand it to a tally: (id, reason, parked at, worker).
+Parked = tuple[int, str | None, int, str | None]
+
+
+def _tallied(parked: list[Parked], required: tuple[str, ...] = ()) -> CauseTally:
+    """What the store does, in memory: each run keyed (:func:`cause_key`), the runs grouped
+    by (key, worker) as its GROUP BY does, the buckets folded by a tally."""
+    buckets: dict[Bucket, list[int]] = {}
+    for _, reason, at, worker in parked:
+        bucket = buckets.setdefault((cause_key(reason, required), worker), [0, at, at])
+        bucket[0] += 1
+        bucket[1], bucket[2] = min(bucket[1], at), max(bucket[2], at)
+    tally = CauseTally()
+    for (key, worker), (count, oldest, newest) in buckets.items():
+        tally.add(key, worker, count, oldest, newest)
+    return tally
+
+
+def _oldest(parked: list[Parked], required: tuple[str, ...] = ()) -> OldestReason:
+    """The store's look-up of a cause's oldest run, in memory."""
+
+    def oldest(at: int, buckets: Sequence[Bucket]) -> tuple[str | None, str | None] | None:
+        held = [
+            (run_id, cause_key(reason, required), reason)
+            for run_id, reason, when, worker in parked
+            if when == at and (cause_key(reason, required), worker) in buckets
+        ]
+        return min(held)[1:] if held else None
+
+    return oldest
+
+
 @given(hostile, st.lists(st.sampled_from(["out/a1.json", "r/2.txt", "x"]), max_size=3))
 @settings(max_examples=100, deadline=None)
 def test_every_reason_lands_in_exactly_one_group(reason: str, required: list[str]) -> None:
-    tally = CauseTally()
-    tally.add(1, reason, 10, "w", tuple(required))
-    tally.add(2, reason, 20, "w", tuple(required))
-    causes = tally.result()
+    stored = cause_key(reason, required)
+    assert stored == cause_key(reason, required)  # deterministic
+    assert key_parts(stored) == cause_of(reason, required)  # kind and key, as they were
+    parked: list[Parked] = [(1, reason, 10, "w"), (2, reason, 20, "v")]
+    causes = _tallied(parked, tuple(required)).result(oldest=_oldest(parked, tuple(required)))
     assert causes.runs_total == 2
     assert [g.count for g in causes.groups] == [2]
-    names_all = missing_paths(reason, required) is not None
-    assert causes.groups[0].selector.holds(*fold_key(reason, names_all))  # its runs are found
-    assert causes.groups[0].key == cause_of(reason, required)[1]
+    (group,) = causes.groups
+    assert group.selector.holds(stored)  # its runs are found
+    assert (group.kind, group.key) == cause_of(reason, required)
+    assert group.example == reason[:EXAMPLE_CHARS]  # the oldest run's, literally
 
 
 @given(
@@ -78,13 +115,12 @@ def test_every_reason_lands_in_exactly_one_group(reason: str, required: list[str
 )
 @settings(max_examples=60, deadline=None)
 def test_the_groups_partition_the_runs(runs: list[tuple[int, str | None]]) -> None:
-    tally = CauseTally()
-    for index, (run_id, reason) in enumerate(runs):
-        tally.add(index, reason, run_id, None)
-    causes = tally.result()
+    parked: list[Parked] = [(i, reason, at, None) for i, (at, reason) in enumerate(runs)]
+    causes = _tallied(parked).result()
     for _, reason in runs:  # every run is held by exactly one group's selector
-        holders = [g for g in causes.groups if g.selector.holds(*fold_key(reason, False))]
+        holders = [g for g in causes.groups if g.selector.holds(cause_key(reason))]
         assert len(holders) == 1
+        assert holders[0].key == cause_of(reason)[1]
     assert sum(group.count for group in causes.groups) == len(runs) == causes.runs_total
     assert len({group.key for group in causes.groups}) == causes.groups_total
 
@@ -163,12 +199,12 @@ def test_missing_receipts_group_by_the_missing_path_pattern() -> None:
 
 
 def test_a_tally_reports_times_workers_and_an_example() -> None:
-    tally = CauseTally()
-    for i in range(WORKERS_LISTED + 5):
-        tally.add(100 + i, f"stuck on step {i}", 1000 + i, f"w{i:02d}")
-    tally.add(1, "x" * (EXAMPLE_CHARS + 50), 5, None)
-    tally.add(2, None, 7, "w")
-    causes = tally.result()
+    parked: list[Parked] = [
+        (100 + i, f"stuck on step {i}", 1000 + i, f"w{i:02d}") for i in range(WORKERS_LISTED + 5)
+    ]
+    parked += [(1, "x" * (EXAMPLE_CHARS + 50), 5, None), (2, None, 7, "w")]
+    tally = _tallied(parked)
+    causes = tally.result(oldest=_oldest(parked))
     big, *rest = causes.groups
     assert big.count == WORKERS_LISTED + 5 and big.key == f"stuck on step {NUMBER}"
     assert (big.oldest_ms, big.newest_ms) == (1000, 1000 + WORKERS_LISTED + 4)
@@ -176,24 +212,55 @@ def test_a_tally_reports_times_workers_and_an_example() -> None:
     assert big.workers == tuple(sorted(big.workers)) and big.example == "stuck on step 0"
     assert [g.kind for g in rest] == [CauseKind.REASON, CauseKind.NO_REASON]  # oldest first
     assert len(rest[0].example) == EXAMPLE_CHARS and rest[1].key == NO_REASON
-    assert tally.result(limit=1).groups == (big,) and tally.result(limit=1).groups_total == 3
+    assert rest[1].example == ""
+    limited = tally.result(limit=1, oldest=_oldest(parked))
+    assert limited.groups == (big,) and limited.groups_total == 3
     doc = big.to_dict()
     assert doc["count"] == big.count and "run_ids" not in doc  # runs: by the selector
-    assert big.selector.texts == {f"stuck on step {i}" for i in range(WORKERS_LISTED + 5)}
-    assert rest[1].selector.null and not rest[1].selector.texts
+    assert big.selector.keys == {f"r:stuck on step {NUMBER}"} and not big.selector.null
+    assert rest[1].selector.null and not rest[1].selector.keys
     assert doc["oldest_blocked_at"] == "1970-01-01T00:00:01Z"
 
 
-def test_groups_of_one_shape_merge_as_the_database_hands_them() -> None:
+def test_buckets_of_one_cause_merge_as_the_database_hands_them() -> None:
     tally = CauseTally()
-    # (text, worker) groups as the store's GROUP BY returns them, newest text first.
-    tally.add_many("quota on runner 9", None, "w2", 3, 500, 900, 40)
-    tally.add_many("quota on runner 3", None, "w1", 2, 200, 600, 50)
-    tally.add_many("quota on runner 3", None, "w2", 1, 700, 700, 60)
-    tally.add_many("quota on runner 3", None, None, 1, 800, 800, 70)
-    (group,) = tally.result().groups
+    # (key, worker) buckets as the store's GROUP BY returns them, in no particular order.
+    key = cause_key("quota on runner 9")
+    assert key == cause_key("quota on runner 3") == f"r:quota on runner {NUMBER}"
+    tally.add(key, "w2", 3, 500, 900)
+    tally.add(key, "w1", 2, 200, 600)
+    tally.add(key, None, 2, 200, 800)
+    asked: list[tuple[int, list[Bucket]]] = []
+
+    def oldest(at: int, buckets: Sequence[Bucket]) -> tuple[str | None, str | None]:
+        asked.append((at, list(buckets)))
+        return key, "quota on runner 3"
+
+    (group,) = tally.result(oldest=oldest).groups
     assert (group.count, group.oldest_ms, group.newest_ms) == (7, 200, 900)
     assert (group.workers, group.worker_count) == (("w1", "w2"), 2)  # united, not summed
-    assert group.example == "quota on runner 3"  # the oldest run's
-    assert group.selector.texts == {"quota on runner 3", "quota on runner 9"}
-    assert tally.runs == 7
+    assert group.example == "quota on runner 3"  # what the look-up found
+    assert asked == [(200, [(key, "w1"), (key, None)])]  # the buckets parked at the oldest
+    assert group.selector.keys == {key} and tally.runs == 7
+
+
+def test_two_kinds_that_read_the_same_are_one_cause_of_its_oldest_runs_kind() -> None:
+    required = ("x.json",)
+    completion = cause_key("missing receipts: x.json", required)
+    words = cause_key("missing receipts: x.json")  # the worker's own words, no contract
+    assert completion == "m:missing receipts: x.json" and words == "r:missing receipts: x.json"
+    blank = cause_key("   ")  # a reason of spaces reads as none at all
+    assert key_parts(blank) == key_parts(None) == (CauseKind.NO_REASON, NO_REASON)
+    tally = CauseTally()
+    tally.add(completion, "w", 1, 50, 50)
+    tally.add(words, "w", 1, 10, 10)
+    tally.add(blank, "w", 1, 5, 5)
+    tally.add(None, "v", 1, 6, 6)
+    found = {words: "missing receipts: x.json", blank: "   "}
+    causes = tally.result(oldest=lambda at, buckets: (buckets[0][0], found[buckets[0][0]]))
+    groups = {group.key: group for group in causes.groups}
+    receipts, nothing = groups["missing receipts: x.json"], groups[NO_REASON]
+    assert receipts.kind is CauseKind.REASON  # its oldest run's: the worker's words
+    assert receipts.selector.keys == {completion, words} and receipts.count == 2
+    assert nothing.selector.null and nothing.selector.keys == {blank} and nothing.count == 2
+    assert nothing.example == "   " and causes.groups_total == 2

@@ -125,7 +125,9 @@ def test_a_run_without_a_reason_is_its_own_cause(store: Store, workspace: Path) 
     run_id = _parked(store, workspace, "x")
     store.engine.dispose()
     with store.engine.begin() as conn:  # an old row, written before reasons were required
-        conn.execute(runs.update().where(runs.c.id == run_id).values(block_reason=None))
+        conn.execute(
+            runs.update().where(runs.c.id == run_id).values(block_reason=None, cause_key=None)
+        )
     (group,) = store.causes().groups
     assert group.kind is CauseKind.NO_REASON and store.cause_run_ids(group.selector) == (run_id,)
 

@@ -140,6 +140,10 @@ def test_create_at_the_first_revision_then_upgrade_keeps_the_data(
         assert detail.run.block_reason == "old reason"
         assert detail.task_metadata == {"k": "v"}
         assert [e.action for e in detail.events] == ["block"]
+        # Revision 0004 keyed the old parked run as a park keys it now: it has its cause.
+        (cause,) = store.causes().groups
+        assert (cause.key, cause.count, cause.example) == ("old reason", 1, "old reason")
+        assert store.cause_run_ids(cause.selector) == (run_id,)
         # The upgraded database is fully usable: new rows take fresh ids after the old ones.
         [result] = store.requeue([run_id], reason="after upgrade", actor="rita")
         assert result.ok and result.new_run_id is not None and result.new_run_id > run_id

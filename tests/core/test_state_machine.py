@@ -43,6 +43,7 @@ from hypothesis.stateful import (
 from testkit import T0_MS, FakeClock, create_pg_database, drop_pg_database, pg_admin_url_or_skip
 
 from parkbench.core import tokens
+from parkbench.core.causes import run_cause_key
 from parkbench.core.errors import (
     ConflictError,
     InvalidTokenError,
@@ -52,7 +53,7 @@ from parkbench.core.errors import (
     ParkbenchError,
 )
 from parkbench.core.lifecycle import OPEN_STATUSES, RunStatus
-from parkbench.core.models import events, runs
+from parkbench.core.models import events, runs, tasks
 from parkbench.core.records import Expectation
 from parkbench.core.store import Store
 from parkbench.core.store.base import DEFAULT_LEASE_S, MAX_LINEAGE_DEPTH, SWEEP_INTERVAL_MS
@@ -588,6 +589,7 @@ class LeaseMachine(RuleBasedStateMachine):
     def database_matches_model(self) -> None:
         with self.store.engine.connect() as conn:
             rows = {r.id: r for r in conn.execute(sa.select(runs))}
+            task_md = dict(conn.execute(sa.select(tasks.c.id, tasks.c.metadata_json)).all())
             trail = conn.execute(sa.select(events).order_by(events.c.id)).all()
             texts = list(stored_texts(conn))
         assert set(rows) == set(self.runs)
@@ -626,6 +628,10 @@ class LeaseMachine(RuleBasedStateMachine):
             elif status is not RunStatus.REQUEUED:  # a requeued run keeps why it was parked
                 # The reason shown is the current state's: no block reason off the block.
                 assert row.block_reason is None, (run_id, status, row.block_reason)
+            # Whichever move wrote the reason keyed it as every park does (and a move that
+            # dropped it dropped its key): the causes view groups by this column.
+            key = run_cause_key(row.block_reason, task_md[row.task_id], row.metadata_json)
+            assert row.cause_key == key, (run_id, status, row.block_reason, row.cause_key)
             if status in (C, RunStatus.COMPLETED, RunStatus.REQUEUED):
                 assert row.failure_reason is None, (run_id, status, row.failure_reason)
             if status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.REQUEUED):

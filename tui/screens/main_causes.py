@@ -2,7 +2,7 @@
 
 Mixed into :class:`parkbench.tui.screens.main.MainScreen` (like its actions). A chosen
 cause's runs are found by a thread worker (:meth:`parkbench.core.store.Store.cause_run_ids`:
-the parked runs whose reason text is one of the cause's) and become a filter of the parked
+the parked runs whose stored cause key is one of the cause's) and become a filter of the parked
 list on those ids (``ViewQuery.cause`` names it, for the header and the mark-all question);
 "mark runs" then marks every run of it still parked, through the same worker as "mark all".
 """

@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
-from parkbench.core.causes import CauseTally
 from parkbench.core.store import parked_reads, queries
 from parkbench.core.store.causes import fold_parked
 from parkbench.tui.snapshot.receipts import ENCODER, ReceiptChecker, ascii_string, receipts_of
@@ -86,7 +85,7 @@ def write_summary(
         total = parked if limit is not None else listed
         out.write(f'\n],\n"needs_attention_total": {total},\n"needs_attention_listed": {listed}')
         # Every parked run by cause, in the same snapshot (whatever --summary-limit lists).
-        causes = fold_parked(conn, CauseTally()).result()
+        causes = fold_parked(conn)
         out.write(',\n"causes": [')
         out.write(",".join("\n" + ENCODER.encode(group.to_dict()) for group in causes.groups))
         out.write(f'\n],\n"causes_total": {causes.groups_total}')
