@@ -8,6 +8,10 @@ version)`` as just read, its status, and for a claimed run taken without force a
 already over — ``RETURNING`` the ids it moved. The successors of a requeue are inserted in
 one statement and the audit events in one more. A run the fence did not match gets its own
 failed result; it never aborts the others, and a batch never half-applies.
+
+Every list a statement takes (the batch's ids, the fence's ``(id, version)`` pairs, the
+events) is ONE JSON parameter (:mod:`parkbench.core.store.json_rows`): the statements are the
+same text for every batch, whatever its size.
 """
 
 from __future__ import annotations
@@ -35,13 +39,13 @@ from parkbench.core.lifecycle import (
     invalid_transition,
     sources,
 )
-from parkbench.core.models import events, runs
+from parkbench.core.models import runs
 from parkbench.core.records import (
     ActionResult,
     Expectation,
 )
 from parkbench.core.store import detail
-from parkbench.core.store.audit import event_row
+from parkbench.core.store.audit import event_row, insert_events
 from parkbench.core.store.base import (
     CLEAR_LEASE,
     HUMAN,
@@ -50,6 +54,7 @@ from parkbench.core.store.base import (
     default_actor,
     run_values,
 )
+from parkbench.core.store.json_rows import id_payload, ids_select, payload, rows_select
 
 #: Runs per transaction: what one batch reads, fences and writes (bounded statements, and
 #: memory that stays flat however many runs an action names).
@@ -73,6 +78,8 @@ _READ = (
     runs.c.root_run_id,
     runs.c.lineage_depth,
 )
+#: A fence's rows: each run's id and version as the batch read them.
+_FENCE = (("id", sa.Integer()), ("version", sa.Integer()))
 
 
 class ReviewOps(StoreBase):
@@ -206,8 +213,9 @@ class _Batch:
         self.priority = priority
 
     def apply(self, conn: sa.Connection, now: int) -> list[ActionResult]:
-        read = sa.select(*_READ).where(runs.c.id.in_(self.ids))
-        found = {row.id: row for row in conn.execute(read)}
+        dialect = conn.dialect.name
+        read = sa.select(*_READ).where(runs.c.id.in_(ids_select("p_ids", dialect)))
+        found = {row.id: row for row in conn.execute(read, {"p_ids": id_payload(self.ids)})}
         errors: dict[int, ParkbenchError] = {}
         stale: list[int] = []
         chosen: list[Any] = []
@@ -245,11 +253,10 @@ class _Batch:
                     hint=f"refresh and review it again (`parkbench show {row.id}`)",
                 )
         successors = self.requeue_successors(conn, done, now)
-        audit: list[dict[str, object]] = []
-        for row in done:
-            audit += self.events_of(row, successors.get(row.id), now)
-        if audit:
-            conn.execute(events.insert(), audit)
+        insert_events(
+            conn,
+            (event for row in done for event in self.events_of(row, successors.get(row.id), now)),
+        )
         results: list[ActionResult] = []
         for run_id in self.ids:
             error = errors.get(run_id)
@@ -317,17 +324,23 @@ class _Batch:
         for row in chosen:
             by_status.setdefault(row.status, []).append(row)
         moved: set[int] = set()
+        dialect = conn.dialect.name
         for status, group in by_status.items():
+            # Each run's (id, version) as read: one JSON parameter, whatever the batch's size.
+            params = {"p_fence": payload([row.id, row.version] for row in group)}
             fence = [
-                runs.c.id.in_([row.id for row in group]),
-                sa.tuple_(runs.c.id, runs.c.version).in_([(row.id, row.version) for row in group]),
+                sa.tuple_(runs.c.id, runs.c.version).in_(rows_select("p_fence", _FENCE, dialect)),
                 runs.c.status == status,
             ]
             if status == RunStatus.CLAIMED.value:
                 # Taken without force only once the lease is over; forced: live as read.
                 forced = [row.id for row in group if self.live(row, now)]
                 expired = runs.c.lease_until <= now
-                fence.append(sa.or_(expired, runs.c.id.in_(forced)) if forced else expired)
+                if forced:
+                    params["p_forced"] = id_payload(forced)
+                    fence.append(sa.or_(expired, runs.c.id.in_(ids_select("p_forced", dialect))))
+                else:
+                    fence.append(expired)
             target = self.target(RunStatus(status))
             statement = (
                 runs.update()
@@ -335,7 +348,7 @@ class _Batch:
                 .values(status=target.value, version=runs.c.version + 1, **self.values(now))
                 .returning(runs.c.id)
             )
-            moved.update(conn.execute(statement).scalars())
+            moved.update(conn.execute(statement, params).scalars())
         return moved
 
     def requeue_successors(self, conn: sa.Connection, done: list[Any], now: int) -> dict[int, int]:
@@ -365,10 +378,11 @@ class _Batch:
                 value if isinstance(value, sa.ColumnElement) else sa.literal(value, c[name].type)
                 for name, value in shape.items()
             )
-        ).where(c.id.in_([row.id for row in done]))
+        ).where(c.id.in_(ids_select("p_done", conn.dialect.name)))
         # Each successor names its source, which maps the ids back in any RETURNING order.
         inserted = conn.execute(
-            runs.insert().from_select(columns, picked).returning(c.previous_run_id, c.id)
+            runs.insert().from_select(columns, picked).returning(c.previous_run_id, c.id),
+            {"p_done": id_payload(row.id for row in done)},
         )
         return {source: new_id for source, new_id in inserted}
 
