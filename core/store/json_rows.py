@@ -27,8 +27,8 @@ Fields = Sequence[tuple[str, sa.types.TypeEngine[Any]]]
 
 @dataclass(frozen=True, slots=True)
 class JsonRows:
-    """The row source of one JSON parameter: each element, and its position (from 0 on
-    SQLite, 1 on PostgreSQL: use it to order, never as a number)."""
+    """The row source of one JSON parameter: each element, and its position (to order by;
+    on SQLite it is the element's index from 0, on PostgreSQL its ordinal from 1)."""
 
     elements: sa.TableValuedAlias
     order: sa.ColumnElement[Any]
