@@ -36,6 +36,7 @@ class JsonRows:
 
     def field(self, index: int, type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
         """Field ``index`` of each element (a JSON null is SQL NULL), as ``type_``."""
+        value: sa.ColumnElement[Any]
         if self.dialect == "postgresql":
             value = self.elements.c.value.op("->>")(sa.literal_column(str(index)))
         else:
