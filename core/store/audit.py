@@ -70,7 +70,8 @@ _EVENT_INSERTS = {dialect: _events_insert(dialect) for dialect in ("postgresql",
 def insert_events(conn: sa.Connection, rows: Iterable[Mapping[str, object]]) -> None:
     """Write many events (each an :func:`event_row`) in ONE statement, in order: one round
     trip and, on PostgreSQL, one run of the notify trigger for the lot. ``rows`` may be a
-    generator: each row is turned into its JSON fields as it comes, never all held at once."""
+    generator: each row becomes its list of fields as it comes (the dicts are never all held
+    at once)."""
     fields = [[row[name] for name in EVENT_COLUMNS] for row in rows]
     if fields:
         conn.execute(_EVENT_INSERTS[conn.dialect.name], {"p_events": payload(fields)})
