@@ -23,7 +23,7 @@ from parkbench.core.errors import DatabaseError, ValidationError
 ENV_DB = "PARKBENCH_DB"
 #: The newest schema revision this code knows. Revisions are numbered so that a database
 #: written by a newer Parkbench can be recognised (and left alone) without its scripts.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Overrides the busy timeout (milliseconds); tests use a short one instead of waiting 10 s.
 ENV_BUSY_TIMEOUT = "PARKBENCH_BUSY_TIMEOUT_MS"

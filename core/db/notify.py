@@ -14,8 +14,9 @@ ask which database is underneath::
 The first batch is always ``resync=True``, delivered as soon as the feed is listening, so a
 change made between a consumer's initial load and the feed's start is never missed.
 
-On PostgreSQL the feed LISTENs on :data:`CHANNEL`, fed by the trigger that migration 0003
-puts on ``events`` (one notification per changed run, sent when its transaction commits).
+On PostgreSQL the feed LISTENs on :data:`CHANNEL`, fed by the trigger on ``events``
+(migration 0005: one notification per statement, naming the changed runs, up to 500 ids
+comma-separated, sent when its transaction commits).
 When the connection drops (server restart, ``pg_terminate_backend``, network) the state
 goes ``reconnecting``, attempts back off from 0.1 s to 5 s, and the first batch after the
 connection is back has ``resync=True`` too: notifications sent in the gap are lost, so the
@@ -48,7 +49,8 @@ from parkbench.core.models import events
 if TYPE_CHECKING:
     from parkbench.core.store import Store
 
-#: The channel migration 0003's trigger notifies; payload: one run id.
+#: The channel the trigger on ``events`` notifies (migrations 0003 and 0005); payload: run
+#: ids, comma-separated.
 CHANNEL = "parkbench_runs"
 #: A blocked wait wakes at least this often to notice close() and its deadline.
 POLL_SLICE_S = 0.2

@@ -11,7 +11,6 @@ a single enqueue is one round trip.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from parkbench.core.store import enqueue_sql as sql
 from parkbench.core.store import queries
 from parkbench.core.store.audit import event_row
 from parkbench.core.store.base import WORKER, StoreBase, default_actor, insert_run
+from parkbench.core.store.json_rows import payload
 
 INT32_MAX = 2**31 - 1
 #: A year: far beyond any real task, and small enough to stay exact in epoch milliseconds.
@@ -296,7 +296,7 @@ def _insert_chunk(conn: sa.Connection, chunk: list[_Checked], who: str, now: int
         ]
         for c in chunk
     ]
-    params: dict[str, object] = {"p_rows": json.dumps(rows, ensure_ascii=False)}
+    params: dict[str, object] = {"p_rows": payload(rows)}
     # The constant columns, from the shape functions every insert of a run or event uses.
     params |= sql.constant_params(tasks, {"created_at": now})
     params |= sql.constant_params(runs, sql.first_run(now))

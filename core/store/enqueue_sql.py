@@ -2,7 +2,7 @@
 JSON parameter, built once at import (see :mod:`parkbench.core.store.worker_sql`).
 
 The chunk's rows travel as ONE bound parameter, a JSON array of arrays (``ROW_FIELDS``), and
-the database unpacks it (SQLite ``json_each``, PostgreSQL ``json_array_elements``): binding
+the database unpacks it (:mod:`parkbench.core.store.json_rows`): binding
 10,000 rows x 15 columns one parameter at a time cost the client far more than the database
 spent inserting them. Each row names its workspace by root, resolved in the statement. The
 three ``INSERT ... SELECT`` statements are the same on both backends; only the row source
@@ -21,12 +21,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from parkbench.core.lifecycle import Action, ActorKind, RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces
 from parkbench.core.store.audit import event_row
 from parkbench.core.store.base import run_values
+from parkbench.core.store.json_rows import json_rows
 
 #: The fields of one row of the JSON parameter, in order.
 ROW_FIELDS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
@@ -38,7 +38,6 @@ ROW_FIELDS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("task_metadata_json", sa.Text()),
     ("run_metadata_json", sa.Text()),
 )
-ROWS = sa.bindparam("p_rows", type_=sa.Text())
 #: The columns each table takes from the row source; every other column is a constant of
 #: the chunk, bound as ``c_<table>_<column>`` (the values run_values / event_row give).
 _TASK_FROM_ROW = {
@@ -110,15 +109,8 @@ def constant_params(table: sa.Table, row: dict[str, object]) -> dict[str, object
 
 
 def _source(dialect: str) -> sa.CTE:
+    rows = json_rows("p_rows", dialect)
     if dialect == "postgresql":
-        elements = (
-            sa.func.json_array_elements(sa.cast(ROWS, postgresql.JSON))
-            .table_valued("value", with_ordinality="ord")
-            .render_derived()
-        )
-
-        def field(i: int, type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
-            return sa.cast(elements.c.value.op("->>")(sa.literal_column(str(i))), type_)
 
         def next_id(table: str) -> sa.ColumnElement[Any]:
             name = sa.func.pg_get_serial_sequence(
@@ -127,25 +119,18 @@ def _source(dialect: str) -> sa.CTE:
             return sa.func.nextval(sa.select(name).scalar_subquery())
 
         ids = [next_id("tasks").label("task_id"), next_id("runs").label("run_id")]
-        order = elements.c.ord
     else:
-        elements = sa.func.json_each(ROWS).table_valued("key", "value")
-
-        def field(i: int, type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
-            return sa.cast(sa.func.json_extract(elements.c.value, f"$[{i}]"), type_)
-
-        key = elements.c.key
+        # json_each's key: the row's index from 0, which numbers the chunk's ids.
         ids = [
-            (sa.bindparam("p_task_base", type_=sa.BigInteger()) + key + 1).label("task_id"),
-            (sa.bindparam("p_run_base", type_=sa.BigInteger()) + key + 1).label("run_id"),
+            (sa.bindparam("p_task_base", type_=sa.BigInteger()) + rows.order + 1).label("task_id"),
+            (sa.bindparam("p_run_base", type_=sa.BigInteger()) + rows.order + 1).label("run_id"),
         ]
-        order = key
-    columns = [field(i, type_).label(name) for i, (name, type_) in enumerate(ROW_FIELDS)]
+    columns: list[sa.ColumnElement[Any]] = list(rows.columns(ROW_FIELDS))
     # The workspace by its root, in the statement (no lookup round trip before it): NULL, so
     # the NOT NULL column refuses the whole statement, when it does not exist yet.
     workspace_id = sa.select(workspaces.c.id).where(workspaces.c.root == columns[1])
     columns.append(workspace_id.scalar_subquery().label("workspace_id"))
-    return sa.select(*ids, order.label("ord"), *columns).cte("src")
+    return sa.select(*ids, rows.order.label("ord"), *columns).select_from(rows.elements).cte("src")
 
 
 def _insert(table: sa.Table, source: sa.CTE) -> sa.Insert:

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from parkbench.core import contracts, inputs
+from parkbench.core import contracts
 from parkbench.core.errors import ValidationError
 from parkbench.core.lifecycle import OPEN_STATUSES, RunStatus
 from parkbench.core.models import events, runs, tasks, workspaces

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from parkbench.core import lifecycle
 from parkbench.core.causes import cause_key
 from parkbench.core.lifecycle import Action, RunStatus
-from parkbench.core.models import events, runs
+from parkbench.core.models import runs
 from parkbench.core.records import Recovered
-from parkbench.core.store.audit import sweep_event
+from parkbench.core.store.audit import insert_events, sweep_event
 from parkbench.core.store.base import CLEAR_LEASE, SYSTEM, StoreBase
 
 _AT = sa.bindparam("p_now", type_=sa.BigInteger)
@@ -165,16 +165,21 @@ class SweepOps(StoreBase):
             moved: dict[Action, list[sa.Row]] = {}
             for statement, action, to_status in SWEEP_STEPS:
                 moved[action] = list(conn.execute(statement, {"p_now": at}).all())
-                for run_id, task_id, reason in moved[action]:
-                    audit = sweep_event(
-                        run_id=run_id,
-                        task_id=task_id,
-                        action=action,
-                        to_status=to_status,
-                        now=at,
-                        reason=reason,
-                    )
-                    conn.execute(events.insert(), audit)
+                # The step's events in one statement, whatever the number of runs it moved.
+                insert_events(
+                    conn,
+                    (
+                        sweep_event(
+                            run_id=run_id,
+                            task_id=task_id,
+                            action=action,
+                            to_status=to_status,
+                            now=at,
+                            reason=reason,
+                        )
+                        for run_id, task_id, reason in moved[action]
+                    ),
+                )
             return Recovered(
                 requeued=tuple(r[0] for r in moved[Action.EXPIRE_RETRY]),
                 parked=tuple(r[0] for r in moved[Action.EXPIRE_PARK]),

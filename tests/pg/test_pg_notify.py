@@ -21,10 +21,11 @@ from parkbench.core.db.notify import (
     FeedState,
     PostgresChangeFeed,
     change_feed_for,
+    libpq_conninfo,
 )
 from parkbench.core.db.schema import MIGRATIONS_DIR
 from parkbench.core.lifecycle import RunStatus
-from parkbench.core.store import Store
+from parkbench.core.store import NewTask, Store
 from pg.pgtest_support import Relay, terminate_backend
 
 # Generous bounds for a loaded CI machine; every wait returns as soon as its event arrives.
@@ -54,12 +55,13 @@ def feed_states() -> list[FeedState]:
 
 
 def test_the_trigger_notifies_the_channel_core_listens_on(pg_store: Store) -> None:
-    path = MIGRATIONS_DIR / "versions" / "0003_notify_run_changes.py"
-    spec = importlib.util.spec_from_file_location("parkbench_migration_0003", path)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
-    assert migration.CHANNEL == CHANNEL
+    for name in ("0003_notify_run_changes", "0005_notify_per_statement"):
+        path = MIGRATIONS_DIR / "versions" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"parkbench_migration_{name}", path)
+        assert spec is not None and spec.loader is not None
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        assert migration.CHANNEL == CHANNEL
     with pg_store.engine.connect() as conn:
         triggers = conn.execute(
             sa.text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'events'::regclass")
@@ -206,3 +208,74 @@ def test_the_listener_and_the_store_name_themselves_to_the_server(
         assert name == "parkbench-listen"
     with pg_store.engine.connect() as conn:
         assert conn.execute(sa.text("SHOW application_name")).scalar() == "parkbench"
+
+
+def _payloads_until_sentinel(listener, sentinel: str) -> list[str]:
+    """Every notification on the channel before ``sentinel`` (sent by a later transaction:
+    notifications arrive in commit order)."""
+    payloads: list[str] = []
+    for notify in listener.notifies(timeout=DELIVERY_S):
+        if notify.payload == sentinel:
+            return payloads
+        payloads.append(notify.payload)
+    raise AssertionError(f"no sentinel within {DELIVERY_S} s; got {len(payloads)} payloads")
+
+
+def _listen(pg_url: str):
+    import psycopg
+
+    listener = psycopg.connect(libpq_conninfo(pg_url), autocommit=True)
+    listener.execute(f"LISTEN {CHANNEL}")
+    return listener
+
+
+def test_one_statement_notifies_its_runs_500_to_a_payload(
+    pg_url: str, pg_store: Store, workspace: Path
+) -> None:
+    listener = _listen(pg_url)
+    try:
+        # One enqueue_many of 1,200 tasks: one statement, 1,200 enqueue events.
+        done = pg_store.enqueue_many([NewTask(f"task {i}", workspace) for i in range(1200)])
+        with pg_store.engine.connect() as conn:
+            conn.execute(sa.text(f"NOTIFY {CHANNEL}, 'end'"))
+            conn.commit()
+        payloads = _payloads_until_sentinel(listener, "end")
+    finally:
+        listener.close()
+    ids = [int(part) for payload in payloads for part in payload.split(",")]
+    assert sorted(ids) == sorted(e.run_id for e in done)  # every run, each once
+    assert len(payloads) == 3  # 500 + 500 + 200, not 1,200 notifications
+
+
+def test_payloads_of_ten_digit_ids_stay_under_the_limit(pg_url: str, pg_store: Store) -> None:
+    """The largest run ids (2**31 - 1 is ten digits) still fit: pg_notify refuses a payload
+    of 8,000 bytes or more, which would roll back the write that sent it."""
+    top = 2**31 - 1
+    listener = _listen(pg_url)
+    try:
+        with pg_store.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (run_id, task_id, actor_kind, actor, action, to_status,"
+                    " created_at) SELECT g, 1, 'human', 'x', 'note', 'queued', 0"
+                    " FROM generate_series(:low, :top) AS g"
+                ),
+                {"low": top - 1199, "top": top},
+            )
+            # Heartbeats change no status: never notified, in a statement of their own or not.
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (run_id, task_id, actor_kind, actor, action, to_status,"
+                    " created_at) VALUES (7, 1, 'worker', 'w', 'heartbeat', 'claimed', 0)"
+                )
+            )
+        with pg_store.engine.connect() as conn:
+            conn.execute(sa.text(f"NOTIFY {CHANNEL}, 'end'"))
+            conn.commit()
+        payloads = _payloads_until_sentinel(listener, "end")
+    finally:
+        listener.close()
+    assert all(len(p.encode()) < 8000 for p in payloads)
+    ids = sorted(int(part) for payload in payloads for part in payload.split(","))
+    assert ids == list(range(top - 1199, top + 1))
+    assert len(payloads) == 3

@@ -1,5 +1,6 @@
 """The same Alembic revisions on PostgreSQL: an older database upgrades with its data, the
-NOTIFY trigger of revision 0003 comes and goes with the revision, SQLite gets no trigger.
+NOTIFY trigger of revision 0003 comes and goes with the revision (0005 makes it fire once per
+statement, and its downgrade brings 0003's back), SQLite gets no trigger.
 """
 
 from __future__ import annotations
@@ -79,3 +80,47 @@ def test_sqlite_gets_the_revision_but_no_trigger(tmp_path: Path) -> None:
                 sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
             ).all()
         assert triggers == []
+
+
+def _trigger_level(engine: sa.Engine) -> str:
+    """'row' or 'statement': how the notify trigger on events fires (pg_trigger.tgtype bit 0)."""
+    with engine.connect() as conn:
+        tgtype = conn.execute(
+            sa.text("SELECT tgtype FROM pg_trigger WHERE tgname = :name"), {"name": TRIGGER}
+        ).scalar_one()
+    return "row" if tgtype & 1 else "statement"
+
+
+def test_0005_notifies_per_statement_and_downgrading_restores_the_row_trigger(
+    pg_url: str, workspace: Path
+) -> None:
+    with Store.open(pg_url) as store:
+        engine = store.engine
+        assert _trigger_level(engine) == "statement"
+        from alembic import command
+
+        with engine.begin() as conn:
+            command.downgrade(schema.alembic_config(conn), "0004")
+        assert _trigger_level(engine) == "row"  # 0003's, as it was
+        with engine.connect() as conn:
+            names = set(
+                conn.execute(
+                    sa.text("SELECT proname FROM pg_proc WHERE proname LIKE 'parkbench_notify%'")
+                ).scalars()
+            )
+        assert names == {"parkbench_notify_run_change"}
+        # The row trigger still feeds the feed after the downgrade...
+        with change_feed_for(store) as feed:
+            assert feed.wait(10) is not None  # the opening resync
+            run = store.enqueue("under 0004", workspace).run_id
+            changes = feed.wait(10)
+            assert changes is not None and changes.run_ids == {run}
+        schema.upgrade(engine)
+        assert _trigger_level(engine) == "statement"
+        assert schema.current_revision(engine) == HEAD_REVISION
+        # ... and so does the statement trigger after the upgrade.
+        with change_feed_for(store) as feed:
+            assert feed.wait(10) is not None
+            run = store.enqueue("under 0005", workspace).run_id
+            changes = feed.wait(10)
+            assert changes is not None and changes.run_ids == {run}
