@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 from tuitest_support import make_app, park, press, running, screen_text, settle, type_text
@@ -13,6 +14,8 @@ from parkbench.core.store import Store
 from parkbench.tui.screens.causes import CausesScreen
 from parkbench.tui.screens.confirm_modal import ConfirmModal
 from parkbench.tui.screens.main import MainScreen
+from parkbench.tui.textsafe import one_line
+from parkbench.tui.widgets.run_columns import relative_time
 
 HOSTILE = "\x1b[31mred\x1b]0;pwned\x07 [bold]x[/bold] \u202eevil 9"
 
@@ -158,3 +161,31 @@ async def test_reopening_regroups_only_after_a_change(store: Store, workspace: P
         await press(pilot, "ctrl+r")  # asked for: grouped again
         await settle(pilot)
         assert app.screen.loaded and app.screen.causes.groups[0].count == 4
+
+
+async def test_the_columns_fit_their_cells_as_soon_as_the_groups_are_shown(
+    store: Store, workspace: Path, clock
+) -> None:  # type: ignore[no-untyped-def]
+    # A frame drawn between the groups' arrival and the table's next idle (a headless
+    # snapshot on a busy machine) must not cut the cells to the headers' widths. The
+    # message is handled here without yielding, so the table cannot have gone idle.
+    park(store, workspace, "Spec", "ambiguous spec: which locale?", clock=clock)
+    app = make_app(store)
+    async with running(app) as (pilot, _notices):
+        await press(pilot, "c")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CausesScreen)
+        park(store, workspace, "Long", "a reason longer than any shown so far " * 2, clock=clock)
+        screen._loaded(CausesScreen.Loaded(store.causes()))
+        table = screen.table
+        padding = 2 * table.cell_padding
+        widths = [column.get_render_width(table) - padding for column in table.ordered_columns]
+        assert screen.causes is not None
+        groups = screen.causes.groups
+        now = app.now_ms()
+        oldest = max(len(relative_time(group.oldest_ms, now)) for group in groups)
+        example = max(cell_len(one_line(group.example or group.key, 160)) for group in groups)
+        assert widths[0] == len("Runs") and widths[1] == oldest > len("Oldest")
+        assert widths[4] == example > len("Example reason")
+        assert table.row_count == len(groups) == 2

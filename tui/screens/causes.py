@@ -42,6 +42,7 @@ WORKERS_CELL = 30
 EXAMPLE_CELL = 160
 EXAMPLE_SHOWN = 400
 GROUPING = "Grouping the parked runs by cause…"
+COLUMNS = ("Runs", "Oldest", "Newest", "Workers", "Example reason")
 
 
 @dataclass(slots=True)
@@ -131,7 +132,7 @@ class CausesScreen(Screen[CauseChoice | None]):
         yield FitFooter()
 
     def on_mount(self) -> None:
-        self.table.add_columns("Runs", "Oldest", "Newest", "Workers", "Example reason")
+        self.table.add_columns(*COLUMNS)
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -177,15 +178,26 @@ class CausesScreen(Screen[CauseChoice | None]):
 
     def _show(self, causes: Causes) -> None:
         now = self.now_ms()
-        for index, group in enumerate(causes.groups):
-            self.table.add_row(
+        rows = [
+            (
                 Text(f"{group.count:,}", justify="right"),
                 Text(relative_time(group.oldest_ms, now)),
                 Text(relative_time(group.newest_ms, now)),
                 Text(one_line(workers_text(group), WORKERS_CELL)),
                 Text(one_line(group.example or group.key, EXAMPLE_CELL)),
-                key=str(index),
             )
+            for group in causes.groups
+        ]
+        # The widths are set from the cells here, not left to the table: it measures auto
+        # widths when it next goes idle, so a frame drawn before that (a screenshot, on a
+        # busy machine) would cut every cell to its header's width.
+        table = self.table
+        table.clear(columns=True)
+        for column, label in enumerate(COLUMNS):
+            width = max([len(label), *(row[column].cell_len for row in rows)])
+            table.add_column(label, width=width, key=label)
+        for index, row in enumerate(rows):
+            table.add_row(*row, key=str(index))
         title = Text(
             f" {plural(causes.groups_total, 'cause')} · {plural(causes.runs_total, 'parked run')}"
         )
