@@ -93,6 +93,8 @@ class ReceiptWatcher(FirstPass):
         self._expected = self._read = 0  # parked runs at the start; read so far
         self._listener: FeedListener | None = None
         self._index = ReceiptIndex()
+        # Shared by the checks of the first pass, then of one step (see disk.DiskView).
+        self._disk = disk.DiskView()
         self._feed = ParkedFeed(store, page_size=page_size)
         self._roots = RootWatches(
             self._deliver,
@@ -248,6 +250,7 @@ class ReceiptWatcher(FirstPass):
         self._kick()
 
     def _resync_now(self) -> None:
+        self._disk = disk.DiskView()
         for root in self._index.roots():
             self._queue([(root, rel) for rel in self._index.paths_of(root)])
         self._kick()
@@ -298,6 +301,7 @@ class ReceiptWatcher(FirstPass):
     async def _step(
         self, records: list[WatchRecord], *, tick: bool, probe_all: bool, reconcile: bool
     ) -> None:
+        self._disk = disk.DiskView()
         # File-system batches first: they are what the latency target is about.
         batches, self._fs_inbox = self._fs_inbox, []
         for watch, raw in batches:
@@ -319,8 +323,10 @@ class ReceiptWatcher(FirstPass):
         for _, path in raw:
             for root, prefix in watch.prefixes:
                 if path == root:
+                    self._disk.forget(root)
                     self._roots.probe_soon(root)
                 elif path.startswith(prefix):
+                    self._disk.forget(root)
                     key = path[len(prefix) :]
                     self._queue([(root, rel) for rel in self._index.affected(root, key)])
 
@@ -333,7 +339,7 @@ class ReceiptWatcher(FirstPass):
             chunk = list(itertools.islice(self._pending, CHECK_CHUNK))
             for key in chunk:
                 del self._pending[key]
-            for root, rel, check, alias in await asyncio.to_thread(disk.check_paths, chunk):
+            for root, rel, check, alias in await asyncio.to_thread(self._disk.check_paths, chunk):
                 self._index.set_alias(root, rel, alias)
                 for record in self._index.apply(root, rel, check):
                     records.append(record)
@@ -341,13 +347,13 @@ class ReceiptWatcher(FirstPass):
                         self._candidates.add(record.run_id)
             self._publish(records)
         for run_id in self._index.settle():
-            run = self._index.get(run_id)
-            receipts = self._index.checks_for(run_id)
-            assert run is not None and receipts is not None
             ready = self._index.is_ready(run_id)
             if ready:
                 self._candidates.add(run_id)
             if announce:
+                run = self._index.get(run_id)
+                receipts = self._index.checks_for(run_id)
+                assert run is not None and receipts is not None
                 records.append(RunWatched(run_id, run.workspace, receipts, ready))
 
     def _publish(self, records: list[WatchRecord], *, always: bool = False) -> None:
@@ -393,4 +399,5 @@ class ReceiptWatcher(FirstPass):
         )
         records.extend(synced.records)
         for root in synced.recheck | synced.handed_over:
+            self._disk.forget(root)
             self._queue([(root, rel) for rel in self._index.paths_of(root)])
