@@ -38,6 +38,33 @@ def probe_roots(roots: list[str]) -> dict[str, RootStatus]:
     return {root: probe_root(root) for root in roots}
 
 
+#: What a directory above a root is: ``stat`` identity, mode and owner (``None``: cannot be
+#: stat-ed). Renamed, replaced, mounted over, or its permissions changed: the mark differs.
+DirMark = tuple[int, int, int, int, int] | None
+
+
+def dir_mark(path: str) -> DirMark:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_mode, info.st_uid, info.st_gid)
+
+
+def probe(dirs: list[str], roots: list[str]) -> tuple[dict[str, DirMark], dict[str, RootStatus]]:
+    """The marks of ``dirs``, then the status of ``roots`` (one worker-thread call)."""
+    return {path: dir_mark(path) for path in dirs}, probe_roots(roots)
+
+
+def parents(root: str) -> list[str]:
+    """The directories above a resolved root: ``/a/b/ws`` -> ``["/a/b", "/a", "/"]``."""
+    out: list[str] = []
+    while (parent := os.path.dirname(root)) != root:
+        out.append(parent)
+        root = parent
+    return out
+
+
 def through_symlink(root: str, rel: str) -> bool:
     """Does any component of ``rel`` (below ``root``) exist as a symlink? A few ``lstat``
     calls: far cheaper than resolving every path in full."""

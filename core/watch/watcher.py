@@ -142,7 +142,7 @@ class ReceiptWatcher(FirstPass):
         # Every root is watched before its first receipt is checked: a file that appears
         # after its check is then reported by a watch, and checked again.
         records: list[WatchRecord] = []
-        await self._sync_roots(records, probe_all=True, probe_unhealthy=True)
+        await self._sync_roots(records, sweep=True, probe_unhealthy=True)
         self._publish(records)
         if not self.first_pass_in_background:
             await self._first_pass()
@@ -281,12 +281,12 @@ class ReceiptWatcher(FirstPass):
                 reconcile = tick and now - last_reconcile >= self.reconcile_interval_s
                 if reconcile:
                     last_reconcile = now
-                probe_all = tick and now - last_probe >= self.probe_interval_s
-                if probe_all:
+                ancestors = tick and now - last_probe >= self.probe_interval_s
+                if ancestors:
                     last_probe = now
                 records: list[WatchRecord] = []
                 try:
-                    await self._step(records, tick=tick, probe_all=probe_all, reconcile=reconcile)
+                    await self._step(records, tick=tick, ancestors=ancestors, reconcile=reconcile)
                 except ParkbenchError as error:  # the database is away: retry next tick
                     if error.code != "database":
                         raise
@@ -299,7 +299,7 @@ class ReceiptWatcher(FirstPass):
             raise
 
     async def _step(
-        self, records: list[WatchRecord], *, tick: bool, probe_all: bool, reconcile: bool
+        self, records: list[WatchRecord], *, tick: bool, ancestors: bool, reconcile: bool
     ) -> None:
         self._disk = disk.DiskView()
         # File-system batches first: they are what the latency target is about.
@@ -310,7 +310,11 @@ class ReceiptWatcher(FirstPass):
             reconcile = reconcile or self._reconcile_soon
             self._nudged = self._reconcile_soon = False
             await self._refresh_parked(records, reconcile=reconcile)
-        await self._sync_roots(records, probe_all=probe_all, probe_unhealthy=tick)
+        # Every root is probed at the reconcile too: a backstop for a change that sends no
+        # event and shows in no directory above the root (a mount over the root itself).
+        await self._sync_roots(
+            records, probe_ancestors=ancestors, sweep=reconcile, probe_unhealthy=tick
+        )
         await self._flush(records, announce=True)
         await self._requeue_ready(records)
 
@@ -390,12 +394,17 @@ class ReceiptWatcher(FirstPass):
     # -- workspace roots ---------------------------------------------------------------
 
     async def _sync_roots(
-        self, records: list[WatchRecord], *, probe_all: bool, probe_unhealthy: bool
+        self,
+        records: list[WatchRecord],
+        *,
+        probe_ancestors: bool = False,
+        sweep: bool = False,
+        probe_unhealthy: bool = False,
     ) -> None:
+        """Fit the watches to the roots (the probes: see :meth:`RootWatches.sync`)."""
+        wanted = self._index.roots() | self._loading_roots
         synced = await self._roots.sync(
-            self._index.roots() | self._loading_roots,
-            probe_all=probe_all,
-            probe_unhealthy=probe_unhealthy,
+            wanted, probe_ancestors=probe_ancestors, sweep=sweep, probe_unhealthy=probe_unhealthy
         )
         records.extend(synced.records)
         for root in synced.recheck | synced.handed_over:
