@@ -38,6 +38,33 @@ def probe_roots(roots: list[str]) -> dict[str, RootStatus]:
     return {root: probe_root(root) for root in roots}
 
 
+#: What a directory above a root is: ``stat`` identity, mode and owner (``None``: cannot be
+#: stat-ed). Renamed, replaced, mounted over, or its permissions changed: the mark differs.
+DirMark = tuple[int, int, int, int, int] | None
+
+
+def dir_mark(path: str) -> DirMark:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_mode, info.st_uid, info.st_gid)
+
+
+def probe(dirs: list[str], roots: list[str]) -> tuple[dict[str, DirMark], dict[str, RootStatus]]:
+    """The marks of ``dirs``, then the status of ``roots`` (one worker-thread call)."""
+    return {path: dir_mark(path) for path in dirs}, probe_roots(roots)
+
+
+def parents(root: str) -> list[str]:
+    """The directories above a resolved root: ``/a/b/ws`` -> ``["/a/b", "/a", "/"]``."""
+    out: list[str] = []
+    while (parent := os.path.dirname(root)) != root:
+        out.append(parent)
+        root = parent
+    return out
+
+
 def through_symlink(root: str, rel: str) -> bool:
     """Does any component of ``rel`` (below ``root``) exist as a symlink? A few ``lstat``
     calls: far cheaper than resolving every path in full."""
@@ -64,18 +91,44 @@ def resolved_inside(root: str, rel: str) -> str | None:
     return real[len(prefix) :]
 
 
+class DiskView:
+    """What the checks of one pass share: each root resolved once (``realpath``) and the
+    directories under it seen to be real ones (each ``lstat``-ed once; see
+    :func:`check_receipt`).
+
+    At 1,000 roots a chunk of 1,000 paths touches every root, so resolving the roots per
+    chunk cost a ``realpath`` (and a ``stat``, and an ``lstat`` of each shared directory) per
+    path: three times the checks themselves. A view stays right while nothing under a root
+    changes: the watcher keeps one for its whole first pass, and a fresh one per step after
+    it, and :meth:`forget` s a root whenever an event comes from it or its paths are
+    re-checked for another reason (the root was replaced), so a re-check never trusts what
+    the change may have altered. A root's own ancestors send no event; a root that comes to
+    resolve elsewhere has a new identity, which the watcher's root probe reports (its paths
+    are then re-checked with a fresh view).
+    """
+
+    def __init__(self) -> None:
+        self._roots: dict[str, tuple[str, set[str]]] = {}  # root -> (real root, real dirs)
+
+    def forget(self, root: str) -> None:
+        self._roots.pop(root, None)
+
+    def check_paths(
+        self, items: list[tuple[str, str]]
+    ) -> list[tuple[str, str, ArtifactCheck, str | None]]:
+        """Check each ``(root, rel)`` by the completion rules (:func:`check_receipt`), and say
+        where symlinks redirect it inside the root (so changes at the target can be mapped
+        back)."""
+        checked = []
+        for root, rel in items:
+            seen = self._roots.get(root)
+            if seen is None:
+                seen = self._roots[root] = (os.path.realpath(root), set())
+            check, via_symlink = check_receipt(root, rel, real_root=seen[0], dirs=seen[1])
+            checked.append((root, rel, check, resolved_inside(root, rel) if via_symlink else None))
+        return checked
+
+
 def check_paths(items: list[tuple[str, str]]) -> list[tuple[str, str, ArtifactCheck, str | None]]:
-    """Check each ``(root, rel)`` by the completion rules (:func:`check_receipt`), and say where
-    symlinks redirect it inside the root (so changes at the target can be mapped back)."""
-    # Each root is resolved once per call (one batch), not once per path; the directories
-    # on the way are lstat-ed once per batch too (``dirs``), so a path costs about one lstat.
-    real_roots: dict[str, str] = {}
-    dirs: set[str] = set()
-    checked = []
-    for root, rel in items:
-        real_root = real_roots.get(root)
-        if real_root is None:
-            real_root = real_roots[root] = os.path.realpath(root)
-        check, via_symlink = check_receipt(root, rel, real_root=real_root, dirs=dirs)
-        checked.append((root, rel, check, resolved_inside(root, rel) if via_symlink else None))
-    return checked
+    """:meth:`DiskView.check_paths` with a view of its own (one batch)."""
+    return DiskView().check_paths(items)

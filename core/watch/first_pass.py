@@ -69,7 +69,7 @@ class FirstPass(AutoRequeue):
                 self._queue(self._index.add(run))
             if not self._index.roots() <= self._loading_roots:  # parked since begin()
                 self._loading_roots |= self._index.roots()
-                await self._sync_roots(records, probe_all=False, probe_unhealthy=False)
+                await self._sync_roots(records)
             # Changes seen meanwhile: re-check the paths already checked that they touch.
             batches, self._fs_inbox = self._fs_inbox, []
             for watch, raw in batches:
@@ -77,7 +77,7 @@ class FirstPass(AutoRequeue):
             await self._flush(records, announce=self.announce_initial)
             self._publish(records, always=True)
         self._loading_roots = frozenset()  # roots with nothing to watch are dropped now
-        await self._sync_roots(records, probe_all=False, probe_unhealthy=False)
+        await self._sync_roots(records)
         await self._requeue_ready(records)
         self._first_pass_done.set()
         self._publish(records, always=True)  # (an empty batch says the pass is done)

@@ -9,10 +9,15 @@ mutated: when its root set changes it is replaced, and the caller re-checks the 
 roots' paths once the new watch is in place, so no change can fall between the old watch
 and the new one.
 
-Root health is probed (``stat`` + ``access``, in a worker thread) on every poll tick and at
-once when an event names the root itself: a deleted, renamed or unreadable root is reported
-and unwatched, a replaced one (same path, new inode) is re-watched, and a root that comes back
-is picked up again by the next probe.
+Root health is probed (``stat`` + ``access``, in a worker thread) when an event names the
+root itself (its watch reports the root deleted, renamed, or its mode or owner changed) and
+on every poll tick for the roots that are missing or unreadable: a deleted, renamed or
+unreadable root is reported and unwatched, a replaced one (same path, new inode) is
+re-watched, and a root that comes back is picked up again by the next probe. What reaches a
+root without an event, a directory above it renamed, replaced or made unreadable, is found
+by comparing the marks of the directories above the roots (one ``stat`` each: a few for
+1,000 roots under one parent, not 1,000) every probe interval, then probing the roots below
+a changed one; every root is probed at the watcher's reconcile as a backstop.
 """
 
 from __future__ import annotations
@@ -86,6 +91,10 @@ class RootWatches:
         self._strikes: dict[str, int] = {}  # root -> watch failures so far
         self._failed: list[tuple[Watch, BaseException]] = []
         self._probe_soon: set[str] = set()
+        self._unhealthy: set[str] = set()  # roots whose status is not OK
+        self._wanted: frozenset[str] = frozenset()
+        self._above: set[str] = set()  # the directories above the wanted roots
+        self._marks: dict[str, disk.DirMark] = {}  # ... as last seen
         self.on_wake: Callable[[], None] = lambda: None
 
     def states(self) -> dict[str, WorkspaceState]:
@@ -95,34 +104,45 @@ class RootWatches:
         self._probe_soon.add(root)
 
     async def sync(
-        self, wanted: frozenset[str], *, probe_all: bool, probe_unhealthy: bool
+        self,
+        wanted: frozenset[str],
+        *,
+        probe_ancestors: bool = False,
+        sweep: bool = False,
+        probe_unhealthy: bool = False,
     ) -> RootSync:
         """Probe roots, report what changed, and fit the watches to the healthy ``wanted``.
 
         Always probed: new roots, roots an event named, roots whose watch failed; with
         ``probe_unhealthy`` the missing and unreadable ones too (to notice their return);
-        with ``probe_all`` every root (a renamed parent directory sends no event at all).
+        with ``probe_ancestors`` the directories above the roots, and every root below one
+        that changed (an ancestor renamed or replaced sends the root's watch no event); with
+        ``sweep`` every root.
         """
         result = RootSync()
-        for root in [r for r in self._status if r not in wanted]:
-            del self._status[root]
-            self._errors.pop(root, None)
-            self._strikes.pop(root, None)
+        if wanted != self._wanted:
+            self._fit_to(wanted)
         failed = [(w, e) for w, e in self._failed if not w.retired]
         self._failed.clear()
         suspects = {root for watch, _ in failed for root in watch.roots}
-        if probe_all:
+        if sweep:
             targets = set(wanted)
         else:
             targets = ((self._probe_soon | suspects) & wanted) | (wanted - self._status.keys())
             if probe_unhealthy:
-                targets |= {
-                    r for r in wanted & self._status.keys() if self._status[r].state is not _OK
-                }
+                targets |= self._unhealthy & wanted
         self._probe_soon.clear()
+        # Marks are taken before the roots are probed: a change after the mark shows at the
+        # next comparison, and one before it in the probe.
+        dirs = sorted(self._above) if probe_ancestors else sorted(self._above - self._marks.keys())
         replaced: set[str] = set()
-        if targets:
-            probed = await asyncio.to_thread(disk.probe_roots, sorted(targets))
+        if targets or dirs:
+            marks, probed = await asyncio.to_thread(disk.probe, dirs, sorted(targets))
+            moved = {d for d, mark in marks.items() if self._marks.get(d, mark) != mark}
+            self._marks.update(marks)
+            if moved:  # every root below a changed directory, unless probed already
+                below = {r for r in wanted - probed.keys() if not moved.isdisjoint(disk.parents(r))}
+                probed.update(await asyncio.to_thread(disk.probe_roots, sorted(below)))
             now = asyncio.get_running_loop().time()
             for watch, error in failed:
                 # A watch fails to build when one of its roots vanished meanwhile (the probe
@@ -135,9 +155,19 @@ class RootWatches:
                         self._errors[root] = (str(error) or type(error).__name__, now + delay)
             for root, status in probed.items():
                 self._apply_probe(result, root, status, now, replaced)
-        healthy = {root for root in wanted if self._status[root].state is _OK}
-        result.handed_over = await self._rewatch(healthy, replaced)
+        result.handed_over = await self._rewatch(set(wanted - self._unhealthy), replaced)
         return result
+
+    def _fit_to(self, wanted: frozenset[str]) -> None:
+        """Forget the roots no longer wanted; note the directories above the wanted ones."""
+        for root in self._status.keys() - wanted:
+            del self._status[root]
+            self._unhealthy.discard(root)
+            self._errors.pop(root, None)
+            self._strikes.pop(root, None)
+        self._wanted = wanted
+        self._above = {d for root in wanted for d in disk.parents(root)}
+        self._marks = {d: mark for d, mark in self._marks.items() if d in self._above}
 
     def _apply_probe(
         self, result: RootSync, root: str, status: RootStatus, now: float, replaced: set[str]
@@ -150,6 +180,7 @@ class RootWatches:
                 status = RootStatus(WorkspaceState.UNREADABLE, None, f"cannot watch it: {error[0]}")
         old = self._status.get(root)
         self._status[root] = status
+        (self._unhealthy.discard if status.state is _OK else self._unhealthy.add)(root)
         if old is None:  # first sight: its paths are checked anyway; report only trouble
             if status.state is not _OK:
                 result.records.append(WorkspaceChange(root, status.state, status.detail))

@@ -93,6 +93,8 @@ class ReceiptWatcher(FirstPass):
         self._expected = self._read = 0  # parked runs at the start; read so far
         self._listener: FeedListener | None = None
         self._index = ReceiptIndex()
+        # Shared by the checks of the first pass, then of one step (see disk.DiskView).
+        self._disk = disk.DiskView()
         self._feed = ParkedFeed(store, page_size=page_size)
         self._roots = RootWatches(
             self._deliver,
@@ -140,7 +142,7 @@ class ReceiptWatcher(FirstPass):
         # Every root is watched before its first receipt is checked: a file that appears
         # after its check is then reported by a watch, and checked again.
         records: list[WatchRecord] = []
-        await self._sync_roots(records, probe_all=True, probe_unhealthy=True)
+        await self._sync_roots(records, sweep=True, probe_unhealthy=True)
         self._publish(records)
         if not self.first_pass_in_background:
             await self._first_pass()
@@ -248,6 +250,7 @@ class ReceiptWatcher(FirstPass):
         self._kick()
 
     def _resync_now(self) -> None:
+        self._disk = disk.DiskView()
         for root in self._index.roots():
             self._queue([(root, rel) for rel in self._index.paths_of(root)])
         self._kick()
@@ -278,12 +281,12 @@ class ReceiptWatcher(FirstPass):
                 reconcile = tick and now - last_reconcile >= self.reconcile_interval_s
                 if reconcile:
                     last_reconcile = now
-                probe_all = tick and now - last_probe >= self.probe_interval_s
-                if probe_all:
+                ancestors = tick and now - last_probe >= self.probe_interval_s
+                if ancestors:
                     last_probe = now
                 records: list[WatchRecord] = []
                 try:
-                    await self._step(records, tick=tick, probe_all=probe_all, reconcile=reconcile)
+                    await self._step(records, tick=tick, ancestors=ancestors, reconcile=reconcile)
                 except ParkbenchError as error:  # the database is away: retry next tick
                     if error.code != "database":
                         raise
@@ -296,8 +299,9 @@ class ReceiptWatcher(FirstPass):
             raise
 
     async def _step(
-        self, records: list[WatchRecord], *, tick: bool, probe_all: bool, reconcile: bool
+        self, records: list[WatchRecord], *, tick: bool, ancestors: bool, reconcile: bool
     ) -> None:
+        self._disk = disk.DiskView()
         # File-system batches first: they are what the latency target is about.
         batches, self._fs_inbox = self._fs_inbox, []
         for watch, raw in batches:
@@ -306,7 +310,11 @@ class ReceiptWatcher(FirstPass):
             reconcile = reconcile or self._reconcile_soon
             self._nudged = self._reconcile_soon = False
             await self._refresh_parked(records, reconcile=reconcile)
-        await self._sync_roots(records, probe_all=probe_all, probe_unhealthy=tick)
+        # Every root is probed at the reconcile too: a backstop for a change that sends no
+        # event and shows in no directory above the root (a mount over the root itself).
+        await self._sync_roots(
+            records, probe_ancestors=ancestors, sweep=reconcile, probe_unhealthy=tick
+        )
         await self._flush(records, announce=True)
         await self._requeue_ready(records)
 
@@ -319,8 +327,10 @@ class ReceiptWatcher(FirstPass):
         for _, path in raw:
             for root, prefix in watch.prefixes:
                 if path == root:
+                    self._disk.forget(root)
                     self._roots.probe_soon(root)
                 elif path.startswith(prefix):
+                    self._disk.forget(root)
                     key = path[len(prefix) :]
                     self._queue([(root, rel) for rel in self._index.affected(root, key)])
 
@@ -333,7 +343,7 @@ class ReceiptWatcher(FirstPass):
             chunk = list(itertools.islice(self._pending, CHECK_CHUNK))
             for key in chunk:
                 del self._pending[key]
-            for root, rel, check, alias in await asyncio.to_thread(disk.check_paths, chunk):
+            for root, rel, check, alias in await asyncio.to_thread(self._disk.check_paths, chunk):
                 self._index.set_alias(root, rel, alias)
                 for record in self._index.apply(root, rel, check):
                     records.append(record)
@@ -341,13 +351,13 @@ class ReceiptWatcher(FirstPass):
                         self._candidates.add(record.run_id)
             self._publish(records)
         for run_id in self._index.settle():
-            run = self._index.get(run_id)
-            receipts = self._index.checks_for(run_id)
-            assert run is not None and receipts is not None
             ready = self._index.is_ready(run_id)
             if ready:
                 self._candidates.add(run_id)
             if announce:
+                run = self._index.get(run_id)
+                receipts = self._index.checks_for(run_id)
+                assert run is not None and receipts is not None
                 records.append(RunWatched(run_id, run.workspace, receipts, ready))
 
     def _publish(self, records: list[WatchRecord], *, always: bool = False) -> None:
@@ -384,13 +394,19 @@ class ReceiptWatcher(FirstPass):
     # -- workspace roots ---------------------------------------------------------------
 
     async def _sync_roots(
-        self, records: list[WatchRecord], *, probe_all: bool, probe_unhealthy: bool
+        self,
+        records: list[WatchRecord],
+        *,
+        probe_ancestors: bool = False,
+        sweep: bool = False,
+        probe_unhealthy: bool = False,
     ) -> None:
+        """Fit the watches to the roots (the probes: see :meth:`RootWatches.sync`)."""
+        wanted = self._index.roots() | self._loading_roots
         synced = await self._roots.sync(
-            self._index.roots() | self._loading_roots,
-            probe_all=probe_all,
-            probe_unhealthy=probe_unhealthy,
+            wanted, probe_ancestors=probe_ancestors, sweep=sweep, probe_unhealthy=probe_unhealthy
         )
         records.extend(synced.records)
         for root in synced.recheck | synced.handed_over:
+            self._disk.forget(root)
             self._queue([(root, rel) for rel in self._index.paths_of(root)])

@@ -203,3 +203,19 @@ async def test_workspace_replaced_by_a_file_then_a_directory_again(store, worksp
         write(workspace / "ok.txt")
         await rec.expect(WorkspaceChange, since=mark, workspace=root, state=WorkspaceState.OK)
         await rec.expect(ReadinessChange, since=mark, run_id=run, ready=True)
+
+
+async def test_a_directory_above_the_workspace_renamed_is_noticed(store, tmp_path):
+    """No event reaches the root's own watch; the probe of the directories above finds it
+    (the reconcile's sweep of every root is off here)."""
+    workspace = tmp_path / "parent" / "ws"
+    workspace.mkdir(parents=True)
+    park_missing(store, workspace, ["ok.txt"])
+    root = as_root(workspace)
+    options = {"probe_interval_s": 0.05, "reconcile_interval_s": 3600.0}
+    async with watching(store, **options) as rec:
+        (tmp_path / "parent").rename(tmp_path / "elsewhere")
+        await rec.expect(WorkspaceChange, workspace=root, state=WorkspaceState.MISSING)
+        mark = rec.mark()
+        workspace.mkdir(parents=True)
+        await rec.expect(WorkspaceChange, since=mark, workspace=root, state=WorkspaceState.OK)
