@@ -3,8 +3,8 @@
 Roots are grouped into a few watches (``roots_per_watch`` roots each; every root watched
 once, recursively) rather than one watch per root: each watch polls its Rust event queue
 every ``step_ms`` with the GIL, and 100 separate watches at a 10 ms step cost ~8 % of a core
-while idle, against ~0.4 % for one. Past ``roots_per_watch * MAX_WATCHES`` roots the
-groups grow instead (1,000 roots: 4 watches of 250, not 40 of 25). A watch is never
+while idle, against ~0.4 % for one. Past ``roots_per_watch * max_watches`` roots the
+groups grow instead (1,000 roots: 2 watches of 500, not 40 of 25). A watch is never
 mutated: when its root set changes it is replaced, and the caller re-checks the carried-over
 roots' paths once the new watch is in place, so no change can fall between the old watch
 and the new one.
@@ -41,8 +41,10 @@ WATCH_RETRY_S = 5.0
 WATCH_RETRY_MAX_S = 300.0
 
 #: At most this many watches while each holds ``roots_per_watch`` roots or more: idle CPU
-#: grows with the number of watches, not with the roots they hold.
-MAX_WATCHES = 4
+#: grows with the number of watches (each wakes every step), not with the roots they hold.
+#: Fewer is cheaper idle but costlier to change: a rebuilt watch re-checks its roots' paths,
+#: and builds its inotify watches on the event loop (about 20 ms for 500 roots).
+MAX_WATCHES = 2
 
 _OK = WorkspaceState.OK
 RawChanges = set[tuple[Change, str]]
@@ -79,11 +81,13 @@ class RootWatches:
         debounce_ms: int,
         step_ms: int,
         roots_per_watch: int,
+        max_watches: int = MAX_WATCHES,
     ) -> None:
         self._deliver = deliver
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.roots_per_watch = roots_per_watch
+        self.max_watches = max_watches
         self._status: dict[str, RootStatus] = {}
         self._watch_of: dict[str, Watch] = {}
         self._retiring: set[asyncio.Task[None]] = set()
@@ -205,7 +209,7 @@ class RootWatches:
         add = (healthy - current) | (replaced & healthy)
         if not drop and not add:
             return set()
-        room = max(self.roots_per_watch, -(-len(healthy) // MAX_WATCHES))
+        room = max(self.roots_per_watch, -(-len(healthy) // self.max_watches))
         rebuilt: dict[Watch, set[str]] = {}  # existing watch -> its new roots
         fresh: list[set[str]] = []  # roots of brand-new watches
         for root in drop:

@@ -32,7 +32,7 @@ from parkbench.core.watch.records import (
     WatchRecord,
     WorkspaceState,
 )
-from parkbench.core.watch.roots import RawChanges, RootWatches, Watch
+from parkbench.core.watch.roots import MAX_WATCHES, RawChanges, RootWatches, Watch
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,12 @@ class ReceiptWatcher(FirstPass):
         auto_requeue: bool = False,
         actor: str = AUTO_ACTOR,
         debounce_ms: int = 50,
-        step_ms: int = 10,
+        step_ms: int = 20,
         poll_interval_s: float = 0.5,
         probe_interval_s: float = 2.0,
         reconcile_interval_s: float = 30.0,
         roots_per_watch: int = 25,
+        max_watches: int = MAX_WATCHES,
         page_size: int = 1000,
         announce_initial: bool = False,
         listen: bool = True,
@@ -73,6 +74,8 @@ class ReceiptWatcher(FirstPass):
         self.auto_requeue = auto_requeue
         self.actor = actor
         self.debounce_ms = debounce_ms
+        # Each watch wakes every step with the GIL: 20 ms instead of 10 halves its idle cost
+        # for ~20 ms more latency (median ~31 ms at 1,000 roots; the target is 100 ms).
         self.step_ms = step_ms
         self.poll_interval_s = poll_interval_s
         self.probe_interval_s = probe_interval_s
@@ -101,6 +104,7 @@ class ReceiptWatcher(FirstPass):
             debounce_ms=debounce_ms,
             step_ms=step_ms,
             roots_per_watch=roots_per_watch,
+            max_watches=max_watches,
         )
         self._roots.on_wake = self._kick
         self._fs_inbox: list[tuple[Watch, RawChanges]] = []

@@ -18,13 +18,15 @@ latency   A ReceiptWatcher over the whole set. ``--files`` receipts are written 
           (each to a different run, round-robin over the workspaces, 50 ms apart); latency is
           from the file's ``close()`` (``time.monotonic``) to the ReceiptChange for it being
           yielded by ``watcher.batches()``. Baseline: a bare ``watchfiles.awatch`` over the
-          same roots, time from ``close()`` to the raw event — at the watcher's step (10 ms)
-          and at watchfiles' defaults (step 50 ms, debounce 1600 ms).
+          same roots, time from ``close()`` to the raw event — at the watcher's step (20 ms),
+          at its step before session 6 (10 ms) and at watchfiles' defaults (step 50 ms,
+          debounce 1600 ms). The watcher at step 10 is measured too, for comparison.
 idle      Process CPU time over ``--idle-s`` seconds of nothing happening, as % of one core:
           the ReceiptWatcher (its watches, its 0.5 s store poll and root probes); one bare
           awatch over every root (step 10); 100 bare awatch, one per root (step 10: the design
-          the watcher's grouping avoids); and no watcher at all. Then the watcher, one bare
-          awatch and nothing at ``--idle-roots`` workspaces (1,000, one parked run each).
+          the watcher's grouping avoids); and no watcher at all. Then the watcher, the
+          watcher as it was before session 6 (step 10, up to 4 watches), one bare awatch and
+          nothing at ``--idle-roots`` workspaces (1,000, one parked run each).
 burst     ``--burst`` receipts created as fast as a separate writer process can; time from
           its first write to the last ReceiptChange, from its last write, and the watcher's
           CPU time meanwhile; then all deleted again.
@@ -358,6 +360,9 @@ async def idle_at_scale(args: argparse.Namespace) -> None:
         print(f"\nidle CPU over {args.idle_s:g} s, {len(roots):,} workspaces, % of one core")
         cases: dict[str, Callable[[], object] | None] = {
             "ReceiptWatcher (store poll 0.5 s)": lambda: ReceiptWatcher(store, listen=False),
+            "before: step 10, at most 4 watches": lambda: ReceiptWatcher(
+                store, listen=False, step_ms=10, max_watches=4
+            ),
             "baseline: 1 awatch over all roots": lambda: BareWatches([roots]),
             "baseline: nothing": None,
         }
@@ -432,8 +437,13 @@ async def latency_figures(
     print(f"\nlatency: file closed -> record, {args.files} files x {args.repeat} repetitions")
     results: dict[str, list[float]] = {}
     configs = {
-        "ReceiptWatcher debounce 50 step 10": lambda f: watcher_latency(store, f),
-        "ReceiptWatcher debounce 100 step 10": lambda f: watcher_latency(store, f, debounce_ms=100),
+        "ReceiptWatcher debounce 50 step 20": lambda f: watcher_latency(store, f),
+        "ReceiptWatcher debounce 50 step 10 (before)": lambda f: watcher_latency(
+            store, f, step_ms=10
+        ),
+        "baseline awatch step 20 debounce 50": lambda f: awatch_latency(
+            roots, f, step=20, debounce=50
+        ),
         "baseline awatch step 10 debounce 50": lambda f: awatch_latency(
             roots, f, step=10, debounce=50
         ),

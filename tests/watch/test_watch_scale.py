@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from watchtest_support import park_missing, watching, write
 
 from parkbench.core.watch import ReadinessChange, WorkspaceState
+from parkbench.core.watch.roots import MAX_WATCHES
 
 
 async def test_one_hundred_workspaces(store, tmp_path):
@@ -35,19 +37,21 @@ async def test_a_burst_of_files_in_one_run(store, workspace):
         assert {c.state.value for c in rec.watcher.receipts(run)} == {"present"}
 
 
-async def test_past_four_full_watches_the_groups_grow(store, tmp_path):
-    """Idle CPU grows with the number of watches: 12 roots at 2 a watch make 4 watches of 3,
-    not 6 of 2, and every root is still watched."""
+@pytest.mark.parametrize("max_watches", [None, 3])
+async def test_past_the_full_watches_the_groups_grow(store, tmp_path, max_watches):
+    """Idle CPU grows with the number of watches: 12 roots at 2 a watch make 2 watches of 6
+    (3 of 4 when allowed 3), not 6 of 2, and every root is still watched."""
+    options = {} if max_watches is None else {"max_watches": max_watches}
     roots = [tmp_path / f"ws{i:02}" for i in range(12)]
     runs = {}
     for root in roots:
         root.mkdir()
         runs[park_missing(store, root, ["ok.txt"], title=root.name)] = root
-    async with watching(store, roots_per_watch=2) as rec:
+    async with watching(store, roots_per_watch=2, **options) as rec:
         watches = [
             t for t in asyncio.all_tasks() if t.get_name() == "receipt-watch" and not t.done()
         ]
-        assert len(watches) == 4
+        assert len(watches) == (max_watches or MAX_WATCHES) and MAX_WATCHES == 2
         for root in roots:
             write(root / "ok.txt")
         for run in runs:
