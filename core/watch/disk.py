@@ -127,8 +127,3 @@ class DiskView:
             check, via_symlink = check_receipt(root, rel, real_root=seen[0], dirs=seen[1])
             checked.append((root, rel, check, resolved_inside(root, rel) if via_symlink else None))
         return checked
-
-
-def check_paths(items: list[tuple[str, str]]) -> list[tuple[str, str, ArtifactCheck, str | None]]:
-    """:meth:`DiskView.check_paths` with a view of its own (one batch)."""
-    return DiskView().check_paths(items)

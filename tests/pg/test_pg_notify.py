@@ -210,9 +210,12 @@ def test_the_listener_and_the_store_name_themselves_to_the_server(
         assert conn.execute(sa.text("SHOW application_name")).scalar() == "parkbench"
 
 
-def _payloads_until_sentinel(listener, sentinel: str) -> list[str]:
-    """Every notification on the channel before ``sentinel`` (sent by a later transaction:
-    notifications arrive in commit order)."""
+def _payloads_until_sentinel(listener, engine: sa.Engine, sentinel: str = "end") -> list[str]:
+    """Every notification on the channel before ``sentinel``, which this sends in a later
+    transaction (notifications arrive in commit order)."""
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"NOTIFY {CHANNEL}, '{sentinel}'"))
+        conn.commit()
     payloads: list[str] = []
     for notify in listener.notifies(timeout=DELIVERY_S):
         if notify.payload == sentinel:
@@ -236,10 +239,7 @@ def test_one_statement_notifies_its_runs_500_to_a_payload(
     try:
         # One enqueue_many of 1,200 tasks: one statement, 1,200 enqueue events.
         done = pg_store.enqueue_many([NewTask(f"task {i}", workspace) for i in range(1200)])
-        with pg_store.engine.connect() as conn:
-            conn.execute(sa.text(f"NOTIFY {CHANNEL}, 'end'"))
-            conn.commit()
-        payloads = _payloads_until_sentinel(listener, "end")
+        payloads = _payloads_until_sentinel(listener, pg_store.engine)
     finally:
         listener.close()
     ids = [int(part) for payload in payloads for part in payload.split(",")]
@@ -269,10 +269,7 @@ def test_payloads_of_ten_digit_ids_stay_under_the_limit(pg_url: str, pg_store: S
                     " created_at) VALUES (7, 1, 'worker', 'w', 'heartbeat', 'claimed', 0)"
                 )
             )
-        with pg_store.engine.connect() as conn:
-            conn.execute(sa.text(f"NOTIFY {CHANNEL}, 'end'"))
-            conn.commit()
-        payloads = _payloads_until_sentinel(listener, "end")
+        payloads = _payloads_until_sentinel(listener, pg_store.engine)
     finally:
         listener.close()
     assert all(len(p.encode()) < 8000 for p in payloads)

@@ -9,7 +9,7 @@ from pathlib import Path
 from watchtest_support import write
 
 from parkbench.core.contracts import ArtifactState, check_path
-from parkbench.core.watch.disk import DiskView, check_paths
+from parkbench.core.watch.disk import DiskView
 
 
 def test_a_view_trusts_what_it_saw_until_it_forgets_the_root(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_a_view_trusts_what_it_saw_until_it_forgets_the_root(tmp_path: Path) -> 
     view.forget(str(root))
     rechecked = view.check_paths([(str(root), "d/a.txt"), (str(root), "d/b.txt")])
     assert [c.state for _, _, c, _ in rechecked] == [ArtifactState.UNSAFE] * 2
-    assert [c.state for _, _, c, _ in check_paths([(str(root), "d/a.txt")])] == [
+    assert [c.state for _, _, c, _ in DiskView().check_paths([(str(root), "d/a.txt")])] == [
         ArtifactState.UNSAFE
     ]
 

@@ -16,7 +16,7 @@ from parkbench.core.contracts import ArtifactState, check_path
 from parkbench.core.db.engine import is_sqlite
 from parkbench.core.store import Store
 from parkbench.core.watch import ReceiptChange, ReceiptWatcher, RunDropped, RunWatched
-from parkbench.core.watch.disk import check_paths
+from parkbench.core.watch.disk import DiskView
 
 #: Far longer than any test: a change that arrives came through NOTIFY, not the poll.
 NO_POLL = {"poll_interval_s": 3600.0, "reconcile_interval_s": 3600.0}
@@ -113,7 +113,7 @@ def test_a_batch_checks_like_check_path(tmp_path: Path) -> None:
     roots = [str(real), str(tmp_path / "linked"), str(tmp_path / "gone")]
     rels = ["ok.txt", "dir", "missing.txt", "escape/secret.txt", "../x", "sub/../ok.txt"]
     items = [(root, rel) for root in roots for rel in rels]
-    batch = check_paths(items)
+    batch = DiskView().check_paths(items)
     assert [(r, p) for r, p, _, _ in batch] == items
     for root, rel, check, _ in batch:
         expected = check_path(root, rel)

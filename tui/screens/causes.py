@@ -162,12 +162,11 @@ class CausesScreen(Screen[CauseChoice | None]):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        table = self.table
-        table.clear()
         self.causes = message.causes
         if message.causes is None:
             error = message.error
             assert error is not None
+            self.table.clear()
             self.title_bar.update(
                 Text(one_line(f"grouping failed: {error.code}: {error.message} — {error.hint}"))
             )
